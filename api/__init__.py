@@ -1,0 +1,1 @@
+"""HTTP service and command line of the 类案强制检索 service."""

@@ -1,0 +1,1 @@
+"""Format readers: each yields ``ReadResult`` items (a Document or a rejection with its location)."""

@@ -1,0 +1,203 @@
+"""The document model shared by indexing and querying.
+
+Every reader produces a ``Document``; the metadata store keeps its JSON form (``to_dict``), which is
+also the project's own JSON Lines input schema (documented in the README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class CourtLevel(StrEnum):
+    """法院层级."""
+
+    SUPREME = "最高"
+    HIGH = "高级"
+    INTERMEDIATE = "中级"
+    BASIC = "基层"
+
+
+class CaseCategory(StrEnum):
+    """案件类别, from the 案号 type code or the document title."""
+
+    CRIMINAL = "刑事"
+    CIVIL = "民事"
+    ADMINISTRATIVE = "行政"
+    ENFORCEMENT = "执行"
+    STATE_COMPENSATION = "国家赔偿"
+    OTHER = "其他"
+
+
+class AuthorityKind(StrEnum):
+    """Why a case may be cited (Art. 4 of the 2020 SPC guidance); ORDINARY is a plain judgment."""
+
+    GUIDING = "指导性案例"  # 最高法指导性案例: 应当参照
+    SPC_TYPICAL = "最高法典型案例"  # includes 公报案例
+    PROVINCIAL_REFERENCE = "参考性案例"  # 高级法院参考性案例
+    CASE_DATABASE = "入库案例"  # 人民法院案例库
+    ORDINARY = "普通裁判"
+
+
+@dataclass(frozen=True)
+class Court:
+    name: str
+    level: CourtLevel | None = None
+    province: str | None = None
+
+
+@dataclass(frozen=True)
+class Party:
+    """当事人: a name with its procedural role (被告人, 原告, 上诉人 …)."""
+
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, order=True)
+class CitedArticle:
+    """A cited provision normalised to law + 条 (+之N) + 款 + 项, e.g. ``刑法 第67条 第3款``."""
+
+    law: str
+    article: int
+    article_suffix: int = 0  # 之一 → 1, 之二 → 2
+    clause: int | None = None  # 款
+    item: int | None = None  # 项
+
+    def key(self) -> str:
+        """Canonical text form used in indexes and responses."""
+        parts = [self.law, f"第{self.article}条" + (f"之{self.article_suffix}" if self.article_suffix else "")]
+        if self.clause is not None:
+            parts.append(f"第{self.clause}款")
+        if self.item is not None:
+            parts.append(f"第{self.item}项")
+        return " ".join(parts)
+
+    def article_key(self) -> str:
+        """The 条 level only (``刑法 第67条``): statute links match at this level first."""
+        return CitedArticle(self.law, self.article, self.article_suffix).key()
+
+    @classmethod
+    def from_key(cls, key: str) -> CitedArticle:
+        """Inverse of ``key``; raises ValueError on anything else."""
+        from retrieval.parsing.articles import parse_article_key
+
+        return parse_article_key(key)
+
+
+@dataclass(frozen=True)
+class Authority:
+    kind: AuthorityKind = AuthorityKind.ORDINARY
+    number: str | None = None  # e.g. 指导性案例 24 → "24"; 入库编号
+    published: dt.date | None = None
+    withdrawn: bool = False  # 不再参照 / 已撤销 / withdrawn from the index
+    withdrawn_reason: str | None = None
+
+
+@dataclass
+class Sections:
+    """The three parts a judge compares: 事实 (facts), 理由 (reasoning), 裁判结果 (result)."""
+
+    facts: str = ""
+    reasoning: str = ""
+    result: str = ""
+
+
+@dataclass
+class Document:
+    doc_id: str
+    title: str = ""
+    case_number: str | None = None  # raw 案号 as printed; parsed on demand by retrieval.parsing.case_number
+    court: Court | None = None
+    doc_type: str | None = None  # 判决书 / 裁定书 / 调解书 / 决定书 / 通知书
+    category: CaseCategory | None = None
+    decision_date: dt.date | None = None
+    causes: list[str] = field(default_factory=list)  # 罪名 or 案由, normalised (盗窃罪, 民间借贷纠纷)
+    articles: list[CitedArticle] = field(default_factory=list)
+    parties: list[Party] = field(default_factory=list)
+    sections: Sections = field(default_factory=Sections)
+    full_text: str = ""
+    authority: Authority = field(default_factory=Authority)
+    holding: str | None = None  # 裁判要点 / 裁判要旨
+    keywords: list[str] = field(default_factory=list)  # 关键词 of a published case
+    source: str | None = None  # where it was read from: "lecard:candidates/3/1176.json", "file.jsonl:12"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; the project's JSON Lines schema is exactly this."""
+        data = asdict(self)
+        data["schema_version"] = SCHEMA_VERSION
+        data["decision_date"] = self.decision_date.isoformat() if self.decision_date else None
+        data["articles"] = [a.key() for a in self.articles]
+        auth = data["authority"]
+        auth["published"] = self.authority.published.isoformat() if self.authority.published else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        """Build from the JSON form; raises ValueError (with the field named) on malformed input."""
+        if not isinstance(data, dict):
+            raise ValueError("a document must be a JSON object")
+        doc_id = data.get("doc_id")
+        if not isinstance(doc_id, str) or not doc_id.strip():
+            raise ValueError("doc_id: required non-empty string")
+        try:
+            court_data = data.get("court")
+            court = None
+            if court_data:
+                level = court_data.get("level")
+                court = Court(
+                    name=str(court_data["name"]),
+                    level=CourtLevel(level) if level else None,
+                    province=court_data.get("province"),
+                )
+            category = data.get("category")
+            auth = data.get("authority") or {}
+            sections = data.get("sections") or {}
+            return cls(
+                doc_id=doc_id.strip(),
+                title=str(data.get("title") or ""),
+                case_number=data.get("case_number") or None,
+                court=court,
+                doc_type=data.get("doc_type") or None,
+                category=CaseCategory(category) if category else None,
+                decision_date=_parse_date(data.get("decision_date"), "decision_date"),
+                causes=[str(c) for c in data.get("causes") or []],
+                articles=[CitedArticle.from_key(str(a)) for a in data.get("articles") or []],
+                parties=[Party(name=str(p["name"]), role=str(p["role"])) for p in data.get("parties") or []],
+                sections=Sections(
+                    facts=str(sections.get("facts") or ""),
+                    reasoning=str(sections.get("reasoning") or ""),
+                    result=str(sections.get("result") or ""),
+                ),
+                full_text=str(data.get("full_text") or ""),
+                authority=Authority(
+                    kind=AuthorityKind(auth.get("kind") or AuthorityKind.ORDINARY),
+                    number=auth.get("number"),
+                    published=_parse_date(auth.get("published"), "authority.published"),
+                    withdrawn=bool(auth.get("withdrawn", False)),
+                    withdrawn_reason=auth.get("withdrawn_reason"),
+                ),
+                holding=data.get("holding") or None,
+                keywords=[str(k) for k in data.get("keywords") or []],
+                source=data.get("source"),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed document {doc_id!r}: {exc!r}") from exc
+
+    def searchable_facts(self) -> str:
+        """Text that represents the case's facts for matching against a pending case's facts."""
+        return self.sections.facts or self.full_text
+
+
+def _parse_date(value: Any, name: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ValueError(f"{name}: not an ISO date (YYYY-MM-DD): {value!r}") from exc

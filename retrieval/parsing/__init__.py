@@ -1,0 +1,1 @@
+"""Turning judgment text into structure: 案号, courts, cited articles, causes, parties, sections."""
