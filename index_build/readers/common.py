@@ -1,0 +1,142 @@
+"""Helpers shared by the format readers: the error type, encoding detection, file walking.
+
+Error policy (the same for every reader):
+
+* A bad *record* (one JSON line, one archive member, one Markdown file) yields a ``Rejection`` and
+  reading goes on.
+* A bad *file* (undecodable text, a corrupt or non-tar archive, an unreadable file) also yields one
+  ``Rejection`` with ``line=None``: a build over many files reports it and carries on.
+* ``ReaderError`` is raised only when the *request* cannot be honoured: the path does not exist,
+  the format name is unknown, or no format can be detected for the path given. Nothing was read,
+  so there is nothing to report item by item.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+ENCODINGS = ("utf-8-sig", "gb18030")
+"""Tried in this order. GB18030 is a superset of GBK/GB2312, the other encoding courts use."""
+
+SKIP_NAME = re.compile(
+    r"(?:index\d*|readme|source)(?:\.(?:md|markdown|txt|rst))?|licen[cs]e.*", re.IGNORECASE
+)
+"""Listing and licence files (index.md, index2.md, README, SOURCE.md, LICENSE…) are never documents."""
+
+_CHUNK = 1 << 20
+
+
+class ReaderError(ValueError):
+    """The read request itself is wrong (missing path, unknown or undetectable format)."""
+
+
+def _first_error(data_chunks: Iterator[bytes], encoding: str) -> tuple[int, str] | None:
+    """Byte offset and message of the first strict decoding error, or None when it all decodes."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    fed = 0
+    for chunk in data_chunks:
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            # exc.object is the decoder's pending bytes + this chunk (checked for both codecs)
+            return fed - pending + exc.start, exc.reason
+        fed += len(chunk)
+    pending = len(decoder.getstate()[0])
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return fed - pending + exc.start, exc.reason
+    return None
+
+
+def _encoding_failure(name: str, errors: list[tuple[str, int, str]], head: bytes) -> str:
+    detail = "; ".join(f"not {enc} (byte offset {off}: {why})" for enc, off, why in errors)
+    hint = ""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        hint = " (it starts with a UTF-16 byte-order mark: re-encode it as UTF-8)"
+    return f"{name}: cannot decode as UTF-8 or GB18030{hint}: {detail}"
+
+
+def detect_file_encoding(path: Path) -> str:
+    """Encoding of a text file, checked by a strict streaming decode of the whole file.
+
+    Whole-file checking matters: GBK text is often valid UTF-8 for its first few kilobytes of
+    ASCII digits and punctuation. Raises ``UnicodeError`` naming the file and the byte offset.
+    """
+    errors: list[tuple[str, int, str]] = []
+    for encoding in ENCODINGS:
+        with path.open("rb") as fh:
+            failure = _first_error(iter(lambda fh=fh: fh.read(_CHUNK), b""), encoding)
+        if failure is None:
+            return encoding
+        errors.append((encoding.removesuffix("-sig"), *failure))
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    raise UnicodeError(_encoding_failure(str(path), errors, head))
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """Decode a whole small file (one document); raises ``UnicodeError`` like detect_file_encoding."""
+    errors: list[tuple[str, int, str]] = []
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            errors.append((encoding.removesuffix("-sig"), exc.start, exc.reason))
+    raise UnicodeError(_encoding_failure(name, errors, data[:4]))
+
+
+def sniff_text(path: Path, size: int = 16384) -> str:
+    """The start of a file as text, leniently decoded: only for format detection, never for data."""
+    with path.open("rb") as fh:
+        head = fh.read(size)
+    for encoding in ENCODINGS:
+        try:
+            return head.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 4:  # a character cut at the end of the sample
+                return head[: exc.start].decode(encoding, errors="replace")
+    return head.decode("utf-8", errors="replace")
+
+
+def natural_key(path: Path) -> list[object]:
+    """Sort key that puts ``2.json`` before ``10.json``, so reading order is stable and readable."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
+
+
+def is_skipped(path: Path) -> bool:
+    """Listing, licence and hidden files, which are not documents."""
+    return bool(SKIP_NAME.fullmatch(path.name)) or path.name.startswith((".", "~$"))
+
+
+def iter_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """Files under ``root`` (recursively, natural order) whose name ends with one of ``suffixes``."""
+    if root.is_file():
+        yield root
+        return
+    found = [
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.name.lower().endswith(suffixes)
+        and not is_skipped(p)
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    yield from sorted(found, key=natural_key)
+
+
+def source_name(root: Path, path: Path) -> str:
+    """How a file is named in ``Document.source`` and rejections: relative to the folder read."""
+    if root.is_file() or path == root:
+        return path.name
+    return f"{root.name}/{path.relative_to(root).as_posix()}"
+
+
+def require_exists(path: Path) -> None:
+    """Raise ``ReaderError`` for a path that is not there (a request error, not a data error)."""
+    if not path.exists():
+        raise ReaderError(f"{path}: no such file or directory")
