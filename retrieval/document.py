@@ -71,7 +71,10 @@ class CitedArticle:
 
     def key(self) -> str:
         """Canonical text form used in indexes and responses."""
-        parts = [self.law, f"第{self.article}条" + (f"之{self.article_suffix}" if self.article_suffix else "")]
+        parts = [
+            self.law,
+            f"第{self.article}条" + (f"之{self.article_suffix}" if self.article_suffix else ""),
+        ]
         if self.clause is not None:
             parts.append(f"第{self.clause}款")
         if self.item is not None:

@@ -1,0 +1,274 @@
+"""`leian build`: read → parse → validate → segment → embed → index → manifest → publish.
+
+Memory: documents stream from the readers straight into SQLite and into token files on disk, so
+the corpus is never held as Python strings; the keyword index is built from the token files and
+the vectors are added to FAISS batch by batch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+from tqdm import tqdm
+
+from index_build import manifest as manifest_mod
+from index_build.metadata_writer import MetadataWriter
+from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
+from index_build.readers.base import Rejection
+from index_build.readers.detect import read_any
+from index_build.recipes.static_embedder import train_static_embedder
+from index_build.validate import facts_for_index, full_text_for_index, rejection_reason
+from retrieval import index_layout as layout
+from retrieval.document import Document
+from retrieval.embedder import Embedder, folder_sha256
+from retrieval.keyword_index import build_keyword_index
+from retrieval.metadata import MetadataStore
+from retrieval.segmenter import Segmenter, default_segmenter
+from retrieval.vector_index import choose_index_spec, new_vector_index
+
+EMBED_BATCH = 256
+
+
+@dataclass
+class ValidationReport:
+    """What the build read, indexed and rejected (file, line, reason): shown to the operator."""
+
+    read: int = 0
+    indexed: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "read": self.read,
+            "indexed": self.indexed,
+            "rejected_count": len(self.rejected),
+            "rejected": [{"source": r.source, "line": r.line, "reason": r.reason} for r in self.rejected],
+        }
+
+
+@dataclass
+class StageTimer:
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def record(self, stage: str, docs: int, seconds: float) -> None:
+        self.stages[stage] = {
+            "documents": docs,
+            "seconds": round(seconds, 3),
+            "docs_per_second": round(docs / seconds, 1) if seconds > 0 else None,
+        }
+
+
+@dataclass
+class BuildOptions:
+    inputs: list[Path]
+    home: Path
+    fmt: str | None = None
+    embedder: Path | None = None  # None: train the in-domain static embedder from this corpus
+    progress: bool = True
+
+
+@dataclass
+class BuildResult:
+    build_dir: Path
+    manifest: dict
+    report: ValidationReport
+
+
+def _progress(iterable: Iterable, desc: str, enabled: bool, total: int | None = None) -> Iterator:
+    return iter(tqdm(iterable, desc=desc, unit="doc", total=total, disable=not enabled, dynamic_ncols=True))
+
+
+class _TokenFiles:
+    """The two token files of a build; appended row by row during ingestion."""
+
+    def __init__(self, folder: Path, mode: str = "w") -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.facts_path = folder / "facts.txt"
+        self.full_path = folder / "full.txt"
+        self._facts = self.facts_path.open(mode, encoding="utf-8")
+        self._full = self.full_path.open(mode, encoding="utf-8")
+
+    def write(self, segmenter: Segmenter, doc: Document) -> None:
+        self._facts.write(" ".join(segmenter.tokens(facts_for_index(doc))) + "\n")
+        self._full.write(" ".join(segmenter.tokens(full_text_for_index(doc))) + "\n")
+
+    def close(self) -> None:
+        self._facts.close()
+        self._full.close()
+
+
+def ingest(
+    inputs: Iterable[Path],
+    fmt: str | None,
+    writer: MetadataWriter,
+    tokens: _TokenFiles,
+    segmenter: Segmenter,
+    report: ValidationReport,
+    progress: bool,
+    existing_ids: set[str] | None = None,
+) -> list[str]:
+    """Stream documents into the metadata store and token files; returns the indexed doc ids."""
+    seen: set[str] = set(existing_ids or ())
+    indexed: list[str] = []
+    row = writer.next_row()
+    for path in inputs:
+        for item in _progress(read_any(Path(path), fmt), f"read+parse {Path(path).name}", progress):
+            report.read += 1
+            if isinstance(item, Rejection):
+                report.rejected.append(item)
+                continue
+            reason = rejection_reason(item, seen)
+            if reason:
+                report.rejected.append(Rejection(item.source or str(path), None, reason))
+                continue
+            seen.add(item.doc_id)
+            writer.add(row, item)
+            tokens.write(segmenter, item)
+            indexed.append(item.doc_id)
+            row += 1
+    report.indexed += len(indexed)
+    writer.commit()
+    return indexed
+
+
+def _read_lines(path: Path, start: int = 0) -> Iterator[str]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            if number >= start:
+                yield line.rstrip("\n")
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def embed_rows(
+    embedder: Embedder,
+    index: faiss.Index,
+    build_dir: Path,
+    first_row: int,
+    n_rows: int,
+    progress: bool,
+) -> None:
+    """Embed the facts of rows ``first_row..first_row+n_rows`` and add them to ``index``."""
+    import numpy as np
+
+    if embedder.spec.input == "segmented":
+        texts: Iterable[str] = _read_lines(build_dir / layout.TOKENS / "facts.txt", start=first_row)
+        encode = embedder.encode_segmented_passages
+    else:
+        store = MetadataStore(build_dir / layout.METADATA)
+        texts = (facts_for_index(doc) for row, doc in store.iter_documents() if row >= first_row)
+        encode = embedder.encode_passages
+    bar = tqdm(total=n_rows, desc="embed", unit="doc", disable=not progress, dynamic_ncols=True)
+    row = first_row
+    for batch in _batched(texts, EMBED_BATCH):
+        vectors = encode(batch)
+        ids = np.arange(row, row + len(batch), dtype=np.int64)
+        index.add_with_ids(vectors, ids)
+        row += len(batch)
+        bar.update(len(batch))
+    bar.close()
+
+
+def build_keyword_indexes(build_dir: Path) -> None:
+    for field_name, folder in (("facts", layout.BM25_FACTS), ("full", layout.BM25_FULL)):
+        target = build_dir / folder
+        if target.exists():
+            shutil.rmtree(target)
+        build_keyword_index(_read_lines(build_dir / layout.TOKENS / f"{field_name}.txt"), target)
+
+
+def prepare_embedder(choice: Path | None, build_dir: Path) -> tuple[Embedder, dict[str, object]]:
+    """Load the chosen model folder, or train the in-domain static model into the build."""
+    if choice is None:
+        folder = train_static_embedder(build_dir / layout.TOKENS / "facts.txt", build_dir / layout.EMBEDDER)
+        location = layout.EMBEDDER
+    else:
+        folder = Path(choice).resolve()
+        location = str(folder)
+    embedder = Embedder(folder)
+    record = {**embedder.describe(), "location": location, "sha256": folder_sha256(folder)}
+    return embedder, record
+
+
+def build(options: BuildOptions) -> BuildResult:
+    """Build a new index from ``options.inputs`` and publish it atomically under ``options.home``."""
+    home = Path(options.home)
+    for path in options.inputs:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"input not found: {path}")
+    with build_lock(home):
+        remove_stale_staging(home)
+        build_id = new_build_id()
+        staging = new_staging(home, build_id)
+        try:
+            result = _build_into(staging, build_id, options)
+            final = publish(home, staging, build_id)
+            result.build_dir = final
+            return result
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildResult:
+    timer = StageTimer()
+    report = ValidationReport()
+    segmenter = default_segmenter()
+
+    started = time.perf_counter()
+    writer = MetadataWriter(staging / layout.METADATA)
+    tokens = _TokenFiles(staging / layout.TOKENS)
+    try:
+        ingest(options.inputs, options.fmt, writer, tokens, segmenter, report, options.progress)
+    finally:
+        tokens.close()
+    counts = writer.counts()
+    writer.close()
+    timer.record("read_parse_segment", report.read, time.perf_counter() - started)
+    if report.indexed == 0:
+        raise ValueError(f"no document could be indexed ({len(report.rejected)} rejected)")
+
+    started = time.perf_counter()
+    embedder, embedder_record = prepare_embedder(options.embedder, staging)
+    timer.record("embedder", report.indexed, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    spec = choose_index_spec(report.indexed)
+    index = new_vector_index(spec, embedder.dimension)
+    embed_rows(embedder, index, staging, 0, report.indexed, options.progress)
+    faiss.write_index(index, str(staging / layout.VECTORS))
+    timer.record("embed_and_vector_index", report.indexed, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    build_keyword_indexes(staging)
+    timer.record("keyword_index", report.indexed, time.perf_counter() - started)
+
+    (staging / layout.VALIDATION).write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    manifest = manifest_mod.write_manifest(
+        staging,
+        build_id=build_id,
+        parent=None,
+        counts=counts,
+        inputs=[{"path": str(Path(p).resolve()), "format": options.fmt or "auto"} for p in options.inputs],
+        segmenter=segmenter.info.as_dict() | {"fingerprint": segmenter.info.fingerprint},
+        embedder=embedder_record,
+        vector_index=spec.as_dict() | {"dimension": embedder.dimension, "ntotal": int(index.ntotal)},
+        stages=timer.stages,
+        validation={"read": report.read, "indexed": report.indexed, "rejected": len(report.rejected)},
+    )
+    return BuildResult(build_dir=staging, manifest=manifest, report=report)

@@ -1,0 +1,100 @@
+"""Writes the metadata store of a build (schema in ``retrieval.metadata``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+from retrieval.document import Document
+from retrieval.metadata import SCHEMA, decode_document, encode_document
+from retrieval.parsing.case_number import parse_case_number
+from retrieval.parsing.parties import normalise_party_name
+
+
+def canonical_case_number(raw: str | None) -> str | None:
+    """The canonical 案号 when it parses, so that differently printed forms link; else as printed."""
+    if not raw:
+        return None
+    try:
+        return parse_case_number(raw).canonical()
+    except ValueError:
+        return raw.strip()
+
+
+class MetadataWriter:
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(str(path))
+        # A staging build is thrown away on failure, so durability comes from the final commit.
+        self._conn.execute("PRAGMA journal_mode=MEMORY")
+        self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.executescript(SCHEMA)
+
+    def next_row(self) -> int:
+        found = self._conn.execute("SELECT MAX(row) FROM docs").fetchone()[0]
+        return 0 if found is None else int(found) + 1
+
+    def doc_ids(self) -> set[str]:
+        return {doc_id for (doc_id,) in self._conn.execute("SELECT doc_id FROM docs")}
+
+    def add(self, row: int, doc: Document) -> None:
+        court = doc.court
+        self._conn.execute(
+            "INSERT INTO docs (row, doc_id, case_number, court_name, court_level, province, category, doc_type,"
+            " decision_date, authority_kind, withdrawn, withdrawn_reason, data)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                row,
+                doc.doc_id,
+                canonical_case_number(doc.case_number),
+                court.name if court else None,
+                court.level.value if court and court.level else None,
+                court.province if court else None,
+                doc.category.value if doc.category else None,
+                doc.doc_type,
+                doc.decision_date.isoformat() if doc.decision_date else None,
+                doc.authority.kind.value,
+                int(doc.authority.withdrawn),
+                doc.authority.withdrawn_reason,
+                encode_document(doc),
+            ),
+        )
+        self._conn.executemany(
+            "INSERT INTO doc_articles (row, article, provision) VALUES (?,?,?)",
+            [(row, a.article_key(), a.key()) for a in dict.fromkeys(doc.articles)],
+        )
+        self._conn.executemany(
+            "INSERT INTO doc_causes (row, cause) VALUES (?,?)", [(row, c) for c in dict.fromkeys(doc.causes)]
+        )
+        parties = {(normalise_party_name(p.name), p.role) for p in doc.parties}
+        self._conn.executemany(
+            "INSERT INTO doc_parties (row, name, role) VALUES (?,?,?)",
+            [(row, n, r) for n, r in sorted(parties) if n],
+        )
+
+    def withdraw(self, doc_id: str, reason: str) -> int:
+        """Mark a document withdrawn (it stays for the record, but is never served); returns its row."""
+        found = self._conn.execute("SELECT row, data FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+        if found is None:
+            raise KeyError(doc_id)
+        row, blob = int(found[0]), found[1]
+        doc = decode_document(blob)
+        doc.authority = dataclasses.replace(doc.authority, withdrawn=True, withdrawn_reason=reason)
+        self._conn.execute(
+            "UPDATE docs SET withdrawn = 1, withdrawn_reason = ?, data = ? WHERE row = ?",
+            (reason, encode_document(doc), row),
+        )
+        return row
+
+    def counts(self) -> dict[str, int]:
+        total, withdrawn = self._conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(withdrawn), 0) FROM docs"
+        ).fetchone()
+        return {"documents": int(total), "withdrawn": int(withdrawn)}
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def close(self) -> None:
+        self._conn.commit()
+        self._conn.close()

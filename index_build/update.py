@@ -1,0 +1,156 @@
+"""`leian add` and `leian withdraw`: a new build derived from the current one, published atomically.
+
+Published builds are immutable, so an update copies the files it changes (metadata, vectors,
+token files), hard-links the ones it does not (embedder, an unchanged keyword index), applies the
+change and publishes with the parent's id in the manifest. Readers of the old build are never
+disturbed, and a failed update leaves the current build serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index_build import manifest as manifest_mod
+from index_build.build import (
+    BuildResult,
+    StageTimer,
+    ValidationReport,
+    _TokenFiles,
+    build_keyword_indexes,
+    embed_rows,
+    ingest,
+)
+from index_build.metadata_writer import MetadataWriter
+from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
+from retrieval import index_layout as layout
+from retrieval.embedder import Embedder
+from retrieval.index_store import read_manifest
+from retrieval.segmenter import default_segmenter
+
+# Files an update may change: copied. Everything else is hard-linked (never written in place).
+_COPIED = {layout.METADATA, layout.VECTORS, f"{layout.TOKENS}/facts.txt", f"{layout.TOKENS}/full.txt"}
+
+
+def _clone_build(source: Path, target: Path) -> None:
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        destination = target / relative
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+        elif relative.as_posix() == layout.MANIFEST:
+            continue
+        elif relative.as_posix() in _COPIED:
+            shutil.copy2(path, destination)
+        else:
+            try:
+                os.link(path, destination)
+            except OSError:
+                shutil.copy2(path, destination)
+
+
+def _derive(home: Path, change: Callable[[Path, dict], dict]) -> BuildResult:
+    home = Path(home)
+    with build_lock(home):
+        remove_stale_staging(home)
+        parent_dir = layout.resolve_current(home)
+        parent = read_manifest(parent_dir)
+        build_id = new_build_id()
+        staging = new_staging(home, build_id)
+        try:
+            _clone_build(parent_dir, staging)
+            updates = change(staging, parent)
+            report = updates.pop("_report", ValidationReport())
+            manifest = {
+                k: v
+                for k, v in parent.items()
+                if k not in ("files", "size_bytes", "created", "format_version")
+            }
+            manifest.update(updates, build_id=build_id, parent=parent["build_id"])
+            manifest = manifest_mod.write_manifest(staging, **manifest)
+            final = publish(home, staging, build_id)
+            return BuildResult(build_dir=final, manifest=manifest, report=report)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def add_documents(
+    home: Path, inputs: list[Path], fmt: str | None = None, progress: bool = True
+) -> BuildResult:
+    """Index new judgments into a new build; the embedder is the parent's, unchanged."""
+    for path in inputs:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"input not found: {path}")
+
+    def change(staging: Path, parent: dict) -> dict:
+        timer = StageTimer()
+        report = ValidationReport()
+        started = time.perf_counter()
+        writer = MetadataWriter(staging / layout.METADATA)
+        existing = writer.doc_ids()
+        first_row = writer.next_row()
+        tokens = _TokenFiles(staging / layout.TOKENS, mode="a")
+        try:
+            ingest(inputs, fmt, writer, tokens, default_segmenter(), report, progress, existing_ids=existing)
+        finally:
+            tokens.close()
+        counts = writer.counts()
+        writer.close()
+        timer.record("read_parse_segment", report.read, time.perf_counter() - started)
+
+        started = time.perf_counter()
+        location = Path(parent["embedder"]["location"])
+        embedder = Embedder(location if location.is_absolute() else staging / location)
+        index = faiss.read_index(str(staging / layout.VECTORS))
+        embed_rows(embedder, index, staging, first_row, report.indexed, progress)
+        faiss.write_index(index, str(staging / layout.VECTORS))
+        timer.record("embed_and_vector_index", report.indexed, time.perf_counter() - started)
+
+        started = time.perf_counter()
+        build_keyword_indexes(staging)
+        timer.record("keyword_index", counts["documents"], time.perf_counter() - started)
+        return {
+            "counts": counts,
+            "stages": timer.stages,
+            "vector_index": parent["vector_index"] | {"ntotal": int(index.ntotal)},
+            "validation": {"read": report.read, "indexed": report.indexed, "rejected": len(report.rejected)},
+            "last_change": {"kind": "add", "inputs": [str(Path(p).resolve()) for p in inputs]},
+            "_report": report,
+        }
+
+    return _derive(home, change)
+
+
+def withdraw_document(home: Path, doc_id: str, reason: str) -> BuildResult:
+    """Withdraw a document: kept for the record, removed from the vectors, masked everywhere else."""
+    if not reason.strip():
+        raise ValueError("a withdrawal needs a reason")
+
+    def change(staging: Path, parent: dict) -> dict:
+        writer = MetadataWriter(staging / layout.METADATA)
+        try:
+            row = writer.withdraw(doc_id, reason)
+        except KeyError as exc:
+            raise KeyError(f"no document with id {doc_id!r} in the current index") from exc
+        counts = writer.counts()
+        writer.close()
+        index = faiss.read_index(str(staging / layout.VECTORS))
+        # Approximate indexes cannot remove; the withdrawn mask still hides the row there.
+        with contextlib.suppress(RuntimeError):
+            index.remove_ids(np.array([row], dtype=np.int64))
+        faiss.write_index(index, str(staging / layout.VECTORS))
+        return {
+            "counts": counts,
+            "vector_index": parent["vector_index"] | {"ntotal": int(index.ntotal)},
+            "last_change": {"kind": "withdraw", "doc_id": doc_id, "reason": reason},
+        }
+
+    return _derive(home, change)

@@ -1,0 +1,33 @@
+"""Checks a document must pass before it is indexed; failures become rejections, not crashes."""
+
+from __future__ import annotations
+
+from retrieval.document import Document
+
+MAX_TEXT_CHARS = 1_000_000  # the longest real judgment seen (LeCaRD) has about 100k characters
+
+
+def rejection_reason(doc: Document, seen_ids: set[str]) -> str | None:
+    """Why ``doc`` cannot be indexed, or None when it can."""
+    if not doc.doc_id or not doc.doc_id.strip():
+        return "empty doc_id"
+    if doc.doc_id in seen_ids:
+        return f"duplicate doc_id {doc.doc_id!r}"
+    if not (doc.searchable_facts().strip() or doc.holding):
+        return "no text: neither facts nor full text"
+    if len(doc.full_text) > MAX_TEXT_CHARS:
+        return f"full text longer than {MAX_TEXT_CHARS} characters"
+    return None
+
+
+def full_text_for_index(doc: Document) -> str:
+    """What the full-text keyword field indexes: the judgment, or its parts when no full text exists."""
+    if doc.full_text:
+        return doc.full_text
+    parts = [doc.title, doc.holding or "", doc.sections.facts, doc.sections.reasoning, doc.sections.result]
+    return "\n".join(p for p in parts if p)
+
+
+def facts_for_index(doc: Document) -> str:
+    """The facts field: what a pending case's facts are compared with (guiding cases: 基本案情)."""
+    return doc.searchable_facts()

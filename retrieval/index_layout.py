@@ -1,0 +1,53 @@
+"""Names inside an index home and a build folder, shared by the build and the query side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FORMAT_VERSION = 1
+
+CURRENT = "current"
+BUILDS = "builds"
+
+MANIFEST = "manifest.json"
+METADATA = "metadata.sqlite"
+VECTORS = "vectors.faiss"
+BM25_FACTS = "bm25_facts"
+BM25_FULL = "bm25_full"
+TOKENS = "tokens"  # tokens/facts.txt, tokens/full.txt: one row per line, kept for incremental adds
+EMBEDDER = "embedder"
+VALIDATION = "validation.json"
+
+
+class IndexLayoutError(RuntimeError):
+    """The path is not an index home or build, or its files do not match its manifest."""
+
+
+def resolve_current(home: Path) -> Path:
+    """The published build of an index home (or ``home`` itself when it is a build folder)."""
+    home = Path(home)
+    if (home / MANIFEST).exists():
+        return home
+    link = home / CURRENT
+    if not link.exists():
+        raise IndexLayoutError(
+            f"{home} has no published index (no '{CURRENT}' pointer); run `leian build` first"
+        )
+    return link.resolve()
+
+
+def file_checksums(build_dir: Path, sync: bool = False) -> dict[str, dict[str, object]]:
+    """sha256 and size of every file of a build except the manifest; ``sync`` also fsyncs each."""
+    import hashlib
+    import os
+
+    out: dict[str, dict[str, object]] = {}
+    for path in sorted(p for p in Path(build_dir).rglob("*") if p.is_file() and p.name != MANIFEST):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+            if sync:
+                os.fsync(handle.fileno())
+        out[str(path.relative_to(build_dir))] = {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return out

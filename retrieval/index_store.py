@@ -1,0 +1,141 @@
+"""Opens a published build for querying, refusing one that does not match its manifest.
+
+Everything expensive (model, dictionary, FAISS index, BM25 arrays) is loaded here once, at
+start-up, never per request.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval import index_layout as layout
+from retrieval.embedder import Embedder, folder_sha256
+from retrieval.index_layout import IndexLayoutError
+from retrieval.keyword_index import KeywordIndex
+from retrieval.metadata import MetadataStore
+from retrieval.segmenter import Segmenter, default_segmenter
+from retrieval.vector_index import VectorIndex, VectorIndexSpec
+
+
+def read_manifest(build_dir: Path) -> dict:
+    path = Path(build_dir) / layout.MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexLayoutError(f"{build_dir}: no {layout.MANIFEST}; not a published build") from exc
+    except json.JSONDecodeError as exc:
+        raise IndexLayoutError(f"{path}: corrupt manifest ({exc})") from exc
+    if manifest.get("format_version") != layout.FORMAT_VERSION:
+        raise IndexLayoutError(f"{path}: format_version {manifest.get('format_version')!r} is not supported")
+    return manifest
+
+
+def verify_files(build_dir: Path, manifest: dict, checksums: bool) -> None:
+    """Sizes always; sha256 too when ``checksums`` (start-up of the service, `leian verify`)."""
+    listed = manifest.get("files") or {}
+    if not listed:
+        raise IndexLayoutError(f"{build_dir}: manifest lists no files")
+    actual = layout.file_checksums(build_dir) if checksums else None
+    for name, expected in listed.items():
+        path = Path(build_dir) / name
+        if not path.is_file():
+            raise IndexLayoutError(f"{build_dir}: {name} is missing")
+        if path.stat().st_size != expected["bytes"]:
+            raise IndexLayoutError(
+                f"{build_dir}: {name} has {path.stat().st_size} bytes, manifest says {expected['bytes']}"
+            )
+        if actual is not None and actual[name]["sha256"] != expected["sha256"]:
+            raise IndexLayoutError(f"{build_dir}: {name} does not match its checksum (corrupt)")
+
+
+@dataclass
+class IndexStore:
+    build_dir: Path
+    manifest: dict
+    segmenter: Segmenter
+    embedder: Embedder
+    vectors: VectorIndex
+    keyword_facts: KeywordIndex
+    keyword_full: KeywordIndex
+    metadata: MetadataStore
+    withdrawn: np.ndarray  # bool per row
+
+    @property
+    def size(self) -> int:
+        return self.keyword_facts.size
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["build_id"])
+
+    @classmethod
+    def open(
+        cls, home: Path, *, verify_checksums: bool = True, embedder_folder: Path | None = None
+    ) -> IndexStore:
+        """Open the current build of ``home`` (or a build folder). Raises IndexLayoutError if unusable."""
+        build_dir = layout.resolve_current(Path(home))
+        manifest = read_manifest(build_dir)
+        verify_files(build_dir, manifest, checksums=verify_checksums)
+
+        segmenter = default_segmenter()
+        expected = manifest["segmenter"]["fingerprint"]
+        if segmenter.info.fingerprint != expected:
+            raise IndexLayoutError(
+                f"{build_dir}: built with segmenter {expected}, this installation has "
+                f"{segmenter.info.fingerprint} (different jieba engine or dictionary); rebuild the index"
+            )
+        embedder = Embedder(_embedder_folder(build_dir, manifest, embedder_folder), segmenter)
+        vi = manifest["vector_index"]
+        vectors = VectorIndex.load(
+            build_dir / layout.VECTORS, VectorIndexSpec(vi["factory"], dict(vi.get("params") or {}))
+        )
+        if vectors.dimension != embedder.dimension:
+            raise IndexLayoutError(
+                f"{build_dir}: vectors have {vectors.dimension} dims, embedder {embedder.dimension}"
+            )
+        keyword_facts = KeywordIndex.load(build_dir / layout.BM25_FACTS)
+        keyword_full = KeywordIndex.load(build_dir / layout.BM25_FULL)
+        metadata = MetadataStore(build_dir / layout.METADATA)
+        size = metadata.count()
+        if keyword_facts.size != size or keyword_full.size != size:
+            raise IndexLayoutError(f"{build_dir}: keyword index and metadata disagree on the document count")
+        return cls(
+            build_dir=build_dir,
+            manifest=manifest,
+            segmenter=segmenter,
+            embedder=embedder,
+            vectors=vectors,
+            keyword_facts=keyword_facts,
+            keyword_full=keyword_full,
+            metadata=metadata,
+            withdrawn=metadata.withdrawn_mask(size),
+        )
+
+    def describe(self) -> dict[str, object]:
+        """The index facts an audit record carries."""
+        return {
+            "build_id": self.manifest["build_id"],
+            "documents": self.size,
+            "embedder": {k: self.manifest["embedder"][k] for k in ("name", "sha256", "dimension")},
+            "vector_index": self.manifest["vector_index"],
+            "segmenter": self.manifest["segmenter"]["fingerprint"],
+        }
+
+    def close(self) -> None:
+        self.metadata.close()
+
+
+def _embedder_folder(build_dir: Path, manifest: dict, override: Path | None) -> Path:
+    record = manifest["embedder"]
+    folder = Path(override) if override else Path(record["location"])
+    if not folder.is_absolute():
+        folder = build_dir / folder
+    if not folder.is_dir():
+        raise IndexLayoutError(f"embedder folder {folder} not found (the index was built with it)")
+    if folder_sha256(folder) != record["sha256"]:
+        raise IndexLayoutError(f"embedder folder {folder} differs from the one the index was built with")
+    return folder

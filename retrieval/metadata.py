@@ -1,0 +1,136 @@
+"""The metadata store (SQLite): documents, their cited provisions, causes and parties.
+
+A document's ``row`` is its position in the keyword index and its id in the FAISS index, so every
+index speaks in rows and this store maps rows to documents. The schema lives here, once; the
+build writes it (``index_build.metadata_writer``) and the query side opens it read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.document import Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    row INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    case_number TEXT,
+    court_name TEXT,
+    court_level TEXT,
+    province TEXT,
+    category TEXT,
+    doc_type TEXT,
+    decision_date TEXT,
+    authority_kind TEXT NOT NULL,
+    withdrawn INTEGER NOT NULL DEFAULT 0,
+    withdrawn_reason TEXT,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS doc_articles (row INTEGER NOT NULL, article TEXT NOT NULL, provision TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS doc_articles_article ON doc_articles(article);
+CREATE INDEX IF NOT EXISTS doc_articles_provision ON doc_articles(provision);
+CREATE TABLE IF NOT EXISTS doc_causes (row INTEGER NOT NULL, cause TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS doc_causes_cause ON doc_causes(cause);
+CREATE TABLE IF NOT EXISTS doc_parties (row INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS doc_parties_name ON doc_parties(name);
+CREATE INDEX IF NOT EXISTS docs_case_number ON docs(case_number);
+"""
+
+
+def encode_document(doc: Document) -> bytes:
+    """Compressed JSON: judgments are long and compress about 3x, which keeps the store small."""
+    return zlib.compress(json.dumps(doc.to_dict(), ensure_ascii=False).encode("utf-8"), 6)
+
+
+def decode_document(blob: bytes) -> Document:
+    return Document.from_dict(json.loads(zlib.decompress(blob).decode("utf-8")))
+
+
+class MetadataStore:
+    """Read-only access to a published index's metadata."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"metadata store missing: {self.path}")
+        self._conn = sqlite3.connect(
+            f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0])
+
+    def row_of(self, doc_id: str) -> int | None:
+        found = self._conn.execute("SELECT row FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+        return int(found[0]) if found else None
+
+    def document(self, row: int) -> Document:
+        found = self._conn.execute("SELECT data FROM docs WHERE row = ?", (row,)).fetchone()
+        if found is None:
+            raise KeyError(row)
+        return decode_document(found[0])
+
+    def documents(self, rows: Iterable[int]) -> dict[int, Document]:
+        rows = list(rows)
+        out: dict[int, Document] = {}
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row, blob in self._conn.execute(f"SELECT row, data FROM docs WHERE row IN ({marks})", chunk):
+                out[int(row)] = decode_document(blob)
+        return out
+
+    def iter_documents(self) -> Iterator[tuple[int, Document]]:
+        for row, blob in self._conn.execute("SELECT row, data FROM docs ORDER BY row"):
+            yield int(row), decode_document(blob)
+
+    def withdrawn_mask(self, size: int) -> np.ndarray:
+        """Boolean array over rows, True where a document is withdrawn and must never be served."""
+        mask = np.zeros(size, dtype=bool)
+        for (row,) in self._conn.execute("SELECT row FROM docs WHERE withdrawn = 1"):
+            if row < size:
+                mask[row] = True
+        return mask
+
+    def rows_citing(self, provisions: Iterable[str]) -> list[tuple[int, str, str]]:
+        """(row, article, provision) for documents citing any given provision or article."""
+        keys = list(provisions)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        query = f"SELECT row, article, provision FROM doc_articles WHERE provision IN ({marks}) OR article IN ({marks})"
+        return [(int(r), a, p) for r, a, p in self._conn.execute(query, keys + keys)]
+
+    def rows_with_case_numbers(self, case_numbers: Iterable[str]) -> list[tuple[int, str]]:
+        keys = list(case_numbers)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        return [
+            (int(r), c)
+            for r, c in self._conn.execute(
+                f"SELECT row, case_number FROM docs WHERE case_number IN ({marks})", keys
+            )
+        ]
+
+    def rows_with_party(self, names: Iterable[str]) -> list[tuple[int, str, str]]:
+        keys = list(names)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        return [
+            (int(r), n, role)
+            for r, n, role in self._conn.execute(
+                f"SELECT row, name, role FROM doc_parties WHERE name IN ({marks})", keys
+            )
+        ]
