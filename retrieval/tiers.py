@@ -1,0 +1,296 @@
+"""Art. 4 / Art. 9 tiers of the 2020 SPC guidance, relative to the court that asks.
+
+《关于统一法律适用加强类案检索的指导意见（试行）》 Art. 4 lists what a search covers, in order: 指导性案例;
+最高人民法院 典型案例 and 裁判生效的案件; 本省（自治区、直辖市）高级人民法院 参考性案例 and 裁判生效的案件;
+上一级人民法院 and 本院 裁判生效的案件. Art. 4 also lets a search stop at a tier once a higher one has
+yielded a similar case, and asks for cases of the last three years first (指导性案例 excepted). Art. 9 makes
+a guiding case binding (应当参照) and everything else persuasive (可以作为作出裁判的参考).
+
+Decisions where the text leaves room:
+
+* 入库案例 (人民法院案例库) go to tier 2: the SPC reviews and publishes them as reference cases, so they
+  stand with the SPC's 典型案例, whatever court decided them.
+* A 参考性案例 belongs to the province of the court that decided it (the only province a ``Document``
+  records); one without a court, or from another province, is "other".
+* Without a requesting court only tiers 1 and 2 can be told (they are the same for every court);
+  a High Court's judgment or a 参考性案例 is then "other", since "本省" is undefined.
+* Tier 4 is the requesting court and the court one level up. For an intermediate court the court one
+  level up is the High Court, already tier 3; for a High Court, tier 4 is itself, also already tier 3.
+* A higher tier wins when several apply (an SPC typical case decided by the requesting court is tier 2).
+* A withdrawn case (``authority.withdrawn``) is never citable: ``order_by_tier`` drops it and
+  ``effect_label`` says ``不再参照``; ``assign_tier`` still classifies it, for reporting.
+* Missing ``Court.level`` / ``Court.province`` are read from the court's name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Generic, TypeVar
+
+from retrieval.document import AuthorityKind, Court, CourtLevel, Document
+from retrieval.parsing.courts import (
+    CITY_PROVINCES,
+    PROVINCES,
+    court_level,
+    court_province,
+    normalize_court_name,
+)
+
+T = TypeVar("T")
+
+MUST_REFER = "应当参照"
+"""Art. 9: a guiding case in force binds."""
+MAY_REFER = "可以参考"
+"""Art. 9: every other case is persuasive only."""
+NOT_CITABLE = "不再参照"
+"""The SPC's wording for a withdrawn guiding case; used for any withdrawn case."""
+
+SPC_NAME = "最高人民法院"
+
+_MUNICIPALITIES = frozenset({"北京市", "天津市", "上海市", "重庆市"})
+_BINGTUAN = "新疆生产建设兵团"
+_BINGTUAN_HIGH = "新疆维吾尔自治区高级人民法院生产建设兵团分院"
+_SHORT_BY_PROVINCE = {p.name: p.short for p in PROVINCES}
+
+# A prefecture-level unit at the start of a basic court's name, then at least one more character
+# (district, county, 第一, 城郊 …) before 人民法院/法院: "杭州市" + "西湖区", "东莞市" + "第一".
+_CITY_THEN_PLACE = re.compile(r"^(?P<city>[\u4e00-\u9fff]{2,}?(?:市|自治州|地区|盟))(?P<rest>.+)$")
+# Whether a province-less name still starts with a place, so that it may match a name with a province.
+_STARTS_WITH_PLACE = re.compile(r"^[\u4e00-\u9fff]{2,}?(?:市|自治州|地区|盟|县|区|旗)")
+# 派出人民法庭 decide in the name of their basic court: "…西湖区人民法院留下人民法庭" is that court.
+_TRIBUNAL = re.compile(r"^(?P<court>.+?人民法院).+人民法庭$")
+_CITY_PREFIXES = sorted(CITY_PROVINCES, key=len, reverse=True)
+
+
+class Tier(IntEnum):
+    """Art. 4 search tiers; lower is higher authority. OTHER is shown below the four tiers."""
+
+    GUIDING = 1
+    SPC = 2
+    PROVINCIAL_HIGH = 3
+    SUPERIOR_AND_SELF = 4
+    OTHER = 5
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS: dict[Tier, str] = {
+    Tier.GUIDING: "指导性案例",
+    Tier.SPC: "最高人民法院典型案例及裁判",
+    Tier.PROVINCIAL_HIGH: "本省高级人民法院参考性案例及裁判",
+    Tier.SUPERIOR_AND_SELF: "上一级法院及本院裁判",
+    Tier.OTHER: "其他",
+}
+
+
+# --------------------------------------------------------------------------- court names
+
+
+def _clean(name: str) -> str:
+    """Normalised name, a 人民法庭 replaced by its basic court."""
+    name = normalize_court_name(name)
+    match = _TRIBUNAL.match(name)
+    return match.group("court") if match else name
+
+
+def _level(court: Court) -> CourtLevel | None:
+    return court.level or court_level(court.name)
+
+
+def _province(court: Court) -> str | None:
+    return court.province or court_province(court.name)
+
+
+def _split_province(name: str, province: str | None) -> str:
+    """``name`` without its leading province ("浙江省", or "浙江" when not the start of a city: 吉林市)."""
+    if province is None:
+        return name
+    if name.startswith(province):
+        return name[len(province) :]
+    short = _SHORT_BY_PROVINCE.get(province)
+    if short and name.startswith(short) and name[len(short) : len(short) + 1] != "市":
+        return name[len(short) :]
+    return name
+
+
+def _city_of_basic(body: str) -> str | None:
+    """The prefecture-level unit a basic court's name (province and 法院 removed) starts with."""
+    match = _CITY_THEN_PLACE.match(body)
+    if match:
+        return match.group("city")
+    for city in _CITY_PREFIXES:  # 苏州工业园区, 杭州互联网, 深圳前海合作区: a known city without 市
+        rest = body[len(city) :]
+        if body.startswith(city) and rest and rest[0] not in "市区县旗":
+            return city + "市"
+    return None
+
+
+def superior_court_name(court: Court) -> str | None:
+    """The court one level up, read from the name; ``None`` when the name does not tell.
+
+    Basic courts map to the 中级人民法院 of the city their name starts with; a name that gives no city
+    (浙江省淳安县人民法院, 浙江省桐乡市人民法院: county-level units whose prefecture is not printed) is
+    unknown, as are courts in the four municipalities (several numbered 中级法院: which one is not in the
+    name), 铁路运输法院 (their 铁路运输中级法院 does not follow the city: 杭州 → 上海) and 兵团 courts.
+    """
+    name = _clean(court.name)
+    level = _level(Court(name, court.level, court.province))
+    province = _province(Court(name, court.level, court.province))
+    if level is CourtLevel.SUPREME or level is None:
+        return None
+    if level is CourtLevel.HIGH:
+        return SPC_NAME
+    if level is CourtLevel.INTERMEDIATE:
+        if province == _BINGTUAN:
+            return _BINGTUAN_HIGH
+        return f"{province}高级人民法院" if province else None
+    # basic
+    if province in _MUNICIPALITIES or province == _BINGTUAN or "运输法院" in name:
+        return None
+    body = _split_province(name, province)
+    for suffix in ("人民法院", "法院"):
+        if body.endswith(suffix):
+            body = body[: -len(suffix)]
+            break
+    else:
+        return None
+    city = _city_of_basic(body)
+    if city is None:
+        return None
+    return f"{province or ''}{city}中级人民法院"
+
+
+def same_court(a: str, b: str) -> bool:
+    """Whether two printed names denote one court: equal once normalised, the province prefix aside.
+
+    "杭州市中级人民法院" equals "浙江省杭州市中级人民法院"; a 人民法庭 is its basic court. Names whose
+    provinces both resolve must agree on them ("上海市第一中级人民法院" is not "重庆市第一中级人民法院").
+    """
+    a, b = _clean(a), _clean(b)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    pa, pb = court_province(a), court_province(b)
+    rest_a, rest_b = _split_province(a, pa), _split_province(b, pb)
+    if rest_a != rest_b:
+        return False
+    if pa == pb:
+        return True
+    return (pa is None or pb is None) and bool(_STARTS_WITH_PLACE.match(rest_a))
+
+
+# --------------------------------------------------------------------------- tiers and labels
+
+
+def assign_tier(doc: Document, requesting_court: Court | None) -> Tier:
+    """The Art. 4 tier of ``doc`` for a search by ``requesting_court`` (``None``: tiers 1, 2, else OTHER)."""
+    kind = doc.authority.kind
+    if kind is AuthorityKind.GUIDING:
+        return Tier.GUIDING
+    court = doc.court
+    if kind in (AuthorityKind.SPC_TYPICAL, AuthorityKind.CASE_DATABASE):
+        return Tier.SPC
+    if court is not None and _level(court) is CourtLevel.SUPREME:
+        return Tier.SPC
+    if requesting_court is None or court is None:
+        return Tier.OTHER
+    home = _province(requesting_court)
+    provincial = kind is AuthorityKind.PROVINCIAL_REFERENCE or _level(court) is CourtLevel.HIGH
+    if provincial and home is not None and _province(court) == home:
+        return Tier.PROVINCIAL_HIGH
+    if same_court(court.name, requesting_court.name):
+        return Tier.SUPERIOR_AND_SELF
+    superior = superior_court_name(requesting_court)
+    if superior is not None and same_court(court.name, superior):
+        return Tier.SUPERIOR_AND_SELF
+    return Tier.OTHER
+
+
+def is_citable(doc: Document) -> bool:
+    """A withdrawn case (不再参照, 已撤销, withdrawn from the index) may not be cited at all."""
+    return not doc.authority.withdrawn
+
+
+def effect_label(doc: Document) -> str:
+    """Art. 9 effect: 应当参照 for a guiding case in force, 可以参考 otherwise, 不再参照 if withdrawn."""
+    if not is_citable(doc):
+        return NOT_CITABLE
+    return MUST_REFER if doc.authority.kind is AuthorityKind.GUIDING else MAY_REFER
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def is_recent(doc: Document, today: dt.date, years: int = 3) -> bool:
+    """Decided (else published) on or after the same day ``years`` years before ``today``; unknown → False."""
+    if years < 0:
+        raise ValueError("years: must not be negative")
+    when = doc.decision_date or doc.authority.published
+    return when is not None and when >= _years_before(today, years)
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+@dataclass
+class TieredOrder(Generic[T]):
+    """Items grouped by tier; ``first_tier_with_results`` is where Art. 4 lets a search stop."""
+
+    ordered: list[tuple[T, Tier, bool]] = field(default_factory=list)  # (item, tier, recent)
+    first_tier_with_results: Tier | None = None  # OTHER when no Art. 4 tier yielded anything
+    counts: dict[Tier, int] = field(default_factory=lambda: dict.fromkeys(Tier, 0))
+    dropped_withdrawn: int = 0
+
+    def items(self) -> list[T]:
+        return [item for item, _, _ in self.ordered]
+
+    def groups(self) -> dict[Tier, list[T]]:
+        """Items per tier (only tiers that have some), in display order."""
+        out: dict[Tier, list[T]] = {}
+        for item, tier, _ in self.ordered:
+            out.setdefault(tier, []).append(item)
+        return out
+
+
+def order_by_tier(
+    items: Sequence[T],
+    doc_of: Callable[[T], Document],
+    requesting_court: Court | None,
+    today: dt.date | None = None,
+    recency_years: int | None = 3,
+) -> TieredOrder[T]:
+    """Stable order: tier, then (tiers 2–5) the last ``recency_years`` years first, then given order.
+
+    The given order is the similarity order, so within each band the best match stays first. Withdrawn
+    documents are dropped. ``recency_years=None`` switches the recency band off (every ``recent`` is
+    False); ``today`` defaults to the current date.
+    """
+    today = today or dt.date.today()
+    result: TieredOrder[T] = TieredOrder()
+    keyed: list[tuple[tuple[int, int, int], T, Tier, bool]] = []
+    for position, item in enumerate(items):
+        doc = doc_of(item)
+        if not is_citable(doc):
+            result.dropped_withdrawn += 1
+            continue
+        tier = assign_tier(doc, requesting_court)
+        recent = recency_years is not None and is_recent(doc, today, recency_years)
+        band = 0 if recent and tier is not Tier.GUIDING else 1
+        keyed.append(((int(tier), band, position), item, tier, recent))
+    keyed.sort(key=lambda entry: entry[0])
+    result.ordered = [(item, tier, recent) for _, item, tier, recent in keyed]
+    for _, tier, _ in result.ordered:
+        result.counts[tier] += 1
+    result.first_tier_with_results = result.ordered[0][1] if result.ordered else None
+    return result
