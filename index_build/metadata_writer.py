@@ -8,7 +8,7 @@ from pathlib import Path
 
 from retrieval.document import Document
 from retrieval.metadata import SCHEMA, decode_document, encode_document
-from retrieval.parsing.case_number import parse_case_number
+from retrieval.parsing.case_number import find_case_numbers, parse_case_number
 from retrieval.parsing.parties import normalise_party_name
 
 
@@ -65,6 +65,11 @@ class MetadataWriter:
         )
         self._conn.executemany(
             "INSERT INTO doc_causes (row, cause) VALUES (?,?)", [(row, c) for c in dict.fromkeys(doc.causes)]
+        )
+        own = canonical_case_number(doc.case_number)
+        cited = {m.case_number.canonical() for m in find_case_numbers(doc.full_text)} - {own}
+        self._conn.executemany(
+            "INSERT INTO doc_case_refs (row, case_number) VALUES (?,?)", [(row, c) for c in sorted(cited)]
         )
         parties = {(normalise_party_name(p.name), p.role) for p in doc.parties}
         self._conn.executemany(

@@ -14,6 +14,7 @@ import numpy as np
 
 from retrieval import index_layout as layout
 from retrieval.embedder import Embedder, folder_sha256
+from retrieval.filters import RowAttributes
 from retrieval.index_layout import IndexLayoutError
 from retrieval.keyword_index import KeywordIndex
 from retrieval.metadata import MetadataStore
@@ -63,6 +64,8 @@ class IndexStore:
     keyword_full: KeywordIndex
     metadata: MetadataStore
     withdrawn: np.ndarray  # bool per row
+    attributes: RowAttributes
+    article_df: dict[str, int]  # documents citing each article: the specificity of 法条关联
 
     @property
     def size(self) -> int:
@@ -113,6 +116,8 @@ class IndexStore:
             keyword_full=keyword_full,
             metadata=metadata,
             withdrawn=metadata.withdrawn_mask(size),
+            attributes=RowAttributes.load(metadata),
+            article_df=metadata.article_document_frequency(),
         )
 
     def describe(self) -> dict[str, object]:

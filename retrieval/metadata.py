@@ -41,6 +41,8 @@ CREATE INDEX IF NOT EXISTS doc_causes_cause ON doc_causes(cause);
 CREATE TABLE IF NOT EXISTS doc_parties (row INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_parties_name ON doc_parties(name);
 CREATE INDEX IF NOT EXISTS docs_case_number ON docs(case_number);
+CREATE TABLE IF NOT EXISTS doc_case_refs (row INTEGER NOT NULL, case_number TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS doc_case_refs_number ON doc_case_refs(case_number);
 """
 
 
@@ -94,6 +96,33 @@ class MetadataStore:
         for row, blob in self._conn.execute("SELECT row, data FROM docs ORDER BY row"):
             yield int(row), decode_document(blob)
 
+    def attribute_rows(self) -> Iterator[tuple[int, str, str | None, str | None, str | None, str | None]]:
+        """(row, doc_id, court level, province, category, decision date) for every document."""
+        query = "SELECT row, doc_id, court_level, province, category, decision_date FROM docs ORDER BY row"
+        yield from self._conn.execute(query)
+
+    def rows_with_causes(self, causes: Iterable[str]) -> set[int]:
+        keys = list(causes)
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        return {
+            int(r)
+            for (r,) in self._conn.execute(f"SELECT row FROM doc_causes WHERE cause IN ({marks})", keys)
+        }
+
+    def causes_by_row(self) -> dict[int, list[str]]:
+        """Every document's causes, for charge prediction and rerank without decoding documents."""
+        out: dict[int, list[str]] = {}
+        for row, cause in self._conn.execute("SELECT row, cause FROM doc_causes ORDER BY rowid"):
+            out.setdefault(int(row), []).append(cause)
+        return out
+
+    def article_document_frequency(self) -> dict[str, int]:
+        """How many documents cite each article (条 level): rarer articles are more specific."""
+        query = "SELECT article, COUNT(DISTINCT row) FROM doc_articles GROUP BY article"
+        return {a: int(n) for a, n in self._conn.execute(query)}
+
     def withdrawn_mask(self, size: int) -> np.ndarray:
         """Boolean array over rows, True where a document is withdrawn and must never be served."""
         mask = np.zeros(size, dtype=bool)
@@ -102,14 +131,14 @@ class MetadataStore:
                 mask[row] = True
         return mask
 
-    def rows_citing(self, provisions: Iterable[str]) -> list[tuple[int, str, str]]:
-        """(row, article, provision) for documents citing any given provision or article."""
-        keys = list(provisions)
+    def rows_citing(self, articles: Iterable[str]) -> list[tuple[int, str, str]]:
+        """(row, article, provision) for documents citing any of the given articles (条 level keys)."""
+        keys = list(articles)
         if not keys:
             return []
         marks = ",".join("?" * len(keys))
-        query = f"SELECT row, article, provision FROM doc_articles WHERE provision IN ({marks}) OR article IN ({marks})"
-        return [(int(r), a, p) for r, a, p in self._conn.execute(query, keys + keys)]
+        query = f"SELECT row, article, provision FROM doc_articles WHERE article IN ({marks})"
+        return [(int(r), a, p) for r, a, p in self._conn.execute(query, keys)]
 
     def rows_with_case_numbers(self, case_numbers: Iterable[str]) -> list[tuple[int, str]]:
         keys = list(case_numbers)
@@ -121,6 +150,21 @@ class MetadataStore:
             for r, c in self._conn.execute(
                 f"SELECT row, case_number FROM docs WHERE case_number IN ({marks})", keys
             )
+        ]
+
+    def rows_referring_to(self, case_numbers: Iterable[str]) -> list[tuple[int, str]]:
+        """(row, canonical 案号) of documents whose text cites one of ``case_numbers``."""
+        keys = list(case_numbers)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        query = f"SELECT row, case_number FROM doc_case_refs WHERE case_number IN ({marks})"
+        return [(int(r), c) for r, c in self._conn.execute(query, keys)]
+
+    def case_refs_of(self, row: int) -> list[str]:
+        """Canonical 案号 cited in a document's text, other than its own."""
+        return [
+            c for (c,) in self._conn.execute("SELECT case_number FROM doc_case_refs WHERE row = ?", (row,))
         ]
 
     def rows_with_party(self, names: Iterable[str]) -> list[tuple[int, str, str]]:

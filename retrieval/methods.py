@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index_store import IndexStore
+from retrieval.request import KeywordQuery
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,87 @@ def semantic_hits(
         if len(hits) == k:
             break
     return hits
+
+
+def statute_hits(
+    store: IndexStore,
+    provisions: Sequence[str],
+    k: int,
+    article_df: dict[str, int],
+    blocked: np.ndarray | None = None,
+) -> list[Hit]:
+    """法条关联检索: documents citing the given provisions, ranked by how many and how specific.
+
+    Each shared article (条) adds its IDF: 刑法 第67条, cited in most criminal judgments, adds
+    little; a rare article adds much. Citing the same 款/项 as asked adds half as much again.
+    """
+    from retrieval.document import CitedArticle
+
+    wanted = [CitedArticle.from_key(p) for p in provisions]
+    articles = {a.article_key() for a in wanted}
+    detailed = {a.key() for a in wanted} - articles
+    if not articles:
+        return []
+    n_docs = max(store.size, 1)
+    idf = {a: max(float(np.log((n_docs + 1) / (article_df.get(a, 0) + 0.5))), 0.0) for a in articles}
+    matched: dict[int, dict[str, float]] = {}
+    for row, article, provision in store.metadata.rows_citing(articles):
+        per_row = matched.setdefault(row, {})
+        weight = 1.5 if provision in detailed else 1.0
+        per_row[article] = max(per_row.get(article, 0.0), weight)
+    scores = np.zeros(store.size, dtype=np.float32)
+    for row, per_article in matched.items():
+        scores[row] = sum(idf[a] * w for a, w in per_article.items())
+    mask = store.withdrawn if blocked is None else (store.withdrawn | blocked)
+    ranked = top_rows(scores, k, mask)
+    return [Hit(row, score, "statute", i) for i, (row, score) in enumerate(ranked, start=1)]
+
+
+def term_presence(store: IndexStore, term: str, field: str = "full") -> np.ndarray:
+    """Rows whose text contains every token of ``term`` (a judge's keyword may segment to several)."""
+    index = store.keyword_facts if field == "facts" else store.keyword_full
+    tokens = store.segmenter.tokens(term)
+    present = np.ones(store.size, dtype=bool)
+    if not tokens:
+        return present
+    for token in tokens:
+        present &= index.scores([token]) > 0
+    return present
+
+
+def boolean_keyword_hits(
+    store: IndexStore,
+    query: KeywordQuery,
+    k: int,
+    extra_tokens: Sequence[str] = (),
+    field: str = "full",
+    blocked: np.ndarray | None = None,
+) -> list[Hit]:
+    """关键词检索 with must / should / must-not terms and verbatim phrases, ranked by BM25.
+
+    Phrases are checked verbatim against the stored text of the best-scoring candidates, because
+    the keyword index knows tokens, not their order.
+    """
+    mask = store.withdrawn.copy() if blocked is None else (store.withdrawn | blocked)
+    for term in (*query.must, *query.phrases):
+        mask |= ~term_presence(store, term, field)
+    for term in query.must_not:
+        if store.segmenter.tokens(term):
+            mask |= term_presence(store, term, field)
+    tokens = list(extra_tokens)
+    for term in (*query.must, *query.should, *query.phrases):
+        tokens.extend(store.segmenter.tokens(term))
+    index = store.keyword_facts if field == "facts" else store.keyword_full
+    scores = index.scores(tokens)
+    if query.must or query.phrases:
+        # documents meeting every must term rank even when their BM25 score rounds to zero
+        scores = np.where(mask, 0.0, np.maximum(scores, 1e-6)).astype(np.float32)
+    ranked = top_rows(scores, k * 4 if query.phrases else k, mask)
+    if query.phrases:
+        docs = store.metadata.documents(row for row, _ in ranked)
+        ranked = [
+            (row, score)
+            for row, score in ranked
+            if all(phrase in (docs[row].full_text or docs[row].sections.facts) for phrase in query.phrases)
+        ][:k]
+    return [Hit(row, score, f"keyword:{field}", i) for i, (row, score) in enumerate(ranked, start=1)]

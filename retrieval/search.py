@@ -1,32 +1,231 @@
-"""Similar-case search over a published index: recall by several methods, then fuse."""
+"""Similar-case search for a pending case: plan → recall → fuse → rerank → tier → explain.
+
+Recall runs the methods the request names (or the default hybrid), each returning ``Hit`` lists;
+reciprocal rank fusion merges them; the legal rerank reorders by agreement on 罪名/案由, articles
+and circumstances (with charges predicted from the neighbours when the judge gave none); results
+are then grouped by Art. 4 tier relative to the requesting court and explained one by one.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from retrieval.charge_prediction import PredictedCause, predict
 from retrieval.document import Document
+from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index_store import IndexStore
-from retrieval.methods import keyword_hits, semantic_hits
+from retrieval.methods import Hit, boolean_keyword_hits, keyword_hits, semantic_hits, statute_hits
+from retrieval.parsing.articles import extract_articles
+from retrieval.parsing.case_number import parse_case_number
+from retrieval.request import DEFAULT_METHODS, Method, SearchRequest
+from retrieval.rerank import DEFAULT_WEIGHTS, LegalAgreement, RerankWeights, rerank
+from retrieval.tiers import Tier, effect_label, order_by_tier
 
-RECALL_DEPTH = 100
+RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
+RERANK_DEPTH = 100  # how many fused candidates the legal rerank reorders
+PREDICTION_NEIGHBOURS = 10
+# Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
+FUSION_WEIGHTS = {"keyword:facts": 1.0, "keyword:full": 1.0, "semantic": 1.0, "statute": 0.5, "case": 1.0}
+
+
+class UnknownSeedCase(ValueError):
+    """The seed case of a 案例关联 search is not in the index."""
 
 
 @dataclass
 class SearchResult:
     document: Document
-    score: float
-    methods: dict[str, int] = field(default_factory=dict)  # method → rank in that method
+    score: float  # final score (after rerank when on)
+    fused_score: float
+    methods: dict[str, int] = field(default_factory=dict)  # method → rank within it
+    tier: Tier | None = None
+    recent: bool = False
+    effect: str = "可以参考"  # 应当参照 (guiding case in force) / 可以参考
+    agreement: LegalAgreement | None = None
+    explanation: Explanation | None = None
+
+
+@dataclass
+class SearchResponse:
+    results: list[SearchResult]
+    methods: list[str]  # the methods actually run
+    causes_used: list[str]
+    causes_predicted: bool
+    predicted_causes: list[PredictedCause]
+    first_tier_with_results: Tier | None
+    tier_counts: dict[int, int]
+    seed_doc_id: str | None
+    index: dict[str, object]
+    timings_ms: dict[str, float]
+
+
+def resolve_seed(store: IndexStore, seed: str) -> int:
+    """A seed case given by doc id or by 案号 (any printed form)."""
+    row = store.metadata.row_of(seed)
+    if row is not None:
+        return row
+    try:
+        canonical = parse_case_number(seed).canonical()
+    except ValueError:
+        canonical = seed.strip()
+    found = store.metadata.rows_with_case_numbers([canonical])
+    if not found:
+        raise UnknownSeedCase(f"seed_doc_id: no case {seed!r} in the index")
+    return found[0][0]
+
+
+def _blocked(store: IndexStore, request: SearchRequest) -> np.ndarray | None:
+    allowed = store.attributes.allowed(request.filters, store.metadata)
+    if request.restrict_to is not None:
+        pool = store.attributes.rows_for(request.restrict_to)
+        allowed = pool if allowed is None else (allowed & pool)
+    return None if allowed is None else ~allowed
+
+
+def _recall(
+    store: IndexStore, request: SearchRequest, methods: tuple[Method, ...], blocked: np.ndarray | None
+) -> tuple[list[list[Hit]], list[str], list[str], str]:
+    """Run each method; returns hit lists, names of the methods run, provisions used, query text."""
+    facts = request.facts
+    provisions = list(request.articles) or [a.key() for a in extract_articles(facts)]
+    hit_lists: list[list[Hit]] = []
+    names: list[str] = []
+    depth = RECALL_DEPTH
+    if Method.CASE in methods and request.seed_doc_id:
+        seed_row = resolve_seed(store, request.seed_doc_id)
+        seed = store.metadata.document(seed_row)
+        seed_block = np.zeros(store.size, dtype=bool)
+        seed_block[seed_row] = True
+        block = seed_block if blocked is None else (blocked | seed_block)
+        vector = store.vectors.reconstruct(seed_row)
+        if vector is None:
+            vector = store.embedder.encode_passages([seed.searchable_facts()])[0]
+        case_hits = [Hit(h.row, h.score, "case", h.rank) for h in semantic_hits(store, vector, depth, block)]
+        hit_lists.append(case_hits)
+        hit_lists.append(
+            keyword_hits(store, store.segmenter.tokens(seed.searchable_facts()), depth, "facts", block)
+        )
+        names.append(Method.CASE.value)
+        facts = facts or seed.searchable_facts()
+        provisions = provisions or [a.key() for a in seed.articles]
+        blocked = block
+    if Method.KEYWORD in methods:
+        if not request.keywords.is_empty():
+            hits = boolean_keyword_hits(
+                store,
+                request.keywords,
+                depth,
+                store.segmenter.tokens(facts) if facts else (),
+                "full",
+                blocked,
+            )
+        else:
+            hits = (
+                keyword_hits(store, store.segmenter.tokens(facts), depth, "facts", blocked) if facts else []
+            )
+        hit_lists.append(hits)
+        names.append(Method.KEYWORD.value)
+    if Method.SEMANTIC in methods and facts.strip():
+        vector = store.embedder.encode_queries([facts])[0]
+        hit_lists.append(semantic_hits(store, vector, depth, blocked))
+        names.append(Method.SEMANTIC.value)
+    if Method.STATUTE in methods and provisions:
+        hit_lists.append(statute_hits(store, provisions, depth, store.article_df, blocked))
+        names.append(Method.STATUTE.value)
+    return hit_lists, names, provisions, facts
+
+
+def search(
+    store: IndexStore, request: SearchRequest, weights: RerankWeights = DEFAULT_WEIGHTS
+) -> SearchResponse:
+    """Run a similar-case search. Raises ValueError (naming the field) on a bad request."""
+    request.validate()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    methods = tuple(request.methods or DEFAULT_METHODS)
+    if request.seed_doc_id and Method.CASE not in methods:
+        methods = (Method.CASE, *methods)
+    blocked = _blocked(store, request)
+
+    hit_lists, method_names, provisions, facts = _recall(store, request, methods, blocked)
+    timings["recall"] = (time.perf_counter() - clock) * 1000
+
+    clock = time.perf_counter()
+    fusion_weights = [FUSION_WEIGHTS.get(hits[0].method, 1.0) if hits else 1.0 for hits in hit_lists]
+    fused = reciprocal_rank_fusion(hit_lists, fusion_weights)
+    depth = max(RERANK_DEPTH, request.k) if request.legal_rerank else request.k
+    fused = fused[:depth]
+    docs = store.metadata.documents(row for row, _, _ in fused)
+    fused_docs = [(docs[row], score, ranks) for row, score, ranks in fused]
+    timings["fuse"] = (time.perf_counter() - clock) * 1000
+
+    clock = time.perf_counter()
+    causes = list(request.charges)
+    predicted: list[PredictedCause] = []
+    if not causes and fused_docs:
+        predicted = predict(facts, [doc for doc, _, _ in fused_docs[:PREDICTION_NEIGHBOURS]])
+        causes = [p.name for p in predicted]
+    pending = pending_features(facts, causes, provisions, store.segmenter)
+    results = _ranked_results(pending, fused_docs, request, weights)
+    timings["rerank"] = (time.perf_counter() - clock) * 1000
+
+    clock = time.perf_counter()
+    tier_counts: dict[int, int] = {}
+    first_tier = None
+    results = results[: request.k]
+    if request.tiering:
+        today = request.today or dt.date.today()
+        order = order_by_tier(
+            results, lambda r: r.document, request.requesting_court, today, request.recency_years
+        )
+        results = []
+        for result, tier, recent in order.ordered:
+            result.tier, result.recent = tier, recent
+            results.append(result)
+        first_tier = order.first_tier_with_results
+        tier_counts = {int(t): n for t, n in order.counts.items()}
+    else:
+        results = [r for r in results if not r.document.authority.withdrawn]
+    for result in results:
+        result.effect = effect_label(result.document)
+        result.explanation = explain(pending, result.document, store, pending.tokens)
+    timings["tier_explain"] = (time.perf_counter() - clock) * 1000
+
+    return SearchResponse(
+        results=results,
+        methods=method_names,
+        causes_used=causes,
+        causes_predicted=bool(predicted),
+        predicted_causes=predicted,
+        first_tier_with_results=first_tier,
+        tier_counts=tier_counts,
+        seed_doc_id=request.seed_doc_id,
+        index=store.describe(),
+        timings_ms={k: round(v, 2) for k, v in timings.items()},
+    )
+
+
+def _ranked_results(
+    pending: PendingCaseFeatures,
+    fused_docs: list[tuple[Document, float, dict[str, int]]],
+    request: SearchRequest,
+    weights: RerankWeights,
+) -> list[SearchResult]:
+    by_id = {doc.doc_id: (score, ranks) for doc, score, ranks in fused_docs}
+    if not request.legal_rerank:
+        return [SearchResult(doc, score, score, ranks) for doc, score, ranks in fused_docs]
+    reranked = rerank(pending, [(doc, score) for doc, score, _ in fused_docs], weights)
+    return [
+        SearchResult(doc, final, by_id[doc.doc_id][0], by_id[doc.doc_id][1], agreement=agreement)
+        for doc, final, agreement in reranked
+    ]
 
 
 def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
-    """Hybrid of keyword (BM25 on facts) and semantic recall, fused by reciprocal rank."""
-    if not facts.strip():
-        raise ValueError("facts: empty query")
-    tokens = store.segmenter.tokens(facts)
-    vector = store.embedder.encode_queries([facts])[0]
-    fused = reciprocal_rank_fusion(
-        [keyword_hits(store, tokens, RECALL_DEPTH), semantic_hits(store, vector, RECALL_DEPTH)]
-    )[:k]
-    docs = store.metadata.documents(row for row, _, _ in fused)
-    return [SearchResult(docs[row], score, ranks) for row, score, ranks in fused]
+    """Shortcut for the default hybrid over facts alone (CLI, tests of the build)."""
+    return search(store, SearchRequest(facts=facts, k=k)).results

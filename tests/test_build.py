@@ -58,7 +58,7 @@ def test_search_finds_a_document_from_its_own_facts(lecard_index) -> None:
     doc = store.metadata.document(row)
     results = search_similar(store, doc.sections.facts, k=5)
     assert results[0].document.doc_id == doc.doc_id
-    assert set(results[0].methods) == {"keyword:facts", "semantic"}
+    assert {"keyword:facts", "semantic"} <= set(results[0].methods)
 
 
 def test_corrupt_line_is_rejected_with_its_line_number_and_the_rest_indexed(tmp_path: Path) -> None:

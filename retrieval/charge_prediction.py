@@ -1,0 +1,143 @@
+"""Predicting the 罪名/案由 of a pending case for which the judge named none.
+
+Similar-case search filters and explains by cause, so a query without one loses both. Two signals fill
+the gap: the causes of the nearest neighbours found on the facts alone (a weighted vote, nearer
+neighbours counting more), and a charge that the facts themselves name (``应当以盗窃罪追究其刑事责任``
+in an 起诉书-style text), which is taken first because it is the prosecution's or court's own word.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from retrieval.document import Document
+from retrieval.parsing.causes import extract_causes, load_charges, load_civil_causes, normalise_cause
+
+DEFAULT_MIN_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class PredictedCause:
+    """A predicted cause; ``share`` is the weighted fraction of neighbours that carry it (0–1)."""
+
+    name: str
+    share: float
+    source: str = "neighbours"  # "neighbours", "text" (named in the facts) or "text+neighbours"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "share": round(self.share, 4), "source": self.source}
+
+
+def rank_weights(n: int) -> list[float]:
+    """The default vote of the neighbour at 0-based rank r: 1/(r+1), so the nearest counts most."""
+    return [1.0 / (rank + 1) for rank in range(n)]
+
+
+def neighbour_shares(
+    neighbour_docs: Sequence[Document], weights: Sequence[float] | None = None
+) -> list[PredictedCause]:
+    """Every cause of the neighbours with its weighted share, best first (ties: first seen first).
+
+    A neighbour with several causes gives its full weight to each (a 盗窃 + 抢劫 judgment supports both),
+    so shares need not sum to 1. Neighbours without a cause do not count in the total.
+    """
+    if weights is None:
+        weights = rank_weights(len(neighbour_docs))
+    elif len(weights) != len(neighbour_docs):
+        raise ValueError(f"{len(weights)} weights for {len(neighbour_docs)} neighbours")
+    votes: dict[str, float] = {}
+    total = 0.0
+    for doc, weight in zip(neighbour_docs, weights, strict=True):
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"weights must be finite and non-negative, got {weight!r}")
+        causes = dict.fromkeys(normalise_cause(c) for c in doc.causes if c.strip())
+        if not causes or weight == 0:
+            continue
+        total += weight
+        for cause in causes:
+            votes[cause] = votes.get(cause, 0.0) + weight
+    if total <= 0:
+        return []
+    order = {cause: i for i, cause in enumerate(votes)}
+    ranked = sorted(votes.items(), key=lambda item: (-item[1], order[item[0]]))
+    return [PredictedCause(name, vote / total) for name, vote in ranked]
+
+
+def predict_causes(
+    neighbour_docs: Sequence[Document],
+    weights: Sequence[float] | None = None,
+    *,
+    min_share: float = DEFAULT_MIN_SHARE,
+) -> list[PredictedCause]:
+    """Causes that at least ``min_share`` of the (weighted) neighbours carry, best first.
+
+    ``neighbour_docs`` are in rank order (nearest first); ``weights`` default to ``rank_weights``.
+    Can be empty when the neighbours disagree: no prediction is better than a coin toss shown as one.
+    """
+    return [p for p in neighbour_shares(neighbour_docs, weights) if p.share >= min_share]
+
+
+# Where facts name the defendant's charge: the accusation (``指控被告人张某犯盗窃罪``), the prosecution's
+# or court's qualification (``应当以盗窃罪追究其刑事责任``, ``其行为已构成盗窃罪``). Bare mentions are not
+# used: in LeCaRD queries they name a third party's charge (``李某2（均因犯运输毒品罪已被判刑）``), a
+# prior conviction (``因犯盗窃罪，于2017年被判处``) or an underlying civil case, and were right in 3 of 7.
+_NAME = r"(?P<name>[^，。；：,;:\s“”‘’\"'（）()《》]{2,80}?罪)"
+_CHARGE_PHRASES = (
+    re.compile(r"以" + _NAME + r"(?:追究|定罪|论处|判处|提起公诉|起诉)"),
+    re.compile(r"(?:其|的|二人的?|三人的?|均|被告人\S{0,4}的)行为(?:已经|已|均已|均|亦已|亦)?构成" + _NAME),
+    re.compile(r"指控(?:被告人|被告单位|上诉人|原审被告人)?[^，。；：,;:]{0,16}?犯" + _NAME),
+)
+_CIVIL_CASE = re.compile(r"(?P<name>[^，。；：,;:\s]{2,30}?纠纷)一案")
+_LIST_SPLIT = re.compile(r"(?<=罪)[、和及与]")
+
+
+def causes_from_text(facts: str) -> list[str]:
+    """Charges the facts attribute to the defendant, or a civil case's 案由 when the facts are civil.
+
+    Only the accusation or qualification phrases count (``以盗窃罪追究其刑事责任``, ``其行为已构成盗窃罪``,
+    ``指控被告人犯盗窃罪``); each name is validated by ``normalise_cause`` against the charge list. In
+    facts without 被告人 (a civil case) the case name (``…民间借贷纠纷一案``) is read by ``extract_causes``.
+    """
+    if not facts or not facts.strip():
+        return []
+    found: list[str] = []
+    charges = load_charges()
+    for pattern in _CHARGE_PHRASES:
+        for match in pattern.finditer(facts):
+            for part in _LIST_SPLIT.split(match["name"]):
+                name = normalise_cause(part)
+                if name in charges:
+                    found.append(name)
+    if not found and "被告人" not in facts and _CIVIL_CASE.search(facts):
+        civil = load_civil_causes()
+        found = [c for c in extract_causes(text=facts) if c in civil]
+    return list(dict.fromkeys(found))
+
+
+def predict(
+    facts: str,
+    neighbour_docs: Sequence[Document],
+    weights: Sequence[float] | None = None,
+    *,
+    min_share: float = DEFAULT_MIN_SHARE,
+) -> list[PredictedCause]:
+    """Causes named in ``facts`` first (whatever the neighbours say), then the neighbours' vote.
+
+    A cause named in the text carries its neighbour share too (0 when no neighbour has it), and its
+    source says where it came from, so a caller can show "案情载明" apart from "类案多数为".
+    """
+    shares = {p.name: p.share for p in neighbour_shares(neighbour_docs, weights)}
+    named = causes_from_text(facts)
+    predicted = [
+        PredictedCause(name, shares.get(name, 0.0), "text+neighbours" if name in shares else "text")
+        for name in named
+    ]
+    predicted += [
+        PredictedCause(name, share)
+        for name, share in shares.items()
+        if name not in named and share >= min_share
+    ]
+    return predicted

@@ -1,0 +1,280 @@
+"""Why a candidate is similar to the pending case: shared causes, provisions and circumstances, the
+pending case's distinctive terms found in the candidate, and the candidate's passages that hold them.
+
+The 2020 SPC guidance asks the judge to explain, for each similar case relied on, in what it is similar;
+this module gives the facts for that sentence. Passages carry character offsets into the candidate's
+facts (``Passage.field`` says which text), so a UI highlights the real text, not a copy of it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from retrieval.document import CitedArticle, Document
+from retrieval.parsing.articles import extract_articles, parse_article_key
+from retrieval.parsing.causes import normalise_cause
+from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts, ordered
+from retrieval.segmenter import Segmenter, default_segmenter
+
+if TYPE_CHECKING:  # the store pulls in the embedder; explaining needs only its keyword index
+    from retrieval.index_store import IndexStore
+
+MAX_TERMS = 12
+MAX_PASSAGES = 3
+# Sentences longer than this are cut at commas so that a passage stays readable next to a hit.
+MAX_PASSAGE_CHARS = 160
+# A term in more than this share of the indexed documents is not distinctive (被告人, 公安机关 …).
+MAX_DOCUMENT_SHARE = 0.3
+# Judgment boilerplate that is never distinctive; with an index their document frequency drops them too,
+# without one this list is what keeps them out of the matched terms.
+_GENERIC_WORDS = """被告人 被害人 公诉机关 人民检察院 指控 审理 查明 事实 证据 证实 供述 证言 证人 笔录 鉴定 意见 认定
+    人民币 价值 公安机关 公安局 派出所 民警 抓获 归案 到案 案发 刑事 责任 追究 依法 规定 情况 现场
+    经过 当庭 庭审 质证 书证 物证 辨认 提取 扣押 出具 提供 材料 身份 户籍 信息 证明 本院 法院 判决
+    情节 处罚 从轻 减轻 犯罪 行为 构成 某某 其他 一起 一名 一部 一辆 以上 左右 期间 同年 当日 次日
+    自己 主动 如实 案发后 罪行 交代 交待 随后 后来 当时 之后 然后 其中 被告 原告 一案 上述 相关"""
+_GENERIC = frozenset(_GENERIC_WORDS.split())
+# Pseudonymised names and places (李某, 张某某, 某某县, 苏A×××××) match across unrelated cases.
+_PSEUDONYM = re.compile(r"某|×|\*")
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
+_CLAUSE = re.compile(r"[^，,：:]+[，,：:]*")
+
+
+@dataclass(frozen=True)
+class PendingCaseFeatures:
+    """What the pending case brings to the comparison; built once per request by ``pending_features``."""
+
+    charges: list[str]  # normalised 罪名/案由
+    articles: list[str]  # CitedArticle keys ("刑法 第264条", "刑法 第67条 第3款")
+    circumstances: frozenset[str]
+    amount_band: str | None
+    tokens: list[str]
+
+    @property
+    def causes(self) -> list[str]:
+        """Alias of ``charges``: 罪名 for criminal cases, 案由 for the others."""
+        return self.charges
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A stretch of the candidate's text: ``text == source[start:end]`` where ``source`` is the field.
+
+    ``highlights`` are (start, end) offsets relative to ``text`` of the matched terms it contains
+    (``text[s:e].lower()`` is a matched term).
+    """
+
+    text: str
+    start: int
+    end: int
+    highlights: list[tuple[int, int]]
+    field: str  # "facts" (doc.sections.facts) or "full_text" (doc.full_text)
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What the pending case and one candidate share; ``summary`` is the one-line form for a report."""
+
+    doc_id: str
+    shared_causes: list[str]
+    shared_articles: list[str]  # at 条 level: "刑法 第264条"
+    shared_provisions: list[str]  # the same 款/项 cited by both: "刑法 第67条 第3款"
+    shared_circumstances: list[str]
+    shared_amount_band: str | None  # both cases' 涉案金额 fall in this band
+    matched_terms: list[str]  # most distinctive first
+    passages: list[Passage]
+    summary: str
+    notes: list[str] = field(default_factory=list)  # caveats, e.g. terms ranked without an index
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def pending_features(
+    facts: str,
+    charges: Sequence[str] = (),
+    articles: Sequence[str] = (),
+    segmenter: Segmenter | None = None,
+) -> PendingCaseFeatures:
+    """Features of the pending case; ``articles`` may be keys (``刑法 第264条``) or text (``刑法第264条``)."""
+    segmenter = segmenter or default_segmenter()
+    return PendingCaseFeatures(
+        charges=list(dict.fromkeys(normalise_cause(c) for c in charges if c and c.strip())),
+        articles=list(dict.fromkeys(_article_keys(articles))),
+        circumstances=extract_circumstances(facts),
+        amount_band=amount_band(involved_amounts(facts)),
+        tokens=segmenter.tokens(facts),
+    )
+
+
+def _article_keys(articles: Iterable[str]) -> Iterable[str]:
+    for raw in articles:
+        text = raw.strip() if raw else ""
+        if not text:
+            continue
+        try:
+            yield parse_article_key(text).key()
+        except ValueError:
+            yield from (a.key() for a in extract_articles(text))
+
+
+def explain(
+    pending: PendingCaseFeatures,
+    doc: Document,
+    store: IndexStore | None = None,
+    query_tokens: Sequence[str] = (),
+) -> Explanation:
+    """Explain why ``doc`` matches the pending case (see the module docstring).
+
+    ``query_tokens`` are the tokens the search used (default: ``pending.tokens``). With a ``store``,
+    terms are ranked by their IDF in the facts index and common ones dropped; without, by how often
+    the pending facts use them and their length.
+    """
+    segmenter = store.segmenter if store is not None else default_segmenter()
+    source, field_name = (
+        (doc.sections.facts, "facts") if doc.sections.facts.strip() else (doc.full_text, "full_text")
+    )
+    spans = segmenter.tokens_with_spans(source)
+    weights = _term_weights(query_tokens or pending.tokens, {token for token, _, _ in spans}, store)
+    terms = sorted(weights, key=lambda t: -weights[t])[:MAX_TERMS]
+    passages = _passages(source, field_name, spans, {t: weights[t] for t in terms})
+
+    doc_causes = {normalise_cause(c) for c in doc.causes}
+    shared_causes = [c for c in pending.charges if c in doc_causes]
+    doc_articles = doc.articles or extract_articles(
+        "\n".join(t for t in (doc.sections.reasoning, doc.sections.result) if t) or doc.full_text
+    )
+    shared_articles, shared_provisions = _shared_articles(pending.articles, doc_articles)
+    doc_text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
+    shared_circumstances = ordered(pending.circumstances & extract_circumstances(doc_text))
+    doc_band = amount_band(involved_amounts(doc.sections.facts or doc.full_text))
+    shared_band = pending.amount_band if pending.amount_band and pending.amount_band == doc_band else None
+    notes = [] if store is not None else ["未提供索引：匹配词按待决案件中的出现次数排序"]
+    return Explanation(
+        doc_id=doc.doc_id,
+        shared_causes=shared_causes,
+        shared_articles=shared_articles,
+        shared_provisions=shared_provisions,
+        shared_circumstances=shared_circumstances,
+        shared_amount_band=shared_band,
+        matched_terms=terms,
+        passages=passages,
+        summary=summarise(shared_causes, shared_articles, shared_circumstances, shared_band, terms),
+        notes=notes,
+    )
+
+
+def _term_weights(
+    query_tokens: Sequence[str], doc_tokens: set[str], store: IndexStore | None
+) -> dict[str, float]:
+    """Weight of each distinctive query token that the candidate's text contains (insertion = first use)."""
+    counts: dict[str, int] = {}
+    for token in query_tokens:
+        if len(token) >= 2 and token in doc_tokens and token not in _GENERIC and not _PSEUDONYM.search(token):
+            counts[token] = counts.get(token, 0) + 1
+    if store is None:
+        # no document frequencies: repeated and longer words first (a proxy for topic words)
+        return {t: math.log1p(n) + 0.1 * len(t) for t, n in counts.items()}
+    index, size = store.keyword_facts, max(store.size, 1)
+    weights = {}
+    for token in counts:
+        df = index.document_frequency(token)
+        if df / size > MAX_DOCUMENT_SHARE:
+            continue
+        weights[token] = math.log(1.0 + (size - df + 0.5) / (df + 0.5))  # BM25 (lucene) IDF
+    return weights
+
+
+def _segments(text: str) -> Iterable[tuple[int, int]]:
+    """Sentences of ``text`` (stripped), long ones cut at commas into pieces of at most MAX_PASSAGE_CHARS."""
+    for sentence in _SENTENCE.finditer(text):
+        start, end = sentence.start(), sentence.end()
+        if end - start <= MAX_PASSAGE_CHARS:
+            yield from _stripped(text, start, end)
+            continue
+        piece_start = start
+        for clause in _CLAUSE.finditer(text, start, end):
+            if clause.end() - piece_start > MAX_PASSAGE_CHARS and clause.start() > piece_start:
+                yield from _stripped(text, piece_start, clause.start())
+                piece_start = clause.start()
+        yield from _stripped(text, piece_start, end)
+
+
+def _stripped(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        yield start, end
+
+
+def _passages(
+    text: str, field_name: str, spans: list[tuple[str, int, int]], weights: dict[str, float]
+) -> list[Passage]:
+    """The MAX_PASSAGES segments whose distinct matched terms weigh most (best first, ties: earlier);
+    a segment repeating the text of a better one is skipped."""
+    if not weights:
+        return []
+    matched = [(token, s, e) for token, s, e in spans if token in weights]
+    scored: list[tuple[float, int, int]] = []
+    cursor = 0
+    for start, end in _segments(text):
+        while cursor < len(matched) and matched[cursor][1] < start:
+            cursor += 1
+        inside = []
+        j = cursor
+        while j < len(matched) and matched[j][2] <= end:
+            inside.append(matched[j])
+            j += 1
+        score = sum(weights[t] for t in {token for token, _, _ in inside})
+        if score > 0:
+            scored.append((score, start, end))
+    passages: list[Passage] = []
+    for score, start, end in sorted(scored, key=lambda item: (-item[0], item[1])):
+        if len(passages) == MAX_PASSAGES:
+            break
+        if any(p.text == text[start:end] for p in passages):
+            continue  # the same sentence in 指控 and in 经审理查明
+        highlights = [(s - start, e - start) for _, s, e in matched if start <= s and e <= end]
+        passages.append(Passage(text[start:end], start, end, highlights, field_name, round(score, 4)))
+    return passages
+
+
+def _shared_articles(
+    pending_keys: Sequence[str], doc_articles: Sequence[CitedArticle]
+) -> tuple[list[str], list[str]]:
+    doc_keys = {a.key() for a in doc_articles}
+    doc_article_keys = {a.article_key() for a in doc_articles}
+    pending = [parse_article_key(k) for k in pending_keys]
+    articles = list(dict.fromkeys(a.article_key() for a in pending if a.article_key() in doc_article_keys))
+    provisions = [
+        a.key() for a in pending if (a.clause is not None or a.item is not None) and a.key() in doc_keys
+    ]
+    return articles, list(dict.fromkeys(provisions))
+
+
+def summarise(
+    causes: Sequence[str],
+    articles: Sequence[str],
+    circumstances: Sequence[str],
+    band: str | None,
+    terms: Sequence[str],
+) -> str:
+    """One line for the 类案检索报告: ``同为盗窃罪；共同援引刑法第264条；均有自首情节；匹配：入户、手机``."""
+    parts = []
+    if causes:
+        parts.append("同为" + "、".join(causes))
+    if articles:
+        parts.append("共同援引" + "、".join(a.replace(" ", "") for a in articles[:4]))
+    if circumstances:
+        parts.append("均有" + "、".join(circumstances) + "情节")
+    if band:
+        parts.append(f"涉案金额均在{band}")
+    if terms:
+        parts.append("匹配：" + "、".join(terms[:6]))
+    return "；".join(parts) if parts else "无共同的罪名、法条、情节或关键词"
