@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     result = build(
         BuildOptions(
-            inputs=[args.archive], home=args.home, fmt="lecard", embedder=args.embedder, progress=args.progress
+            inputs=[args.archive],
+            home=args.home,
+            fmt="lecard",
+            embedder=args.embedder,
+            progress=args.progress,
         )
     )
     total = time.perf_counter() - started
@@ -44,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "benchmark": "build-lecard",
-                "machine": {"cpus": len(__import__("os").sched_getaffinity(0)), "python": platform.python_version()},
+                "machine": {
+                    "cpus": len(__import__("os").sched_getaffinity(0)),
+                    "python": platform.python_version(),
+                },
                 "documents": docs,
                 "rejected": manifest["validation"]["rejected"],
                 "seconds": round(total, 2),

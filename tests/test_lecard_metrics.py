@@ -337,3 +337,8 @@ def test_rank_with_system_builds_the_request(monkeypatch, variant, methods, rera
     assert (None if request.methods is None else tuple(str(m) for m in request.methods)) == methods
     assert bench.rank_with_system(None, query, None, variant) == ["1", "2"]
     assert captured["request"].restrict_to is None
+
+
+def test_judged_at_k_is_the_labelled_share_of_the_top_k():
+    assert m.judged_at_k(["a", "x", "b", "y"], LABELS, 4) == pytest.approx(2 / 4)
+    assert m.judged_at_k(["a"], LABELS, 10) == pytest.approx(1 / 10)
