@@ -75,43 +75,88 @@ def _format_result(rank: int, result) -> str:
     court = doc.court.name if doc.court else "?"
     date = doc.decision_date.isoformat() if doc.decision_date else "?"
     methods = ", ".join(f"{m}#{r}" for m, r in sorted(result.methods.items()))
-    return (
-        f"{rank:>2}. {doc.title or doc.doc_id}\n"
-        f"    {doc.case_number or '(无案号)'} | {court} | {date} | {doc.authority.kind.value} | "
-        f"{'、'.join(doc.causes) or '-'}\n"
-        f"    score {result.score:.4f} via {methods}   [{doc.doc_id}]"
+    tier = f"第{int(result.tier)}层 {result.tier.label}" if result.tier else "未分层"
+    lines = [
+        f"{rank:>2}. {doc.title or doc.doc_id}  [{doc.doc_id}]",
+        f"    {doc.case_number or '(无案号)'} | {court} | {date} | {'、'.join(doc.causes) or '-'}",
+        f"    {tier} | {result.effect}{' | 近三年' if result.recent else ''} | score {result.score:.3f} via {methods}",
+    ]
+    if result.explanation:
+        lines.append(f"    理由：{result.explanation.summary}")
+        if result.explanation.passages:
+            lines.append(f"    摘录：{result.explanation.passages[0].text[:120]}")
+    return "\n".join(lines)
+
+
+def _request_from(args: argparse.Namespace, facts: str):
+    from retrieval.parsing.courts import parse_court
+    from retrieval.request import KeywordQuery, Method, SearchRequest
+
+    return SearchRequest(
+        facts=facts,
+        case_number=getattr(args, "case_number", None),
+        requesting_court=parse_court(args.court) if getattr(args, "court", None) else None,
+        charges=list(getattr(args, "charges", None) or []),
+        articles=list(getattr(args, "articles", None) or []),
+        keywords=KeywordQuery(
+            must=tuple(getattr(args, "must", None) or ()),
+            should=tuple(getattr(args, "should", None) or ()),
+            must_not=tuple(getattr(args, "must_not", None) or ()),
+            phrases=tuple(getattr(args, "phrase", None) or ()),
+        ),
+        seed_doc_id=getattr(args, "seed", None),
+        methods=tuple(Method(m) for m in args.methods) if getattr(args, "methods", None) else None,
+        k=args.k,
     )
 
 
-def _run_search(index: Path, facts: str, k: int, as_json: bool) -> None:
+def _run_search(index: Path, request, as_json: bool) -> None:
     from retrieval.index_store import IndexStore
-    from retrieval.search import search_similar
+    from retrieval.search import search
 
     store = IndexStore.open(index)
     try:
-        results = search_similar(store, facts, k)
+        response = search(store, request)
     finally:
         store.close()
     if as_json:
-        payload = [
-            {"doc_id": r.document.doc_id, "score": r.score, "methods": r.methods, "title": r.document.title}
-            for r in results
-        ]
+        payload = {
+            "methods": response.methods,
+            "causes_used": response.causes_used,
+            "causes_predicted": response.causes_predicted,
+            "first_tier_with_results": response.first_tier_with_results,
+            "results": [
+                {
+                    "doc_id": r.document.doc_id,
+                    "case_number": r.document.case_number,
+                    "score": round(r.score, 4),
+                    "methods": r.methods,
+                    "tier": r.tier,
+                    "effect": r.effect,
+                    "explanation": r.explanation.summary if r.explanation else None,
+                }
+                for r in response.results
+            ],
+        }
         print(json.dumps(payload, ensure_ascii=False, indent=1))
         return
-    for rank, result in enumerate(results, start=1):
+    predicted = "（预测）" if response.causes_predicted else ""
+    print(
+        f"检索方法：{'、'.join(response.methods)}；罪名/案由{predicted}：{'、'.join(response.causes_used) or '-'}"
+    )
+    if response.first_tier_with_results:
+        print(
+            f"最先检得类案的层级：第{int(response.first_tier_with_results)}层 {response.first_tier_with_results.label}"
+        )
+    for rank, result in enumerate(response.results, start=1):
         print(_format_result(rank, result))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    facts = (
-        args.facts
-        if args.facts is not None
-        else (args.facts_file.read_text(encoding="utf-8") if args.facts_file else "")
-    )
-    if not facts.strip():
-        raise CliError("give the pending case's facts as an argument or with --facts-file")
-    _run_search(args.index, facts, args.k, args.json)
+    facts = args.facts if args.facts is not None else ""
+    if args.facts_file:
+        facts = args.facts_file.read_text(encoding="utf-8")
+    _run_search(args.index, _request_from(args, facts), args.json)
     return 0
 
 
@@ -158,6 +203,8 @@ def cmd_embedder_e5(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from index_build.build import BuildOptions, build
+    from retrieval.parsing.courts import parse_court
+    from retrieval.request import SearchRequest
 
     print(f"building the sample index from {args.corpus} into {args.home}")
     inputs = [args.corpus / "judgments", args.corpus / "guiding", args.corpus / "extra.jsonl"]
@@ -168,8 +215,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         json.loads(line) for line in pending_file.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
     for case in pending[: args.cases]:
-        print(f"\n待决案件 {case.get('case_number', '')}：{case['facts'][:80]}…")
-        _run_search(args.home, case["facts"], args.k, as_json=False)
+        print(f"\n待决案件 {case.get('case_number', '')}（{case.get('court', '')}）：{case['facts'][:80]}…")
+        request = SearchRequest(
+            facts=case["facts"],
+            case_number=case.get("case_number"),
+            requesting_court=parse_court(case["court"]) if case.get("court") else None,
+            charges=list(case.get("charges") or case.get("causes") or []),
+            k=args.k,
+        )
+        _run_search(args.home, request, as_json=False)
     return 0
 
 
@@ -202,10 +256,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="why (recorded in the index): 不再参照, 已撤销 …")
     p.set_defaults(func=cmd_withdraw)
 
-    p = sub.add_parser("search", help="search similar cases for a pending case's facts")
-    p.add_argument("facts", nargs="?")
+    p = sub.add_parser("search", help="search similar cases (类案) for a pending case")
+    p.add_argument("facts", nargs="?", help="the pending case's facts")
     p.add_argument("--facts-file", type=Path)
     p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--court", help="the requesting court (decides the Art. 4 tiers)")
+    p.add_argument("--case-number", help="the pending case's 案号")
+    p.add_argument("--charges", nargs="+", help="known 罪名/案由 (predicted when not given)")
+    p.add_argument("--articles", nargs="+", help="known provisions, e.g. '刑法 第264条'")
+    p.add_argument("--must", nargs="+", help="关键词: every term must occur")
+    p.add_argument("--should", nargs="+", help="关键词: terms that raise the score")
+    p.add_argument("--must-not", nargs="+", help="关键词: no result may contain these")
+    p.add_argument("--phrase", nargs="+", help="关键词: verbatim phrases")
+    p.add_argument("--seed", help="案例关联: a doc id or 案号 in the index")
+    p.add_argument("--methods", nargs="+", choices=["keyword", "statute", "case", "semantic"])
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from pathlib import Path
 
 from retrieval.document import Document
-from retrieval.metadata import SCHEMA, decode_document, encode_document
+from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_document
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
+from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts
 from retrieval.parsing.parties import normalise_party_name
 
 
@@ -20,6 +22,13 @@ def canonical_case_number(raw: str | None) -> str | None:
         return parse_case_number(raw).canonical()
     except ValueError:
         return raw.strip()
+
+
+def legal_features_of(doc: Document) -> LegalFeatures:
+    """The circumstances and amount band the rerank compares; see ``retrieval.metadata.LegalFeatures``."""
+    facts = doc.sections.facts or doc.full_text
+    text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
+    return LegalFeatures(extract_circumstances(text), amount_band(involved_amounts(facts)))
 
 
 class MetadataWriter:
@@ -65,6 +74,11 @@ class MetadataWriter:
         )
         self._conn.executemany(
             "INSERT INTO doc_causes (row, cause) VALUES (?,?)", [(row, c) for c in dict.fromkeys(doc.causes)]
+        )
+        features = legal_features_of(doc)
+        self._conn.execute(
+            "INSERT INTO doc_features (row, circumstances, amount_band) VALUES (?,?,?)",
+            (row, json.dumps(sorted(features.circumstances), ensure_ascii=False), features.amount_band),
         )
         own = canonical_case_number(doc.case_number)
         cited = {m.case_number.canonical() for m in find_case_numbers(doc.full_text)} - {own}

@@ -22,10 +22,7 @@ def rejection_reason(doc: Document, seen_ids: set[str]) -> str | None:
 
 def full_text_for_index(doc: Document) -> str:
     """What the full-text keyword field indexes: the judgment, or its parts when no full text exists."""
-    if doc.full_text:
-        return doc.full_text
-    parts = [doc.title, doc.holding or "", doc.sections.facts, doc.sections.reasoning, doc.sections.result]
-    return "\n".join(p for p in parts if p)
+    return doc.text()
 
 
 def facts_for_index(doc: Document) -> str:

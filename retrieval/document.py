@@ -192,6 +192,19 @@ class Document:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed document {doc_id!r}: {exc!r}") from exc
 
+    def text(self) -> str:
+        """The whole judgment, or its parts joined when no full text was given."""
+        if self.full_text:
+            return self.full_text
+        parts = [
+            self.title,
+            self.holding or "",
+            self.sections.facts,
+            self.sections.reasoning,
+            self.sections.result,
+        ]
+        return "\n".join(p for p in parts if p)
+
     def searchable_facts(self) -> str:
         """Text that represents the case's facts for matching against a pending case's facts."""
         return self.sections.facts or self.full_text

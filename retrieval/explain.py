@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from retrieval.document import CitedArticle, Document
+from retrieval.metadata import LegalFeatures
 from retrieval.parsing.articles import extract_articles, parse_article_key
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts, ordered
@@ -127,6 +128,7 @@ def explain(
     doc: Document,
     store: IndexStore | None = None,
     query_tokens: Sequence[str] = (),
+    features: LegalFeatures | None = None,
 ) -> Explanation:
     """Explain why ``doc`` matches the pending case (see the module docstring).
 
@@ -149,9 +151,14 @@ def explain(
         "\n".join(t for t in (doc.sections.reasoning, doc.sections.result) if t) or doc.full_text
     )
     shared_articles, shared_provisions = _shared_articles(pending.articles, doc_articles)
-    doc_text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
-    shared_circumstances = ordered(pending.circumstances & extract_circumstances(doc_text))
-    doc_band = amount_band(involved_amounts(doc.sections.facts or doc.full_text))
+    if features is None:  # precomputed at build time for indexed documents (retrieval.metadata)
+        doc_text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
+        features = LegalFeatures(
+            extract_circumstances(doc_text),
+            amount_band(involved_amounts(doc.sections.facts or doc.full_text)),
+        )
+    shared_circumstances = ordered(pending.circumstances & features.circumstances)
+    doc_band = features.amount_band
     shared_band = pending.amount_band if pending.amount_band and pending.amount_band == doc_band else None
     notes = [] if store is not None else ["未提供索引：匹配词按待决案件中的出现次数排序"]
     return Explanation(

@@ -9,9 +9,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.metadata import MetadataStore
+from retrieval.parsing.causes import normalise_cause
+from retrieval.parsing.courts import PROVINCES
 from retrieval.request import SearchFilters
 
 _UNKNOWN = 0
+
+
+def province_name(value: str) -> str:
+    """浙江 / 浙 / 浙江省 → 浙江省, the form the metadata stores."""
+    value = value.strip()
+    for province in PROVINCES:
+        if value in (province.name, province.short, province.abbr):
+            return province.name
+    return value
 
 
 @dataclass
@@ -81,14 +92,14 @@ class RowAttributes:
             keep &= self._in(self.level, self.levels, (lv.value for lv in filters.court_levels))
         if filters.provinces:
             active = True
-            keep &= self._in(self.province, self.provinces, filters.provinces)
+            keep &= self._in(self.province, self.provinces, (province_name(p) for p in filters.provinces))
         if filters.categories:
             active = True
             keep &= self._in(self.category, self.categories, (c.value for c in filters.categories))
         if filters.causes:
             active = True
             with_cause = np.zeros(size, dtype=bool)
-            with_cause[list(metadata.rows_with_causes(filters.causes))] = True
+            with_cause[list(metadata.rows_with_causes(normalise_cause(c) for c in filters.causes))] = True
             keep &= with_cause
         return keep if active else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: doc_features and doc_case_refs tables
 
 CURRENT = "current"
 BUILDS = "builds"

@@ -18,6 +18,7 @@ class KeywordIndex:
     def __init__(self, retriever: bm25s.BM25, size: int) -> None:
         self._retriever = retriever
         self.size = size
+        self._vocabulary: list[tuple[str, int]] | None = None
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> KeywordIndex:
@@ -35,6 +36,22 @@ class KeywordIndex:
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def rows_containing(self, fragment: str) -> np.ndarray:
+        """Rows having any indexed token that contains ``fragment`` (盗窃 → 盗窃, 盗窃罪, 入户盗窃 …).
+
+        A judge's keyword may sit inside a longer dictionary word; matching vocabulary entries by
+        substring finds those documents without scanning their text.
+        """
+        if self._vocabulary is None:
+            self._vocabulary = list(self._retriever.vocab_dict.items())
+        scores = self._retriever.scores
+        indptr, indices = scores["indptr"], scores["indices"]
+        mask = np.zeros(self.size, dtype=bool)
+        for token, token_id in self._vocabulary:
+            if fragment in token:
+                mask[indices[indptr[token_id] : indptr[token_id + 1]]] = True
+        return mask
 
     def document_frequency(self, token: str) -> int:
         """How many documents contain ``token`` (used to pick a case's distinctive terms)."""

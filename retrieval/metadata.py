@@ -11,6 +11,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,18 @@ CREATE INDEX IF NOT EXISTS doc_causes_cause ON doc_causes(cause);
 CREATE TABLE IF NOT EXISTS doc_parties (row INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_parties_name ON doc_parties(name);
 CREATE INDEX IF NOT EXISTS docs_case_number ON docs(case_number);
+CREATE TABLE IF NOT EXISTS doc_features (row INTEGER PRIMARY KEY, circumstances TEXT NOT NULL, amount_band TEXT);
 CREATE TABLE IF NOT EXISTS doc_case_refs (row INTEGER NOT NULL, case_number TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_case_refs_number ON doc_case_refs(case_number);
 """
+
+
+@dataclass(frozen=True)
+class LegalFeatures:
+    """Computed once at build time so that rerank and explanations need no text analysis per request."""
+
+    circumstances: frozenset[str]  # 量刑情节 and civil circumstances in facts and reasoning
+    amount_band: str | None  # band of the amounts involved in the facts
 
 
 def encode_document(doc: Document) -> bytes:
@@ -90,6 +100,17 @@ class MetadataStore:
             marks = ",".join("?" * len(chunk))
             for row, blob in self._conn.execute(f"SELECT row, data FROM docs WHERE row IN ({marks})", chunk):
                 out[int(row)] = decode_document(blob)
+        return out
+
+    def legal_features(self, rows: Iterable[int]) -> dict[int, LegalFeatures]:
+        rows = list(rows)
+        out: dict[int, LegalFeatures] = {}
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT row, circumstances, amount_band FROM doc_features WHERE row IN ({marks})"
+            for row, circumstances, band in self._conn.execute(query, chunk):
+                out[int(row)] = LegalFeatures(frozenset(json.loads(circumstances)), band)
         return out
 
     def iter_documents(self) -> Iterator[tuple[int, Document]]:

@@ -94,15 +94,11 @@ def statute_hits(
     return [Hit(row, score, "statute", i) for i, (row, score) in enumerate(ranked, start=1)]
 
 
-def term_presence(store: IndexStore, term: str, field: str = "full") -> np.ndarray:
-    """Rows whose text contains every token of ``term`` (a judge's keyword may segment to several)."""
-    index = store.keyword_facts if field == "facts" else store.keyword_full
-    tokens = store.segmenter.tokens(term)
+def _may_contain(store: IndexStore, term: str) -> np.ndarray:
+    """Rows whose full text may contain ``term``: every token of it occurs inside some indexed token."""
     present = np.ones(store.size, dtype=bool)
-    if not tokens:
-        return present
-    for token in tokens:
-        present &= index.scores([token]) > 0
+    for token in store.segmenter.tokens(term):
+        present &= store.keyword_full.rows_containing(token)
     return present
 
 
@@ -111,34 +107,38 @@ def boolean_keyword_hits(
     query: KeywordQuery,
     k: int,
     extra_tokens: Sequence[str] = (),
-    field: str = "full",
     blocked: np.ndarray | None = None,
 ) -> list[Hit]:
-    """关键词检索 with must / should / must-not terms and verbatim phrases, ranked by BM25.
+    """关键词检索 with must / should / must-not terms and verbatim phrases, ranked by BM25 on the full text.
 
-    Phrases are checked verbatim against the stored text of the best-scoring candidates, because
-    the keyword index knows tokens, not their order.
+    The index narrows the candidates (a term may sit inside a longer word: 盗窃 in 盗窃罪); the
+    final say is a verbatim check of each candidate's text, so every result really contains each
+    must term and phrase and no must-not term.
     """
     mask = store.withdrawn.copy() if blocked is None else (store.withdrawn | blocked)
     for term in (*query.must, *query.phrases):
-        mask |= ~term_presence(store, term, field)
+        mask |= ~_may_contain(store, term)
     for term in query.must_not:
-        if store.segmenter.tokens(term):
-            mask |= term_presence(store, term, field)
+        mask |= store.keyword_full.rows_containing(term)  # a token containing the term: surely present
     tokens = list(extra_tokens)
     for term in (*query.must, *query.should, *query.phrases):
         tokens.extend(store.segmenter.tokens(term))
-    index = store.keyword_facts if field == "facts" else store.keyword_full
-    scores = index.scores(tokens)
-    if query.must or query.phrases:
-        # documents meeting every must term rank even when their BM25 score rounds to zero
-        scores = np.where(mask, 0.0, np.maximum(scores, 1e-6)).astype(np.float32)
-    ranked = top_rows(scores, k * 4 if query.phrases else k, mask)
-    if query.phrases:
+    scores = store.keyword_full.scores(tokens)
+    # every admitted document ranks, even one whose BM25 score is zero (a must term that is a stopword)
+    scores = np.where(mask, 0.0, np.maximum(scores, 1e-6)).astype(np.float32)
+    required = (*query.must, *query.phrases)
+    hits: list[tuple[int, float]] = []
+    fetch = k * 4
+    while True:
+        ranked = top_rows(scores, fetch, mask)
         docs = store.metadata.documents(row for row, _ in ranked)
-        ranked = [
+        hits = [
             (row, score)
             for row, score in ranked
-            if all(phrase in (docs[row].full_text or docs[row].sections.facts) for phrase in query.phrases)
-        ][:k]
-    return [Hit(row, score, f"keyword:{field}", i) for i, (row, score) in enumerate(ranked, start=1)]
+            if all(t in docs[row].text() for t in required)
+            and not any(t in docs[row].text() for t in query.must_not)
+        ]
+        if len(hits) >= k or len(ranked) < fetch:
+            break
+        fetch *= 4
+    return [Hit(row, score, "keyword:full", i) for i, (row, score) in enumerate(hits[:k], start=1)]

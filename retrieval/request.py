@@ -76,3 +76,21 @@ class SearchRequest:
         f = self.filters
         if f.date_from and f.date_to and f.date_from > f.date_to:
             raise ValueError("filters.date_from: after date_to")
+        self.provision_keys()
+
+    def provision_keys(self) -> list[str]:
+        """``articles`` as canonical keys; accepts keys (刑法 第264条) or citations (刑法第二百六十四条)."""
+        from retrieval.parsing.articles import extract_articles, parse_article_key
+
+        keys: list[str] = []
+        for value in self.articles:
+            try:
+                keys.append(parse_article_key(value).key())
+                continue
+            except ValueError:
+                pass
+            found = extract_articles(value)
+            if not found:
+                raise ValueError(f"articles: cannot read {value!r} as a provision; write e.g. '刑法 第264条'")
+            keys.extend(a.key() for a in found)
+        return list(dict.fromkeys(keys))

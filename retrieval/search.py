@@ -19,9 +19,11 @@ from retrieval.document import Document
 from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index_store import IndexStore
+from retrieval.metadata import LegalFeatures
 from retrieval.methods import Hit, boolean_keyword_hits, keyword_hits, semantic_hits, statute_hits
 from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.case_number import parse_case_number
+from retrieval.parsing.causes import normalise_cause
 from retrieval.request import DEFAULT_METHODS, Method, SearchRequest
 from retrieval.rerank import DEFAULT_WEIGHTS, LegalAgreement, RerankWeights, rerank
 from retrieval.tiers import Tier, effect_label, order_by_tier
@@ -30,7 +32,7 @@ RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candid
 RERANK_DEPTH = 100  # how many fused candidates the legal rerank reorders
 PREDICTION_NEIGHBOURS = 10
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
-FUSION_WEIGHTS = {"keyword:facts": 1.0, "keyword:full": 1.0, "semantic": 1.0, "statute": 0.5, "case": 1.0}
+FUSION_WEIGHTS = {"keyword:facts": 1.0, "keyword:full": 0.6, "semantic": 0.3, "statute": 0.3, "case": 1.0}
 
 
 class UnknownSeedCase(ValueError):
@@ -92,7 +94,7 @@ def _recall(
 ) -> tuple[list[list[Hit]], list[str], list[str], str]:
     """Run each method; returns hit lists, names of the methods run, provisions used, query text."""
     facts = request.facts
-    provisions = list(request.articles) or [a.key() for a in extract_articles(facts)]
+    provisions = request.provision_keys() or [a.key() for a in extract_articles(facts)]
     hit_lists: list[list[Hit]] = []
     names: list[str] = []
     depth = RECALL_DEPTH
@@ -117,18 +119,13 @@ def _recall(
     if Method.KEYWORD in methods:
         if not request.keywords.is_empty():
             hits = boolean_keyword_hits(
-                store,
-                request.keywords,
-                depth,
-                store.segmenter.tokens(facts) if facts else (),
-                "full",
-                blocked,
+                store, request.keywords, depth, store.segmenter.tokens(facts) if facts else (), blocked
             )
-        else:
-            hits = (
-                keyword_hits(store, store.segmenter.tokens(facts), depth, "facts", blocked) if facts else []
-            )
-        hit_lists.append(hits)
+            hit_lists.append(hits)
+        elif facts:
+            tokens = store.segmenter.tokens(facts)
+            hit_lists.append(keyword_hits(store, tokens, depth, "facts", blocked))
+            hit_lists.append(keyword_hits(store, tokens, depth, "full", blocked))
         names.append(Method.KEYWORD.value)
     if Method.SEMANTIC in methods and facts.strip():
         vector = store.embedder.encode_queries([facts])[0]
@@ -161,17 +158,18 @@ def search(
     depth = max(RERANK_DEPTH, request.k) if request.legal_rerank else request.k
     fused = fused[:depth]
     docs = store.metadata.documents(row for row, _, _ in fused)
+    features = {docs[row].doc_id: f for row, f in store.metadata.legal_features(docs).items()}
     fused_docs = [(docs[row], score, ranks) for row, score, ranks in fused]
     timings["fuse"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
-    causes = list(request.charges)
+    causes = list(dict.fromkeys(normalise_cause(c) for c in request.charges if c.strip()))
     predicted: list[PredictedCause] = []
     if not causes and fused_docs:
         predicted = predict(facts, [doc for doc, _, _ in fused_docs[:PREDICTION_NEIGHBOURS]])
         causes = [p.name for p in predicted]
     pending = pending_features(facts, causes, provisions, store.segmenter)
-    results = _ranked_results(pending, fused_docs, request, weights)
+    results = _ranked_results(pending, fused_docs, features, request, weights)
     timings["rerank"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
@@ -193,7 +191,9 @@ def search(
         results = [r for r in results if not r.document.authority.withdrawn]
     for result in results:
         result.effect = effect_label(result.document)
-        result.explanation = explain(pending, result.document, store, pending.tokens)
+        result.explanation = explain(
+            pending, result.document, store, pending.tokens, features.get(result.document.doc_id)
+        )
     timings["tier_explain"] = (time.perf_counter() - clock) * 1000
 
     return SearchResponse(
@@ -213,13 +213,14 @@ def search(
 def _ranked_results(
     pending: PendingCaseFeatures,
     fused_docs: list[tuple[Document, float, dict[str, int]]],
+    features: dict[str, LegalFeatures],
     request: SearchRequest,
     weights: RerankWeights,
 ) -> list[SearchResult]:
     by_id = {doc.doc_id: (score, ranks) for doc, score, ranks in fused_docs}
     if not request.legal_rerank:
         return [SearchResult(doc, score, score, ranks) for doc, score, ranks in fused_docs]
-    reranked = rerank(pending, [(doc, score) for doc, score, _ in fused_docs], weights)
+    reranked = rerank(pending, [(doc, score) for doc, score, _ in fused_docs], features, weights)
     return [
         SearchResult(doc, final, by_id[doc.doc_id][0], by_id[doc.doc_id][1], agreement=agreement)
         for doc, final, agreement in reranked

@@ -32,8 +32,11 @@ UNK = "[UNK]"
 class StaticRecipe:
     dimension: int = 256
     window: int = 8
-    min_count: int = 2
+    min_count: int = 3
     epochs: int = 5
+    # Legal text repeats a few words constantly (被告人, 人民币); subsampling them harder trains
+    # faster and spends the updates on the words that distinguish cases.
+    sample: float = 1e-4
     seed: int = 13
     workers: int = 2
 
@@ -76,6 +79,7 @@ def train_static_embedder(token_file: Path, out_dir: Path, recipe: StaticRecipe 
         min_count=min_count,
         epochs=recipe.epochs,
         seed=recipe.seed,
+        sample=recipe.sample,
         workers=recipe.workers,
         sg=0,
     )

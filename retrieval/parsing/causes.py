@@ -375,11 +375,16 @@ def extract_causes(*, title: str = "", result: str = "", text: str = "") -> list
 
     The result (``被告人X犯盗窃罪，判处…``) wins when it names a charge, because the title often repeats
     the prosecution's charge that the court changed; otherwise the title (``…盗窃一审刑事判决书``,
-    ``张某与李某民间借贷纠纷一审民事判决书``); otherwise ``text``.
+    ``张某与李某民间借贷纠纷一审民事判决书``); otherwise ``text``. A title naming only civil causes wins
+    over the result, whose narrative may mention a related criminal case.
     """
+    title_causes = _title_causes(title) if title else []
+    if title_causes and not any(c.endswith("罪") for c in title_causes):
+        # a civil title is not overridden by a charge the result mentions (a related criminal case)
+        return list(dict.fromkeys(title_causes))
     for causes in (
         _charges_after(result, _RESULT_START) if result else [],
-        _title_causes(title) if title else [],
+        title_causes,
         _text_causes(text) if text else [],
     ):
         if causes:
