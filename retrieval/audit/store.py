@@ -1,0 +1,554 @@
+"""The audit log's writer: an append-only SQLite table whose rows are the leaves of a Merkle tree.
+
+Fail-closed: every error while writing is raised as ``AuditUnavailable`` and the caller must then
+refuse the request (a search that was not recorded must not be shown). The SQLite triggers stop
+accidental edits; deliberate ones (dropping the triggers) are caught by the tree and the signed
+checkpoints, which is what an auditor checks with ``verify``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from retrieval.audit import merkle
+from retrieval.audit.records import (
+    Actor,
+    AuditRecord,
+    InvalidRecord,
+    canonical_json,
+    utc_timestamp,
+    validate_kind,
+)
+from retrieval.audit.signing import (
+    Checkpoint,
+    SignedCheckpoint,
+    checkpoint_file_json,
+    key_id,
+    sign_checkpoint,
+)
+
+EXPORT_FORMAT = "leian-audit-export/v1"
+INCLUSION_FORMAT = "leian-audit-inclusion/v1"
+CSV_COLUMNS = (
+    "seq",
+    "at",
+    "kind",
+    "user",
+    "role",
+    "court",
+    "trigger",
+    "case_number",
+    "methods",
+    "n_results",
+    "leaf_hash",
+)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS records("
+    " seq INTEGER PRIMARY KEY CHECK (seq >= 0),"
+    " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),"
+    " data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS checkpoints("
+    " tree_size INTEGER NOT NULL, root BLOB NOT NULL, at TEXT NOT NULL,"
+    " signature BLOB NOT NULL, key_id TEXT NOT NULL)",
+    # A record's seq is its leaf index: no gaps, whoever inserts.
+    "CREATE TRIGGER IF NOT EXISTS records_contiguous BEFORE INSERT ON records"
+    " WHEN NEW.seq != (SELECT COALESCE(MAX(seq), -1) + 1 FROM records)"
+    " BEGIN SELECT RAISE(ABORT, 'audit records: seq must follow the last record'); END",
+    *(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}"
+        f" BEGIN SELECT RAISE(ABORT, 'audit {table} are append-only'); END"
+        for table in ("records", "checkpoints", "meta")
+        for op in ("UPDATE", "DELETE")
+    ),
+)
+
+
+class AuditUnavailable(RuntimeError):
+    """The audit log cannot record right now; the request that needed the record must fail."""
+
+
+class AuditRecordRejected(AuditUnavailable):
+    """The record itself is invalid (no canonical form): a caller bug, still fail-closed."""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    seq: int
+    leaf_hash: str
+    tree_size: int
+    root: str
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Selects records for review; a filtered export is for reading, not for checking against a root.
+
+    ``since`` is inclusive and ``until`` exclusive, both UTC timestamps (strings as written in
+    records, or aware datetimes).
+    """
+
+    court: str | None = None
+    user: str | None = None
+    case_number: str | None = None  # the pending case's 案号 (payload.case_number)
+    trigger: str | None = None
+    kind: str | None = None
+    since: str | dt.datetime | None = None
+    until: str | dt.datetime | None = None
+
+    def _bounds(self) -> tuple[str | None, str | None]:
+        def norm(v: str | dt.datetime | None) -> str | None:
+            if v is None or (isinstance(v, str) and v.endswith("Z") and len(v) == 24):
+                return v
+            moment = v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(v)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            return utc_timestamp(moment)
+
+        return norm(self.since), norm(self.until)
+
+    def to_dict(self) -> dict[str, str]:
+        since, until = self._bounds()
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        out.update({k: v for k, v in (("since", since), ("until", until)) if v is not None})
+        return out
+
+    def is_empty(self) -> bool:
+        return not self.to_dict()
+
+    def matcher(self) -> Callable[[Mapping[str, Any]], bool]:
+        since, until = self._bounds()
+
+        def match(rec: Mapping[str, Any]) -> bool:
+            actor = rec.get("actor") or {}
+            payload = rec.get("payload") or {}
+            return (
+                (self.kind is None or rec.get("kind") == self.kind)
+                and (self.court is None or actor.get("court") == self.court)
+                and (self.user is None or actor.get("user") == self.user)
+                and (self.case_number is None or payload.get("case_number") == self.case_number)
+                and (self.trigger is None or payload.get("trigger") == self.trigger)
+                and (since is None or rec.get("at", "") >= since)
+                and (until is None or rec.get("at", "") < until)
+            )
+
+        return match
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Everything needed to check one record against a checkpoint of size ``tree_size``."""
+
+    seq: int
+    tree_size: int
+    leaf_hash: str
+    proof: list[str]
+    record: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps({"format": INCLUSION_FORMAT, **asdict(self)}, ensure_ascii=False, indent=2) + "\n"
+
+
+def _csv_cell(value: Any) -> Any:
+    """Excel runs cells that start with = + - @ as formulas; a leading apostrophe keeps them text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class AuditLog:
+    """Append-only audit log in one SQLite file (WAL, synchronous=FULL), safe across threads and processes."""
+
+    def __init__(self, path: str | Path, *, log_id: str | None = None, busy_timeout_s: float = 5.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()
+        self._frontier = merkle.Frontier()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._connect()
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise AuditUnavailable(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            if self._conn.execute("PRAGMA synchronous").fetchone()[0] != 2:
+                raise AuditUnavailable(f"{self.path}: synchronous=FULL was not accepted")
+            self.log_id = self._init_schema(log_id)
+            with self._lock:
+                self._load_frontier()
+        except AuditUnavailable:
+            self.close()
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise AuditUnavailable(f"{self.path}: cannot open the audit log: {exc}") from exc
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A separate connection in one read transaction: a consistent snapshot that never blocks appends."""
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"{self.path}: cannot read the audit log: {exc}") from exc
+        try:
+            conn.execute("BEGIN")
+            yield conn
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"{self.path}: cannot read the audit log: {exc}") from exc
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            conn.close()
+
+    def _writer(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise AuditUnavailable(f"{self.path}: the audit log is closed")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema and tree state ---------------------------------------------------------------
+
+    def _init_schema(self, log_id: str | None) -> str:
+        conn = self._writer()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()
+            if row is None:
+                stored = log_id or f"leian-audit:{uuid.uuid4()}"
+                if "\n" in stored:
+                    raise AuditUnavailable("log_id must be a single line")
+                conn.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [("log_id", stored), ("schema", "1"), ("created_at", utc_timestamp())],
+                )
+            else:
+                stored = row[0]
+                if log_id is not None and log_id != stored:
+                    raise AuditUnavailable(f"{self.path} belongs to log {stored!r}, not {log_id!r}")
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return stored
+
+    def _load_frontier(self) -> None:
+        """Rebuild the frontier from the stored leaf hashes and check them against the last checkpoint.
+
+        A mismatch means the database was edited behind the log's back: refuse to extend it.
+        """
+        conn = self._writer()
+        latest = conn.execute(
+            "SELECT tree_size, root FROM checkpoints ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
+        frontier = merkle.Frontier()
+        if latest is not None and latest[0] == 0 and latest[1] != merkle.EMPTY_ROOT:
+            raise AuditUnavailable("the empty checkpoint's root is wrong: the database was altered")
+        for seq, leaf in conn.execute("SELECT seq, leaf_hash FROM records ORDER BY seq"):
+            if seq != frontier.size:
+                raise AuditUnavailable(f"audit records: seq {frontier.size} is missing (next is {seq})")
+            frontier.append(leaf)
+            if latest is not None and frontier.size == latest[0] and frontier.root() != latest[1]:
+                raise AuditUnavailable(
+                    f"records 0..{latest[0] - 1} no longer match the checkpoint of size {latest[0]}: "
+                    "the database was altered"
+                )
+        if latest is not None and frontier.size < latest[0]:
+            raise AuditUnavailable(
+                f"the log has {frontier.size} records but was checkpointed at {latest[0]}: records were removed"
+            )
+        self._frontier = frontier
+
+    def _catch_up(self, conn: sqlite3.Connection) -> int:
+        """Within a transaction: take in records appended by other processes; returns the tree size."""
+        (max_seq,) = conn.execute("SELECT MAX(seq) FROM records").fetchone()
+        size = 0 if max_seq is None else max_seq + 1
+        if size == self._frontier.size:
+            return size
+        if size < self._frontier.size:
+            raise AuditUnavailable(f"the log shrank from {self._frontier.size} to {size} records")
+        frontier = self._frontier.copy()
+        for seq, leaf in conn.execute(
+            "SELECT seq, leaf_hash FROM records WHERE seq >= ? ORDER BY seq", (frontier.size,)
+        ):
+            if seq != frontier.size:
+                raise AuditUnavailable(f"audit records: seq {frontier.size} is missing (next is {seq})")
+            frontier.append(leaf)
+        self._frontier = frontier
+        return size
+
+    def tree_head(self) -> tuple[int, str]:
+        """(tree size, root hex) as of now, including other processes' appends."""
+        with self._lock:
+            conn = self._writer()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    self._catch_up(conn)
+                finally:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise AuditUnavailable(f"{self.path}: {exc}") from exc
+            return self._frontier.size, self._frontier.root().hex()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        kind: str,
+        actor: Actor | Mapping[str, Any],
+        client: str | None,
+        payload: Mapping[str, Any],
+    ) -> AppendResult:
+        """Record one event durably (committed and fsynced) before returning; assigns seq and time."""
+        try:
+            kind = validate_kind(kind)
+            actor = Actor.coerce(actor)
+            canonical_json({"actor": actor.to_dict(), "client": client, "payload": dict(payload)})
+        except InvalidRecord as exc:
+            raise AuditRecordRejected(f"audit record rejected: {exc}") from exc
+        with self._lock:
+            conn = self._writer()
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # the write lock first: concurrent writers serialise here
+                try:
+                    seq = self._catch_up(conn)
+                    record = AuditRecord(seq, kind, utc_timestamp(), actor, client, dict(payload))
+                    data = record.to_bytes()
+                    leaf = merkle.leaf_hash(data)
+                    conn.execute(
+                        "INSERT INTO records(seq, leaf_hash, data) VALUES (?, ?, ?)", (seq, leaf, data)
+                    )
+                    frontier = self._frontier.copy()
+                    frontier.append(leaf)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError, InvalidRecord) as exc:
+                raise AuditUnavailable(f"{self.path}: audit record not written: {exc}") from exc
+            self._frontier = frontier
+            return AppendResult(seq, leaf.hex(), frontier.size, frontier.root().hex())
+
+    def checkpoint(self, private_key: Ed25519PrivateKey) -> SignedCheckpoint:
+        """Sign and store the current tree head."""
+        with self._lock:
+            conn = self._writer()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._catch_up(conn)
+                    cp = Checkpoint(
+                        self._frontier.size, self._frontier.root().hex(), utc_timestamp(), self.log_id
+                    )
+                    signed = SignedCheckpoint(cp, sign_checkpoint(cp, private_key), key_id(private_key))
+                    conn.execute(
+                        "INSERT INTO checkpoints(tree_size, root, at, signature, key_id) VALUES (?, ?, ?, ?, ?)",
+                        (cp.tree_size, bytes.fromhex(cp.root_hash), cp.at, signed.signature, signed.key_id),
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise AuditUnavailable(f"{self.path}: checkpoint not written: {exc}") from exc
+            return signed
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def checkpoints(self) -> list[SignedCheckpoint]:
+        """All stored checkpoints, oldest first."""
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT tree_size, root, at, signature, key_id FROM checkpoints ORDER BY rowid"
+            ).fetchall()
+        return [
+            SignedCheckpoint(Checkpoint(n, root.hex(), at, self.log_id), sig, kid)
+            for n, root, at, sig, kid in rows
+        ]
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        all_ = self.checkpoints()
+        return all_[-1] if all_ else None
+
+    def _size(self, conn: sqlite3.Connection) -> int:
+        (max_seq,) = conn.execute("SELECT MAX(seq) FROM records").fetchone()
+        return 0 if max_seq is None else max_seq + 1
+
+    def _leaf_hashes(self, conn: sqlite3.Connection, tree_size: int) -> list[bytes]:
+        return [
+            row[0]
+            for row in conn.execute("SELECT leaf_hash FROM records WHERE seq < ? ORDER BY seq", (tree_size,))
+        ]
+
+    def inclusion_proof(self, seq: int, tree_size: int | None = None) -> InclusionProof:
+        """Proof that record ``seq`` is in the tree of ``tree_size`` (default: the latest checkpoint's)."""
+        if tree_size is None:
+            latest = self.latest_checkpoint()
+            if latest is None:
+                raise ValueError("no checkpoint yet: sign one first, or give tree_size")
+            tree_size = latest.checkpoint.tree_size
+        with self._reader() as conn:
+            if not 0 <= seq < tree_size <= self._size(conn):
+                raise ValueError(f"record {seq} is not in a tree of size {tree_size}")
+            hashes = self._leaf_hashes(conn, tree_size)
+            (data,) = conn.execute("SELECT data FROM records WHERE seq = ?", (seq,)).fetchone()
+        proof = merkle.inclusion_proof(seq, hashes)
+        return InclusionProof(seq, tree_size, hashes[seq].hex(), [p.hex() for p in proof], json.loads(data))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        with self._reader() as conn:
+            if new_size > self._size(conn):
+                raise ValueError(f"the log has fewer than {new_size} records")
+            hashes = self._leaf_hashes(conn, new_size)
+        return merkle.consistency_proof(old_size, new_size, hashes)
+
+    def _rows(
+        self, record_filter: RecordFilter | None, tree_size: int | None
+    ) -> Iterator[tuple[int, bytes, bytes]]:
+        """(seq, leaf hash, leaf data) of the matching records, in seq order."""
+        match = record_filter.matcher() if record_filter and not record_filter.is_empty() else None
+        with self._reader() as conn:
+            size = self._size(conn)
+            if tree_size is None:
+                tree_size = size
+            elif tree_size > size:
+                raise ValueError(f"the log has only {size} records, not {tree_size}")
+            for seq, leaf, data in conn.execute(
+                "SELECT seq, leaf_hash, data FROM records WHERE seq < ? ORDER BY seq", (tree_size,)
+            ):
+                if match is None or match(json.loads(data)):
+                    yield seq, leaf, data
+
+    def iter_records(
+        self, record_filter: RecordFilter | None = None, tree_size: int | None = None
+    ) -> Iterator[AuditRecord]:
+        for _, _, data in self._rows(record_filter, tree_size):
+            yield AuditRecord.from_bytes(data)
+
+    def export_jsonl(
+        self, fp: BinaryIO, record_filter: RecordFilter | None = None, tree_size: int | None = None
+    ) -> int:
+        """Header line, then ``{"seq", "record", "leaf_hash"}`` per record; returns the number of records.
+
+        ``record`` is the stored leaf data as is (canonical JSON), so the export shows exactly
+        what was hashed. Only an unfiltered export with the tree size of a checkpoint can be
+        verified against it; a filtered one is marked ``complete: false`` and the verifier refuses it.
+        """
+        filtered = record_filter is not None and not record_filter.is_empty()
+        if tree_size is None:
+            with self._reader() as conn:
+                tree_size = self._size(conn)
+        header = {
+            "format": EXPORT_FORMAT,
+            "log_id": self.log_id,
+            "tree_size": tree_size,
+            "complete": not filtered,
+            "filters": record_filter.to_dict() if filtered else None,
+            "exported_at": utc_timestamp(),
+        }
+        fp.write(canonical_json({"header": header}) + b"\n")
+        n = 0
+        for seq, leaf, data in self._rows(record_filter, tree_size):
+            fp.write(b'{"seq":%d,"record":%s,"leaf_hash":"%s"}\n' % (seq, data, leaf.hex().encode()))
+            n += 1
+        return n
+
+    def export_csv(
+        self, fp: BinaryIO, record_filter: RecordFilter | None = None, tree_size: int | None = None
+    ) -> int:
+        """A table for people: UTF-8 with BOM (Excel then reads Chinese correctly), RFC 4180 quoting, CRLF."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        fp.write(b"\xef\xbb\xbf")
+        writer.writerow(CSV_COLUMNS)
+        n = 0
+        for seq, leaf, data in self._rows(record_filter, tree_size):
+            record = json.loads(data)
+            actor = record.get("actor") or {}
+            payload = record.get("payload") or {}
+            methods = payload.get("methods")
+            results = payload.get("results")
+            row = [
+                seq,
+                record.get("at"),
+                record.get("kind"),
+                actor.get("user"),
+                actor.get("role"),
+                actor.get("court"),
+                payload.get("trigger"),
+                payload.get("case_number"),
+                ";".join(map(str, methods)) if isinstance(methods, list) else methods,
+                len(results) if isinstance(results, list) else None,
+                leaf.hex(),
+            ]
+            writer.writerow([_csv_cell(v) for v in row])
+            fp.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+            n += 1
+        fp.write(buffer.getvalue().encode("utf-8"))
+        return n
+
+    def export_bundle(
+        self,
+        export_path: str | Path,
+        checkpoint_path: str | Path,
+        private_key: Ed25519PrivateKey,
+    ) -> SignedCheckpoint:
+        """Sign a checkpoint now and write the full export it covers, plus the checkpoint file.
+
+        The checkpoint file carries the earlier checkpoints signed with the same key, so that the
+        verifier can narrow a rewritten record down to the records between two of them.
+        """
+        signed = self.checkpoint(private_key)
+        size = signed.checkpoint.tree_size
+        with open(export_path, "wb") as fp:
+            self.export_jsonl(fp, tree_size=size)
+        history = [
+            c
+            for c in self.checkpoints()[:-1]
+            if c.key_id == signed.key_id and c.checkpoint.tree_size <= size and c != signed
+        ]
+        Path(checkpoint_path).write_text(
+            checkpoint_file_json(signed, private_key.public_key(), history), encoding="utf-8"
+        )
+        return signed
