@@ -26,11 +26,12 @@ from retrieval.parsing.case_number import parse_case_number
 from retrieval.parsing.causes import normalise_cause
 from retrieval.request import DEFAULT_METHODS, Method, SearchRequest
 from retrieval.rerank import DEFAULT_WEIGHTS, LegalAgreement, RerankWeights, rerank
-from retrieval.tiers import Tier, effect_label, order_by_tier
+from retrieval.tiers import Tier, assign_tier, effect_label, order_by_tier
 
 RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
 RERANK_DEPTH = 100  # how many fused candidates the legal rerank reorders
 PREDICTION_NEIGHBOURS = 10
+AUTHORITY_EXTRA = 3  # guiding/SPC cases on the same charges added beyond k (see _with_authorities)
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
 FUSION_WEIGHTS = {"keyword:facts": 1.0, "keyword:full": 0.6, "semantic": 0.3, "statute": 0.3, "case": 1.0}
 
@@ -175,7 +176,7 @@ def search(
     clock = time.perf_counter()
     tier_counts: dict[int, int] = {}
     first_tier = None
-    results = results[: request.k]
+    results = _with_authorities(results, request) if request.tiering else results[: request.k]
     if request.tiering:
         today = request.today or dt.date.today()
         order = order_by_tier(
@@ -208,6 +209,23 @@ def search(
         index=store.describe(),
         timings_ms={k: round(v, 2) for k, v in timings.items()},
     )
+
+
+def _with_authorities(results: list[SearchResult], request: SearchRequest) -> list[SearchResult]:
+    """The top k, plus guiding and SPC cases further down that share the pending case's charges.
+
+    Art. 4 has the judge search 指导性案例 and 最高法 cases first; one of them on the same 罪名/案由
+    should not be lost just because k ordinary judgments outscored it lexically.
+    """
+    top = results[: request.k]
+    extra = [
+        r
+        for r in results[request.k :]
+        if r.agreement is not None
+        and r.agreement.causes > 0
+        and assign_tier(r.document, request.requesting_court) <= Tier.SPC
+    ]
+    return top + extra[:AUTHORITY_EXTRA]
 
 
 def _ranked_results(

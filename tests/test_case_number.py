@@ -33,7 +33,7 @@ HEADER_NUMBER = re.compile(
 def judgments() -> list[tuple[str, str]]:
     """(member name, full text ``qw``) of the first ``SUBSET`` LeCaRD candidates, in archive order."""
     if not CANDIDATES.exists():
-        pytest.skip(f"LeCaRD candidates not available at {CANDIDATES}")
+        pytest.fail(f"LeCaRD candidates not available at {CANDIDATES}")
     out: list[tuple[str, str]] = []
     with tarfile.open(CANDIDATES, "r:xz") as archive:
         for member in archive:

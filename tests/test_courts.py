@@ -134,7 +134,7 @@ def test_find_court_name_without_header() -> None:
 @pytest.fixture(scope="module")
 def judgments() -> list[str]:
     if not CANDIDATES.exists():
-        pytest.skip(f"LeCaRD candidates not available at {CANDIDATES}")
+        pytest.fail(f"LeCaRD candidates not available at {CANDIDATES}")
     out: list[str] = []
     with tarfile.open(CANDIDATES, "r:xz") as archive:
         for member in archive:

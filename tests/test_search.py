@@ -630,7 +630,7 @@ def test_a_bad_request_is_a_value_error_naming_the_field(
 
 
 def test_k_at_the_bounds_is_accepted(store: IndexStore) -> None:
-    assert len(run(store, facts=THEFT_FACTS, k=1).results) == 1
+    assert len(run(store, facts=THEFT_FACTS, k=1, tiering=False).results) == 1
     assert len(run(store, facts=THEFT_FACTS, k=MAX_K, methods=(Method.KEYWORD,)).results) <= MAX_K
 
 
@@ -648,3 +648,20 @@ def test_an_article_without_a_law_is_a_value_error_naming_the_field(store: Index
     # "第264条" names no law, so no provision can be meant; the judge must learn which input to fix.
     with pytest.raises(ValueError, match=r"^articles\b"):
         run(store, articles=["第264条"], methods=(Method.STATUTE,))
+
+
+def test_a_guiding_case_on_the_same_charge_is_kept_beyond_k(store: IndexStore) -> None:
+    # Art. 4: guiding cases are searched first; one on the same charge must not be cut off by k.
+    untiered = run(store, facts=THEFT_FACTS, k=60, tiering=False).results
+    guiding_rank = next(
+        i
+        for i, r in enumerate(untiered)
+        if r.document.authority.kind is AuthorityKind.GUIDING and "盗窃罪" in r.document.causes
+    )
+    assert guiding_rank >= 1, "the test needs a guiding theft case that is not the single best match"
+    tiered = run(
+        store, facts=THEFT_FACTS, k=1, requesting_court=parse_court("浙江省杭州市西湖区人民法院")
+    ).results
+    assert tiered[0].tier is Tier.GUIDING and "盗窃罪" in tiered[0].document.causes
+    assert untiered[0].document.doc_id in {r.document.doc_id for r in tiered}
+    assert all(r.tier <= Tier.SPC for r in tiered if r.document.doc_id != untiered[0].document.doc_id)

@@ -23,7 +23,7 @@ SAMPLE_SIZE = 300
 def lecard_sample() -> list[dict]:
     """The first SAMPLE_SIZE candidate judgments, in archive order (deterministic)."""
     if not LECARD.exists():
-        pytest.skip("LeCaRD data not available")
+        pytest.fail("LeCaRD data not available")
     docs = []
     with tarfile.open(LECARD, "r:xz") as archive:
         for member in archive:
@@ -37,7 +37,7 @@ def lecard_sample() -> list[dict]:
 def gongbao(name: str) -> str:
     path = GONGBAO / name
     if not path.exists():
-        pytest.skip("公报案例 data not available")
+        pytest.fail("公报案例 data not available (shared/ must sit beside the repository)")
     return path.read_text(encoding="utf-8")
 
 

@@ -7,14 +7,15 @@ must cost only its own fields, not the index build.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from retrieval.document import CaseCategory, Court, Document, Sections
+from retrieval.document import CaseCategory, Court, Document, Party, Sections
 from retrieval.parsing.articles import extract_articles
-from retrieval.parsing.case_number import find_case_numbers
+from retrieval.parsing.case_number import find_case_numbers, parse_case_number
 from retrieval.parsing.causes import extract_causes
 from retrieval.parsing.courts import find_court_name, parse_court
 from retrieval.parsing.dates import extract_decision_date
@@ -84,6 +85,30 @@ def _court(header: str) -> Court | None:
     return parse_court(name) if name else None
 
 
+_NOT_NAMED_IN_TITLES = ("公诉机关", "原公诉机关", "辩护人")
+
+
+def _composed_title(
+    parties: list[Party],
+    causes: list[str],
+    case_number: str | None,
+    category: CaseCategory | None,
+    doc_type: str | None,
+) -> str | None:
+    """A title in the style of 中国裁判文书网: 周建平盗窃二审刑事裁定书, 郑丽华与宋志远民间借贷纠纷一审民事判决书."""
+    names = [p.name for p in parties if p.role not in _NOT_NAMED_IN_TITLES]
+    if not names or not causes or not doc_type:
+        return None
+    stage = ""
+    if case_number:
+        with contextlib.suppress(ValueError):
+            stage = parse_case_number(case_number).stage.value
+    stage = stage if stage in ("一审", "二审", "再审") else ""
+    cause_text = "、".join(c.removesuffix("罪") if category is CaseCategory.CRIMINAL else c for c in causes)
+    who = names[0] if category is CaseCategory.CRIMINAL or len(names) == 1 else f"{names[0]}与{names[1]}"
+    return f"{who}{cause_text}{stage}{category.value if category else ''}{doc_type}"
+
+
 def parse_judgment(full_text: str, *, doc_id: str, title: str = "", source: str | None = None) -> Document:
     """Parse a judgment's full text; fields that cannot be found stay empty (garbage in → bare Document)."""
     sections = _guarded("sections", doc_id, Sections(), lambda: split_sections(full_text))
@@ -104,17 +129,23 @@ def parse_judgment(full_text: str, *, doc_id: str, title: str = "", source: str 
             or _category_from_causes(causes, title)
             or category
         )
+    court = _guarded("court", doc_id, None, lambda: _court(header))
+    doc_type = doc_type_from(title) or doc_type_from(opening)
+    parties = _guarded("parties", doc_id, [], lambda: extract_parties(header))
+    if court is not None and title.startswith(court.name):
+        # "浙江省桐乡市人民法院 刑事判决书" names no case; compose what wenshu titles say instead
+        title = _composed_title(parties, causes, case_number, category, doc_type) or title
     return Document(
         doc_id=doc_id,
         title=title,
         case_number=case_number,
-        court=_guarded("court", doc_id, None, lambda: _court(header)),
-        doc_type=doc_type_from(title) or doc_type_from(opening),
+        court=court,
+        doc_type=doc_type,
         category=category,
         decision_date=_guarded("decision date", doc_id, None, lambda: extract_decision_date(full_text)),
         causes=causes,
         articles=articles,
-        parties=_guarded("parties", doc_id, [], lambda: extract_parties(header)),
+        parties=parties,
         sections=sections,
         full_text=full_text,
         source=source,
