@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import tarfile
@@ -28,6 +29,27 @@ def require(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return require(SHARED_DATA)
+
+
+GONGBAO = SHARED_DATA / "spc-cases-xtjeyvc" / "doc" / "anli-gongbao"
+
+
+@functools.cache
+def lecard_candidates(n_files: int) -> tuple[dict, ...]:
+    """The first ``n_files`` candidate files of the LeCaRD archive, in archive order (deterministic)."""
+    docs = []
+    with tarfile.open(require(LECARD_ARCHIVE), "r:xz") as archive:
+        for member in archive:
+            if member.isfile():
+                docs.append(json.load(archive.extractfile(member)))
+                if len(docs) == n_files:
+                    break
+    return tuple(docs)
+
+
+def gongbao_text(name: str) -> str:
+    """One 公报案例 Markdown file."""
+    return require(GONGBAO / name).read_text(encoding="utf-8")
 
 
 def write_lecard_subset(target: Path, n_docs: int) -> int:

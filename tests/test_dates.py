@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import tarfile
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 from retrieval.parsing.dates import extract_decision_date, parse_chinese_date
+from tests.conftest import lecard_candidates
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LECARD = DATA / "lecard" / "data" / "candidates.tar.xz"
 GONGBAO = DATA / "spc-cases-xtjeyvc" / "doc" / "anli-gongbao"
 SAMPLE_SIZE = 300
 
 
-@cache
 def lecard_sample() -> list[dict]:
     """The first SAMPLE_SIZE candidate judgments, in archive order (deterministic)."""
-    if not LECARD.exists():
-        pytest.fail("LeCaRD data not available")
-    docs = []
-    with tarfile.open(LECARD, "r:xz") as archive:
-        for member in archive:
-            if member.isfile():
-                docs.append(json.load(archive.extractfile(member)))
-                if len(docs) == SAMPLE_SIZE:
-                    break
-    return docs
+    return list(lecard_candidates(SAMPLE_SIZE))
 
 
 @pytest.mark.parametrize(

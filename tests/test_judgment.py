@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tarfile
 from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,26 +15,14 @@ from retrieval.parsing.dates import extract_decision_date
 from retrieval.parsing.judgment import doc_type_from, parse_judgment
 from retrieval.parsing.parties import extract_parties
 from retrieval.parsing.sections import header_of, split_sections
+from tests.conftest import gongbao_text, lecard_candidates
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LECARD = DATA / "lecard" / "data" / "candidates.tar.xz"
-GONGBAO = DATA / "spc-cases-xtjeyvc" / "doc" / "anli-gongbao"
 SAMPLE_SIZE = 300
 
 
-@cache
 def lecard_sample() -> list[dict]:
     """The first SAMPLE_SIZE candidate judgments, in archive order (deterministic)."""
-    if not LECARD.exists():
-        pytest.fail("LeCaRD data not available")
-    docs = []
-    with tarfile.open(LECARD, "r:xz") as archive:
-        for member in archive:
-            if member.isfile():
-                docs.append(json.load(archive.extractfile(member)))
-                if len(docs) == SAMPLE_SIZE:
-                    break
-    return docs
+    return list(lecard_candidates(SAMPLE_SIZE))
 
 
 @cache
@@ -45,10 +31,7 @@ def parsed_sample() -> list[Document]:
 
 
 def gongbao(name: str) -> Document:
-    path = GONGBAO / name
-    if not path.exists():
-        pytest.fail("公报案例 data not available (shared/ must sit beside the repository)")
-    return parse_judgment(path.read_text(encoding="utf-8"), doc_id=name, source=f"gongbao:{name}")
+    return parse_judgment(gongbao_text(name), doc_id=name, source=f"gongbao:{name}")
 
 
 def test_first_instance_criminal_judgment() -> None:

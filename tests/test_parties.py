@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import tarfile
-from functools import cache
-from pathlib import Path
-
 import pytest
 
 from retrieval.document import Party
 from retrieval.parsing.parties import extract_parties, is_anonymised, normalise_party_name
 from retrieval.parsing.sections import header_of
+from tests.conftest import gongbao_text, lecard_candidates
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LECARD = DATA / "lecard" / "data" / "candidates.tar.xz"
-GONGBAO = DATA / "spc-cases-xtjeyvc" / "doc" / "anli-gongbao"
 SAMPLE_SIZE = 300
 DEFENDANT_ROLES = {"被告人", "上诉人", "原审被告人", "原审上诉人", "被告单位", "原审被告单位"}
 
 
-@cache
 def lecard_sample() -> list[dict]:
     """The first SAMPLE_SIZE candidate judgments, in archive order (deterministic)."""
-    if not LECARD.exists():
-        pytest.fail("LeCaRD data not available")
-    docs = []
-    with tarfile.open(LECARD, "r:xz") as archive:
-        for member in archive:
-            if member.isfile():
-                docs.append(json.load(archive.extractfile(member)))
-                if len(docs) == SAMPLE_SIZE:
-                    break
-    return docs
+    return list(lecard_candidates(SAMPLE_SIZE))
 
 
 def gongbao(name: str) -> str:
-    path = GONGBAO / name
-    if not path.exists():
-        pytest.fail("公报案例 data not available (shared/ must sit beside the repository)")
-    return path.read_text(encoding="utf-8")
+    return gongbao_text(name)
 
 
 def test_criminal_first_instance_header() -> None:

@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import re
-import tarfile
-from functools import cache
-from pathlib import Path
 
 import pytest
 
 from retrieval.document import Sections
 from retrieval.parsing.sections import HEADER_FALLBACK_CHARS, header_of, split_sections
+from tests.conftest import gongbao_text, lecard_candidates
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LECARD = DATA / "lecard" / "data" / "candidates.tar.xz"
-GONGBAO = DATA / "spc-cases-xtjeyvc" / "doc" / "anli-gongbao"
 SAMPLE_SIZE = 300
 
 
-@cache
 def lecard_sample() -> list[dict]:
     """The first SAMPLE_SIZE candidate judgments, in archive order (deterministic)."""
-    if not LECARD.exists():
-        pytest.fail("LeCaRD data not available")
-    docs = []
-    with tarfile.open(LECARD, "r:xz") as archive:
-        for member in archive:
-            if member.isfile():
-                docs.append(json.load(archive.extractfile(member)))
-                if len(docs) == SAMPLE_SIZE:
-                    break
-    return docs
+    return list(lecard_candidates(SAMPLE_SIZE))
 
 
 def gongbao(name: str) -> str:
-    path = GONGBAO / name
-    if not path.exists():
-        pytest.fail("公报案例 data not available (shared/ must sit beside the repository)")
-    return path.read_text(encoding="utf-8")
+    return gongbao_text(name)
 
 
 def squeeze(text: str) -> str:
