@@ -1,4 +1,4 @@
-"""`leian`: the command line of the service (build, update, search, demo).
+"""`leian`: the command line of the service (build, update, search, demo; serve, user, token, audit).
 
 Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input (message on stderr).
 """
@@ -297,16 +297,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    from api import service_cli  # serve, user, token, audit: the HTTP service and its administration
+
+    service_cli.add_commands(sub)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["audit"]:  # its own parser (retrieval.audit.cli), including its --help
+        from api.service_cli import audit_command
+
+        return audit_command(argv[1:])
     args = parser().parse_args(argv)
     if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
         print("leian: error: -k must be at least 1", file=sys.stderr)
         return 2
+    from api.service_cli import ServiceCliError
+
     try:
         return int(args.func(args))
+    except ServiceCliError as exc:
+        print(f"leian: error: {exc}", file=sys.stderr)
+        return exc.code
     except CliError as exc:
         print(f"leian: error: {exc}", file=sys.stderr)
         return exc.code

@@ -1,0 +1,99 @@
+"""The service's settings, read from the environment in this one place.
+
+``LEIAN_INDEX`` is the published index home, ``LEIAN_DATA`` the folder of the accounts database and
+the audit log (``LEIAN_DATA_DIR`` is accepted as an alias), ``LEIAN_SIGNING_KEY`` the Ed25519 key
+that signs audit checkpoints. The key defaults to a file beside the databases, never inside one:
+whoever can rewrite the audit database must still not be able to sign a rewritten history, so in
+production point it at a path the service account can read and the database's owner cannot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ACCOUNTS_DB = "accounts.sqlite"
+AUDIT_DB = "audit.sqlite"
+SIGNING_KEY = "audit-signing-key.pem"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {raw!r} is not an integer") from exc
+    if value < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: {raw!r} is not a boolean (true/false)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_home: Path | None  # None: the service starts but /readyz says not ready and searches 503
+    data_dir: Path
+    signing_key: Path | None = None  # None: <data_dir>/audit-signing-key.pem
+    create_signing_key: bool = True  # generate the key at start-up when the file does not exist
+    max_body_bytes: int = 1_000_000
+    max_k: int = 50
+    max_facts_chars: int = 50_000
+    token_days: int = 90  # default lifetime of an issued token
+    verify_index_checksums: bool = True  # sha256 of every index file at start-up (refuse a corrupt build)
+    metrics_public: bool = False  # /metrics without a token (a scraper on a private network)
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)  # empty: no CORS, same origin only
+
+    @property
+    def accounts_db(self) -> Path:
+        return self.data_dir / ACCOUNTS_DB
+
+    @property
+    def audit_db(self) -> Path:
+        return self.data_dir / AUDIT_DB
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key if self.signing_key is not None else self.data_dir / SIGNING_KEY
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Command-line options win over the environment (``leian serve --index …``)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        index = env.get("LEIAN_INDEX")
+        data = env.get("LEIAN_DATA") or env.get("LEIAN_DATA_DIR") or "leian-data"
+        key = env.get("LEIAN_SIGNING_KEY")
+        origins = tuple(o.strip() for o in (env.get("LEIAN_CORS_ORIGINS") or "").split(",") if o.strip())
+        return cls(
+            index_home=Path(index) if index else None,
+            data_dir=Path(data),
+            signing_key=Path(key) if key else None,
+            create_signing_key=_bool(env, "LEIAN_CREATE_SIGNING_KEY", True),
+            max_body_bytes=_int(env, "LEIAN_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_k=_int(env, "LEIAN_MAX_K", cls.max_k),
+            max_facts_chars=_int(env, "LEIAN_MAX_FACTS_CHARS", cls.max_facts_chars),
+            token_days=_int(env, "LEIAN_TOKEN_DAYS", cls.token_days),
+            verify_index_checksums=_bool(env, "LEIAN_VERIFY_INDEX_CHECKSUMS", True),
+            metrics_public=_bool(env, "LEIAN_METRICS_PUBLIC", False),
+            cors_origins=origins,
+        )

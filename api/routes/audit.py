@@ -1,0 +1,86 @@
+"""Audit endpoints: records (scoped by role), export, the signed checkpoint, one record's proof."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from api import audit_access
+from api.audit_access import MAX_PAGE, RecordQuery
+from api.deps import ClientDep, PrincipalDep, ServicesDep
+from api.routes.schemas import AuditRecordsOut, ExportFormat
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+Court = Annotated[str | None, Query(description="法院名称 (auditors: only their own)")]
+User = Annotated[str | None, Query(description="user name (judges: only themselves)")]
+CaseNumber = Annotated[str | None, Query(description="the pending case's 案号")]
+TriggerQ = Annotated[str | None, Query(description="Art. 2 trigger")]
+Kind = Annotated[str | None, Query(description="search, decision, export, token, account")]
+Since = Annotated[dt.datetime | None, Query(description="from (inclusive), ISO 8601; UTC if no zone")]
+Until = Annotated[dt.datetime | None, Query(description="to (exclusive), ISO 8601; UTC if no zone")]
+
+
+@router.get("/records", response_model=AuditRecordsOut, summary="Audit records visible to this account")
+def records(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    court: Court = None,
+    user: User = None,
+    case_number: CaseNumber = None,
+    trigger: TriggerQ = None,
+    kind: Kind = None,
+    since: Since = None,
+    until: Until = None,
+    after: Annotated[int | None, Query(ge=-1, description="records after this seq (paging)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> Any:
+    query = RecordQuery(court, user, case_number, trigger, kind, since, until)
+    return audit_access.list_records(services, principal, query, after, limit)
+
+
+@router.get(
+    "/export",
+    summary="Export records as JSON Lines or CSV (审判管理: own court; admin: all); audited",
+    response_class=Response,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+)
+def export(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    client: ClientDep,
+    format: Annotated[ExportFormat, Query()] = ExportFormat.JSONL,
+    court: Court = None,
+    user: User = None,
+    case_number: CaseNumber = None,
+    trigger: TriggerQ = None,
+    kind: Kind = None,
+    since: Since = None,
+    until: Until = None,
+) -> Response:
+    query = RecordQuery(court, user, case_number, trigger, kind, since, until)
+    result = audit_access.export(services, principal, client, format, query)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{result.filename}"',
+        "X-Leian-Records": str(result.records),
+    }
+    if result.tree_size is not None:
+        headers["X-Leian-Tree-Size"] = str(result.tree_size)
+    return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+@router.get(
+    "/checkpoint",
+    summary="The latest signed checkpoint as a checkpoint file (signs a new one if the log grew)",
+)
+def checkpoint(_principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    return services.checkpoint_file(services.current_checkpoint())
+
+
+@router.get("/records/{seq}/proof", summary="Inclusion proof of one record and the checkpoint it leads to")
+def proof(seq: int, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    return audit_access.record_proof(services, principal, seq)

@@ -1,0 +1,24 @@
+"""Art. 6 marks: the judge who searched says, result by result, 类案 or 非类案 and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api import casework
+from api.deps import ClientDep, PrincipalDep, ServicesDep
+from api.routes.schemas import DecisionsBody, DecisionsOut
+
+router = APIRouter(prefix="/api/v1/searches", tags=["decisions"])
+
+
+@router.post(
+    "/{search_id}/decisions",
+    response_model=DecisionsOut,
+    summary="Mark results of a search 类案/非类案 with reasons (the searcher or their court's 院长/庭长; audited)",
+)
+def mark(
+    search_id: int, body: DecisionsBody, principal: PrincipalDep, services: ServicesDep, client: ClientDep
+) -> Any:
+    return casework.mark_results(services, principal, client, search_id, body)

@@ -1,0 +1,280 @@
+// The judge's page: vanilla JS, same origin only (the CSP forbids anything else).
+// Every text from the server goes through textContent, never innerHTML: judgments are untrusted text.
+"use strict";
+
+const API = "/api/v1";
+const TOKEN_KEY = "leian.token";
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+function showError(box, error) {
+  box.hidden = false;
+  box.textContent = error;
+}
+
+async function api(method, path, body) {
+  const headers = { "Authorization": "Bearer " + token() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(API + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = null; }
+  if (!response.ok) {
+    const err = data && data.error ? data.error : { message_zh: "请求失败（" + response.status + "）" };
+    throw new Error(err.message_zh || err.message_en || String(response.status));
+  }
+  return data;
+}
+
+function splitList(text) {
+  return text.split(/[,，;；、\n]/).map((s) => s.trim()).filter((s) => s);
+}
+
+// ---------------------------------------------------------------- sign in
+
+async function signIn(event) {
+  if (event) event.preventDefault();
+  const box = $("signin-error");
+  box.hidden = true;
+  const value = $("token").value.trim();
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  if (!token()) return;
+  try {
+    const me = await api("GET", "/me");
+    $("who").textContent = me.name + "（" + me.role + "，" + (me.court || "全部法院") + "）";
+    $("token").value = "";
+    $("signout-button").hidden = false;
+    $("search").hidden = false;
+  } catch (e) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showError(box, "登录失败：" + e.message);
+  }
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("who").textContent = "未登录";
+  $("signout-button").hidden = true;
+  for (const id of ["search", "results", "case"]) $(id).hidden = true;
+}
+
+// ---------------------------------------------------------------- search
+
+function searchBody(form) {
+  const data = new FormData(form);
+  const methods = data.getAll("method");
+  const parties = (data.get("parties") || "").split("\n").map((line) => line.trim()).filter((l) => l)
+    .map((line) => {
+      const [name, role] = line.split("/");
+      return role ? { name: name.trim(), role: role.trim() } : { name: name.trim() };
+    });
+  const body = {
+    case_number: data.get("case_number").trim(),
+    trigger: data.get("trigger"),
+    facts: data.get("facts"),
+    charges: splitList(data.get("charges") || ""),
+    articles: splitList(data.get("articles") || ""),
+    keywords: { must: splitList(data.get("must") || ""), must_not: splitList(data.get("must_not") || "") },
+    parties,
+    filters: { court_levels: data.getAll("level") },
+    k: parseInt(data.get("k") || "10", 10),
+  };
+  const note = (data.get("trigger_note") || "").trim();
+  if (note) body.trigger_note = note;
+  const seed = (data.get("seed_case") || "").trim();
+  if (seed) body.seed_case = seed;
+  if (methods.length) body.methods = methods;
+  if (data.get("date_from")) body.filters.date_from = data.get("date_from");
+  if (data.get("date_to")) body.filters.date_to = data.get("date_to");
+  return body;
+}
+
+async function runSearch(event) {
+  event.preventDefault();
+  const box = $("search-error");
+  box.hidden = true;
+  const button = $("search-button");
+  button.disabled = true;
+  try {
+    const result = await api("POST", "/searches", searchBody(event.target));
+    renderResults(result);
+  } catch (e) {
+    $("results").hidden = true;
+    showError(box, e.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function highlighted(passage) {
+  // Offsets are relative to passage.text and count code points (Python), not UTF-16 units (JS):
+  // Array.from splits by code point, so rare characters outside the BMP do not shift the marks.
+  const chars = Array.from(passage.text);
+  const node = el("div", { class: "passage" });
+  let at = 0;
+  const spans = passage.highlights.slice().sort((a, b) => a[0] - b[0]);
+  for (const [start, end] of spans) {
+    if (start < at) continue;
+    node.append(document.createTextNode(chars.slice(at, start).join("")));
+    node.append(el("mark", { text: chars.slice(start, end).join("") }));
+    at = end;
+  }
+  node.append(document.createTextNode(chars.slice(at).join("")));
+  return node;
+}
+
+function effectBadge(effect) {
+  const cls = effect === "应当参照" ? "effect must" : effect === "不再参照" ? "effect withdrawn" : "effect";
+  return el("span", { class: cls, text: effect });
+}
+
+function markForm(searchId, result) {
+  const name = "mark-" + searchId + "-" + result.rank;
+  const status = el("span", { class: "marked" });
+  const reason = el("input", { type: "text", placeholder: "理由（必填）", "aria-label": "标注理由" });
+  const similar = el("input", { type: "radio", name, value: "类案" });
+  const notSimilar = el("input", { type: "radio", name, value: "非类案" });
+  const submit = el("button", { type: "submit", text: "提交标注" });
+  const form = el("form", { class: "mark-form" },
+    el("label", {}, similar, " 类案"), el("label", {}, notSimilar, " 非类案"), reason, " ", submit, status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const label = similar.checked ? "类案" : notSimilar.checked ? "非类案" : "";
+    if (!label || !reason.value.trim()) {
+      status.textContent = "请选择类案/非类案并填写理由";
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const out = await api("POST", "/searches/" + searchId + "/decisions", {
+        marks: [{ doc_id: result.doc_id, label, reason: reason.value.trim() }],
+      });
+      status.textContent = "已标注为" + label + "（审计记录 " + out.audit.seq + "）";
+    } catch (e) {
+      status.textContent = "标注失败：" + e.message;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+function resultCard(searchId, result) {
+  const court = result.court ? result.court.name : "";
+  const open = el("button", { type: "button", class: "link", text: result.title || result.doc_id });
+  open.addEventListener("click", () => openCase(result.doc_id));
+  const card = el("div", { class: "result" },
+    el("div", { class: "title" }, String(result.rank) + ". ", open, effectBadge(result.effect)),
+    el("div", { class: "meta", text: [result.case_number, court, result.decision_date,
+      (result.causes || []).join("、"), result.authority.kind, result.recent ? "近三年" : ""]
+      .filter((s) => s).join(" | ") }));
+  if (result.explanation) {
+    card.append(el("div", { class: "summary", text: "相似点：" + result.explanation.summary }));
+    for (const passage of result.explanation.passages) card.append(highlighted(passage));
+  }
+  if (result.holding) card.append(el("div", { class: "meta", text: "裁判要点：" + result.holding }));
+  card.append(markForm(searchId, result));
+  return card;
+}
+
+function relatedList(container, related) {
+  container.replaceChildren();
+  if (!related.length) {
+    container.append(el("p", { class: "meta", text: "未发现关联案件" }));
+    return;
+  }
+  for (const link of related) {
+    const open = el("button", { type: "button", class: "link", text: link.case_number || link.doc_id });
+    open.addEventListener("click", () => openCase(link.doc_id));
+    container.append(el("div", { class: "related-item" },
+      el("strong", { text: "［" + link.kind + "］" }), open, " ", link.title || "",
+      link.withdrawn ? " （已撤回）" : "", el("div", { class: "meta", text: link.reason })));
+  }
+}
+
+function renderResults(result) {
+  $("results").hidden = false;
+  $("receipt").textContent = "检索编号 " + result.search_id + "；审计记录哈希 " + result.audit.leaf_hash +
+    "；检索方法 " + result.methods.join("、") + "；罪名/案由 " + (result.causes_used.join("、") || "-") +
+    (result.causes_predicted ? "（预测）" : "") + "；索引 " + result.index.build_id;
+  const tiers = $("tiers");
+  tiers.replaceChildren();
+  if (!result.tiers.length) tiers.append(el("p", { text: "未检索到结果" }));
+  for (const group of result.tiers) {
+    const section = el("div", { class: "tier" }, el("h3", { text: "第" + group.tier + "层 " + group.label }));
+    for (const item of group.results) section.append(resultCard(result.search_id, item));
+    tiers.append(section);
+  }
+  relatedList($("related"), result.related);
+}
+
+// ---------------------------------------------------------------- case view
+
+function sectionText(title, text) {
+  if (!text) return null;
+  return el("div", {}, el("h3", { text: title }), el("div", { class: "section-text", text }));
+}
+
+async function openCase(docId) {
+  const panel = $("case");
+  const body = $("case-body");
+  panel.hidden = false;
+  body.replaceChildren(el("p", { text: "加载中…" }));
+  try {
+    const record = await api("GET", "/cases/" + encodeURIComponent(docId));
+    const doc = record.document;
+    $("case-title").textContent = doc.title || doc.doc_id;
+    body.replaceChildren();
+    if (record.withdrawn) {
+      body.append(el("div", { class: "banner",
+        text: "该案例已撤回/不再参照" + (doc.authority.withdrawn_reason ? "：" + doc.authority.withdrawn_reason : "") }));
+    }
+    body.append(el("div", { class: "meta", text: [doc.case_number, doc.court ? doc.court.name : "",
+      doc.decision_date, (doc.causes || []).join("、"), "第" + record.tier + "层 " + record.tier_label]
+      .filter((s) => s).join(" | ") }, effectBadge(record.effect)));
+    if (doc.articles && doc.articles.length) body.append(el("p", { text: "援引法条：" + doc.articles.join("；") }));
+    for (const part of [sectionText("裁判要点", doc.holding), sectionText("基本案情", doc.sections.facts),
+      sectionText("裁判理由", doc.sections.reasoning), sectionText("裁判结果", doc.sections.result)]) {
+      if (part) body.append(part);
+    }
+    const related = el("div");
+    const load = el("button", { type: "button", class: "secondary", text: "查看关联案件" });
+    load.addEventListener("click", async () => {
+      try {
+        const out = await api("GET", "/cases/" + encodeURIComponent(docId) + "/related");
+        relatedList(related, out.related);
+      } catch (e) {
+        related.textContent = e.message;
+      }
+    });
+    body.append(load, related);
+    panel.scrollIntoView();
+  } catch (e) {
+    body.replaceChildren(el("p", { class: "error", text: e.message }));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout-button").addEventListener("click", signOut);
+  $("search-form").addEventListener("submit", runSearch);
+  $("case-close").addEventListener("click", () => { $("case").hidden = true; });
+  if (token()) signIn();
+});
