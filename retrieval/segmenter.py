@@ -28,6 +28,7 @@ _STOPWORD_FILE = "stopwords.txt"
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 # Dictionary words get a high frequency so the user dictionary wins over the general one.
 _USER_WORD_FREQ = 100_000
+_MAX_MEMO = 2_000_000  # words remembered by _index_form; bounds memory on endless vocabularies
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Segmenter:
         for word in words:
             self._jieba.add_word(word, _USER_WORD_FREQ, None)
         self._stopwords = frozenset(_read_resource_lines(_STOPWORD_FILE))
+        self._forms: dict[str, str] = {}
         self.info = SegmenterInfo(
             engine="rjieba",
             engine_version=importlib.metadata.version("rjieba"),
@@ -77,21 +79,31 @@ class Segmenter:
             stopwords_sha256=hashlib.sha256("\n".join(sorted(self._stopwords)).encode()).hexdigest(),
         )
 
+    def _index_form(self, word: str) -> str:
+        """The token a word becomes in the index, or "" when it is dropped; memoised per word because
+        the same few hundred thousand words recur and the checks cost more than the segmentation."""
+        form = self._forms.get(word)
+        if form is None:
+            form = word.lower() if _MEANINGFUL.search(word) and word not in self._stopwords else ""
+            if len(self._forms) < _MAX_MEMO:
+                self._forms[word] = form
+        return form
+
     def tokens(self, text: str) -> list[str]:
         """Index tokens of ``text``: jieba words, lower-cased, without stopwords and bare numbers."""
         if not text:
             return []
         words = self._jieba.cut(text, True)
-        stop = self._stopwords
-        return [w.lower() for w in words if _MEANINGFUL.search(w) and w not in stop]
+        index_form = self._index_form
+        return [form for form in map(index_form, words) if form]
 
     def tokens_with_spans(self, text: str) -> list[tuple[str, int, int]]:
         """Like ``tokens`` but with character offsets, for highlighting matched terms in a text."""
         if not text:
             return []
         spans = self._jieba.tokenize(text, "default", True)
-        stop = self._stopwords
-        return [(w.lower(), s, e) for w, s, e in spans if _MEANINGFUL.search(w) and w not in stop]
+        index_form = self._index_form
+        return [(form, s, e) for w, s, e in spans if (form := index_form(w))]
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(t) for t in texts]
