@@ -7,7 +7,10 @@ the vectors are added to FAISS batch by batch.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -18,7 +21,7 @@ import faiss
 from tqdm import tqdm
 
 from index_build import manifest as manifest_mod
-from index_build.metadata_writer import MetadataWriter
+from index_build.metadata_writer import MetadataWriter, PreparedRow, prepare_row
 from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
 from index_build.readers.base import Rejection
 from index_build.readers.detect import read_any
@@ -29,7 +32,7 @@ from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
 from retrieval.keyword_index import build_keyword_index
 from retrieval.metadata import MetadataStore
-from retrieval.segmenter import Segmenter, default_segmenter
+from retrieval.segmenter import default_segmenter
 from retrieval.vector_index import choose_index_spec, new_vector_index
 
 EMBED_BATCH = 256
@@ -71,6 +74,7 @@ class BuildOptions:
     fmt: str | None = None
     embedder: Path | None = None  # None: train the in-domain static embedder from this corpus
     progress: bool = True
+    workers: int = field(default_factory=lambda: default_workers())
 
 
 @dataclass
@@ -94,29 +98,35 @@ class _TokenFiles:
         self._facts = self.facts_path.open(mode, encoding="utf-8")
         self._full = self.full_path.open(mode, encoding="utf-8")
 
-    def write(self, segmenter: Segmenter, doc: Document) -> None:
-        self._facts.write(" ".join(segmenter.tokens(facts_for_index(doc))) + "\n")
-        self._full.write(" ".join(segmenter.tokens(full_text_for_index(doc))) + "\n")
+    def write_lines(self, facts_tokens: str, full_tokens: str) -> None:
+        self._facts.write(facts_tokens + "\n")
+        self._full.write(full_tokens + "\n")
 
     def close(self) -> None:
         self._facts.close()
         self._full.close()
 
 
-def ingest(
-    inputs: Iterable[Path],
-    fmt: str | None,
-    writer: MetadataWriter,
-    tokens: _TokenFiles,
-    segmenter: Segmenter,
-    report: ValidationReport,
-    progress: bool,
-    existing_ids: set[str] | None = None,
-) -> list[str]:
-    """Stream documents into the metadata store and token files; returns the indexed doc ids."""
-    seen: set[str] = set(existing_ids or ())
-    indexed: list[str] = []
-    row = writer.next_row()
+@dataclass(frozen=True)
+class _PreparedDocument:
+    row: PreparedRow
+    facts_tokens: str
+    full_tokens: str
+
+
+def _prepare(doc: Document) -> _PreparedDocument:
+    """The per-document work of ingestion; runs in worker processes (module-level for pickling)."""
+    segmenter = default_segmenter()
+    return _PreparedDocument(
+        prepare_row(doc),
+        " ".join(segmenter.tokens(facts_for_index(doc))),
+        " ".join(segmenter.tokens(full_text_for_index(doc))),
+    )
+
+
+def _validated(
+    inputs: Iterable[Path], fmt: str | None, report: ValidationReport, seen: set[str], progress: bool
+) -> Iterator[Document]:
     for path in inputs:
         for item in _progress(read_any(Path(path), fmt), f"read+parse {Path(path).name}", progress):
             report.read += 1
@@ -128,9 +138,42 @@ def ingest(
                 report.rejected.append(Rejection(item.source or str(path), None, reason))
                 continue
             seen.add(item.doc_id)
-            writer.add(row, item)
-            tokens.write(segmenter, item)
-            indexed.append(item.doc_id)
+            yield item
+
+
+def default_workers() -> int:
+    return max(1, min(2, len(os.sched_getaffinity(0))))
+
+
+def ingest(
+    inputs: Iterable[Path],
+    fmt: str | None,
+    writer: MetadataWriter,
+    tokens: _TokenFiles,
+    report: ValidationReport,
+    progress: bool,
+    existing_ids: set[str] | None = None,
+    workers: int = 1,
+) -> list[str]:
+    """Stream documents into the metadata store and token files; returns the indexed doc ids.
+
+    Reading and validation stay in this process (they decide row order and duplicates); segmenting,
+    compressing and scanning each document run in ``workers`` processes, results in input order.
+    """
+    seen: set[str] = set(existing_ids or ())
+    indexed: list[str] = []
+    row = writer.next_row()
+    documents = _validated(inputs, fmt, report, seen, progress)
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            prepared_documents: Iterator[_PreparedDocument] = pool.imap(_prepare, documents, chunksize=8)
+        else:
+            prepared_documents = map(_prepare, documents)
+        for prepared in prepared_documents:
+            writer.insert(row, prepared.row)
+            tokens.write_lines(prepared.facts_tokens, prepared.full_tokens)
+            indexed.append(prepared.row.doc_id)
             row += 1
     report.indexed += len(indexed)
     writer.commit()
@@ -234,7 +277,7 @@ def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildRes
     writer = MetadataWriter(staging / layout.METADATA)
     tokens = _TokenFiles(staging / layout.TOKENS)
     try:
-        ingest(options.inputs, options.fmt, writer, tokens, segmenter, report, options.progress)
+        ingest(options.inputs, options.fmt, writer, tokens, report, options.progress, workers=options.workers)
     finally:
         tokens.close()
     counts = writer.counts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.document import Document
@@ -31,6 +32,53 @@ def legal_features_of(doc: Document) -> LegalFeatures:
     return LegalFeatures(extract_circumstances(text), amount_band(involved_amounts(facts)))
 
 
+@dataclass(frozen=True)
+class PreparedRow:
+    """Everything the metadata store keeps of one document, computed away from the writer.
+
+    Preparing is the costly part of ingestion (compression, circumstance and 案号 scans), and it
+    needs nothing but the document, so the build runs it in worker processes.
+    """
+
+    doc_id: str
+    columns: tuple  # the docs table's columns after ``row``
+    articles: tuple[tuple[str, str], ...]
+    causes: tuple[str, ...]
+    features: tuple[str, str | None]
+    case_refs: tuple[str, ...]
+    parties: tuple[tuple[str, str], ...]
+
+
+def prepare_row(doc: Document) -> PreparedRow:
+    court = doc.court
+    own = canonical_case_number(doc.case_number)
+    features = legal_features_of(doc)
+    cited = {m.case_number.canonical() for m in find_case_numbers(doc.full_text)} - {own}
+    parties = {(normalise_party_name(p.name), p.role) for p in doc.parties}
+    return PreparedRow(
+        doc_id=doc.doc_id,
+        columns=(
+            doc.doc_id,
+            own,
+            court.name if court else None,
+            court.level.value if court and court.level else None,
+            court.province if court else None,
+            doc.category.value if doc.category else None,
+            doc.doc_type,
+            doc.decision_date.isoformat() if doc.decision_date else None,
+            doc.authority.kind.value,
+            int(doc.authority.withdrawn),
+            doc.authority.withdrawn_reason,
+            encode_document(doc),
+        ),
+        articles=tuple((a.article_key(), a.key()) for a in dict.fromkeys(doc.articles)),
+        causes=tuple(dict.fromkeys(doc.causes)),
+        features=(json.dumps(sorted(features.circumstances), ensure_ascii=False), features.amount_band),
+        case_refs=tuple(sorted(cited)),
+        parties=tuple((n, r) for n, r in sorted(parties) if n),
+    )
+
+
 class MetadataWriter:
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(str(path))
@@ -47,48 +95,34 @@ class MetadataWriter:
         return {doc_id for (doc_id,) in self._conn.execute("SELECT doc_id FROM docs")}
 
     def add(self, row: int, doc: Document) -> None:
-        court = doc.court
+        self.insert(row, prepare_row(doc))
+
+    def insert(self, row: int, prepared: PreparedRow) -> None:
+        """Write one prepared document (see ``prepare_row``) as ``row``."""
         self._conn.execute(
             "INSERT INTO docs (row, doc_id, case_number, court_name, court_level, province, category, doc_type,"
             " decision_date, authority_kind, withdrawn, withdrawn_reason, data)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                row,
-                doc.doc_id,
-                canonical_case_number(doc.case_number),
-                court.name if court else None,
-                court.level.value if court and court.level else None,
-                court.province if court else None,
-                doc.category.value if doc.category else None,
-                doc.doc_type,
-                doc.decision_date.isoformat() if doc.decision_date else None,
-                doc.authority.kind.value,
-                int(doc.authority.withdrawn),
-                doc.authority.withdrawn_reason,
-                encode_document(doc),
-            ),
+            (row, *prepared.columns),
         )
         self._conn.executemany(
             "INSERT INTO doc_articles (row, article, provision) VALUES (?,?,?)",
-            [(row, a.article_key(), a.key()) for a in dict.fromkeys(doc.articles)],
+            [(row, a, p) for a, p in prepared.articles],
         )
         self._conn.executemany(
-            "INSERT INTO doc_causes (row, cause) VALUES (?,?)", [(row, c) for c in dict.fromkeys(doc.causes)]
+            "INSERT INTO doc_causes (row, cause) VALUES (?,?)", [(row, c) for c in prepared.causes]
         )
-        features = legal_features_of(doc)
         self._conn.execute(
             "INSERT INTO doc_features (row, circumstances, amount_band) VALUES (?,?,?)",
-            (row, json.dumps(sorted(features.circumstances), ensure_ascii=False), features.amount_band),
+            (row, *prepared.features),
         )
-        own = canonical_case_number(doc.case_number)
-        cited = {m.case_number.canonical() for m in find_case_numbers(doc.full_text)} - {own}
         self._conn.executemany(
-            "INSERT INTO doc_case_refs (row, case_number) VALUES (?,?)", [(row, c) for c in sorted(cited)]
+            "INSERT INTO doc_case_refs (row, case_number) VALUES (?,?)",
+            [(row, c) for c in prepared.case_refs],
         )
-        parties = {(normalise_party_name(p.name), p.role) for p in doc.parties}
         self._conn.executemany(
             "INSERT INTO doc_parties (row, name, role) VALUES (?,?,?)",
-            [(row, n, r) for n, r in sorted(parties) if n],
+            [(row, n, r) for n, r in prepared.parties],
         )
 
     def withdraw(self, doc_id: str, reason: str) -> int:

@@ -33,7 +33,6 @@ from index_build.publish import build_lock, new_build_id, new_staging, publish, 
 from retrieval import index_layout as layout
 from retrieval.embedder import Embedder
 from retrieval.index_store import read_manifest
-from retrieval.segmenter import default_segmenter
 
 # Files an update may change: copied. Everything else is hard-linked (never written in place).
 _COPIED = {layout.METADATA, layout.VECTORS, f"{layout.TOKENS}/facts.txt", f"{layout.TOKENS}/full.txt"}
@@ -99,7 +98,7 @@ def add_documents(
         first_row = writer.next_row()
         tokens = _TokenFiles(staging / layout.TOKENS, mode="a")
         try:
-            ingest(inputs, fmt, writer, tokens, default_segmenter(), report, progress, existing_ids=existing)
+            ingest(inputs, fmt, writer, tokens, report, progress, existing_ids=existing)
         finally:
             tokens.close()
         counts = writer.counts()
