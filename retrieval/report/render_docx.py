@@ -1,0 +1,188 @@
+"""The DOCX form of a ``RetrievalReport`` (python-docx), laid out after 党政机关公文格式 (GB/T 9704).
+
+A4; margins top 3.7 cm, bottom 3.5 cm, left 2.8 cm, right 2.6 cm; title 宋体 二号 bold, centred;
+headings 黑体 三号 (sections) and 四号 (tiers); body 仿宋 三号, tables and case details 仿宋 四号;
+footer 仿宋 五号 with the audit id and record hash. East Asian fonts are set through ``w:eastAsia``
+on every run and on the styles, whose theme fonts are removed (a theme font would win over them).
+
+The file is written to a temporary file beside the target and renamed, so a reader never sees a
+half-written report.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from docx import Document as new_document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+
+from retrieval.report.model import (
+    NONE_FOUND,
+    SECTIONS,
+    RetrievalReport,
+    audit_line,
+    basic_info,
+    case_heading,
+    case_lines,
+    conflict_line,
+    mark_line,
+    method_lines,
+    no_conflict_text,
+    tier_heading,
+)
+
+TITLE_FONT = "宋体"  # 方正小标宋 is not on most machines; 宋体 is its usual stand-in
+HEADING_FONT = "黑体"
+BODY_FONT = "仿宋"
+SIZE_2 = Pt(22)  # 二号
+SIZE_3 = Pt(16)  # 三号
+SIZE_4 = Pt(14)  # 四号
+SIZE_5 = Pt(10.5)  # 五号
+A4 = (Cm(21.0), Cm(29.7))
+MARGINS = {"top": Cm(3.7), "bottom": Cm(3.5), "left": Cm(2.8), "right": Cm(2.6)}
+_THEME_ATTRS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
+
+
+def _set_fonts(rpr_owner, font: str) -> None:
+    """Set ascii, hAnsi and eastAsia fonts on an element with an rPr (a run or a style)."""
+    rpr = rpr_owner.get_or_add_rPr()
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = OxmlElement("w:rFonts")
+        rpr.insert(0, rfonts)
+    for attr in _THEME_ATTRS:
+        rfonts.attrib.pop(qn(attr), None)
+    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia"):
+        rfonts.set(qn(attr), font)
+
+
+def _run(paragraph, text: str, font: str = BODY_FONT, size=SIZE_3, bold: bool = False):
+    run = paragraph.add_run(text)
+    run.font.name = font
+    run.font.size = size
+    run.font.bold = bold
+    run.font.color.rgb = RGBColor(0, 0, 0)
+    _set_fonts(run._element, font)
+    return run
+
+
+def _style(document, name: str, font: str, size, bold: bool) -> None:
+    style = document.styles[name]
+    style.font.name = font
+    style.font.size = size
+    style.font.bold = bold
+    style.font.color.rgb = RGBColor(0, 0, 0)
+    _set_fonts(style.element, font)
+
+
+def _paragraph(document, text: str, size=SIZE_3, bold: bool = False, indent: bool = True):
+    paragraph = document.add_paragraph()
+    if indent:
+        paragraph.paragraph_format.first_line_indent = Pt(size.pt * 2)  # 首行缩进二字
+    _run(paragraph, text, size=size, bold=bold)
+    return paragraph
+
+
+def _heading(document, text: str, level: int) -> None:
+    paragraph = document.add_paragraph(style=f"Heading {level}")
+    _run(paragraph, text, font=HEADING_FONT, size=SIZE_3 if level == 1 else SIZE_4, bold=level == 1)
+
+
+def _setup(document) -> None:
+    section = document.sections[0]
+    section.page_width, section.page_height = A4
+    section.top_margin, section.bottom_margin = MARGINS["top"], MARGINS["bottom"]
+    section.left_margin, section.right_margin = MARGINS["left"], MARGINS["right"]
+    _style(document, "Normal", BODY_FONT, SIZE_3, False)
+    _style(document, "Heading 1", HEADING_FONT, SIZE_3, True)
+    _style(document, "Heading 2", HEADING_FONT, SIZE_4, False)
+
+
+def _info_table(document, rows: list[tuple[str, str]]) -> None:
+    table = document.add_table(rows=0, cols=2)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for label, value in rows:
+        cells = table.add_row().cells
+        cells[0].width, cells[1].width = Cm(3.6), Cm(12.0)
+        _run(cells[0].paragraphs[0], label, size=SIZE_4, bold=True)
+        _run(cells[1].paragraphs[0], value, size=SIZE_4)
+
+
+def build_docx(report: RetrievalReport):
+    """The python-docx ``Document`` of the report (not saved)."""
+    document = new_document()
+    _setup(document)
+    title = document.add_paragraph()
+    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _run(title, report.title, font=TITLE_FONT, size=SIZE_2, bold=True)
+    _info_table(document, basic_info(report))
+
+    _heading(document, SECTIONS[0], 1)
+    for line in method_lines(report):
+        _paragraph(document, line)
+    _paragraph(document, report.query_text, size=SIZE_4)
+
+    _heading(document, SECTIONS[1], 1)
+    for group in report.tiers:
+        _heading(document, tier_heading(group), 2)
+        if not group.cases:
+            _paragraph(document, NONE_FOUND, size=SIZE_4)
+        for number, case in enumerate(group.cases, 1):
+            _paragraph(document, case_heading(number, case), size=SIZE_4, bold=True)
+            for line in case_lines(case):
+                _paragraph(document, line, size=SIZE_4)
+
+    _heading(document, SECTIONS[2], 1)
+    for number, item in enumerate(report.holdings_summary, 1):
+        _paragraph(document, f"{number}. {item}")
+    if not report.holdings_summary:
+        _paragraph(document, "（无）")
+
+    _heading(document, SECTIONS[3], 1)
+    _paragraph(document, report.dispute_focus)
+
+    _heading(document, SECTIONS[4], 1)
+    if report.marks:
+        for mark in report.marks:
+            _paragraph(document, mark_line(mark))
+    else:
+        _paragraph(document, f"尚未标记。{report.application_analysis}")
+
+    _heading(document, SECTIONS[5], 1)
+    for rule in report.effect_rules:
+        _paragraph(document, rule)
+    _paragraph(document, report.application_analysis)
+
+    _heading(document, SECTIONS[6], 1)
+    for conflict in report.conflicts:
+        _paragraph(document, conflict_line(conflict), size=SIZE_4)
+    if not report.conflicts:
+        _paragraph(document, no_conflict_text())
+
+    footer = document.sections[0].footer.paragraphs[0]
+    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _run(footer, audit_line(report), size=SIZE_5)
+    return document
+
+
+def render_docx(report: RetrievalReport, path: str | os.PathLike[str]) -> Path:
+    """Write the report to ``path`` atomically (temporary file in the same folder, then rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document = build_docx(report)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        document.save(tmp_name)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
