@@ -188,3 +188,28 @@ def test_sample_corpus_builds_and_searches(sample_index: Path) -> None:
         store, "被告人趁被害人不备，秘密窃取其手机，价值人民币四千元，案发后主动投案。", k=5
     )
     assert results and any("盗窃罪" in r.document.causes for r in results[:3])
+
+
+def test_parallel_ingest_writes_what_a_single_process_writes(lecard_subset: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    from index_build.build import ValidationReport, _TokenFiles, ingest
+    from index_build.metadata_writer import MetadataWriter
+
+    outputs = {}
+    for workers in (1, 2):
+        folder = tmp_path / f"w{workers}"
+        folder.mkdir()
+        writer = MetadataWriter(folder / "m.sqlite")
+        tokens = _TokenFiles(folder / "tokens")
+        ids = ingest([lecard_subset], "lecard", writer, tokens, ValidationReport(), False, workers=workers)
+        tokens.close()
+        writer.close()
+        with sqlite3.connect(folder / "m.sqlite") as conn:
+            rows = conn.execute(
+                "SELECT row, doc_id, case_number, decision_date FROM docs ORDER BY row"
+            ).fetchall()
+            features = conn.execute("SELECT * FROM doc_features ORDER BY row").fetchall()
+        outputs[workers] = (ids, rows, features, (folder / "tokens" / "full.txt").read_text(encoding="utf-8"))
+    assert len(outputs[1][0]) == 1200
+    assert outputs[1] == outputs[2]
