@@ -20,19 +20,15 @@ from index_build.readers.guiding_md import (
     clean_line,
     clean_title,
     court_of,
-    first_decision,
+    document_from_sections,
     guess_category,
     markdown_text,
     narrated_decision,
     published_date,
     read_markdown,
     split_fixed_sections,
-    split_keywords,
-    strip_judges,
 )
-from retrieval.document import Authority, AuthorityKind, Document, Sections
-from retrieval.parsing.articles import extract_articles
-from retrieval.parsing.causes import extract_causes
+from retrieval.document import Authority, AuthorityKind, Document
 from retrieval.parsing.judgment import parse_judgment
 
 FORMAT = "gongbao-md"
@@ -149,25 +145,12 @@ def _from_fixed_sections(
     text: str, title: str, preamble: list[str], fixed: dict[str, str], *, doc_id: str, source: str
 ) -> Document:
     """A guiding-case layout republished in the 公报: read it the way the guiding reader does."""
-    result = fixed.get("裁判结果", "")
-    decision = first_decision(result) or narrated_decision(result, last=False)
-    keywords = split_keywords(fixed.get("关键词", ""))
-    return Document(
+    return document_from_sections(
         doc_id=doc_id,
         title=title,
-        case_number=(decision.case_number or None) if decision else None,
-        court=court_of(decision.court) if decision and decision.court else None,
-        doc_type=decision.doc_type if decision else None,
-        category=guess_category(keywords, decision, title),
-        decision_date=decision.date if decision else None,
-        causes=extract_causes(title=title, result=result),
-        articles=extract_articles(fixed.get("相关法条", "")),
-        sections=Sections(
-            facts=fixed["基本案情"], reasoning=strip_judges(fixed.get("裁判理由", "")), result=result
-        ),
-        full_text=markdown_text(text.split("\n")),
+        sections=fixed,
+        lines=text.split("\n"),
         authority=Authority(kind=AuthorityKind.SPC_TYPICAL, published=published_date("\n".join(preamble))),
-        holding=fixed["裁判要点"],
-        keywords=keywords,
+        fallback_court=None,
         source=source,
     )

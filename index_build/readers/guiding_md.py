@@ -312,15 +312,40 @@ def parse_guiding(text: str, *, source: str) -> Document | Rejection:
     if missing:
         return Rejection(source, None, f"指导性案例{number}号: missing section(s) {'、'.join(missing)}")
     title = _case_name(heading.group(2), preamble)
+    published = published_date("\n".join(preamble)) or published_date(text)
+    return document_from_sections(
+        doc_id=f"guiding-{number}",
+        title=title,
+        sections=sections,
+        lines=lines,
+        authority=Authority(kind=AuthorityKind.GUIDING, number=number, published=published),
+        fallback_court=SUPREME_COURT,
+        source=source,
+    )
+
+
+def document_from_sections(
+    *,
+    doc_id: str,
+    title: str,
+    sections: dict[str, str],
+    lines: list[str],
+    authority: Authority,
+    fallback_court: Court | None,
+    source: str,
+) -> Document:
+    """A Document from the fixed sections of the guiding-case layout (关键词 … 裁判理由).
+
+    The underlying case's court, 案号 and date come from the first decision named in 裁判结果.
+    """
     result = sections.get("裁判结果", "")
     decision = first_decision(result) or narrated_decision(result, last=False)
     keywords = split_keywords(sections.get("关键词", ""))
-    published = published_date("\n".join(preamble)) or published_date(text)
     return Document(
-        doc_id=f"guiding-{number}",
+        doc_id=doc_id,
         title=title,
         case_number=(decision.case_number or None) if decision else None,
-        court=court_of(decision.court) if decision and decision.court else SUPREME_COURT,
+        court=court_of(decision.court) if decision and decision.court else fallback_court,
         doc_type=decision.doc_type if decision else None,
         category=guess_category(keywords, decision, title),
         decision_date=decision.date if decision else None,
@@ -332,7 +357,7 @@ def parse_guiding(text: str, *, source: str) -> Document | Rejection:
             result=result,
         ),
         full_text=markdown_text(lines),
-        authority=Authority(kind=AuthorityKind.GUIDING, number=number, published=published),
+        authority=authority,
         holding=sections["裁判要点"],
         keywords=keywords,
         source=source,
