@@ -47,6 +47,19 @@ def lecard_candidates(n_files: int) -> tuple[dict, ...]:
     return tuple(docs)
 
 
+@functools.cache
+def distinct_lecard_candidates(n_docs: int) -> tuple[dict, ...]:
+    """The first ``n_docs`` distinct candidates (a docid shared by several queries counts once)."""
+    docs: dict[str, dict] = {}
+    with tarfile.open(require(LECARD_ARCHIVE), "r:xz") as archive:
+        for member in archive:
+            if member.isfile() and member.name.endswith(".json") and Path(member.name).name not in docs:
+                docs[Path(member.name).name] = json.loads(archive.extractfile(member).read())
+                if len(docs) == n_docs:
+                    break
+    return tuple(docs.values())
+
+
 def gongbao_text(name: str) -> str:
     """One 公报案例 Markdown file."""
     return require(GONGBAO / name).read_text(encoding="utf-8")
@@ -95,3 +108,19 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def first(iterable, n: int) -> list:
     return list(itertools.islice(iterable, n))
+
+
+@pytest.fixture(scope="session")
+def store(sample_index: Path):
+    """The sample index, opened once for every test that searches it."""
+    from retrieval.index_store import IndexStore
+
+    opened = IndexStore.open(sample_index, verify_checksums=False)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def corpus(store) -> dict:
+    """Every document of the sample index by doc id."""
+    return {doc.doc_id: doc for _, doc in store.metadata.iter_documents()}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import tarfile
 import time
 from functools import cache
 from pathlib import Path
@@ -16,6 +14,7 @@ from hypothesis import strategies as st
 from retrieval.document import CitedArticle
 from retrieval.parsing.articles import StatuteBook, extract_articles, normalise_law_name, parse_article_key
 from retrieval.parsing.numerals import chinese_to_int
+from tests.conftest import distinct_lecard_candidates, require
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LECARD = DATA / "lecard" / "data" / "candidates.tar.xz"
@@ -24,33 +23,19 @@ GUIDING = DATA / "spc-cases-xtjeyvc" / "doc" / "anli-fa"
 SAMPLE_SIZE = 300
 
 
-def _require(path: Path) -> Path:
-    if not path.exists():
-        raise FileNotFoundError(f"test data missing: {path} (shared/ must sit beside the repository)")
-    return path
-
-
-@cache
 def lecard_sample() -> list[dict]:
     """The first SAMPLE_SIZE distinct candidates in archive order (deterministic)."""
-    docs: dict[str, dict] = {}
-    with tarfile.open(_require(LECARD), "r:xz") as archive:
-        for member in archive:
-            if member.isfile() and member.name.endswith(".json") and Path(member.name).name not in docs:
-                docs[Path(member.name).name] = json.loads(archive.extractfile(member).read())
-                if len(docs) == SAMPLE_SIZE:
-                    break
-    return list(docs.values())
+    return list(distinct_lecard_candidates(SAMPLE_SIZE))
 
 
 @cache
 def criminal_law() -> StatuteBook:
-    return StatuteBook.from_markdown("刑法", _require(LAWS / "刑法" / "刑法.md"))
+    return StatuteBook.from_markdown("刑法", require(LAWS / "刑法" / "刑法.md"))
 
 
 @cache
 def civil_code() -> StatuteBook:
-    return StatuteBook.from_markdown("民法典", _require(LAWS / "民法典"))
+    return StatuteBook.from_markdown("民法典", require(LAWS / "民法典"))
 
 
 def keys(text: str) -> list[str]:
@@ -352,7 +337,7 @@ def test_guiding_case_related_articles() -> None:
     """相关法条 of every 指导性案例: nearly all yield provisions; 刑法 and 民法典 ones exist."""
     section = re.compile(r"相关法条\**\s*(.*?)(?:\n\s*\**\s*基本案情|\Z)", re.S)
     sections = [
-        m[1] for f in sorted(_require(GUIDING).glob("*.md")) if (m := section.search(f.read_text("utf-8")))
+        m[1] for f in sorted(require(GUIDING).glob("*.md")) if (m := section.search(f.read_text("utf-8")))
     ]
     cited = [(text, extract_articles(text)) for text in sections]
     assert len(sections) >= 220

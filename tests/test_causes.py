@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import tarfile
 import time
 from functools import cache
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.parsing.causes import extract_causes, load_charges, load_civil_causes, normalise_cause
+from tests.conftest import distinct_lecard_candidates, require
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LECARD = DATA / "lecard" / "data" / "candidates.tar.xz"
@@ -21,27 +21,13 @@ GUIDING = DATA / "spc-cases-xtjeyvc" / "doc" / "anli-fa"
 SAMPLE_SIZE = 2000
 
 
-def _require(path: Path) -> Path:
-    if not path.exists():
-        raise FileNotFoundError(f"test data missing: {path} (shared/ must sit beside the repository)")
-    return path
-
-
 def _lines(path: Path) -> list[str]:
-    return [line.strip() for line in _require(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in require(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@cache
 def lecard_sample() -> list[dict]:
     """The first SAMPLE_SIZE distinct candidates in archive order (deterministic)."""
-    docs: dict[str, dict] = {}
-    with tarfile.open(_require(LECARD), "r:xz") as archive:
-        for member in archive:
-            if member.isfile() and member.name.endswith(".json") and Path(member.name).name not in docs:
-                docs[Path(member.name).name] = json.loads(archive.extractfile(member).read())
-                if len(docs) == SAMPLE_SIZE:
-                    break
-    return list(docs.values())
+    return list(distinct_lecard_candidates(SAMPLE_SIZE))
 
 
 @cache
@@ -293,7 +279,7 @@ def test_guiding_case_civil_titles() -> None:
     """指导性案例 whose name ends in 纠纷案: nearly all yield a 案由 from the list."""
     heading = re.compile(r"#+\s*指导(?:性)?案例\s*\d+\s*号[：:](.*)")
     titles = []
-    for path in sorted(_require(GUIDING).glob("*.md")):
+    for path in sorted(require(GUIDING).glob("*.md")):
         match = heading.match(path.read_text(encoding="utf-8").splitlines()[0].strip())
         if match and match[1].strip().endswith("纠纷案"):
             titles.append(match[1].strip())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -38,13 +37,6 @@ EXPECTED: dict[str, set[tuple[str, LinkKind]]] = {
     QINGHE_1: {(QINGHE_2, PARTY)},
     QINGHE_2: {(QINGHE_1, PARTY)},
 }
-
-
-@pytest.fixture(scope="module")
-def store(sample_index: Path):
-    opened = IndexStore.open(sample_index, verify_checksums=False)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture(scope="module")

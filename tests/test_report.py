@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import docx
@@ -40,13 +39,6 @@ SEARCHED_AT = dt.datetime(2025, 6, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hou
 AUDIT_ID = 4711
 AUDIT_HASH = "3f" * 32
 FOCUS = THEFT["dispute_focus"]
-
-
-@pytest.fixture(scope="module")
-def store(sample_index: Path) -> Iterator[IndexStore]:
-    opened = IndexStore.open(sample_index, verify_checksums=False)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -36,18 +35,6 @@ SEED = "txt-2023_zhe0106_xingchu_123"  # chain A, first instance: 入户盗窃, 
 SEED_CASE_NUMBER = "（2023）浙0106刑初123号"
 SEED_APPEAL = "txt-2023_zhe01_xingzhong_588"  # chain A, second instance
 GUIDING_THEFT = "guiding-901"  # 扒窃: property on the seat beside the victim
-
-
-@pytest.fixture(scope="module")
-def store(sample_index: Path) -> Iterator[IndexStore]:
-    opened = IndexStore.open(sample_index, verify_checksums=False)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def corpus(store: IndexStore) -> dict[str, Document]:
-    return {doc.doc_id: doc for _, doc in store.metadata.iter_documents()}
 
 
 def run(store: IndexStore, **fields) -> SearchResponse:

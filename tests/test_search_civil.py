@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,18 +38,6 @@ SAMPLE_CAUSES = {
     "extra-spc-typical-2024-labour": "确认劳动关系纠纷",
 }
 ENFORCEMENT = "txt-2023_zhe0110_zhi_4321"  # 执行裁定 enforcing the chain B loan judgment
-
-
-@pytest.fixture(scope="module")
-def store(sample_index: Path) -> Iterator[IndexStore]:
-    opened = IndexStore.open(sample_index, verify_checksums=False)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def corpus(store: IndexStore) -> dict[str, Document]:
-    return {doc.doc_id: doc for _, doc in store.metadata.iter_documents()}
 
 
 def ids(response: SearchResponse) -> list[str]:
