@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.document import Document
-from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_document
+from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_card, encode_document
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
 from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts
 from retrieval.parsing.parties import normalise_party_name
@@ -70,6 +70,7 @@ def prepare_row(doc: Document) -> PreparedRow:
             int(doc.authority.withdrawn),
             doc.authority.withdrawn_reason,
             encode_document(doc),
+            encode_card(doc),
         ),
         articles=tuple((a.article_key(), a.key()) for a in dict.fromkeys(doc.articles)),
         causes=tuple(dict.fromkeys(doc.causes)),
@@ -101,8 +102,8 @@ class MetadataWriter:
         """Write one prepared document (see ``prepare_row``) as ``row``."""
         self._conn.execute(
             "INSERT INTO docs (row, doc_id, case_number, court_name, court_level, province, category, doc_type,"
-            " decision_date, authority_kind, withdrawn, withdrawn_reason, data)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " decision_date, authority_kind, withdrawn, withdrawn_reason, data, card)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (row, *prepared.columns),
         )
         self._conn.executemany(
@@ -134,8 +135,8 @@ class MetadataWriter:
         doc = decode_document(blob)
         doc.authority = dataclasses.replace(doc.authority, withdrawn=True, withdrawn_reason=reason)
         self._conn.execute(
-            "UPDATE docs SET withdrawn = 1, withdrawn_reason = ?, data = ? WHERE row = ?",
-            (reason, encode_document(doc), row),
+            "UPDATE docs SET withdrawn = 1, withdrawn_reason = ?, data = ?, card = ? WHERE row = ?",
+            (reason, encode_document(doc), encode_card(doc), row),
         )
         return row
 

@@ -7,6 +7,7 @@ also the project's own JSON Lines input schema (documented in the README).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -88,9 +89,15 @@ class CitedArticle:
     @classmethod
     def from_key(cls, key: str) -> CitedArticle:
         """Inverse of ``key``; raises ValueError on anything else."""
-        from retrieval.parsing.articles import parse_article_key
+        return _article_from_key(key)
 
-        return parse_article_key(key)
+
+@functools.lru_cache(maxsize=65536)
+def _article_from_key(key: str) -> CitedArticle:
+    """Cached: a search decodes about a hundred candidates citing the same few hundred provisions."""
+    from retrieval.parsing.articles import parse_article_key
+
+    return parse_article_key(key)
 
 
 @dataclass(frozen=True)

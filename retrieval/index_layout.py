@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FORMAT_VERSION = 2  # 2: doc_features and doc_case_refs tables
+FORMAT_VERSION = 3  # 2: doc_features and doc_case_refs tables; 3: docs.card
 
 CURRENT = "current"
 BUILDS = "builds"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS docs (
     authority_kind TEXT NOT NULL,
     withdrawn INTEGER NOT NULL DEFAULT 0,
     withdrawn_reason TEXT,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    card BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS doc_articles (row INTEGER NOT NULL, article TEXT NOT NULL, provision TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_articles_article ON doc_articles(article);
@@ -65,6 +66,26 @@ def decode_document(blob: bytes) -> Document:
     return Document.from_dict(json.loads(zlib.decompress(blob).decode("utf-8")))
 
 
+def encode_card(doc: Document) -> bytes:
+    """The document without its texts (full text, sections): what ranking and tiers read.
+
+    A search ranks about a hundred candidates but shows ten; decoding a hundred whole judgments
+    (about 50 KB of JSON each) cost more than the recall itself, so candidates are read as cards
+    and only the results shown are read whole.
+    """
+    data = doc.to_dict()
+    for text_field in CARD_OMITS:
+        data.pop(text_field, None)
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+def decode_card(blob: bytes) -> Document:
+    return Document.from_dict(json.loads(blob))
+
+
+CARD_OMITS = ("full_text", "sections")
+
+
 class MetadataStore:
     """Read-only access to a published index's metadata."""
 
@@ -93,13 +114,24 @@ class MetadataStore:
         return decode_document(found[0])
 
     def documents(self, rows: Iterable[int]) -> dict[int, Document]:
+        """Whole documents, texts included (for what is shown and explained)."""
+        return self._decoded(rows, "data", decode_document)
+
+    def cards(self, rows: Iterable[int]) -> dict[int, Document]:
+        """Documents without their texts (``encode_card``): enough to rank, tier and predict."""
+        return self._decoded(rows, "card", decode_card)
+
+    def _decoded(
+        self, rows: Iterable[int], column: str, decode: Callable[[bytes], Document]
+    ) -> dict[int, Document]:
         rows = list(rows)
         out: dict[int, Document] = {}
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for row, blob in self._conn.execute(f"SELECT row, data FROM docs WHERE row IN ({marks})", chunk):
-                out[int(row)] = decode_document(blob)
+            query = f"SELECT row, {column} FROM docs WHERE row IN ({marks})"
+            for row, blob in self._conn.execute(query, chunk):
+                out[int(row)] = decode(blob)
         return out
 
     def legal_features(self, rows: Iterable[int]) -> dict[int, LegalFeatures]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from retrieval.charge_prediction import PredictedCause, predict
 from retrieval.document import Document
-from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features
+from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features, query_terms
 from retrieval.fusion import RRF_K, reciprocal_rank_fusion
 from retrieval.index_store import IndexStore
 from retrieval.metadata import LegalFeatures
@@ -162,7 +162,7 @@ def search(
     fused = reciprocal_rank_fusion(hit_lists, fusion_weights)
     depth = max(CANDIDATE_DEPTH, request.k) if request.legal_rerank or request.tiering else request.k
     fused = fused[:depth]
-    docs = store.metadata.documents(row for row, _, _ in fused)
+    docs = store.metadata.cards(row for row, _, _ in fused)
     features = {docs[row].doc_id: f for row, f in store.metadata.legal_features(docs).items()}
     fused_docs = [(docs[row], score, ranks) for row, score, ranks in fused]
     timings["fuse"] = (time.perf_counter() - clock) * 1000
@@ -194,10 +194,12 @@ def search(
         tier_counts = {int(t): n for t, n in order.counts.items()}
     else:
         results = [r for r in results if not r.document.authority.withdrawn]
+    _read_whole(store, results, {doc.doc_id: row for row, doc in docs.items()})
+    terms = query_terms(pending.tokens, store)
     for result in results:
         result.effect = effect_label(result.document)
         result.explanation = explain(
-            pending, result.document, store, pending.tokens, features.get(result.document.doc_id)
+            pending, result.document, store, features=features.get(result.document.doc_id), terms=terms
         )
     timings["tier_explain"] = (time.perf_counter() - clock) * 1000
 
@@ -213,6 +215,13 @@ def search(
         index=store.describe(),
         timings_ms={k: round(v, 2) for k, v in timings.items()},
     )
+
+
+def _read_whole(store: IndexStore, results: list[SearchResult], rows: dict[str, int]) -> None:
+    """Candidates were ranked as cards (no texts); the results shown are read whole."""
+    whole = store.metadata.documents(rows[r.document.doc_id] for r in results)
+    for result in results:
+        result.document = whole[rows[result.document.doc_id]]
 
 
 def _with_authorities(results: list[SearchResult], request: SearchRequest) -> list[SearchResult]:

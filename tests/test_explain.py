@@ -12,7 +12,15 @@ import pytest
 
 from index_build.readers import lecard
 from retrieval.document import CitedArticle, Document, Sections
-from retrieval.explain import MAX_PASSAGES, MAX_TERMS, Explanation, explain, pending_features, summarise
+from retrieval.explain import (
+    MAX_PASSAGES,
+    MAX_TERMS,
+    Explanation,
+    explain,
+    pending_features,
+    query_terms,
+    summarise,
+)
 from retrieval.keyword_index import KeywordIndex, build_keyword_index
 from retrieval.parsing.circumstances import extract_circumstances
 from retrieval.segmenter import default_segmenter
@@ -71,15 +79,19 @@ def test_passages_index_the_real_facts(corpus: SimpleNamespace) -> None:
 def test_matched_terms_are_ordered_by_idf_and_found_in_both(corpus: SimpleNamespace) -> None:
     index = corpus.store.keyword_facts
     query_tokens = set(corpus.pending.tokens)
-    segmenter = corpus.store.segmenter
+    terms = query_terms(corpus.pending.tokens, corpus.store)
     for doc in corpus.ranked[:10]:
         explanation = explain(corpus.pending, doc, corpus.store, corpus.pending.tokens)
+        assert explain(corpus.pending, doc, corpus.store, terms=terms) == explanation
         frequencies = [index.document_frequency(t) for t in explanation.matched_terms]
         assert frequencies == sorted(frequencies), explanation.matched_terms
         assert all(f / index.size <= 0.3 for f in frequencies)  # common words are not distinctive
-        doc_tokens = set(segmenter.tokens(doc.sections.facts))
-        assert set(explanation.matched_terms) <= query_tokens & doc_tokens
+        assert set(explanation.matched_terms) <= query_tokens
+        assert all(t in doc.sections.facts.lower() for t in explanation.matched_terms)
         assert not any("某" in t for t in explanation.matched_terms)  # pseudonyms match nothing real
+        # every distinctive query term the facts contain is matched, up to MAX_TERMS
+        present = [t for t in terms if t in doc.sections.facts.lower()]
+        assert len(explanation.matched_terms) == min(len(present), MAX_TERMS)
 
 
 def test_shared_causes_articles_and_circumstances(corpus: SimpleNamespace) -> None:

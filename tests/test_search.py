@@ -652,3 +652,27 @@ def test_a_guiding_case_on_the_same_charge_is_kept_beyond_k(store: IndexStore) -
     assert tiered[0].tier is Tier.GUIDING and "盗窃罪" in tiered[0].document.causes
     assert untiered[0].document.doc_id in {r.document.doc_id for r in tiered}
     assert all(r.tier <= Tier.SPC for r in tiered if r.document.doc_id != untiered[0].document.doc_id)
+
+
+def test_candidates_are_ranked_as_cards_and_results_are_read_whole(
+    store: IndexStore, corpus: dict[str, Document]
+) -> None:
+    rows = range(store.size)
+    cards, whole = store.metadata.cards(rows), store.metadata.documents(rows)
+    for row, card in cards.items():
+        doc = whole[row]
+        assert card.full_text == "" and card.sections.facts == "" and doc.full_text
+        # everything ranking, tiers and prediction read is on the card
+        assert (card.doc_id, card.causes, card.articles, card.court, card.decision_date, card.authority) == (
+            doc.doc_id,
+            doc.causes,
+            doc.articles,
+            doc.court,
+            doc.decision_date,
+            doc.authority,
+        )
+    response = search(store, SearchRequest(facts=corpus["extra-wz-2019-theft"].sections.facts, k=5))
+    assert response.results
+    for result in response.results:
+        assert result.document == whole[store.metadata.row_of(result.document.doc_id)]
+        assert result.document.full_text and result.explanation is not None
