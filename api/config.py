@@ -10,6 +10,7 @@ production point it at a path the service account can read and the database's ow
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +49,38 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """Requests one token may make: ``per_minute`` sustained, ``burst`` at once (a token bucket)."""
+
+    per_minute: int
+    burst: int
+
+    @property
+    def per_second(self) -> float:
+        return self.per_minute / 60.0
+
+
+DEFAULT_RATE_LIMIT = RateLimit(per_minute=120, burst=60)
+"""A judge clicking through results stays far below it; a script looping on the API hits it in seconds."""
+
+_RATE_LIMIT = re.compile(r"(\d+)\s*(?:/\s*min)?\s*(?:,\s*burst\s*=\s*(\d+))?", re.IGNORECASE)
+
+
+def _rate_limit(env: Mapping[str, str], name: str) -> RateLimit | None:
+    """``120/min,burst=60`` (burst defaults to half a minute's worth), or ``off``."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return DEFAULT_RATE_LIMIT
+    if raw.lower() in ("off", "0", "none", "false"):
+        return None
+    match = _RATE_LIMIT.fullmatch(raw)
+    if match is None or int(match[1]) < 1 or (match[2] is not None and int(match[2]) < 1):
+        raise SettingsError(f"{name}: {raw!r} is not N/min[,burst=M] (N, M at least 1) or off")
+    per_minute = int(match[1])
+    return RateLimit(per_minute, int(match[2]) if match[2] else max(1, per_minute // 2))
+
+
+@dataclass(frozen=True)
 class Settings:
     index_home: Path | None  # None: the service starts but /readyz says not ready and searches 503
     data_dir: Path
@@ -60,6 +93,7 @@ class Settings:
     verify_index_checksums: bool = True  # sha256 of every index file at start-up (refuse a corrupt build)
     metrics_public: bool = False  # /metrics without a token (a scraper on a private network)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)  # empty: no CORS, same origin only
+    rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT  # per token and per process; None: unlimited
 
     @property
     def accounts_db(self) -> Path:
@@ -96,4 +130,5 @@ class Settings:
             verify_index_checksums=_bool(env, "LEIAN_VERIFY_INDEX_CHECKSUMS", True),
             metrics_public=_bool(env, "LEIAN_METRICS_PUBLIC", False),
             cors_origins=origins,
+            rate_limit=_rate_limit(env, "LEIAN_RATE_LIMIT"),
         )

@@ -1,4 +1,5 @@
-"""Dependencies injected into routes: the app's services, the authenticated caller, role checks.
+"""Dependencies injected into routes: the app's services, the authenticated caller, role checks, and
+the refusal of query parameters an operation does not declare (applied to every route by the app).
 
 Authentication is this one dependency, not checks scattered in handlers: a route that declares
 ``PrincipalDep`` (or ``require_roles``) cannot be reached without a valid, unexpired, unrevoked token.
@@ -9,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.accounts import Principal, Role
-from api.errors import forbidden, unauthenticated
+from api.errors import ApiError, forbidden, unauthenticated
 from api.services import Services
 
 bearer_scheme = HTTPBearer(
@@ -65,3 +66,40 @@ def client_address(request: Request) -> str | None:
 
 
 ClientDep = Annotated[str | None, Depends(client_address)]
+
+
+def known_query_only(request: Request) -> None:
+    """Unknown query parameters are refused (422), as unknown body fields are.
+
+    ``?court=`` sent to an audited search, or a misspelt filter on an export, must be answered, not
+    silently ignored while the request goes on as if it had not been sent.
+    """
+    route = request.scope.get("route")
+    declared = _query_parameters(request.app).get((request.method, getattr(route, "path", "")))
+    if declared is None:
+        return
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        shown = [name or '""' for name in unknown]
+        raise ApiError(
+            422,
+            "validation_error",
+            f"请求参数有误：{'、'.join(shown)} 不是该接口的参数",
+            f"unknown query parameter(s): {', '.join(shown)}",
+            fields=unknown,
+        )
+
+
+def _query_parameters(app: FastAPI) -> dict[tuple[str, str], frozenset[str]]:
+    """(method, path template) → the query parameters its OpenAPI operation declares; built once."""
+    known = getattr(app.state, "query_parameters", None)
+    if known is None:
+        known = {
+            (method.upper(), path): frozenset(
+                p["name"] for p in op.get("parameters", []) if p["in"] == "query"
+            )
+            for path, item in app.openapi()["paths"].items()
+            for method, op in item.items()
+        }
+        app.state.query_parameters = known
+    return known

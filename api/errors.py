@@ -12,10 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 _BY_STATUS: dict[int, tuple[str, str, str]] = {
-    400: ("bad_request", "请求无效", "bad request"),
+    400: ("bad_request", "请求体无法解析：须为 UTF-8 编码的 JSON", "the request body is not UTF-8 JSON"),
     401: (
         "unauthenticated",
         "未登录或令牌无效、已过期、已撤销",
@@ -26,6 +27,7 @@ _BY_STATUS: dict[int, tuple[str, str, str]] = {
     405: ("method_not_allowed", "不支持该请求方法", "method not allowed"),
     413: ("payload_too_large", "请求体过大", "request body too large"),
     422: ("validation_error", "请求参数有误", "invalid request"),
+    429: ("rate_limited", "请求过于频繁", "too many requests"),
     500: ("internal_error", "服务器内部错误", "internal server error"),
     503: ("unavailable", "服务暂不可用", "service unavailable"),
 }
@@ -147,12 +149,28 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
     )
 
 
-async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method served at the request's path (Starlette's 405 names only the first route's)."""
+    path = request.scope.get("path", "")
+    methods = {
+        method
+        for route in iter_route_contexts(request.app.routes)
+        if route.methods and route.path_regex.match(path)
+        for method in route.methods
+    }
+    return ", ".join(sorted(methods))
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, zh, en = _BY_STATUS.get(exc.status_code, ("http_error", "请求失败", "request failed"))
-    if isinstance(exc.detail, str) and exc.detail and exc.status_code not in (404, 500):
+    # FastAPI's 400 is only ever "There was an error parsing the body": ours says what is expected
+    if isinstance(exc.detail, str) and exc.detail and exc.status_code not in (400, 404, 500):
         en = exc.detail
-    return JSONResponse(error_body(code, zh, en), status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return JSONResponse(error_body(code, zh, en), status_code=exc.status_code, headers=headers or None)
 
 
 async def unexpected_error_handler(_request: Request, _exc: Exception) -> JSONResponse:

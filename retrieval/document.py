@@ -163,7 +163,7 @@ class Document:
                 court = Court(
                     name=str(court_data["name"]),
                     level=CourtLevel(level) if level else None,
-                    province=court_data.get("province"),
+                    province=_text(court_data.get("province"), "court.province"),
                 )
             category = data.get("category")
             auth = data.get("authority") or {}
@@ -171,9 +171,9 @@ class Document:
             return cls(
                 doc_id=doc_id.strip(),
                 title=str(data.get("title") or ""),
-                case_number=data.get("case_number") or None,
+                case_number=_text(data.get("case_number"), "case_number"),
                 court=court,
-                doc_type=data.get("doc_type") or None,
+                doc_type=_text(data.get("doc_type"), "doc_type"),
                 category=CaseCategory(category) if category else None,
                 decision_date=_parse_date(data.get("decision_date"), "decision_date"),
                 causes=[str(c) for c in data.get("causes") or []],
@@ -187,14 +187,14 @@ class Document:
                 full_text=str(data.get("full_text") or ""),
                 authority=Authority(
                     kind=AuthorityKind(auth.get("kind") or AuthorityKind.ORDINARY),
-                    number=auth.get("number"),
+                    number=_text(auth.get("number"), "authority.number"),
                     published=_parse_date(auth.get("published"), "authority.published"),
                     withdrawn=bool(auth.get("withdrawn", False)),
-                    withdrawn_reason=auth.get("withdrawn_reason"),
+                    withdrawn_reason=_text(auth.get("withdrawn_reason"), "authority.withdrawn_reason"),
                 ),
-                holding=data.get("holding") or None,
+                holding=_text(data.get("holding"), "holding"),
                 keywords=[str(k) for k in data.get("keywords") or []],
-                source=data.get("source"),
+                source=_text(data.get("source"), "source"),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed document {doc_id!r}: {exc!r}") from exc
@@ -215,6 +215,17 @@ class Document:
     def searchable_facts(self) -> str:
         """Text that represents the case's facts for matching against a pending case's facts."""
         return self.sections.facts or self.full_text
+
+
+def _text(value: Any, name: str) -> str | None:
+    """An optional text field as given (None when empty); a number is its digits, anything else an error."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):  # e.g. a guiding case's number
+        return str(value)
+    raise ValueError(f"{name}: expected a string, got {type(value).__name__}")
 
 
 def _parse_date(value: Any, name: str) -> dt.date | None:

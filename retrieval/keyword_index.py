@@ -48,17 +48,18 @@ class KeywordIndex:
         scores = self._retriever.scores
         indptr, indices = scores["indptr"], scores["indices"]
         mask = np.zeros(self.size, dtype=bool)
+        postings = len(indptr) - 1  # bm25s adds "" to the vocabulary without a postings list
         for token, token_id in self._vocabulary:
-            if fragment in token:
+            if token_id < postings and fragment in token:
                 mask[indices[indptr[token_id] : indptr[token_id + 1]]] = True
         return mask
 
     def document_frequency(self, token: str) -> int:
         """How many documents contain ``token`` (used to pick a case's distinctive terms)."""
         token_id = self._retriever.vocab_dict.get(token)
-        if token_id is None:
-            return 0
         indptr = self._retriever.scores["indptr"]
+        if token_id is None or token_id + 1 >= len(indptr):
+            return 0
         return int(indptr[token_id + 1] - indptr[token_id])
 
 

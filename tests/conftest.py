@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import json
+import sys
 import tarfile
 from pathlib import Path
 
@@ -24,6 +26,16 @@ def require(path: Path) -> Path:
             f"test data missing: {path} (the shared/ folder must sit beside the repository)"
         )
     return path
+
+
+@functools.cache
+def bench_module(name: str):
+    """A script of ``bench/`` imported as a module (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the script runs
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -19,123 +19,32 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from api_env import COURT_A, COURT_B, PENDING, THEFT_FACTS, Env, serve
 from fastapi.testclient import TestClient
 
 from api.accounts import AccountStore, Role
 from api.cli import main as leian
 from api.config import Settings
 from api.main import create_app
-from retrieval.audit.records import Actor
-from retrieval.audit.signing import generate_key, public_key_pem
+from retrieval.audit.signing import public_key_pem
 from retrieval.audit.store import AuditLog, AuditUnavailable
 from retrieval.audit.verify import verify_export, verify_inclusion_file
 
 REPO = Path(__file__).resolve().parents[1]
-COURT_A = "浙江省杭州市西湖区人民法院"
-COURT_B = "江苏省苏州市姑苏区人民法院"
-PENDING = json.loads(
-    (REPO / "corpus_samples" / "pending" / "pending_cases.jsonl").read_text("utf-8").splitlines()[0]
-)
-THEFT_FACTS = PENDING["facts"]
 MAX_K = 30
 MAX_BODY = 100_000
-USERS = {
-    "judge_a": (Role.JUDGE, COURT_A),
-    "judge_a2": (Role.JUDGE, COURT_A),
-    "assistant_a": (Role.ASSISTANT, COURT_A),
-    "president_a": (Role.PRESIDENT, COURT_A),
-    "auditor_a": (Role.AUDITOR, COURT_A),
-    "judge_b": (Role.JUDGE, COURT_B),
-    "auditor_b": (Role.AUDITOR, COURT_B),
-    "admin": (Role.ADMIN, None),
-}
-
-
-class RecordingClient(TestClient):
-    """Keeps every response, so that the last test can check that none ever carried the key's path."""
-
-    seen: list[httpx.Response]
-
-    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
-        response = super().request(*args, **kwargs)
-        self.seen.append(response)
-        return response
-
-
-@dataclass
-class Env:
-    client: RecordingClient
-    settings: Settings
-    key_path: Path
-    tokens: dict[str, str]
-    revoked: str
-    expired: str
-    index_home: Path
-    app: FastAPI
-
-    def h(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-    def search(self, who: str, **body: Any) -> httpx.Response:
-        payload = {
-            "case_number": PENDING["case_number"],
-            "trigger": "缺乏明确或统一裁判规则",
-            "facts": THEFT_FACTS,
-        }
-        payload.update(body)
-        return self.client.post("/api/v1/searches", json=payload, headers=self.h(who))
-
-    def records(self, who: str, **params: Any) -> list[dict[str, Any]]:
-        response = self.client.get(
-            "/api/v1/audit/records", params={"limit": 1000, **params}, headers=self.h(who)
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["records"]
 
 
 @pytest.fixture(scope="module")
 def env(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    data = tmp_path_factory.mktemp("api-data")
-    keys = tmp_path_factory.mktemp("api-keys")  # the key lives outside the data folder and the database
-    key_path = keys / "checkpoint-signing.pem"
-    generate_key(key_path)
-    settings = Settings(
-        index_home=sample_index,
-        data_dir=data,
-        signing_key=key_path,
-        create_signing_key=False,
-        max_body_bytes=MAX_BODY,
-        max_k=MAX_K,
-        max_facts_chars=20_000,
-        verify_index_checksums=False,  # the build tests check checksums; here start-up speed matters
-    )
-    tokens: dict[str, str] = {}
-    accounts = AccountStore(settings.accounts_db)
-    with AuditLog(settings.audit_db) as log:
-
-        def record(kind: str, payload: dict[str, Any]) -> object:
-            return log.append(kind, Actor("test-operator", "operator"), "cli", payload)
-
-        for name, (role, court) in USERS.items():
-            accounts.create_user(name, role, court, record)
-            tokens[name] = accounts.issue_token(name, None, record)[1]
-        revoked_info, revoked = accounts.issue_token("judge_a", None, record)
-        accounts.revoke_token(revoked_info.token_id, record)
-        past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-        expired = accounts.issue_token("judge_a", past, record)[1]
-    accounts.close()
-    app = create_app(settings)
-    client = RecordingClient(app)
-    client.seen = []
-    with client:
-        yield Env(client, settings, key_path, tokens, revoked, expired, sample_index, app)
+    root = tmp_path_factory.mktemp("api")
+    with serve(sample_index, root, max_body_bytes=MAX_BODY, max_k=MAX_K, max_facts_chars=20_000) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

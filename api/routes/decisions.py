@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api import casework
 from api.deps import ClientDep, PrincipalDep, ServicesDep
-from api.routes.schemas import DecisionsBody, DecisionsOut
+from api.routes.schemas import DecisionsBody, DecisionsOut, RowId
 
 router = APIRouter(prefix="/api/v1/searches", tags=["decisions"])
 
@@ -19,6 +19,6 @@ router = APIRouter(prefix="/api/v1/searches", tags=["decisions"])
     summary="Mark results of a search 类案/非类案 with reasons (the searcher or their court's 院长/庭长; audited)",
 )
 def mark(
-    search_id: int, body: DecisionsBody, principal: PrincipalDep, services: ServicesDep, client: ClientDep
+    search_id: RowId, body: DecisionsBody, principal: PrincipalDep, services: ServicesDep, client: ClientDep
 ) -> Any:
     return casework.mark_results(services, principal, client, search_id, body)

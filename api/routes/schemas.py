@@ -7,10 +7,12 @@ court comes from the account, not have the field silently ignored in an audited 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path as PathParam
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from retrieval.document import CaseCategory, CourtLevel
 from retrieval.request import Method
@@ -39,6 +41,29 @@ class DecisionLabel(StrEnum):
     NOT_SIMILAR = "非类案"
 
 
+SQLITE_INT_MAX = 2**63 - 1
+RowId = Annotated[int, PathParam(ge=0, le=SQLITE_INT_MAX)]
+"""A search id or audit seq in a path: bounded, so that SQLite never sees an integer it cannot hold."""
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_only(value: object) -> object:
+    if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
+        raise ValueError(
+            "expected an ISO 8601 date or date-time, e.g. 2025-01-31 or 2025-01-31T08:00:00+08:00"
+        )
+    return value
+
+
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_only)]
+"""A date-time given as ISO 8601 text only: pydantic would read ``2024`` as 2024 seconds after 1970."""
+
+Term = Annotated[str, Field(min_length=1, max_length=200)]
+"""A keyword or phrase: an empty one would match (or exclude) every document."""
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -46,10 +71,10 @@ class _Request(BaseModel):
 class KeywordsBody(_Request):
     """关键词检索: all ``must`` present, none of ``must_not``; ``phrases`` verbatim; ``should`` reorder."""
 
-    must: list[str] = Field(default_factory=list, max_length=20)
-    should: list[str] = Field(default_factory=list, max_length=20)
-    must_not: list[str] = Field(default_factory=list, max_length=20)
-    phrases: list[str] = Field(default_factory=list, max_length=20)
+    must: list[Term] = Field(default_factory=list, max_length=20)
+    should: list[Term] = Field(default_factory=list, max_length=20)
+    must_not: list[Term] = Field(default_factory=list, max_length=20)
+    phrases: list[Term] = Field(default_factory=list, max_length=20)
 
 
 class FiltersBody(_Request):
@@ -96,6 +121,38 @@ class DecisionsBody(_Request):
 
 
 # -- responses ------------------------------------------------------------------------------------
+
+
+class ErrorDetailOut(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a 422 adds ``details``, /readyz its ``checks``
+
+    code: str = Field(description="for scripts: unauthenticated, forbidden, validation_error, …")
+    message_zh: str = Field(description="shown on the court workstation")
+    message_en: str
+    fields: list[str] | None = Field(default=None, description="the request fields a 422 is about")
+
+
+class ErrorOut(BaseModel):
+    """The one shape of every failure (``api.errors``)."""
+
+    error: ErrorDetailOut
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "the request body is not UTF-8 JSON"),
+        (401, "missing, invalid, expired or revoked token"),
+        (403, "not allowed for this account's role or court"),
+        (404, "no such resource"),
+        (405, "method not allowed"),
+        (413, "request body over LEIAN_MAX_BODY_BYTES"),
+        (422, "invalid field (named in ``fields``)"),
+        (429, "this token's rate limit (LEIAN_RATE_LIMIT) is spent; see Retry-After"),
+        (503, "index, audit log or accounts unavailable: nothing is served (fail-closed)"),
+    )
+}
+"""Declared on every operation: middleware (413, 429) and authentication answer before any route."""
 
 
 class CourtOut(BaseModel):

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from index_build.readers.base import ReadItem, Rejection
-from index_build.readers.common import detect_file_encoding, iter_files, require_exists, source_name
+from index_build.readers.common import (
+    detect_file_encoding,
+    iter_files,
+    load_json,
+    require_exists,
+    source_name,
+)
 from retrieval.document import CaseCategory, CitedArticle, Document, Party, Sections
 from retrieval.parsing.causes import normalise_cause
 
@@ -46,7 +52,7 @@ def _read_file(file: Path, name: str) -> Iterator[ReadItem]:
 
 def _parse_line(line: str, stem: str, name: str, lineno: int) -> ReadItem:
     try:
-        row = json.loads(line)
+        row = load_json(line)
     except json.JSONDecodeError as exc:
         return Rejection(name, lineno, f"invalid JSON: {exc}")
     try:

@@ -14,9 +14,11 @@ Error policy (the same for every reader):
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 """Tried in this order. GB18030 is a superset of GBK/GB2312, the other encoding courts use."""
@@ -27,6 +29,8 @@ SKIP_NAME = re.compile(
 """Listing and licence files (index.md, index2.md, README, SOURCE.md, LICENSE…) are never documents."""
 
 _CHUNK = 1 << 20
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ReaderError(ValueError):
@@ -88,6 +92,37 @@ def decode_bytes(data: bytes, name: str) -> str:
         except UnicodeDecodeError as exc:
             errors.append((encoding.removesuffix("-sig"), exc.start, exc.reason))
     raise UnicodeError(_encoding_failure(name, errors, data[:4]))
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` whose every failure is a ``JSONDecodeError``, so one record costs only itself.
+
+    Two inputs the standard decoder lets through are refused too: nesting deep enough to exhaust
+    the recursion limit (a ``RecursionError`` would end the build), and ``\\ud800``-style escapes of
+    lone surrogates, which decode to strings that no UTF-8 file or database can hold.
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(data):
+        raise json.JSONDecodeError("escaped lone surrogate (\\ud800-\\udfff) is not text", text, 0)
+    return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    stack = [data]  # iterative: the value may be as deep as the decoder allowed
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def sniff_text(path: Path, size: int = 16384) -> str:

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from index_build.readers.base import ReadItem, Rejection
-from index_build.readers.common import detect_file_encoding, iter_files, require_exists, source_name
+from index_build.readers.common import (
+    detect_file_encoding,
+    iter_files,
+    load_json,
+    require_exists,
+    source_name,
+)
 from retrieval.document import SCHEMA_VERSION, Document
 
 FORMAT = "jsonl"
@@ -43,7 +49,7 @@ def _read_file(file: Path, name: str) -> Iterator[ReadItem]:
 
 def _parse_line(line: str, name: str, lineno: int, seen: dict[str, int]) -> ReadItem:
     try:
-        data = json.loads(line)
+        data = load_json(line)
     except json.JSONDecodeError as exc:
         return Rejection(name, lineno, f"invalid JSON: {exc}")
     if isinstance(data, dict):

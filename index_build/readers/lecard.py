@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from index_build.readers.base import ReadItem, Rejection
-from index_build.readers.common import iter_files, require_exists, source_name
+from index_build.readers.common import iter_files, load_json, require_exists, source_name
 from retrieval.document import Document, Sections
 from retrieval.parsing.causes import extract_causes
 from retrieval.parsing.judgment import parse_judgment
@@ -76,7 +76,7 @@ def _read_archive(path: Path, name: str, seen: set[str]) -> Iterator[ReadItem]:
 
 def _parse_member(raw: bytes, docid: str, source: str) -> ReadItem:
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = load_json(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         return Rejection(source, None, f"not UTF-8 (byte offset {exc.start}: {exc.reason})")
     except json.JSONDecodeError as exc:
