@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -83,6 +84,7 @@ class Services:
     store: IndexStore | None
     manifest_sha256: str | None
     signing_key: Ed25519PrivateKey | None
+    index_problem: str | None = None  # why the index was refused at start-up, without the operator's paths
     search_lock: threading.Lock = field(default_factory=threading.Lock)
     _audit_open_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,8 +93,8 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         accounts = AccountStore(settings.accounts_db)
         audit = _open_audit(settings)
-        store, checksum = _open_index(settings)
-        return cls(settings, metrics, accounts, audit, store, checksum, _load_key(settings))
+        store, checksum, problem = _open_index(settings)
+        return cls(settings, metrics, accounts, audit, store, checksum, _load_key(settings), problem)
 
     def close(self) -> None:
         if self.store is not None:
@@ -148,8 +150,14 @@ class Services:
         return result
 
     def audit_writable(self) -> bool:
-        """Whether the audit database takes a write lock now, probed on a separate connection."""
-        if self.audit is None:
+        """Whether a record could be written now (for /readyz), reopening a log that failed before.
+
+        The lock is probed on a separate connection first (1 s, so a locked store answers quickly),
+        then the writer's own connection, which alone sees a full or read-only store.
+        """
+        try:
+            audit = self.audit_log()
+        except ApiError:
             return False
         path = self.settings.audit_db
         if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
@@ -162,6 +170,11 @@ class Services:
             finally:
                 conn.close()
         except sqlite3.Error:
+            return False
+        try:
+            audit.check_writable()
+        except AuditUnavailable as exc:
+            log.error("audit log not writable: %s", exc)
             return False
         return True
 
@@ -218,17 +231,26 @@ def _open_audit(settings: Settings) -> AuditLog | None:
         return None
 
 
-def _open_index(settings: Settings) -> tuple[IndexStore | None, str | None]:
-    if settings.index_home is None:
+def _open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str | None]:
+    """(store, manifest sha256, problem): a build that fails its checks is refused, never served."""
+    home = settings.index_home
+    if home is None:
         log.error("LEIAN_INDEX is not set: searches answer 503 until the service is restarted with an index")
-        return None, None
+        return None, None, "LEIAN_INDEX is not set"
     try:
-        store = IndexStore.open(settings.index_home, verify_checksums=settings.verify_index_checksums)
+        store = IndexStore.open(home, verify_checksums=settings.verify_index_checksums)
     except (OSError, ValueError, RuntimeError) as exc:
-        log.error("index %s cannot be opened: %s", settings.index_home, exc)
-        return None, None
+        log.error("index %s refused: %s", home, exc)
+        return None, None, _without_paths(str(exc), home)
     log.info("index %s loaded: %d documents", store.version, store.size)
-    return store, manifest_sha256(store)
+    return store, manifest_sha256(store), None
+
+
+def _without_paths(message: str, home: Path) -> str:
+    """The reason as /readyz may show it: paths relative to the index home, which stays unnamed."""
+    for prefix in (str(home.resolve()), str(home)):
+        message = message.replace(prefix + "/", "").replace(prefix, "LEIAN_INDEX")
+    return message
 
 
 def _load_key(settings: Settings) -> Ed25519PrivateKey | None:

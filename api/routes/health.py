@@ -24,7 +24,11 @@ def readyz(services: ServicesDep) -> JSONResponse:
     store = services.store
     checks: dict[str, Any] = {
         "index": {"ok": store is not None}
-        | ({"build_id": store.version, "documents": store.size} if store is not None else {}),
+        | (
+            {"build_id": store.version, "documents": store.size}
+            if store is not None
+            else {"error": services.index_problem}
+        ),
         "audit": {"ok": services.audit_writable()},
         "accounts": {"ok": services.accounts.writable()},
         "signing_key": {"ok": services.signing_key is not None},
@@ -43,7 +47,12 @@ def readyz(services: ServicesDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics (a token is required unless LEIAN_METRICS_PUBLIC)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (a token is required unless LEIAN_METRICS_PUBLIC)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
 def metrics(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],

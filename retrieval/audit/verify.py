@@ -443,6 +443,8 @@ def verify_export(
         root = _mth(ordered, 0, n)
         if root.hex() != latest["root_hash"].lower():
             problems.append(_locate_rewrite(ordered, latest, history, root))
+        else:
+            problems.extend(_contradicted_history(ordered, history))
     if report.ok:
         report.notes.append(f"{n} records, seq 0..{n - 1}, every leaf hash and the root recomputed")
     return report
@@ -526,6 +528,34 @@ def _locate_rewrite(
         f"the records do not produce the signed root (recomputed {root.hex()}, signed {latest['root_hash']}): "
         f"{anchor}a record among {span} was altered, inserted or removed and its leaf hash recomputed",
     )
+
+
+def _contradicted_history(leaves: list[bytes], history: list[dict[str, Any]]) -> list[Problem]:
+    """Earlier checkpoints that these records contradict, though the latest root matches.
+
+    Every checkpoint of a log is of a prefix of it. One that is not shows a history rewritten after
+    it was signed and signed again with the same key: a fork, which only the history can reveal.
+    """
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    for h in history:
+        by_size.setdefault(h["tree_size"], []).append(h)
+    prefix = _PrefixRoots()
+    problems = []
+    for size in range(len(leaves) + 1):
+        if size:
+            prefix.push(leaves[size - 1])
+        for h in by_size.get(size, ()):
+            if prefix.root().hex() != h["root_hash"].lower():
+                problems.append(
+                    Problem(
+                        "root",
+                        max(size - 1, 0),
+                        None,
+                        f"the earlier checkpoint of size {size} signed at {h['at']} does not match records "
+                        f"0..{size - 1}: the log was rewritten after that checkpoint and signed again",
+                    )
+                )
+    return problems
 
 
 def verify_inclusion_file(

@@ -1,0 +1,595 @@
+"""Load test: concurrent clients against a real uvicorn server, then every answer checked against the audit log.
+
+    python bench/load.py [--clients 32] [--seconds 60] [--index HOME] [--out FILE]
+
+Starts ``uvicorn api.app:app`` on loopback in a subprocess (over the sample corpus, built into a
+temporary folder, unless ``--index`` names a published index), gives every client its own account
+and token (the rate limit is per token, and raised here: it is not what is measured), and runs a
+closed loop of mixed requests. Judges search (POST /searches, and 案例关联 through
+GET /cases/{id}/similar), view cases and their related cases, and mark results of their own
+searches; every eighth client is its court's 审判管理 and exports the court's log (JSON Lines, CSV),
+lists records and views cases.
+
+Then an admin exports the whole log with its signed checkpoint and the independent verifier
+(``retrieval.audit.verify``, what ``leian audit verify`` runs) checks it against the published
+public key; the receipt of every answered search and mark (seq and leaf hash) must name its record;
+every answered search must have exactly one record, and the ledger of searches no row the log lacks.
+
+Prints JSON: latency p50/p95/p99 per operation, throughput, status counts, what was checked. Exits 1
+when anything failed: a 5xx, any other unexpected status, a request without an answer, a missing or
+doubled record, a log that does not verify, a traceback in the server's output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import os
+import platform
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+COURTS = ("浙江省杭州市西湖区人民法院", "江苏省苏州市姑苏区人民法院")
+CASE_PREFIX = {COURTS[0]: "浙0106", COURTS[1]: "苏0508"}
+AUDITOR_EVERY = 8
+SAMPLES = REPO / "corpus_samples"
+SAMPLE_INPUTS = [SAMPLES / "judgments", SAMPLES / "guiding", SAMPLES / "extra.jsonl"]
+PENDING = SAMPLES / "pending" / "pending_cases.jsonl"
+TRIGGERS = ("缺乏明确或统一裁判规则", "拟提交专业法官会议或审委会讨论", "院庭长要求", "人民法院案例库检索")
+RATE_LIMIT = "1000000/min,burst=100000"
+SEARCH_OPS = frozenset({"search", "similar"})
+JUDGE_MIX = {"search": 45, "similar": 5, "case": 20, "related": 10, "mark": 20}
+AUDITOR_MIX = {"export_jsonl": 20, "export_csv": 20, "records": 20, "case": 40}
+REQUEST_TIMEOUT_S = 120.0
+_RUN_TAGS = itertools.count(1000)
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    role: str
+    court: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """An index, a data folder with accounts, and a signing key outside it (as in production)."""
+
+    index_home: Path
+    data_dir: Path
+    signing_key: Path
+    clients: tuple[Client, ...]
+    admin_token: str
+
+    @property
+    def public_key(self) -> Path:
+        return self.signing_key.with_name(self.signing_key.name + ".pub")
+
+
+def build_sample_index(home: Path) -> Path:
+    from index_build.build import BuildOptions, build
+
+    build(BuildOptions(inputs=SAMPLE_INPUTS, home=home, progress=False))
+    return home
+
+
+def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
+    """Accounts for ``n_clients`` clients, one token each, and an admin; written as an operator would."""
+    from api.accounts import AccountStore, Role
+    from retrieval.audit.records import Actor
+    from retrieval.audit.signing import generate_key, public_key_pem
+    from retrieval.audit.store import AuditLog
+
+    data, key_path = root / "data", root / "keys" / "audit-signing-key.pem"
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.with_name(key_path.name + ".pub").write_text(public_key_pem(generate_key(key_path)), "ascii")
+    accounts = AccountStore(data / "accounts.sqlite")
+    clients = []
+    with AuditLog(data / "audit.sqlite") as log:
+
+        def record(kind: str, payload: dict[str, Any]) -> object:
+            return log.append(kind, Actor("load-operator", "operator"), "cli", payload)
+
+        for i in range(n_clients):
+            role = Role.AUDITOR if i % AUDITOR_EVERY == AUDITOR_EVERY - 1 else Role.JUDGE
+            court = COURTS[i % len(COURTS)]
+            name = f"load-{role.name.lower()}-{i:02d}"
+            accounts.create_user(name, role, court, record)
+            clients.append(Client(name, role.value, court, accounts.issue_token(name, None, record)[1]))
+        accounts.create_user("load-admin", Role.ADMIN, None, record)
+        admin = accounts.issue_token("load-admin", None, record)[1]
+    accounts.close()
+    return Deployment(index_home, data, key_path, tuple(clients), admin)
+
+
+def pending_facts() -> list[str]:
+    """The facts of the sample pending cases: what the clients search with."""
+    return [json.loads(line)["facts"] for line in PENDING.read_text("utf-8").splitlines() if line.strip()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``uvicorn api.app:app`` in its own process group on a free loopback port; output to a log file."""
+
+    def __init__(self, deployment: Deployment, log_path: Path, **env: str) -> None:
+        self.deployment = deployment
+        self.log_path = log_path
+        self.env = env
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 180.0) -> Server:
+        d = self.deployment
+        self.port = free_port()
+        environ = {
+            **os.environ,
+            "LEIAN_INDEX": str(d.index_home),
+            "LEIAN_DATA": str(d.data_dir),
+            "LEIAN_SIGNING_KEY": str(d.signing_key),
+            "LEIAN_CREATE_SIGNING_KEY": "false",
+            "LEIAN_RATE_LIMIT": RATE_LIMIT,
+            **self.env,
+        }
+        command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited ({self.process.returncode}): {self.log_text()[-2000:]}"
+                )
+            try:
+                ready = httpx.get(f"{self.url}/readyz", timeout=2.0)
+            except httpx.TransportError:
+                ready = None
+            if ready is not None and ready.status_code == 200:
+                return self
+            if ready is not None and not ready.json()["error"]["checks"]["index"]["ok"]:
+                self.kill()  # the index is loaded once, at start-up: this will not get better
+                raise RuntimeError(f"the server refused the index: {ready.text}")
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"the server was not ready within {timeout_s:.0f} s: {self.log_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL, no shutdown: what a power cut or the OOM killer does."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- the clients ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One request as its client saw it."""
+
+    op: str
+    client: str
+    status: int | None  # None: no answer (connection refused or reset, timeout)
+    seconds: float
+    error: str | None = None
+    case_number: str | None = None  # the pending case's 案号 a search was sent with (unique per search)
+    receipt: tuple[int, str] | None = None  # (seq, leaf hash) of the audit record the answer named
+    search_id: int | None = None  # the search a mark was about
+
+
+@dataclass
+class LoadRun:
+    """Closed-loop clients until ``seconds`` have passed or ``stop`` is set; every request kept."""
+
+    url: str
+    clients: Sequence[Client]
+    seconds: float
+    tag: int = field(default_factory=lambda: next(_RUN_TAGS))  # makes every run's 案号 its own
+    seed: int = 7
+    stop: threading.Event = field(default_factory=threading.Event)
+    outcomes: list[Outcome] = field(default_factory=list)
+    started: float = 0.0
+    elapsed: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._facts = pending_facts()
+        self._doc_ids: list[str] = []  # seen in answers: what clients view, mark and search from
+        self._seen: set[str] = set()
+        self._numbers = iter(range(10**6))
+
+    def run(self) -> list[Outcome]:
+        asyncio.run(self._main())
+        return self.outcomes
+
+    def answered(self, ops: frozenset[str] | None = None) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == 200 and (ops is None or o.op in ops)]
+
+    async def _main(self) -> None:
+        self.started = time.perf_counter()
+        deadline = self.started + self.seconds
+        await asyncio.gather(*(self._client(i, c, deadline) for i, c in enumerate(self.clients)))
+        self.elapsed = time.perf_counter() - self.started
+
+    async def _client(self, index: int, client: Client, deadline: float) -> None:
+        rng = random.Random(self.seed * 1000 + index)
+        mix = AUDITOR_MIX if client.role == "审判管理" else JUDGE_MIX
+        ops, weights = list(mix), list(mix.values())
+        searches: list[tuple[int, list[str]]] = []  # this client's answered searches, to mark
+        headers = {"Authorization": f"Bearer {client.token}"}
+        async with httpx.AsyncClient(
+            base_url=self.url,
+            headers=headers,
+            timeout=REQUEST_TIMEOUT_S,
+            limits=httpx.Limits(max_connections=1),
+        ) as http:
+            first = True
+            while time.perf_counter() < deadline and not self.stop.is_set():
+                op = "search" if first and "search" in mix else rng.choices(ops, weights)[0]
+                first = False
+                outcome = await self._request(http, rng, client, op, searches)
+                self.outcomes.append(outcome)
+                if outcome.status is None:
+                    await asyncio.sleep(0.05)  # the server is gone: do not spin
+
+    async def _request(
+        self,
+        http: httpx.AsyncClient,
+        rng: random.Random,
+        client: Client,
+        op: str,
+        searches: list[tuple[int, list[str]]],
+    ) -> Outcome:
+        if op in ("case", "related", "similar") and not self._doc_ids:
+            op = "search" if client.role != "审判管理" else "records"
+        if op == "mark" and not searches:
+            op = "search"
+        outcome = Outcome(op, client.name, None, 0.0)
+        method, url, kwargs = self._plan(rng, client, outcome, searches)
+        clock = time.perf_counter()
+        try:
+            response = await http.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            outcome.seconds = time.perf_counter() - clock
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            return outcome
+        outcome.seconds = time.perf_counter() - clock
+        outcome.status = response.status_code
+        if response.status_code != 200:
+            outcome.error = response.text[:300]
+            return outcome
+        if op in SEARCH_OPS or op == "mark":
+            body = response.json()
+            outcome.receipt = (int(body["audit"]["seq"]), str(body["audit"]["leaf_hash"]))
+        if op in SEARCH_OPS:
+            docs = [r["doc_id"] for tier in body["tiers"] for r in tier["results"]]
+            if docs:
+                searches.append((body["search_id"], docs))
+            for doc in docs:
+                if doc not in self._seen:
+                    self._seen.add(doc)
+                    self._doc_ids.append(doc)
+        return outcome
+
+    def _plan(
+        self, rng: random.Random, client: Client, outcome: Outcome, searches: list[tuple[int, list[str]]]
+    ) -> tuple[str, str, dict[str, Any]]:
+        op = outcome.op
+        if op in SEARCH_OPS:
+            outcome.case_number = (
+                f"（2026）{CASE_PREFIX[client.court]}刑初{self.tag}{next(self._numbers):06d}号"
+            )
+        if op == "search":
+            body = {
+                "case_number": outcome.case_number,
+                "trigger": rng.choice(TRIGGERS),
+                "facts": rng.choice(self._facts),
+                "k": rng.choice((5, 10)),
+            }
+            return "POST", "/api/v1/searches", {"json": body}
+        if op == "similar":
+            params = {"k": 5, "case_number": outcome.case_number}
+            return "GET", f"/api/v1/cases/{rng.choice(self._doc_ids)}/similar", {"params": params}
+        if op == "case":
+            return "GET", f"/api/v1/cases/{rng.choice(self._doc_ids)}", {}
+        if op == "related":
+            return "GET", f"/api/v1/cases/{rng.choice(self._doc_ids)}/related", {}
+        if op == "mark":
+            search_id, docs = rng.choice(searches)
+            outcome.search_id = search_id
+            mark = {
+                "doc_id": rng.choice(docs),
+                "label": rng.choice(("类案", "非类案")),
+                "reason": "负载测试标注",
+            }
+            return "POST", f"/api/v1/searches/{search_id}/decisions", {"json": {"marks": [mark]}}
+        if op in ("export_jsonl", "export_csv"):
+            return "GET", "/api/v1/audit/export", {"params": {"format": op.removeprefix("export_")}}
+        if op == "records":
+            return "GET", "/api/v1/audit/records", {"params": {"limit": 50}}
+        raise ValueError(f"unknown operation {op!r}")
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+
+@dataclass
+class AuditCheck:
+    """What the exported log says about the outcomes; ``failures`` empty when everything holds."""
+
+    failures: list[str] = field(default_factory=list)
+    tree_size: int = 0
+    verified: bool = False
+    receipts: int = 0
+    unanswered_recorded: int = 0  # searches recorded whose answer never reached the client
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.tree_size,
+            "verified": self.verified,
+            "receipts_matched": self.receipts,
+            "unanswered_recorded": self.unanswered_recorded,
+        }
+
+
+def fetch_log(url: str, admin_token: str, folder: Path) -> tuple[Path, Path, int]:
+    """The admin's full export and the checkpoint it matches, written to ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT_S) as http:
+        export = http.get("/api/v1/audit/export", params={"format": "jsonl"})
+        export.raise_for_status()
+        checkpoint = http.get("/api/v1/audit/checkpoint")
+        checkpoint.raise_for_status()
+    export_path, checkpoint_path = folder / "audit.jsonl", folder / "audit.checkpoint.json"
+    export_path.write_bytes(export.content)
+    checkpoint_path.write_bytes(checkpoint.content)
+    return export_path, checkpoint_path, int(export.headers["X-Leian-Tree-Size"])
+
+
+def read_export(path: Path) -> dict[int, tuple[str, dict[str, Any]]]:
+    """seq → (leaf hash, record) of a JSONL export."""
+    out = {}
+    with open(path, encoding="utf-8") as fp:
+        for line in fp:
+            entry = json.loads(line)
+            if "seq" in entry:
+                out[entry["seq"]] = (entry["leaf_hash"], entry["record"])
+    return out
+
+
+def check_audit(
+    deployment: Deployment, url: str, outcomes: Sequence[Outcome], folder: Path, *, crashed: bool = False
+) -> AuditCheck:
+    """Check ``outcomes`` against the log the server exports now (nothing else may be running).
+
+    ``crashed``: requests that got no answer (the server was killed) may or may not have a record.
+    """
+    from retrieval.audit.verify import verify_export
+
+    result = AuditCheck()
+    fail = result.failures.append
+    export_path, checkpoint_path, tree_size = fetch_log(url, deployment.admin_token, folder)
+    report = verify_export(export_path, checkpoint_path, deployment.public_key)
+    result.verified, result.tree_size = report.ok, report.tree_size or 0
+    if not report.ok:
+        fail(f"the exported log does not verify: {report.summary()}")
+    if report.tree_size != tree_size:
+        fail(f"the export covers {tree_size} records, the checkpoint {report.tree_size}")
+    records = read_export(export_path)
+
+    for o in outcomes:
+        if o.status != 200 or o.receipt is None:
+            continue
+        seq, leaf = o.receipt
+        if seq not in records:
+            fail(f"{o.op} of {o.client} was answered with record {seq}, which the log does not have")
+            continue
+        stored_leaf, record = records[seq]
+        payload = record.get("payload") or {}
+        if stored_leaf != leaf:
+            fail(f"record {seq}: the client got leaf hash {leaf}, the log has {stored_leaf}")
+        elif record["actor"].get("user") != o.client:
+            fail(f"record {seq} is by {record['actor'].get('user')}, the answer went to {o.client}")
+        elif o.op in SEARCH_OPS and (record["kind"], payload.get("case_number")) != ("search", o.case_number):
+            fail(
+                f"record {seq} is not the search for {o.case_number}: {record['kind']} {payload.get('case_number')}"
+            )
+        elif o.op == "mark" and (record["kind"], payload.get("search_id")) != ("decision", o.search_id):
+            fail(f"record {seq} is not the mark of search {o.search_id}")
+        else:
+            result.receipts += 1
+
+    sent = {o.case_number: o for o in outcomes if o.op in SEARCH_OPS}
+    names = {c.name for c in deployment.clients}
+    per_case: Counter[str] = Counter()
+    for _, record in records.values():
+        if record["kind"] == "search" and record["actor"].get("user") in names:
+            number = (record.get("payload") or {}).get("case_number")
+            if number in sent:
+                per_case[number] += 1
+    for number, o in sent.items():
+        n = per_case[number]
+        if o.status == 200 and n != 1:
+            fail(f"the answered search {number} has {n} audit records, not exactly one")
+        elif o.status != 200 and n > 1:
+            fail(f"the unanswered search {number} has {n} audit records")
+        elif o.status != 200 and n == 1:
+            result.unanswered_recorded += 1
+            if not crashed:
+                fail(f"the search {number} was refused ({o.status}) but recorded")
+
+    exports = sum(
+        1
+        for _, r in records.values()
+        if r["kind"] == "export"
+        and r["actor"].get("user") in names
+        and (r.get("payload") or {}).get("via") == "api"
+    )
+    tried = [o for o in outcomes if o.op.startswith("export_")]
+    answered = sum(1 for o in tried if o.status == 200)
+    if not answered <= exports <= len(tried):
+        fail(f"{exports} export records for {answered} answered of {len(tried)} exports")
+    result.failures.extend(ledger_problems(deployment.data_dir, records))
+    return result
+
+
+def ledger_problems(data_dir: Path, records: dict[int, tuple[str, dict[str, Any]]]) -> list[str]:
+    """Rows of the service's ledger of searches that the audit log does not back (there must be none)."""
+    conn = sqlite3.connect(f"file:{data_dir / 'accounts.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT s.search_id, u.name FROM searches s JOIN users u ON u.id = s.user_id"
+        ).fetchall()
+    finally:
+        conn.close()
+    problems = []
+    for search_id, user in rows:
+        record = records.get(search_id, ("", {}))[1]
+        if record.get("kind") != "search" or record["actor"].get("user") != user:
+            problems.append(f"the ledger has search {search_id} of {user}, the audit log has no such record")
+    return problems
+
+
+def server_problems(log_text: str) -> list[str]:
+    return [f"the server logged a traceback: {line}" for line in _tracebacks(log_text)]
+
+
+def _tracebacks(text: str) -> Iterator[str]:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            yield next((x for x in lines[i + 1 :] if x and not x.startswith(" ")), line)
+
+
+# -- figures --------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest rank: the smallest value with at least p % of the values at or below it."""
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
+
+
+def figures(run: LoadRun) -> dict[str, Any]:
+    elapsed = run.elapsed or (time.perf_counter() - run.started)
+    per_op: dict[str, Any] = {}
+    for op in sorted({o.op for o in run.outcomes}):
+        mine = [o for o in run.outcomes if o.op == op]
+        ms = sorted(o.seconds * 1000 for o in mine if o.status == 200)
+        per_op[op] = {
+            "requests": len(mine),
+            "ok": len(ms),
+            **{f"p{p}_ms": round(percentile(ms, p), 1) for p in (50, 95, 99)},
+            "max_ms": round(ms[-1], 1) if ms else None,
+        }
+    statuses = Counter(str(o.status) if o.status is not None else "no answer" for o in run.outcomes)
+    return {
+        "clients": len(run.clients),
+        "seconds": round(elapsed, 1),
+        "requests": len(run.outcomes),
+        "requests_per_s": round(len(run.outcomes) / elapsed, 1),
+        "searches_per_s": round(len(run.answered(SEARCH_OPS)) / elapsed, 1),
+        "statuses": dict(sorted(statuses.items())),
+        "5xx": sum(1 for o in run.outcomes if o.status is not None and o.status >= 500),
+        "operations": per_op,
+    }
+
+
+def request_problems(outcomes: Sequence[Outcome]) -> list[str]:
+    """Every request of a healthy run is answered 200; each kind of deviation listed once with a count."""
+    problems: Counter[str] = Counter()
+    for o in outcomes:
+        if o.status != 200:
+            what = f"{o.status}" if o.status is not None else "no answer"
+            problems[f"{o.op}: {what}: {(o.error or '')[:160]}"] += 1
+    return [f"{n} × {p}" for p, n in problems.most_common()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--index", type=Path, help="published index home (default: the sample corpus, built)")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--keep", type=Path, help="keep the data folder, export and server log here")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.seconds <= 0:
+        parser.error("--clients and --seconds must be positive")
+
+    with tempfile.TemporaryDirectory(prefix="leian-load-") as tmp:
+        root = args.keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        index = args.index or build_sample_index(root / "index")
+        deployment = provision(index, root, args.clients)
+        server = Server(deployment, root / "server.log")
+        with server:
+            run = LoadRun(server.url, deployment.clients, args.seconds)
+            run.run()
+            audit = check_audit(deployment, server.url, run.outcomes, root / "export")
+        failures = request_problems(run.outcomes) + audit.failures + server_problems(server.log_text())
+        out = {
+            "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+            **figures(run),
+            "audit": audit.to_dict(),
+            "failures": failures,
+            "ok": not failures,
+        }
+    text = json.dumps(out, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

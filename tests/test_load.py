@@ -1,0 +1,70 @@
+"""The short load run of ``bench/load.py``: 8 clients × 5 s against a real uvicorn server, nothing lost.
+
+The long run (32 clients × 60 s) is ``python bench/load.py``; its figures are in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from load_env import load
+
+
+@pytest.fixture(scope="module")
+def loaded(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("load")
+    deployment = load.provision(sample_index, root, 8)
+    with load.Server(deployment, root / "server.log") as server:
+        run = load.LoadRun(server.url, deployment.clients, 5.0)
+        run.run()
+        audit = load.check_audit(deployment, server.url, run.outcomes, root / "export")
+        yield {"deployment": deployment, "server": server, "run": run, "audit": audit, "root": root}
+
+
+def test_every_request_is_answered_and_none_is_a_5xx(loaded: dict[str, Any]) -> None:
+    run = loaded["run"]
+    figures = load.figures(run)
+    assert load.request_problems(run.outcomes) == []
+    assert figures["5xx"] == 0 and figures["statuses"] == {"200": len(run.outcomes)}
+    assert set(figures["operations"]) == {*load.JUDGE_MIX, *load.AUDITOR_MIX}  # the whole mix ran
+    assert figures["searches_per_s"] > 1
+    for op in figures["operations"].values():
+        assert op["p50_ms"] <= op["p95_ms"] <= op["p99_ms"] <= op["max_ms"]
+
+
+def test_every_answered_search_and_mark_has_its_record_and_the_log_verifies(loaded: dict[str, Any]) -> None:
+    run, audit = loaded["run"], loaded["audit"]
+    assert audit.failures == []
+    assert audit.verified and audit.tree_size > len(run.outcomes) // 2
+    assert audit.receipts == len(run.answered(load.SEARCH_OPS | {"mark"})) > 20
+
+
+def test_the_check_catches_answers_the_log_does_not_back(loaded: dict[str, Any]) -> None:
+    """The checker itself: a wrong leaf, an answer without a record, a refusal recorded, exports unaccounted."""
+    run, server = loaded["run"], loaded["server"]
+    searches = run.answered(frozenset({"search"}))
+    forged = dataclasses.replace(searches[0], receipt=(searches[0].receipt[0], "0" * 64))
+    unrecorded = dataclasses.replace(searches[1], case_number="（2026）浙0106刑初1号", receipt=None)
+    refused = dataclasses.replace(searches[2], status=503, receipt=None)
+    audit = load.check_audit(
+        loaded["deployment"], server.url, [forged, unrecorded, refused], loaded["root"] / "export2"
+    )
+    assert audit.verified
+    assert len(audit.failures) == 4
+    assert audit.failures[3].endswith("export records for 0 answered of 0 exports")  # the run's exports
+    assert audit.failures[:3] == [
+        f"record {forged.receipt[0]}: the client got leaf hash {'0' * 64}, the log has {searches[0].receipt[1]}",
+        "the answered search （2026）浙0106刑初1号 has 0 audit records, not exactly one",
+        f"the search {refused.case_number} was refused (503) but recorded",
+    ]
+
+
+def test_the_server_logged_no_traceback(loaded: dict[str, Any]) -> None:
+    assert load.server_problems(loaded["server"].log_text()) == []
+    assert load.server_problems("Traceback (most recent call last):\n  File x\nKeyError: 'y'\n") == [
+        "the server logged a traceback: KeyError: 'y'"
+    ]
