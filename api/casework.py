@@ -44,6 +44,17 @@ class SearchInput:
     endpoint: str
     requested_methods: list[str] | None
     parties: list[Party] = field(default_factory=list)
+    batch: dict[str, Any] | None = None  # a report batch's id and item, recorded so a resume finds it
+
+
+@dataclass
+class ExecutedSearch:
+    """A search that was run and recorded: the retrieval response and where its record sits."""
+
+    response: SearchResponse
+    related: list[dict[str, Any]]
+    appended: AppendResult
+    timings: dict[str, float]
 
 
 @contextlib.contextmanager
@@ -164,7 +175,7 @@ def _search_payload(
     request = job.request
     index = services.index_facts()
     embedder = index["embedder"]
-    vector_index = dict(services.index().manifest.get("vector_index") or {})
+    vector_index = services.index().ann
     payload = search_payload(
         trigger=job.trigger.value,
         case_number=job.case_number,
@@ -212,6 +223,8 @@ def _search_payload(
             "related": [{"doc_id": link.doc_id, "kind": link.kind.value} for link in related],
         }
     )
+    if job.batch is not None:
+        payload["batch"] = dict(job.batch)
     return payload
 
 
@@ -287,10 +300,10 @@ def receipt(result: AppendResult) -> dict[str, Any]:
     }
 
 
-def run_search(
+def execute_search(
     services: Services, principal: Principal, client: str | None, job: SearchInput
-) -> dict[str, Any]:
-    """Search, record, then answer; raises ApiError (422, 503) before anything is answered."""
+) -> ExecutedSearch:
+    """Search, then record (audit log, then ledger); raises ApiError (422, 503) before anything is shown."""
     store = services.index()
     check_limits(services, job.request.k, job.request.facts)
     try:
@@ -332,7 +345,15 @@ def run_search(
             [r.document.doc_id for r in response.results],
         )
     services.metrics.observe_search(timings)
+    return ExecutedSearch(response, related_out, appended, timings)
 
+
+def run_search(
+    services: Services, principal: Principal, client: str | None, job: SearchInput
+) -> dict[str, Any]:
+    """Search, record, then answer; raises ApiError (422, 503) before anything is answered."""
+    executed = execute_search(services, principal, client, job)
+    response, appended = executed.response, executed.appended
     groups: dict[int, dict[str, Any]] = {}
     for rank, result in enumerate(response.results, start=1):
         tier = result.tier if result.tier is not None else Tier.OTHER
@@ -353,9 +374,9 @@ def run_search(
         "tier_counts": {str(t): n for t, n in response.tier_counts.items()},
         "result_count": len(response.results),
         "tiers": [groups[t] for t in sorted(groups)],
-        "related": related_out,
+        "related": executed.related,
         "index": services.index_facts(),
-        "timings_ms": timings,
+        "timings_ms": executed.timings,
     }
 
 

@@ -21,6 +21,7 @@ from retrieval.report.model import (
     SECTIONS,
     SERVICE_NAME,
     TO_BE_FILLED,
+    conflict_lines,
     key_point,
     outcome_of,
 )
@@ -39,6 +40,7 @@ SEARCHED_AT = dt.datetime(2025, 6, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hou
 AUDIT_ID = 4711
 AUDIT_HASH = "3f" * 32
 FOCUS = THEFT["dispute_focus"]
+TRIGGER = "缺乏明确或统一裁判规则"
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +69,7 @@ def make(response: SearchResponse, request: SearchRequest | None = None, **overr
         "audit_search_id": AUDIT_ID,
         "audit_hash": AUDIT_HASH,
         "marks": None,
+        "trigger": TRIGGER,
     }
     fields.update(overrides)
     return build_report(response, request=request, **fields)
@@ -126,7 +129,8 @@ def elements(report: RetrievalReport, response: SearchResponse) -> list[str]:
         JUDGE["name"],
         JUDGE["court"],
         JUDGE["role"],
-        report.searched_at,
+        "2025年6月1日 09:30:00",  # 检索时间 as a court writes it (China time)
+        TRIGGER,
         SERVICE_NAME,
         str(response.index["build_id"]),
         f"{response.index['documents']} 篇",
@@ -196,6 +200,16 @@ def test_conflicting_outcomes_are_flagged(report: RetrievalReport):
             assert side.court_level in {"基层", "中级", "高级", "最高"} and side.date
 
 
+def test_conflicts_print_one_line_per_cause_naming_each_case_once(report: RetrievalReport, opened):
+    (line,) = conflict_lines(report)  # several pairs, one cause
+    assert line.startswith("同为盗窃罪，裁判结果不一致。") and "缓刑（1件）" in line
+    sides = {s.doc_id: s for c in report.conflicts for s in (c.first, c.second)}
+    assert len(sides) > 2
+    for side in sides.values():
+        assert line.count(side.case_number) == 1
+    assert section_body(opened, SECTIONS[6])[0] == line  # then only the closing block
+
+
 def test_outcome_reading():
     def doc(result: str, category=CaseCategory.CRIMINAL) -> Document:
         return Document("d", category=category, sections=Sections(result=result))
@@ -234,15 +248,35 @@ def test_docx_has_every_art8_element(opened, report: RetrievalReport, response: 
     assert not missing
     assert THEFT["facts"] in body_texts(opened)  # the exact query, as one paragraph
     assert section_body(opened, SECTIONS[3]) == [TO_BE_FILLED]
-    footer = opened.sections[0].footer.paragraphs[0].text
-    assert str(AUDIT_ID) in footer and AUDIT_HASH in footer
+    number, audit = opened.sections[0].footer.paragraphs  # every printed page: its number and the record
+    assert number._p.xpath("./w:fldSimple/@w:instr") == ["PAGE"]
+    assert str(AUDIT_ID) in audit.text and AUDIT_HASH in audit.text
+    closing = [p for p in opened.paragraphs if p.alignment == 2]  # right-aligned: 检索人, court, date
+    assert [p.text for p in closing] == [
+        f"检索人：{JUDGE['name']}（承办法官）",
+        "签　名：＿＿＿＿＿＿",
+        JUDGE["court"],
+        "2025年6月1日",
+    ]
 
 
 def test_docx_basic_information_table(opened):
     rows = {row.cells[0].text: row.cells[1].text for row in opened.tables[0].rows}
-    assert list(rows) == ["待决案件案号", "承办法官", "法院", "检索时间", "检索平台", "审计编号"]
-    assert rows["待决案件案号"] == THEFT["case_number"]
-    assert JUDGE["name"] in rows["承办法官"] and rows["法院"] == JUDGE["court"]
+    assert list(rows) == [
+        "待决案件案号",
+        "检索事由",
+        "检索人",
+        "检索法院",
+        "检索时间",
+        "检索平台",
+        "审计编号",
+    ]
+    assert rows["待决案件案号"] == THEFT["case_number"] and rows["检索事由"] == TRIGGER
+    assert rows["检索人"] == f"{JUDGE['name']}（承办法官）" and rows["检索法院"] == JUDGE["court"]
+    assert rows["检索时间"] == "2025年6月1日 09:30:00"
+    # widths on the grid (what LibreOffice reads), a narrow label column and the rest of the 15.6 cm line
+    label, value = (column.width for column in opened.tables[0].columns)
+    assert abs(label - Cm(3.4)) < Cm(0.01) and abs(label + value - Cm(15.6)) < Cm(0.01)
 
 
 def test_docx_sections_and_tiers_in_order(opened):

@@ -65,6 +65,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS checkpoints("
     " tree_size INTEGER NOT NULL, root BLOB NOT NULL, at TEXT NOT NULL,"
     " signature BLOB NOT NULL, key_id TEXT NOT NULL)",
+    # The write probe's scratch row, deleted in the transaction that wrote it: not part of the log.
+    "CREATE TABLE IF NOT EXISTS write_probe(data BLOB NOT NULL)",
     # A record's seq is its leaf index: no gaps, whoever inserts.
     "CREATE TRIGGER IF NOT EXISTS records_contiguous BEFORE INSERT ON records"
     " WHEN NEW.seq != (SELECT COALESCE(MAX(seq), -1) + 1 FROM records)"
@@ -76,6 +78,10 @@ _SCHEMA = (
         for op in ("UPDATE", "DELETE")
     ),
 )
+
+
+PROBE_BYTES = 8192
+"""Size of the write probe's scratch row: more than a typical search record, so it needs new pages too."""
 
 
 class AuditUnavailable(RuntimeError):
@@ -163,7 +169,7 @@ class InclusionProof:
         return json.dumps({"format": INCLUSION_FORMAT, **asdict(self)}, ensure_ascii=False, indent=2) + "\n"
 
 
-def _csv_cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     """Excel runs cells that start with = + - @ as formulas; a leading apostrophe keeps them text."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -367,6 +373,28 @@ class AuditLog:
             self._frontier = frontier
             return AppendResult(seq, leaf.hex(), frontier.size, frontier.root().hex())
 
+    def check_writable(self) -> None:
+        """Raise ``AuditUnavailable`` unless a record could be committed now; the log is left untouched.
+
+        A lock probe on another connection cannot see a disk that is full or refuses writes, nor a
+        writer connection that went read-only. This commits, through the writer's own connection,
+        a record-sized scratch row and its deletion in one transaction: the write lock, new pages,
+        the write-ahead log growing and the fsync, as an append needs them, without a record.
+        """
+        with self._lock:
+            conn = self._writer()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("INSERT INTO write_probe(data) VALUES (zeroblob(?))", (PROBE_BYTES,))
+                    conn.execute("DELETE FROM write_probe")
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:  # failed before or at COMMIT (SQLite may have rolled back)
+                        conn.execute("ROLLBACK")
+            except (sqlite3.Error, OSError) as exc:
+                raise AuditUnavailable(f"{self.path}: audit records cannot be written: {exc}") from exc
+
     def checkpoint(self, private_key: Ed25519PrivateKey) -> SignedCheckpoint:
         """Sign and store the current tree head."""
         with self._lock:
@@ -464,6 +492,14 @@ class AuditLog:
         for _, _, data in self._rows(record_filter, tree_size):
             yield AuditRecord.from_bytes(data)
 
+    def read(self, seq: int) -> tuple[AuditRecord, str]:
+        """Record ``seq`` and its stored leaf hash (hex); KeyError when the log has no such record."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT leaf_hash, data FROM records WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise KeyError(f"no audit record {seq}")
+        return AuditRecord.from_bytes(row[1]), bytes(row[0]).hex()
+
     def export_jsonl(
         self, fp: BinaryIO, record_filter: RecordFilter | None = None, tree_size: int | None = None
     ) -> int:
@@ -520,7 +556,7 @@ class AuditLog:
                 len(results) if isinstance(results, list) else None,
                 leaf.hex(),
             ]
-            writer.writerow([_csv_cell(v) for v in row])
+            writer.writerow([csv_cell(v) for v in row])
             fp.write(buffer.getvalue().encode("utf-8"))
             buffer.seek(0)
             buffer.truncate()

@@ -3,9 +3,10 @@
 ``build_report`` turns a ``SearchResponse`` plus what the judge supplies (案号, facts, 争议焦点, marks)
 into a ``RetrievalReport``; the renderers (DOCX, HTML, Markdown) only lay it out, in the same order:
 
-检索主体 · 检索时间 · 检索平台 · 检索方法 · 检索结果 (per Art. 4 tier, tiers 1–4 always listed, "其他"
-when it has results) · 类案裁判要点 · 待决案件争议焦点 · 类案/非类案标记 · 参照/参考运用情况分析 ·
-裁判结果冲突提示 (Art. 11) · 审计编号 and record hash.
+检索事由 (the Art. 2 trigger) · 检索主体 · 检索时间 · 检索平台 · 检索方法 · 检索结果 (per Art. 4 tier,
+tiers 1–4 always listed, "其他" when it has results) · 类案裁判要点 · 待决案件争议焦点 · 类案/非类案标记 ·
+参照/参考运用情况分析 · 裁判结果冲突提示 (Art. 11) · 审计编号 and record hash · the closing block
+(检索人, signature line, court, date).
 
 Rules kept deliberately simple:
 
@@ -129,6 +130,7 @@ class RetrievalReport:
     conflicts: list[Conflict]
     audit_search_id: int | None
     audit_hash: str | None
+    trigger: str | None = None  # 检索事由: the Art. 2 item that made the search mandatory
     title: str = "类案检索报告"
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,7 +217,9 @@ def _tiers(results: list[SearchResult]) -> list[TierGroup]:
 def _summary(tiers: list[TierGroup]) -> list[str]:
     high = [c for g in tiers if g.tier in (Tier.GUIDING, Tier.SPC) for c in g.cases]
     chosen = high or [c for g in tiers for c in g.cases][:SUMMARY_FALLBACK_COUNT]
-    return [f"{c.title}（{c.case_number or c.doc_id}）：{c.key_point}" for c in chosen if c.key_point]
+    return [
+        f"{case_reference(c.title, c.case_number, c.doc_id)}：{c.key_point}" for c in chosen if c.key_point
+    ]
 
 
 def _side(doc: Document, outcome: str) -> ConflictSide:
@@ -283,6 +287,7 @@ def build_report(
     audit_hash: str | None,
     marks: dict[str, tuple[str, str]] | None = None,
     request: SearchRequest | None = None,
+    trigger: str | None = None,
 ) -> RetrievalReport:
     """The Art. 8 report for one search; ``request`` (when given) supplies the keywords and articles.
 
@@ -321,6 +326,7 @@ def build_report(
         conflicts=find_conflicts(response.results, response.causes_used),
         audit_search_id=audit_search_id,
         audit_hash=audit_hash,
+        trigger=trigger,
     )
 
 
@@ -338,14 +344,35 @@ SECTIONS = (
 NONE_FOUND = "未检索到该层级的类案。"
 
 
+def display_time(iso: str) -> str:
+    """``2025-06-01T09:30:00+08:00`` as a court document writes it: 2025年6月1日 09:30:00 (offset if not +8)."""
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    text = f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M:%S}"
+    offset = moment.utcoffset()
+    if offset is not None and offset != dt.timedelta(hours=8):
+        text += f"（UTC{moment:%z}）"
+    return text
+
+
+def case_reference(title: str, case_number: str | None, doc_id: str) -> str:
+    """Name and 案号 of a case; a 案号 already carries its year in （）, so it is not bracketed again."""
+    if case_number:
+        return f"{title}　{case_number}"
+    return f"{title}（{doc_id}）"
+
+
 def basic_info(report: RetrievalReport) -> list[tuple[str, str]]:
     """The basic-information table: (label, value) rows."""
     p = report.platform
     return [
         ("待决案件案号", report.pending_case_number or "（未提供）"),
-        ("承办法官", f"{report.judge['name']}（{report.judge['role']}）"),
-        ("法院", report.judge["court"]),
-        ("检索时间", report.searched_at),
+        ("检索事由", report.trigger or "（未说明）"),
+        ("检索人", f"{report.judge['name']}（{report.judge['role']}）"),
+        ("检索法院", report.judge["court"]),
+        ("检索时间", display_time(report.searched_at)),
         ("检索平台", f"{p['service']}；索引版本 {p['build_id']}；{p['description']}"),
         ("审计编号", audit_line(report)),
     ]
@@ -387,7 +414,7 @@ def tier_heading(group: TierGroup) -> str:
 
 
 def case_heading(number: int, case: ReportCase) -> str:
-    return f"{number}. {case.title}（{case.case_number or case.doc_id}）"
+    return f"{number}. {case_reference(case.title, case.case_number, case.doc_id)}"
 
 
 def mark_line(mark: Mark) -> str:
@@ -395,16 +422,45 @@ def mark_line(mark: Mark) -> str:
     return f"{title}：{mark.label}。理由：{mark.reason or '（未说明）'}"
 
 
-def conflict_line(conflict: Conflict) -> str:
-    def side(s: ConflictSide) -> str:
-        committee = "，经审判委员会讨论" if s.committee else ""
-        return (
-            f"{s.title}（{s.case_number or s.doc_id}，{s.court or '法院不详'}，{s.court_level or '层级不详'}法院，"
-            f"{s.date or '日期不详'}{committee}）：{s.outcome}"
-        )
+def _side_text(s: ConflictSide) -> str:
+    committee = "，经审判委员会讨论" if s.committee else ""
+    return (
+        f"{case_reference(s.title, s.case_number, s.doc_id)}（{s.court or '法院不详'}，"
+        f"{s.court_level or '层级不详'}法院，{s.date or '日期不详'}{committee}）"
+    )
 
-    return f"同为{'、'.join(conflict.causes)}：{side(conflict.first)}；{side(conflict.second)}"
+
+def conflict_lines(report: RetrievalReport) -> list[str]:
+    """One line per 罪名/案由: each outcome with the cases that reached it, each case named once.
+
+    The data keeps pairs (``Conflict``); printed pair by pair, a case in five pairs would be named five
+    times, which buries the point Art. 11 wants made: that these cases were decided differently.
+    """
+    by_cause: dict[str, dict[str, dict[str, ConflictSide]]] = {}
+    for conflict in report.conflicts:
+        outcomes = by_cause.setdefault("、".join(conflict.causes), {})
+        for side in (conflict.first, conflict.second):
+            outcomes.setdefault(side.outcome, {})[side.doc_id] = side
+    return [
+        f"同为{cause}，裁判结果不一致。"
+        + "".join(
+            f"{outcome}（{len(sides)}件）：{'；'.join(_side_text(s) for s in sides.values())}。"
+            for outcome, sides in outcomes.items()
+        )
+        for cause, outcomes in by_cause.items()
+    ]
 
 
 def no_conflict_text() -> str:
     return "未发现同一罪名/案由下裁判结果明显不一致的类案。"
+
+
+def signature_lines(report: RetrievalReport) -> list[str]:
+    """The closing block: who searched and when, with room for the signature a filed report carries."""
+    day = display_time(report.searched_at).split(" ")[0]
+    return [
+        f"检索人：{report.judge['name']}（{report.judge['role']}）",
+        "签　名：＿＿＿＿＿＿",
+        report.judge["court"],
+        day,
+    ]

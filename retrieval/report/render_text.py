@@ -12,10 +12,11 @@ from retrieval.report.model import (
     basic_info,
     case_heading,
     case_lines,
-    conflict_line,
+    conflict_lines,
     mark_line,
     method_lines,
     no_conflict_text,
+    signature_lines,
     tier_heading,
 )
 
@@ -50,7 +51,8 @@ def render_markdown(report: RetrievalReport) -> str:
     lines += ["", f"## {SECTIONS[5]}", ""]
     lines += [f"- {_md(rule)}" for rule in report.effect_rules]
     lines += ["", _md(report.application_analysis), "", f"## {SECTIONS[6]}", ""]
-    lines += [f"- {_md(conflict_line(c))}" for c in report.conflicts] or [no_conflict_text()]
+    lines += [f"- {_md(line)}" for line in conflict_lines(report)] or [no_conflict_text()]
+    lines += [""] + [f"{_md(line)}  " for line in signature_lines(report)]
     lines += ["", "---", "", _md(audit_line(report)), ""]
     return "\n".join(lines)
 
@@ -64,6 +66,7 @@ h2 { font-size: 16pt; } h3 { font-size: 14pt; }
 table { border-collapse: collapse; width: 100%; font-size: 14pt; }
 td, th { border: 1px solid #000; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }
 blockquote { border-left: 3px solid #999; margin: 0.5em 0; padding-left: 1em; }
+.signature { text-align: right; margin-top: 2em; }
 footer { border-top: 1px solid #000; margin-top: 2em; font-size: 12pt; }
 """
 
@@ -104,7 +107,8 @@ def render_html(report: RetrievalReport) -> str:
     parts.append(_ul(marks) if marks else f"<p>尚未标记。{e(report.application_analysis)}</p>")
     parts += [f"<h2>{SECTIONS[5]}</h2>", _ul(report.effect_rules), f"<p>{e(report.application_analysis)}</p>"]
     parts.append(f"<h2>{SECTIONS[6]}</h2>")
-    conflicts = [conflict_line(c) for c in report.conflicts]
+    conflicts = conflict_lines(report)
     parts.append(_ul(conflicts) if conflicts else f"<p>{no_conflict_text()}</p>")
+    parts.append('<div class="signature">' + "<br>".join(e(x) for x in signature_lines(report)) + "</div>")
     parts.append(f"<footer>{e(audit_line(report))}</footer></body></html>\n")
     return "\n".join(parts)

@@ -1,0 +1,119 @@
+"""A recorded search brought back as a ``SearchResponse``, so that a report can be made from the audit log.
+
+The audit record of a search holds the query, the causes used, the articles, keywords and seed, the
+index build, and the ranked results with their tiers, scores and effects. Those results are taken as
+recorded (never searched again); what the record does not hold is recomputed from the same build:
+each document, its explanation (a pure function of the pending facts, causes, provisions and the
+build's segmenter and IDF) and its three-year flag (relative to the day of the search, China time).
+A record made on another build is refused: the documents and their statistics may have changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from retrieval.explain import explain, pending_features
+from retrieval.index_store import IndexStore
+from retrieval.parsing.articles import extract_articles
+from retrieval.request import KeywordQuery, Method, SearchRequest
+from retrieval.search import SearchResponse, SearchResult, UnknownSeedCase, resolve_seed
+from retrieval.tiers import Tier, is_recent
+
+CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
+
+
+class ReplayError(ValueError):
+    """The record cannot be turned back into its results on this index."""
+
+
+def record_time(at: str) -> dt.datetime:
+    """An audit timestamp (``2025-06-01T01:30:00.000Z``) as an aware datetime in China time."""
+    return dt.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(CHINA_TIME)
+
+
+def request_of(payload: Mapping[str, Any]) -> SearchRequest:
+    """The parts of the original request that the record keeps (the report's 检索方法)."""
+    keywords = payload.get("keywords") or {}
+    return SearchRequest(
+        facts=str(payload.get("query") or ""),
+        case_number=payload.get("case_number"),
+        charges=list(payload.get("charges") or []),
+        articles=list(payload.get("articles") or []),
+        keywords=KeywordQuery(
+            must=tuple(keywords.get("must") or ()),
+            should=tuple(keywords.get("should") or ()),
+            must_not=tuple(keywords.get("must_not") or ()),
+            phrases=tuple(keywords.get("phrases") or ()),
+        ),
+        seed_doc_id=payload.get("seed"),
+    )
+
+
+def replay_search(
+    store: IndexStore, payload: Mapping[str, Any], searched_at: dt.datetime
+) -> tuple[SearchResponse, SearchRequest]:
+    """The recorded search's response on ``store``; ReplayError on another build or a missing document."""
+    described = store.describe()
+    recorded_build = (payload.get("index") or {}).get("version")
+    if recorded_build != described["build_id"]:
+        raise ReplayError(
+            f"the search ran on index build {recorded_build}; the index now serves {described['build_id']}"
+        )
+    request = request_of(payload)
+    methods = [str(m) for m in payload.get("methods") or []]
+    facts = request.facts
+    provisions = request.provision_keys() or [a.key() for a in extract_articles(facts)]
+    if Method.CASE.value in methods and request.seed_doc_id:
+        try:
+            seed = store.metadata.document(resolve_seed(store, request.seed_doc_id))
+        except UnknownSeedCase as exc:
+            raise ReplayError(str(exc)) from exc
+        facts = facts or seed.searchable_facts()
+        provisions = provisions or [a.key() for a in seed.articles]
+    causes = [str(c) for c in payload.get("causes_used") or []]
+    pending = pending_features(facts, causes, provisions, store.segmenter)
+
+    ranked = list(payload.get("results") or [])
+    rows: list[int] = []
+    for hit in ranked:
+        row = store.metadata.row_of(hit["doc_id"])
+        if row is None:
+            raise ReplayError(f"document {hit['doc_id']} of the record is not in the index")
+        rows.append(row)
+    docs = store.metadata.documents(rows)
+    features = store.metadata.legal_features(rows)
+    today = searched_at.astimezone(CHINA_TIME).date()
+    years = SearchRequest().recency_years or 0
+    results = []
+    for hit, row in zip(ranked, rows, strict=True):
+        doc = docs[row]
+        results.append(
+            SearchResult(
+                document=doc,
+                score=float(hit["score"]),
+                fused_score=float(hit["score"]),
+                tier=Tier(hit["tier"]) if hit.get("tier") is not None else None,
+                recent=is_recent(doc, today, years),
+                effect=str(hit.get("effect") or ""),
+                explanation=explain(pending, doc, store, pending.tokens, features.get(row)),
+            )
+        )
+    counts: dict[int, int] = {}
+    for result in results:
+        tier = int(result.tier or Tier.OTHER)
+        counts[tier] = counts.get(tier, 0) + 1
+    response = SearchResponse(
+        results=results,
+        methods=methods,
+        causes_used=causes,
+        causes_predicted=bool(payload.get("causes_predicted")),
+        predicted_causes=[],
+        first_tier_with_results=results[0].tier if results else None,
+        tier_counts=counts,
+        seed_doc_id=request.seed_doc_id,
+        index=described,
+        timings_ms={},
+    )
+    return response, request
