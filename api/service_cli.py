@@ -185,11 +185,31 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return audit_command(list(args.audit_args))
 
 
+def _data_defaults(rest: list[str]) -> list[str]:
+    """``--db`` and ``--key`` from ``--data`` / LEIAN_DATA / LEIAN_SIGNING_KEY unless given."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--key", type=Path)
+    parser.add_argument("--data", type=Path)
+    opts, passed = parser.parse_known_args(rest)
+    settings = Settings.from_env().with_overrides(data_dir=opts.data)
+    return [
+        "--db",
+        str(opts.db or settings.audit_db),
+        "--key",
+        str(opts.key or settings.signing_key_path),
+        *passed,
+    ]
+
+
 def audit_command(rest: list[str]) -> int:
     """``verify``, ``verify-record``, ``keygen``, ``proof`` go to ``retrieval.audit.cli``; ``export``
-    defaults to the data folder's log and key and writes the checkpoint beside the export."""
+    defaults to the data folder's log and key and writes the checkpoint beside the export; ``summary``
+    defaults to the data folder's log and key."""
     from retrieval.audit.cli import main as audit_main
 
+    if rest[:1] == ["summary"]:
+        return audit_main(["summary", *_data_defaults(rest[1:])])
     if not rest or rest[0] != "export":
         return audit_main(rest)
     parser = argparse.ArgumentParser(prog="leian audit export")
@@ -257,6 +277,24 @@ def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
     return out
 
 
+def _checked_index(settings: Settings) -> Settings:
+    """Refuse to start on a corrupt or truncated build rather than serve a service that is never ready.
+
+    The files are checked here, before the server starts, so the service need not check them again.
+    """
+    from retrieval.index_layout import IndexLayoutError
+    from retrieval.index_store import verify_published
+
+    assert settings.index_home is not None
+    try:
+        verify_published(settings.index_home, checksums=settings.verify_index_checksums)
+    except IndexLayoutError as exc:
+        raise ServiceCliError(
+            f"refusing to serve {settings.index_home}: {exc}; rebuild it or publish a good build", 1
+        ) from exc
+    return settings.with_overrides(verify_index_checksums=False)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -275,6 +313,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"demo account {name}（{role}，{DEMO_COURT}）token:\n{token}")
     if settings.index_home is None:
         raise ServiceCliError("no index: pass --index HOME or set LEIAN_INDEX (or use --demo)")
+    settings = _checked_index(settings)
     print(f"serving index {settings.index_home}, data in {settings.data_dir}")
     print(f"open http://{args.host}:{args.port}/ in a browser and sign in with a token (API docs: /docs)")
     sys.stdout.flush()
@@ -345,7 +384,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "audit",
-        help="audit log: verify EXPORT CHECKPOINT, verify-record, keygen --out, export --out, proof",
+        help="audit log: verify EXPORT CHECKPOINT, verify-record, keygen --out, export --out, proof, summary",
         add_help=False,
     )
     p.add_argument("audit_args", nargs=argparse.REMAINDER)

@@ -1,17 +1,17 @@
-"""Audit endpoints: records (scoped by role), export, the signed checkpoint, one record's proof."""
+"""Audit endpoints: records (scoped by role), export, periodic summary, the signed checkpoint, one record's proof."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api import audit_access
+from api import audit_access, audit_summary
 from api.audit_access import MAX_PAGE, RecordQuery
 from api.deps import ClientDep, PrincipalDep, ServicesDep
-from api.routes.schemas import AuditRecordsOut, ExportFormat
+from api.routes.schemas import AuditRecordsOut, ExportFormat, IsoDateTime, RowId
+from retrieval.audit.summary_output import MEDIA_TYPES, SummaryFormat
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -20,9 +20,9 @@ Court = Annotated[str | None, Query(description="法院名称 (auditors: only th
 User = Annotated[str | None, Query(description="user name (judges: only themselves)")]
 CaseNumber = Annotated[str | None, Query(description="the pending case's 案号")]
 TriggerQ = Annotated[str | None, Query(description="Art. 2 trigger")]
-Kind = Annotated[str | None, Query(description="search, decision, export, token, account")]
-Since = Annotated[dt.datetime | None, Query(description="from (inclusive), ISO 8601; UTC if no zone")]
-Until = Annotated[dt.datetime | None, Query(description="to (exclusive), ISO 8601; UTC if no zone")]
+Kind = Annotated[str | None, Query(description="search, decision, report, export, summary, token, account")]
+Since = Annotated[IsoDateTime | None, Query(description="from (inclusive), ISO 8601; UTC if no zone")]
+Until = Annotated[IsoDateTime | None, Query(description="to (exclusive), ISO 8601; UTC if no zone")]
 
 
 @router.get("/records", response_model=AuditRecordsOut, summary="Audit records visible to this account")
@@ -74,6 +74,31 @@ def export(
 
 
 @router.get(
+    "/summary",
+    summary="Art. 13 periodic summary of mandatory searches (审判管理, 院长/庭长: own court); audited",
+    response_class=Response,
+    responses={
+        200: {"content": {m: {} for m in MEDIA_TYPES.values()}},
+        503: {"description": "audit log unavailable or failing verification: no figures are served"},
+    },
+)
+def summary(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    client: ClientDep,
+    first: Annotated[str, Query(alias="from", description="first day (included), YYYY-MM-DD, Beijing time")],
+    last: Annotated[str, Query(alias="to", description="last day (included), YYYY-MM-DD, Beijing time")],
+    court: Court = None,
+    format: Annotated[SummaryFormat, Query()] = SummaryFormat.JSON,
+) -> Response:
+    result = audit_summary.summary(services, principal, client, court, first, last, format)
+    headers = {}
+    if format is not SummaryFormat.JSON:
+        headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+@router.get(
     "/checkpoint",
     summary="The latest signed checkpoint as a checkpoint file (signs a new one if the log grew)",
 )
@@ -82,5 +107,5 @@ def checkpoint(_principal: PrincipalDep, services: ServicesDep) -> dict[str, Any
 
 
 @router.get("/records/{seq}/proof", summary="Inclusion proof of one record and the checkpoint it leads to")
-def proof(seq: int, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+def proof(seq: RowId, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     return audit_access.record_proof(services, principal, seq)

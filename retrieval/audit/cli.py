@@ -1,4 +1,4 @@
-"""``leian audit …``: verify an export offline, make keys, export with a fresh checkpoint.
+"""``leian audit …``: verify an export offline, make keys, export with a fresh checkpoint, summarise.
 
 Exit status: 0 verified / done, 1 verification failed (the message names the first bad record),
 2 bad input (missing or unreadable files, a filtered export, a key that would be overwritten).
@@ -7,13 +7,20 @@ Exit status: 0 verified / done, 1 verification failed (the message names the fir
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from retrieval.audit.verify import VerifyInputError, VerifyReport, verify_export, verify_inclusion_file
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from retrieval.audit.store import AuditLog
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 MAX_LISTED = 20
@@ -49,6 +56,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("db", type=Path)
     p.add_argument("seq", type=int)
     p.add_argument("--out", type=Path, required=True)
+
+    p = sub.add_parser(
+        "summary", help="Art. 13 periodic summary of one court's mandatory searches, from the verified log"
+    )
+    p.add_argument(
+        "--db", type=Path, required=True, help="audit database (leian: default from --data DIR or LEIAN_DATA)"
+    )
+    p.add_argument(
+        "--key",
+        type=Path,
+        required=True,
+        help="signing key (leian: default LEIAN_SIGNING_KEY or the data folder's)",
+    )
+    p.add_argument("--court", required=True, help="法院名称, as in the accounts")
+    p.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day (included)")
+    p.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day (included)")
+    p.add_argument("--out", type=Path, help="folder for the table files and the chart (PNG)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "xlsx", "json"),
+        help="table format (default: all three with --out; a tab-separated table on stdout without)",
+    )
     return parser
 
 
@@ -91,19 +120,32 @@ def _os_user() -> str:
         return f"uid:{os.getuid()}"
 
 
-def _export(args: argparse.Namespace) -> int:
-    from retrieval.audit.records import Actor
-    from retrieval.audit.signing import SigningKeyError, load_private_key
-    from retrieval.audit.store import AuditLog, AuditUnavailable
+@contextlib.contextmanager
+def _disclosing(
+    db: Path, key_path: Path, kind: str, payload: dict[str, Any]
+) -> Iterator[tuple[AuditLog, Ed25519PrivateKey]]:
+    """The log and its signing key for an act that discloses the log (export, summary).
 
-    if not args.db.exists():
-        print(f"error: {args.db} does not exist", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    The act is itself audited: recorded before anything leaves the log.
+    """
+    from retrieval.audit.records import Actor
+    from retrieval.audit.signing import load_private_key
+    from retrieval.audit.store import AuditLog
+
+    if not db.exists():
+        raise FileNotFoundError(f"{db} does not exist")
+    key = load_private_key(key_path)
+    with AuditLog(db) as log:
+        log.append(kind, Actor(_os_user(), "operator"), "cli", payload)
+        yield log, key
+
+
+def _export(args: argparse.Namespace) -> int:
+    from retrieval.audit.signing import SigningKeyError
+    from retrieval.audit.store import AuditUnavailable
+
     try:
-        key = load_private_key(args.key)
-        with AuditLog(args.db) as log:
-            # The export is itself an audited act, recorded before anything leaves the log.
-            log.append("export", Actor(_os_user(), "operator"), "cli", {"target": str(args.out)})
+        with _disclosing(args.db, args.key, "export", {"target": str(args.out)}) as (log, key):
             signed = log.export_bundle(args.out, args.checkpoint, key)
             if args.csv:
                 with open(args.csv, "wb") as fp:
@@ -132,6 +174,60 @@ def _proof(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _summary(args: argparse.Namespace) -> int:
+    from retrieval.audit.signing import SigningKeyError
+    from retrieval.audit.store import AuditUnavailable
+    from retrieval.audit.summary import Period, PeriodError
+    from retrieval.audit.summary_output import SummaryFormat, file_name, render
+    from retrieval.audit.summary_source import UnverifiedLog, verified_summary
+
+    try:
+        period = Period.parse(args.first, args.last)
+    except PeriodError as exc:
+        print(f"error: --{exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.out is None and args.format == "xlsx":
+        print("error: xlsx is a binary file: give --out DIR", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    scope = {"court": args.court, "from": args.first, "to": args.last, "via": "cli"}
+    try:
+        with _disclosing(args.db, args.key, "summary", scope) as (log, key):
+            summary = verified_summary(log, key, args.court, period)
+    except (SigningKeyError, AuditUnavailable, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UnverifiedLog as exc:
+        print(f"error: the audit log does not verify; no summary is made from it: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.out is None:
+        if args.format is None:
+            print("\n".join("\t".join("" if c is None else str(c) for c in row) for row in summary.table()))
+        else:
+            sys.stdout.write(render(summary, SummaryFormat(args.format)).decode("utf-8-sig"))
+        return EXIT_OK
+    formats = (
+        [SummaryFormat(args.format)]
+        if args.format
+        else [SummaryFormat.CSV, SummaryFormat.XLSX, SummaryFormat.JSON]
+    )
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for fmt in [*formats, SummaryFormat.PNG]:
+            path = args.out / file_name(summary, fmt)
+            path.write_bytes(render(summary, fmt))
+            print(f"wrote {path}")
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    share = summary.tier_1_2_share
+    print(
+        f"{summary.court} {period.first}..{period.last}: {summary.searches} searches, "
+        f"{'-' if share is None else f'{share:.1%}'} found tier 1/2 cases, {summary.reports} reports; "
+        f"log verified up to {dict(summary.source)['记录范围']}"
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -149,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keygen(args.out)
     if args.command == "export":
         return _export(args)
+    if args.command == "summary":
+        return _summary(args)
     return _proof(args)
 
 

@@ -27,6 +27,7 @@ class RecordKind(StrEnum):
     REPORT = "report"  # a 类案检索报告 was generated
     EXPORT = "export"  # the audit log itself was exported
     TOKEN = "token"  # an access token was issued or revoked
+    SUMMARY = "summary"  # an Art. 13 periodic summary was drawn from the log
 
 
 def _check(value: Any, path: str) -> None:

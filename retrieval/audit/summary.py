@@ -1,0 +1,237 @@
+"""The Art. 13 periodic summary (类案检索情况定期汇总) of one court's mandatory searches, from audit records.
+
+Pure functions over record dicts (the ``record`` of an export line, or ``AuditRecord.to_dict()``),
+read once in seq order; ``summary_source`` feeds them from a verified log. Choices a reader of the
+figures needs to know:
+
+* Days are Beijing time (UTC+8, the courts' calendar; China has no daylight saving): ``--from D1
+  --to D2`` covers D1 00:00 to D2 24:00 there, both days included; records store UTC.
+* A search belongs to the court of the account that ran it (``actor.court``), like every audit scope.
+* 案件类型 is 案件类别 + 审理阶段 from the pending case's 案号 (``刑事一审`` for 刑初); a search without a
+  parsable 案号 counts as ``未知``.
+* Marks (Art. 6) count for the searches of the period, whenever they were made: per result, the
+  latest mark in the log the summary read (its tree size is in the source), so a re-mark replaces
+  the earlier one instead of counting twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrieval.audit.records import RecordKind
+from retrieval.audit.store import RecordFilter
+from retrieval.parsing.case_number import parse_case_number
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
+MAX_DAYS = 3660  # ten years: a longer period is a typo, and the per-day table would be huge
+UNKNOWN_CASE_TYPE = "未知"
+SIMILAR = "类案"  # the Art. 6 label that counts as "marked similar"
+HIGH_TIERS = (1, 2)  # 指导性案例; 最高法典型案例 / 入库案例 / SPC judgments
+REPORT_KINDS = frozenset({RecordKind.REPORT.value})
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Cell = int | float | str | None
+
+
+class PeriodError(ValueError):
+    """A date of the period is malformed or the period is impossible; ``field`` names the option."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _date(name: str, text: str) -> dt.date:
+    # fromisoformat alone would also take 20250101 and week dates: one spelling keeps reports comparable.
+    if not isinstance(text, str) or not _DATE.fullmatch(text.strip()):
+        raise PeriodError(name, f"{text!r} is not a date written YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise PeriodError(name, f"{text!r} is not a calendar date ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar days ``first``..``last``, both included, in Beijing time."""
+
+    first: dt.date
+    last: dt.date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise PeriodError("to", f"{self.last} is before from {self.first}")
+        if self.length > MAX_DAYS:
+            raise PeriodError("to", f"the period has {self.length} days; at most {MAX_DAYS}")
+
+    @classmethod
+    def parse(cls, first: str, last: str) -> Period:
+        return cls(_date("from", first), _date("to", last))
+
+    @property
+    def length(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def days(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=i) for i in range(self.length)]
+
+    def record_filter(self, court: str | None) -> RecordFilter:
+        """The audit filter of the period: since is inclusive, until (the day after ``last``) exclusive."""
+        since = dt.datetime.combine(self.first, dt.time(), BEIJING)
+        until = dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), BEIJING)
+        return RecordFilter(court=court, since=since, until=until)
+
+
+def local_day(at: str) -> dt.date:
+    """The Beijing-time day of a record's UTC timestamp."""
+    return dt.datetime.fromisoformat(at).astimezone(BEIJING).date()
+
+
+def case_type(case_number: Any) -> str:
+    """``刑事一审`` from ``（2024）浙0106刑初123号``; ``未知`` when there is no parsable 案号."""
+    if not isinstance(case_number, str) or not case_number.strip():
+        return UNKNOWN_CASE_TYPE
+    try:
+        parsed = parse_case_number(case_number)
+    except ValueError:
+        return UNKNOWN_CASE_TYPE
+    return f"{parsed.category.value}{parsed.stage}"
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _percent(share: float | None) -> float | None:
+    """Tables show percentages (what a reader of the report expects); JSON keeps the fraction."""
+    return None if share is None else round(share * 100, 2)
+
+
+def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Largest first, then by name, so that the same figures always make the same table."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures of Art. 13 for one court (``None``: every court) and one period."""
+
+    court: str | None
+    period: Period
+    searches: int
+    by_trigger: list[tuple[str, int]]
+    by_user: list[tuple[str, int]]
+    by_case_type: list[tuple[str, int]]
+    per_day: list[tuple[dt.date, int]]
+    searches_with_tier_1_2: int
+    marked_results: int
+    marked_similar: int
+    reports: int
+    source: list[tuple[str, str]] = field(default_factory=list)  # where the records came from, checked how
+
+    @property
+    def tier_1_2_share(self) -> float | None:
+        return _share(self.searches_with_tier_1_2, self.searches)
+
+    @property
+    def similar_share(self) -> float | None:
+        return _share(self.marked_similar, self.marked_results)
+
+    def table(self) -> list[tuple[str, str, Cell]]:
+        """(section, item, value) rows: the one table that the CSV and the XLSX both hold."""
+        rows: list[tuple[str, str, Cell]] = [
+            ("范围", "法院", self.court or "全部法院"),
+            ("范围", "起始日期（含）", self.period.first.isoformat()),
+            ("范围", "截止日期（含）", self.period.last.isoformat()),
+            ("范围", "时区", "北京时间 UTC+8"),
+            ("概要", "强制检索次数", self.searches),
+            ("概要", "检索到第一、二层级案例的检索次数", self.searches_with_tier_1_2),
+            ("概要", "检索到第一、二层级案例的比例（%）", _percent(self.tier_1_2_share)),
+            ("概要", "已标注的检索结果数", self.marked_results),
+            ("概要", "标注为类案的结果数", self.marked_similar),
+            ("概要", "标注为类案的比例（%）", _percent(self.similar_share)),
+            ("概要", "生成类案检索报告数", self.reports),
+        ]
+        rows += [("按触发情形", k, n) for k, n in self.by_trigger]
+        rows += [("按检索人", k, n) for k, n in self.by_user]
+        rows += [("按案件类型", k, n) for k, n in self.by_case_type]
+        rows += [("按日", d.isoformat(), n) for d, n in self.per_day]
+        rows += [("数据来源", k, v) for k, v in self.source]
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "court": self.court,
+            "from": self.period.first.isoformat(),
+            "to": self.period.last.isoformat(),
+            "timezone": "UTC+08:00",
+            "searches": self.searches,
+            "by_trigger": dict(self.by_trigger),
+            "by_user": dict(self.by_user),
+            "by_case_type": dict(self.by_case_type),
+            "searches_with_tier_1_2": self.searches_with_tier_1_2,
+            "tier_1_2_share": self.tier_1_2_share,
+            "marked_results": self.marked_results,
+            "marked_similar": self.marked_similar,
+            "similar_share": self.similar_share,
+            "reports": self.reports,
+            "per_day": [{"date": d.isoformat(), "searches": n} for d, n in self.per_day],
+            "source": dict(self.source),
+        }
+
+
+def _found_high_tier(payload: Mapping[str, Any]) -> bool:
+    results = payload.get("results")
+    return isinstance(results, list) and any(
+        isinstance(r, Mapping) and r.get("tier") in HIGH_TIERS for r in results
+    )
+
+
+def summarise(records: Iterable[Mapping[str, Any]], court: str | None, period: Period) -> Summary:
+    """One pass over records in seq order (a decision always follows the search it marks)."""
+    in_scope = period.record_filter(court).matcher()
+    search_seqs: set[int] = set()
+    by_trigger: Counter[str] = Counter()
+    by_user: Counter[str] = Counter()
+    by_case_type: Counter[str] = Counter()
+    per_day: Counter[dt.date] = Counter()
+    high_tier = reports = 0
+    marks: dict[tuple[int, str], str] = {}  # (search seq, doc id) -> latest label
+    for record in records:
+        kind = record.get("kind")
+        payload = record.get("payload") or {}
+        if kind == RecordKind.DECISION:
+            if payload.get("search_id") in search_seqs:
+                for mark in payload.get("marks") or ():
+                    marks[(payload["search_id"], str(mark.get("doc_id")))] = str(mark.get("label"))
+            continue
+        if not in_scope(record):
+            continue
+        if kind == RecordKind.SEARCH:
+            search_seqs.add(record["seq"])
+            by_trigger[str(payload.get("trigger") or "未填写")] += 1
+            by_user[str((record.get("actor") or {}).get("user"))] += 1
+            by_case_type[case_type(payload.get("case_number"))] += 1
+            per_day[local_day(record["at"])] += 1
+            high_tier += _found_high_tier(payload)
+        elif kind in REPORT_KINDS:
+            reports += 1
+    return Summary(
+        court=court,
+        period=period,
+        searches=len(search_seqs),
+        by_trigger=_ranked(by_trigger),
+        by_user=_ranked(by_user),
+        by_case_type=_ranked(by_case_type),
+        per_day=[(day, per_day[day]) for day in period.days()],
+        searches_with_tier_1_2=high_tier,
+        marked_results=len(marks),
+        marked_similar=sum(label == SIMILAR for label in marks.values()),
+        reports=reports,
+    )
