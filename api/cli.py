@@ -301,6 +301,12 @@ def parser() -> argparse.ArgumentParser:
     from api import service_cli  # serve, user, token, audit: the HTTP service and its administration
 
     service_cli.add_commands(sub)
+    from api import backup_cli  # backup, restore: the data folder, verified
+
+    backup_cli.add_commands(sub)
+    from api.report_batch import cli as report_cli  # report batch: 类案检索报告 for pending cases
+
+    report_cli.add_commands(sub)
     return root
 
 
