@@ -53,6 +53,14 @@ def verify_files(build_dir: Path, manifest: dict, checksums: bool) -> None:
             raise IndexLayoutError(f"{build_dir}: {name} does not match its checksum (corrupt)")
 
 
+def verify_published(home: Path, *, checksums: bool = True) -> tuple[Path, dict]:
+    """(build folder, manifest) of the published build, refused (IndexLayoutError) if a file is off."""
+    build_dir = layout.resolve_current(Path(home))
+    manifest = read_manifest(build_dir)
+    verify_files(build_dir, manifest, checksums=checksums)
+    return build_dir, manifest
+
+
 @dataclass
 class IndexStore:
     build_dir: Path
@@ -75,14 +83,17 @@ class IndexStore:
     def version(self) -> str:
         return str(self.manifest["build_id"])
 
+    @property
+    def ann(self) -> dict[str, object]:
+        """The vector index searched: factory string, metric, search parameters in force, ntotal."""
+        return self.vectors.describe()
+
     @classmethod
     def open(
         cls, home: Path, *, verify_checksums: bool = True, embedder_folder: Path | None = None
     ) -> IndexStore:
         """Open the current build of ``home`` (or a build folder). Raises IndexLayoutError if unusable."""
-        build_dir = layout.resolve_current(Path(home))
-        manifest = read_manifest(build_dir)
-        verify_files(build_dir, manifest, checksums=verify_checksums)
+        build_dir, manifest = verify_published(home, checksums=verify_checksums)
 
         segmenter = default_segmenter()
         expected = manifest["segmenter"]["fingerprint"]
@@ -126,7 +137,7 @@ class IndexStore:
             "build_id": self.manifest["build_id"],
             "documents": self.size,
             "embedder": {k: self.manifest["embedder"][k] for k in ("name", "sha256", "dimension")},
-            "vector_index": self.manifest["vector_index"],
+            "vector_index": self.ann,
             "segmenter": self.manifest["segmenter"]["fingerprint"],
         }
 
