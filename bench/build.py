@@ -1,14 +1,17 @@
-"""Build the whole LeCaRD candidate set (9,088 distinct judgments) and print JSON figures.
+"""Build an index (by default all 9,088 distinct LeCaRD candidates) and print JSON figures.
 
     python bench/build.py [--archive PATH] [--home build/bench/lecard-index] [--embedder DIR]
+    python bench/build.py --input build/scale/syn-100k.jsonl --format jsonl --home build/scale/idx-100k
 
-Documents per second for each stage and overall, peak memory (max RSS), index size on disk.
+Documents per second for each stage and overall, CPU seconds (this process and its workers: the
+cost when the machine is shared), peak memory (max RSS), index size on disk.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -18,26 +21,42 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from index_build.build import BuildOptions, build  # noqa: E402
+from index_build.build import BuildOptions, build, cpu_seconds  # noqa: E402
+from index_build.recipes.static_embedder import StaticRecipe  # noqa: E402
 
 DEFAULT_ARCHIVE = REPO.parent / "shared" / "data" / "lecard" / "data" / "candidates.tar.xz"
+
+
+def _trained_on(build_dir: Path, manifest: dict) -> int | None:
+    """Documents the static embedder was trained on (None for a model given with --embedder)."""
+    sidecar = build_dir / str(manifest["embedder"]["location"]) / "leian_embedder.json"
+    return json.loads(sidecar.read_text()).get("trained_on_documents") if sidecar.exists() else None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
+    parser.add_argument("--input", type=Path, nargs="+", help="instead of --archive: any build inputs")
+    parser.add_argument("--format", help="format of --input (default: detect)")
     parser.add_argument("--home", type=Path, default=REPO / "build" / "bench" / "lecard-index")
     parser.add_argument("--embedder", type=Path, help="model folder (default: train the static embedder)")
+    parser.add_argument(
+        "--train-docs",
+        type=int,
+        default=StaticRecipe.max_documents,
+        help="documents the static embedder trains on, an even sample (0: all)",
+    )
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     result = build(
         BuildOptions(
-            inputs=[args.archive],
+            inputs=args.input or [args.archive],
             home=args.home,
-            fmt="lecard",
+            fmt=args.format if args.input else "lecard",
             embedder=args.embedder,
+            static_recipe=StaticRecipe(max_documents=args.train_docs or None),
             progress=args.progress,
         )
     )
@@ -49,19 +68,26 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "benchmark": "build-lecard",
                 "machine": {
-                    "cpus": len(__import__("os").sched_getaffinity(0)),
+                    "cpus": len(os.sched_getaffinity(0)),
                     "python": platform.python_version(),
                 },
                 "documents": docs,
                 "rejected": manifest["validation"]["rejected"],
                 "seconds": round(total, 2),
                 "docs_per_second": round(docs / total, 1),
+                "cpu_seconds": round(cpu_seconds(), 1),
+                "cpu_ms_per_doc": round(cpu_seconds() * 1000 / docs, 2),
+                "load_average_end": os.getloadavg(),
                 "stages": manifest["stages"],
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_workers_mb": round(
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+                ),
                 "index_bytes": manifest["size_bytes"],
                 "index_bytes_per_doc": round(manifest["size_bytes"] / docs),
                 "files_bytes": {name: f["bytes"] for name, f in manifest["files"].items() if "/" not in name},
                 "embedder": manifest["embedder"]["name"],
+                "embedder_trained_on": _trained_on(result.build_dir, manifest),
                 "vector_index": manifest["vector_index"]["factory"],
                 "build_dir": str(result.build_dir),
             },
