@@ -31,7 +31,10 @@ def read_manifest(build_dir: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise IndexLayoutError(f"{path}: corrupt manifest ({exc})") from exc
     if manifest.get("format_version") != layout.FORMAT_VERSION:
-        raise IndexLayoutError(f"{path}: format_version {manifest.get('format_version')!r} is not supported")
+        raise IndexLayoutError(
+            f"{path}: format_version {manifest.get('format_version')!r} is not supported "
+            f"(this version reads {layout.FORMAT_VERSION}); rebuild the index with `leian build`"
+        )
     return manifest
 
 

@@ -142,6 +142,19 @@ def test_corrupt_index_is_refused(tmp_path: Path) -> None:
         IndexStore.open(tmp_path / "home", verify_checksums=False)
 
 
+def test_an_index_of_another_format_version_is_refused_with_how_to_fix_it(tmp_path: Path) -> None:
+    source = tmp_path / "docs.jsonl"
+    source.write_text(_jsonl_doc("a", "被告人甲秘密窃取他人手机一部。") + "\n", encoding="utf-8")
+    result = build(BuildOptions(inputs=[source], home=tmp_path / "home", progress=False))
+    manifest_path = result.build_dir / layout.MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["format_version"] = layout.FORMAT_VERSION - 1  # a build made before docs.card existed
+    os.chmod(manifest_path, 0o644)
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexLayoutError, match="rebuild the index"):
+        IndexStore.open(tmp_path / "home", verify_checksums=False)
+
+
 def test_killed_build_leaves_the_published_index_serving(lecard_subset: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     small = tmp_path / "small.jsonl"
