@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api import audit_access, audit_summary
@@ -25,10 +25,7 @@ Since = Annotated[IsoDateTime | None, Query(description="from (inclusive), ISO 8
 Until = Annotated[IsoDateTime | None, Query(description="to (exclusive), ISO 8601; UTC if no zone")]
 
 
-@router.get("/records", response_model=AuditRecordsOut, summary="Audit records visible to this account")
-def records(
-    principal: PrincipalDep,
-    services: ServicesDep,
+def record_query(
     court: Court = None,
     user: User = None,
     case_number: CaseNumber = None,
@@ -36,10 +33,22 @@ def records(
     kind: Kind = None,
     since: Since = None,
     until: Until = None,
+) -> RecordQuery:
+    """The record filters that listing and export share, declared once."""
+    return RecordQuery(court, user, case_number, trigger, kind, since, until)
+
+
+RecordQueryDep = Annotated[RecordQuery, Depends(record_query)]
+
+
+@router.get("/records", response_model=AuditRecordsOut, summary="Audit records visible to this account")
+def records(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    query: RecordQueryDep,
     after: Annotated[int | None, Query(ge=-1, description="records after this seq (paging)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> Any:
-    query = RecordQuery(court, user, case_number, trigger, kind, since, until)
     return audit_access.list_records(services, principal, query, after, limit)
 
 
@@ -53,16 +62,9 @@ def export(
     principal: PrincipalDep,
     services: ServicesDep,
     client: ClientDep,
+    query: RecordQueryDep,
     format: Annotated[ExportFormat, Query()] = ExportFormat.JSONL,
-    court: Court = None,
-    user: User = None,
-    case_number: CaseNumber = None,
-    trigger: TriggerQ = None,
-    kind: Kind = None,
-    since: Since = None,
-    until: Until = None,
 ) -> Response:
-    query = RecordQuery(court, user, case_number, trigger, kind, since, until)
     result = audit_access.export(services, principal, client, format, query)
     headers = {
         "Content-Disposition": f'attachment; filename="{result.filename}"',
