@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.document import Document
-from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_card, encode_document
+from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_row
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
 from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts
 from retrieval.parsing.parties import normalise_party_name
@@ -69,8 +69,7 @@ def prepare_row(doc: Document) -> PreparedRow:
             doc.authority.kind.value,
             int(doc.authority.withdrawn),
             doc.authority.withdrawn_reason,
-            encode_document(doc),
-            encode_card(doc),
+            *encode_row(doc),
         ),
         articles=tuple((a.article_key(), a.key()) for a in dict.fromkeys(doc.articles)),
         causes=tuple(dict.fromkeys(doc.causes)),
@@ -136,7 +135,7 @@ class MetadataWriter:
         doc.authority = dataclasses.replace(doc.authority, withdrawn=True, withdrawn_reason=reason)
         self._conn.execute(
             "UPDATE docs SET withdrawn = 1, withdrawn_reason = ?, data = ?, card = ? WHERE row = ?",
-            (reason, encode_document(doc), encode_card(doc), row),
+            (reason, *encode_row(doc), row),
         )
         return row
 

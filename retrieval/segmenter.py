@@ -28,7 +28,7 @@ _STOPWORD_FILE = "stopwords.txt"
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 # Dictionary words get a high frequency so the user dictionary wins over the general one.
 _USER_WORD_FREQ = 100_000
-_MAX_MEMO = 2_000_000  # words remembered by _index_form; bounds memory on endless vocabularies
+_MAX_MEMO = 2_000_000  # words remembered by _memo_with; bounds memory on endless vocabularies
 
 
 @dataclass(frozen=True)
@@ -79,31 +79,44 @@ class Segmenter:
             stopwords_sha256=hashlib.sha256("\n".join(sorted(self._stopwords)).encode()).hexdigest(),
         )
 
-    def _index_form(self, word: str) -> str:
-        """The token a word becomes in the index, or "" when it is dropped; memoised per word because
-        the same few hundred thousand words recur and the checks cost more than the segmentation."""
-        form = self._forms.get(word)
-        if form is None:
-            form = word.lower() if _MEANINGFUL.search(word) and word not in self._stopwords else ""
-            if len(self._forms) < _MAX_MEMO:
-                self._forms[word] = form
-        return form
+    def _form_of(self, word: str) -> str:
+        """The token a word becomes in the index, or "" when it is dropped."""
+        if not _MEANINGFUL.search(word) or word in self._stopwords:
+            return ""
+        lower = word.lower()
+        return word if lower == word else lower  # the memo then holds one string, not two
+
+    def _memo_with(self, words: list[str]) -> dict[str, str]:
+        """The memo of index forms, made to hold every one of ``words``.
+
+        Memoised because the same few hundred thousand words recur and the checks cost more than
+        the segmentation; learning a text's new words first lets the caller look every word up in C
+        (``map``/``filter``) instead of calling Python per word. A full memo is replaced, never
+        cleared in place, so a caller in another thread keeps a complete one.
+        """
+        forms = self._forms
+        new = set(words).difference(forms)
+        if new and len(forms) + len(new) > _MAX_MEMO:
+            self._forms = forms = {}
+            new = set(words)
+        for word in new:
+            forms[word] = self._form_of(word)
+        return forms
 
     def tokens(self, text: str) -> list[str]:
         """Index tokens of ``text``: jieba words, lower-cased, without stopwords and bare numbers."""
         if not text:
             return []
         words = self._jieba.cut(text, True)
-        index_form = self._index_form
-        return [form for form in map(index_form, words) if form]
+        return list(filter(None, map(self._memo_with(words).__getitem__, words)))
 
     def tokens_with_spans(self, text: str) -> list[tuple[str, int, int]]:
         """Like ``tokens`` but with character offsets, for highlighting matched terms in a text."""
         if not text:
             return []
         spans = self._jieba.tokenize(text, "default", True)
-        index_form = self._index_form
-        return [(form, s, e) for w, s, e in spans if (form := index_form(w))]
+        forms = self._memo_with([word for word, _, _ in spans])
+        return [(form, s, e) for w, s, e in spans if (form := forms[w])]
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(t) for t in texts]
