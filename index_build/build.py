@@ -1,8 +1,9 @@
 """`leian build`: read → parse → validate → segment → embed → index → manifest → publish.
 
-Memory: documents stream from the readers straight into SQLite and into token files on disk, so
-the corpus is never held as Python strings; the keyword index is built from the token files and
-the vectors are added to FAISS batch by batch.
+Memory: documents stream from the readers straight into SQLite and into gzip token parts on disk
+(``index_build.token_store``), so the corpus is never held as Python strings; the keyword indexes
+are built from the token parts by a streaming builder (``index_build.bm25_build``) and the vectors
+are added to FAISS batch by batch.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ import faiss
 from tqdm import tqdm
 
 from index_build import manifest as manifest_mod
+from index_build import token_store
+from index_build.bm25_build import build_bm25
 from index_build.metadata_writer import MetadataWriter, PreparedRow, prepare_row
 from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
 from index_build.readers.base import Rejection
 from index_build.readers.detect import read_any
-from index_build.recipes.static_embedder import StaticRecipe, train_static_embedder
+from index_build.recipes.static_embedder import StaticRecipe, train_static_embedder_from_lines
 from index_build.validate import facts_for_index, full_text_for_index, rejection_reason
 from retrieval import index_layout as layout
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
-from retrieval.keyword_index import build_keyword_index
 from retrieval.metadata import MetadataStore
 from retrieval.segmenter import Segmenter, default_segmenter
 from retrieval.vector_index import choose_index_spec, needs_training, new_vector_index, train_on_sample
@@ -103,22 +105,19 @@ def _progress(iterable: Iterable, desc: str, enabled: bool, total: int | None = 
 
 
 class _TokenFiles:
-    """The two token files of a build; appended row by row during ingestion."""
+    """The next token part of each field of a build; appended row by row during ingestion."""
 
-    def __init__(self, folder: Path, mode: str = "w") -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.facts_path = folder / "facts.txt"
-        self.full_path = folder / "full.txt"
-        self._facts = self.facts_path.open(mode, encoding="utf-8")
-        self._full = self.full_path.open(mode, encoding="utf-8")
+    def __init__(self, build_dir: Path) -> None:
+        self._facts = token_store.PartWriter(build_dir, "facts")
+        self._full = token_store.PartWriter(build_dir, "full")
+        self.parts: dict[str, Path | None] = {}
 
     def write_lines(self, facts_tokens: str, full_tokens: str) -> None:
-        self._facts.write(facts_tokens + "\n")
-        self._full.write(full_tokens + "\n")
+        self._facts.write(facts_tokens)
+        self._full.write(full_tokens)
 
     def close(self) -> None:
-        self._facts.close()
-        self._full.close()
+        self.parts = {"facts": self._facts.close(), "full": self._full.close()}
 
 
 @dataclass(frozen=True)
@@ -217,13 +216,6 @@ def ingest(
     return indexed
 
 
-def _read_lines(path: Path, start: int = 0) -> Iterator[str]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle):
-            if number >= start:
-                yield line.rstrip("\n")
-
-
 def _batched(items: Iterable, size: int) -> Iterator[list]:
     batch: list = []
     for item in items:
@@ -251,7 +243,7 @@ def embed_rows(
     import numpy as np
 
     if embedder.spec.input == "segmented":
-        texts: Iterable[str] = _read_lines(build_dir / layout.TOKENS / "facts.txt", start=first_row)
+        texts: Iterable[str] = token_store.iter_token_lines(build_dir, "facts", start=first_row)
         encode = embedder.encode_segmented_passages
     else:
         store = MetadataStore(build_dir / layout.METADATA)
@@ -286,12 +278,18 @@ def embed_rows(
         spool_path.unlink(missing_ok=True)
 
 
+KEYWORD_FIELDS = (("facts", layout.BM25_FACTS), ("full", layout.BM25_FULL))
+
+
 def build_keyword_indexes(build_dir: Path) -> None:
-    for field_name, folder in (("facts", layout.BM25_FACTS), ("full", layout.BM25_FULL)):
+    """Both BM25 fields from the token store, then drop the full-text tokens: only BM25 needed them,
+    and its tf store now serves every later add (the facts tokens stay, for re-embedding)."""
+    for field_name, folder in KEYWORD_FIELDS:
         target = build_dir / folder
         if target.exists():
             shutil.rmtree(target)
-        build_keyword_index(_read_lines(build_dir / layout.TOKENS / f"{field_name}.txt"), target)
+        build_bm25(token_store.iter_token_lines(build_dir, field_name), target)
+    token_store.remove_field(build_dir, "full")
 
 
 def prepare_embedder(
@@ -299,8 +297,11 @@ def prepare_embedder(
 ) -> tuple[Embedder, dict[str, object]]:
     """Load the chosen model folder, or train the in-domain static model into the build."""
     if choice is None:
-        folder = train_static_embedder(
-            build_dir / layout.TOKENS / "facts.txt", build_dir / layout.EMBEDDER, recipe
+        folder = train_static_embedder_from_lines(
+            token_store.iter_token_lines(build_dir, "facts"),
+            token_store.row_count(build_dir, "facts"),
+            build_dir / layout.EMBEDDER,
+            recipe,
         )
         location = layout.EMBEDDER
     else:
@@ -338,7 +339,7 @@ def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildRes
 
     started = time.perf_counter()
     writer = MetadataWriter(staging / layout.METADATA)
-    tokens = _TokenFiles(staging / layout.TOKENS)
+    tokens = _TokenFiles(staging)
     try:
         ingest(options.inputs, options.fmt, writer, tokens, report, options.progress, workers=options.workers)
     finally:

@@ -1,8 +1,10 @@
 """`leian add` and `leian withdraw`: a new build derived from the current one, published atomically.
 
-Published builds are immutable, so an update copies the files it changes (metadata, vectors,
-token files), hard-links the ones it does not (embedder, an unchanged keyword index), applies the
-change and publishes with the parent's id in the manifest. Readers of the old build are never
+Published builds are immutable, so an update copies the files it changes (metadata, vectors),
+hard-links the ones it does not (embedder, token parts, an unchanged keyword index), applies the
+change and publishes with the parent's id in the manifest. An add writes its rows' tokens as new
+token parts and derives each keyword index from the parent's tf store (``bm25_build.add_to_bm25``),
+so it never re-reads or re-segments the old documents. Readers of the old build are never
 disturbed, and a failed update leaves the current build serving.
 """
 
@@ -19,12 +21,14 @@ import faiss
 import numpy as np
 
 from index_build import manifest as manifest_mod
+from index_build import token_store
+from index_build.bm25_build import add_to_bm25
 from index_build.build import (
+    KEYWORD_FIELDS,
     BuildResult,
     StageTimer,
     ValidationReport,
     _TokenFiles,
-    build_keyword_indexes,
     embed_rows,
     ingest,
 )
@@ -34,8 +38,9 @@ from retrieval import index_layout as layout
 from retrieval.embedder import Embedder
 from retrieval.index_store import read_manifest
 
-# Files an update may change: copied. Everything else is hard-linked (never written in place).
-_COPIED = {layout.METADATA, layout.VECTORS, f"{layout.TOKENS}/facts.txt", f"{layout.TOKENS}/full.txt"}
+# Files an update may change: copied. Everything else is hard-linked (never written in place: a
+# changed keyword index is written to a new folder that replaces the linked one).
+_COPIED = {layout.METADATA, layout.VECTORS}
 
 
 def _clone_build(source: Path, target: Path) -> None:
@@ -81,6 +86,23 @@ def _derive(home: Path, change: Callable[[Path, dict], dict]) -> BuildResult:
             raise
 
 
+def add_keyword_indexes(staging: Path, new_parts: dict[str, Path | None]) -> None:
+    """Extend each keyword index (hard-linked from the parent) with the rows of ``new_parts``.
+
+    The result goes to a new folder that then replaces the linked one, so the parent's files are
+    only read. The full-text part is deleted afterwards, as in a build.
+    """
+    for field_name, folder in KEYWORD_FIELDS:
+        part = new_parts.get(field_name)
+        if part is None:
+            continue
+        linked, extended = staging / folder, staging / f"{folder}.new"
+        add_to_bm25(linked, token_store.iter_part_lines(part), extended)
+        shutil.rmtree(linked)
+        extended.rename(linked)
+    token_store.remove_field(staging, "full")
+
+
 def add_documents(
     home: Path, inputs: list[Path], fmt: str | None = None, progress: bool = True
 ) -> BuildResult:
@@ -96,7 +118,7 @@ def add_documents(
         writer = MetadataWriter(staging / layout.METADATA)
         existing = writer.doc_ids()
         first_row = writer.next_row()
-        tokens = _TokenFiles(staging / layout.TOKENS, mode="a")
+        tokens = _TokenFiles(staging)
         try:
             ingest(inputs, fmt, writer, tokens, report, progress, existing_ids=existing)
         finally:
@@ -114,7 +136,7 @@ def add_documents(
         timer.record("embed_and_vector_index", report.indexed, time.perf_counter() - started)
 
         started = time.perf_counter()
-        build_keyword_indexes(staging)
+        add_keyword_indexes(staging, tokens.parts)
         timer.record("keyword_index", counts["documents"], time.perf_counter() - started)
         return {
             "counts": counts,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FORMAT_VERSION = 3  # 2: doc_features and doc_case_refs tables; 3: docs.card
+# 2: doc_features and doc_case_refs tables; 3: docs.card; 4: gzip token parts (no full-text tokens
+# in a published build) and the BM25 tf store (tf.csc.npy, doc_lengths.npy) that `leian add` extends.
+FORMAT_VERSION = 4
 
 CURRENT = "current"
 BUILDS = "builds"
@@ -14,7 +16,7 @@ METADATA = "metadata.sqlite"
 VECTORS = "vectors.faiss"
 BM25_FACTS = "bm25_facts"
 BM25_FULL = "bm25_full"
-TOKENS = "tokens"  # tokens/facts.txt, tokens/full.txt: one row per line, kept for incremental adds
+TOKENS = "tokens"  # tokens/facts/part-*.txt.gz: one row per line (index_build.token_store)
 EMBEDDER = "embedder"
 VALIDATION = "validation.json"
 

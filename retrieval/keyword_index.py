@@ -1,4 +1,8 @@
-"""BM25 keyword index over segmented text (bm25s), one per field (facts, full text)."""
+"""BM25 keyword index over segmented text (bm25s), one per field (facts, full text).
+
+The build writes these folders with ``index_build.bm25_build`` (bounded memory, incremental add);
+they are in bm25s's own layout, so querying goes through ``bm25s.BM25.load``.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +68,12 @@ class KeywordIndex:
 
 
 def build_keyword_index(token_lines: Iterable[str], out_dir: Path) -> int:
-    """Index space-joined token lines (row order = line order) and save to ``out_dir``."""
+    """Index space-joined token lines (row order = line order) with bm25s itself, in memory.
+
+    For small in-process indexes (test fixtures) and as the reference that
+    ``index_build.bm25_build`` is tested against; its memory grows with the corpus (~50 kB per
+    judgment), so index builds use the streaming builder instead.
+    """
     vocab: dict[str, int] = {}
     ids: list[list[int]] = []
     for line in token_lines:

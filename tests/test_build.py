@@ -208,13 +208,14 @@ def test_parallel_ingest_writes_what_a_single_process_writes(lecard_subset: Path
 
     from index_build.build import ValidationReport, _TokenFiles, ingest
     from index_build.metadata_writer import MetadataWriter
+    from index_build.token_store import iter_token_lines
 
     outputs = {}
     for workers in (1, 2):
         folder = tmp_path / f"w{workers}"
         folder.mkdir()
         writer = MetadataWriter(folder / "m.sqlite")
-        tokens = _TokenFiles(folder / "tokens")
+        tokens = _TokenFiles(folder)
         ids = ingest([lecard_subset], "lecard", writer, tokens, ValidationReport(), False, workers=workers)
         tokens.close()
         writer.close()
@@ -223,6 +224,6 @@ def test_parallel_ingest_writes_what_a_single_process_writes(lecard_subset: Path
                 "SELECT row, doc_id, case_number, decision_date FROM docs ORDER BY row"
             ).fetchall()
             features = conn.execute("SELECT * FROM doc_features ORDER BY row").fetchall()
-        outputs[workers] = (ids, rows, features, (folder / "tokens" / "full.txt").read_text(encoding="utf-8"))
+        outputs[workers] = (ids, rows, features, list(iter_token_lines(folder, "full")))
     assert len(outputs[1][0]) == 1200
     assert outputs[1] == outputs[2]

@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 
 from index_build.build import embed_rows
-from retrieval import index_layout as layout
+from index_build.token_store import PartWriter
 from retrieval.vector_index import (
     EXACT_SEARCH_LIMIT,
     VectorIndex,
@@ -69,8 +69,10 @@ class _FakeEmbedder:
 
 def test_build_trains_an_ivf_index_on_spooled_vectors_then_adds_every_row(tmp_path: Path):
     build_dir = tmp_path / "build"
-    (build_dir / layout.TOKENS).mkdir(parents=True)
-    (build_dir / layout.TOKENS / "facts.txt").write_text("".join(f"{i} 盗窃\n" for i in range(600)))
+    part = PartWriter(build_dir, "facts")
+    for i in range(600):
+        part.write(f"{i} 盗窃")
+    part.close()
     index = new_vector_index(VectorIndexSpec("IDMap2,IVF8,SQ8,RFlat", {"nprobe": 8}), 32)
     embed_rows(_FakeEmbedder(), index, build_dir, 0, 600, progress=False)
     assert index.ntotal == 600 and index.is_trained

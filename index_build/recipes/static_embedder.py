@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,22 +51,29 @@ def _count_lines(path: Path) -> int:
         return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 22), b""))
 
 
-def training_sample(token_file: Path, max_documents: int | None, target: Path) -> tuple[Path, int, int]:
-    """(file to train on, its documents, the corpus's documents): every k-th line when over the cap.
+def sample_lines(lines: Iterable[str], total: int, max_documents: int | None, target: Path) -> int:
+    """Write every k-th of ``total`` lines to ``target`` (all when under the cap); returns how many.
 
     An even stride rather than the head, because inputs are often sorted (LeCaRD by query, courts
     by year) and the head would hold a few charges only.
     """
+    stride = 1 if max_documents is None or total <= max_documents else -(-total // max_documents)
+    kept = 0
+    with target.open("w", encoding="utf-8") as out:
+        for number, line in enumerate(lines):
+            if number % stride == 0:
+                out.write(line.rstrip("\n") + "\n")
+                kept += 1
+    return kept
+
+
+def training_sample(token_file: Path, max_documents: int | None, target: Path) -> tuple[Path, int, int]:
+    """(file to train on, its documents, the corpus's documents): the file itself when under the cap."""
     total = _count_lines(token_file)
     if max_documents is None or total <= max_documents:
         return token_file, total, total
-    stride = -(-total // max_documents)
-    kept = 0
-    with token_file.open(encoding="utf-8") as source, target.open("w", encoding="utf-8") as out:
-        for number, line in enumerate(source):
-            if number % stride == 0:
-                out.write(line)
-                kept += 1
+    with token_file.open(encoding="utf-8") as source:
+        kept = sample_lines(source, total, max_documents, target)
     return target, kept, total
 
 
@@ -87,13 +94,34 @@ def train_static_embedder(token_file: Path, out_dir: Path, recipe: StaticRecipe 
     half-written model. Returns ``out_dir``.
     """
     recipe = recipe or StaticRecipe()
+    return _train_atomically(
+        out_dir, recipe, lambda sample: training_sample(Path(token_file), recipe.max_documents, sample)
+    )
+
+
+def train_static_embedder_from_lines(
+    lines: Iterable[str], total: int, out_dir: Path, recipe: StaticRecipe | None = None
+) -> Path:
+    """Train from ``total`` token lines (a build's token store); the sample is written to a plain
+    file because word2vec's ``corpus_file`` mode reads plain text only."""
+    recipe = recipe or StaticRecipe()
+
+    def sample(target: Path) -> tuple[Path, int, int]:
+        return target, sample_lines(lines, total, recipe.max_documents, target), total
+
+    return _train_atomically(out_dir, recipe, sample)
+
+
+def _train_atomically(
+    out_dir: Path, recipe: StaticRecipe, corpus: Callable[[Path], tuple[Path, int, int]]
+) -> Path:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         sample = staging.with_suffix(".sample.txt")
         try:
-            token_file, _, corpus_docs = training_sample(Path(token_file), recipe.max_documents, sample)
+            token_file, _, corpus_docs = corpus(sample)
             _train_into(staging, token_file, corpus_docs, recipe)
         finally:
             sample.unlink(missing_ok=True)
