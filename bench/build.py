@@ -2,9 +2,13 @@
 
     python bench/build.py [--archive PATH] [--home build/bench/lecard-index] [--embedder DIR]
     python bench/build.py --input build/scale/syn-100k.jsonl --format jsonl --home build/scale/idx-100k
+    python bench/build.py --input build/scale/syn-1m --format jsonl --home build/scale/idx-1m \
+        --train-docs 3000 --progress --out build/scale/build-1m.json
 
 Documents per second for each stage and overall, CPU seconds (this process and its workers: the
-cost when the machine is shared), peak memory (max RSS), index size on disk.
+cost when the machine is shared), peak memory (max RSS), index size on disk, input size on disk
+(gzip inputs are read compressed). ``--out`` writes the JSON to a file too, which ``bench/perf.py
+--build`` reads; stdout may be mixed with other output.
 """
 
 from __future__ import annotations
@@ -47,12 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         help="documents the static embedder trains on, an even sample (0: all)",
     )
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--out", type=Path, help="also write the JSON here (for bench/perf.py --build)")
     args = parser.parse_args(argv)
 
+    inputs = args.input or [args.archive]
     started = time.perf_counter()
     result = build(
         BuildOptions(
-            inputs=args.input or [args.archive],
+            inputs=inputs,
             home=args.home,
             fmt=args.format if args.input else "lecard",
             embedder=args.embedder,
@@ -63,39 +69,55 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     manifest = result.manifest
     docs = manifest["counts"]["documents"]
-    print(
-        json.dumps(
-            {
-                "benchmark": "build-lecard",
-                "machine": {
-                    "cpus": len(os.sched_getaffinity(0)),
-                    "python": platform.python_version(),
-                },
-                "documents": docs,
-                "rejected": manifest["validation"]["rejected"],
-                "seconds": round(total, 2),
-                "docs_per_second": round(docs / total, 1),
-                "cpu_seconds": round(cpu_seconds(), 1),
-                "cpu_ms_per_doc": round(cpu_seconds() * 1000 / docs, 2),
-                "load_average_end": os.getloadavg(),
-                "stages": manifest["stages"],
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "peak_rss_workers_mb": round(
-                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-                ),
-                "index_bytes": manifest["size_bytes"],
-                "index_bytes_per_doc": round(manifest["size_bytes"] / docs),
-                "files_bytes": {name: f["bytes"] for name, f in manifest["files"].items() if "/" not in name},
-                "embedder": manifest["embedder"]["name"],
-                "embedder_trained_on": _trained_on(result.build_dir, manifest),
-                "vector_index": manifest["vector_index"]["factory"],
-                "build_dir": str(result.build_dir),
+    text = json.dumps(
+        {
+            "benchmark": "build-lecard",
+            "machine": {
+                "cpus": len(os.sched_getaffinity(0)),
+                "python": platform.python_version(),
             },
-            ensure_ascii=False,
-            indent=1,
-        )
+            "documents": docs,
+            "rejected": manifest["validation"]["rejected"],
+            "seconds": round(total, 2),
+            "docs_per_second": round(docs / total, 1),
+            "cpu_seconds": round(cpu_seconds(), 1),
+            "cpu_ms_per_doc": round(cpu_seconds() * 1000 / docs, 2),
+            "load_average_end": os.getloadavg(),
+            "stages": manifest["stages"],
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_workers_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+            "index_bytes": manifest["size_bytes"],
+            "index_bytes_per_doc": round(manifest["size_bytes"] / docs),
+            "files_bytes": _bytes_by_top_entry(manifest["files"]),
+            "embedder": manifest["embedder"]["name"],
+            "embedder_trained_on": _trained_on(result.build_dir, manifest),
+            "vector_index": manifest["vector_index"]["factory"],
+            "build_dir": str(result.build_dir),
+            "input_bytes": _input_bytes(inputs),
+        },
+        ensure_ascii=False,
+        indent=1,
     )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0
+
+
+def _bytes_by_top_entry(files: dict[str, dict]) -> dict[str, int]:
+    """Bytes per top-level file or folder of the build (tokens, bm25_facts …): where the disk goes."""
+    out: dict[str, int] = {}
+    for name, entry in files.items():
+        top = name.split("/", 1)[0]
+        out[top] = out.get(top, 0) + int(entry["bytes"])
+    return out
+
+
+def _input_bytes(paths: list[Path]) -> int:
+    """Bytes of the inputs as stored (compressed, for .gz): the disk a corpus needs beside its index."""
+    files = [p for path in paths for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()]
+    return sum(f.stat().st_size for f in files)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,20 @@
 
     python bench/perf.py --index build/scale/idx-100k [--build build/scale/build-100k.json]
         [--add-input build/scale/add-1k.jsonl] [--http-seconds 60] --out bench/results/perf-100k.json
-    python bench/perf.py --fit bench/results/perf-10k.json bench/results/perf-100k.json
+    python bench/perf.py --index build/scale/idx-1m --build build/scale/build-1m.json --query-limit 50
+        --http-seconds 45 --rank-bm25-queries 10 --peer-cache build/scale/peer-cache --out …/perf-1m.json
+    python bench/perf.py --fit bench/results/perf-10k.json bench/results/perf-100k.json …/perf-1m.json
 
-One run measures, over the 107 real LeCaRD queries: in-process latency of
-``retrieval.search.search`` (default hybrid, keyword only, semantic only) and of the raw keyword
-recall; the peers on the same corpus and queries (jieba + bm25s, rank_bm25, FAISS exact search
-over the index's own vectors) with the ratios; audited searches over HTTP (1 client, 16
-concurrent clients, sustained searches/s, the server's peak RSS); ANN recall@100 against exact
-search on the index's vectors; optionally the build figures (JSON of ``bench/build.py``) and an
-incremental add. ``--fit`` prints the exponent b of cost ∝ N^b between runs at different N.
+One run measures, over the real LeCaRD queries (all 107, or the first ``--query-limit``):
+in-process latency of ``retrieval.search.search`` (default hybrid, keyword only, semantic only) and
+of the raw keyword recall; the served vector index's recall@100 against exact search; the peers on
+the same corpus and queries (jieba + bm25s, rank_bm25, FAISS exact over the index's own vectors),
+each in its own process (``bench/perf_peers.py``) with its own peak memory, and the ratios; audited
+searches over HTTP (1 client, ``--clients`` concurrent clients for ``--http-seconds``, the server's
+memory as total, anonymous and file-backed RSS: the BM25 arrays are memory-mapped); an ANN sweep
+up to ``--ann-sweep-max-docs``; optionally the build figures (JSON of ``bench/build.py``) and an
+incremental add. Skipped parts say why in the JSON. ``--fit`` prints the exponent b of cost ∝ N^b
+over two or more runs at different N (least squares on logs, and between neighbouring runs).
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,43 +39,23 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import perf_ann  # noqa: E402
 import perf_http  # noqa: E402
+import perf_peers  # noqa: E402
+from perf_peers import summary, timed  # noqa: E402
+from procmem import PeakSampler, memory_mb  # noqa: E402
 
 from retrieval import index_layout as layout  # noqa: E402
 from retrieval.index_store import IndexStore  # noqa: E402
 from retrieval.methods import keyword_hits  # noqa: E402
 from retrieval.request import Method, SearchRequest  # noqa: E402
 from retrieval.search import search  # noqa: E402
-from retrieval.vector_index import single_thread  # noqa: E402
 
-RANK_BM25_MAX_DOCS = 20_000  # rank_bm25 holds a dict per document; beyond this it needs >10 GB
-PEER_K = 10
+PEER_K = perf_peers.PEER_K
+ANN_SWEEP_MAX_DOCS = 200_000  # the sweep rebuilds IVF and HNSW: minutes at 1M (bench/results/ann-1m.json)
 ANN_GRID = {
     "IVF{nlist},SQ8,RFlat": [{"nprobe": p, "k_factor_rf": 2} for p in (32, 64)],
     "HNSW32,Flat": [{"efSearch": 256}],
 }
-
-
-def _rss_mb() -> dict[str, float]:
-    status = Path("/proc/self/status").read_text().splitlines()
-    values = {
-        line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))
-    }
-    return {"rss_mb": round(values["VmRSS"] / 1024, 1), "peak_rss_mb": round(values["VmHWM"] / 1024, 1)}
-
-
-def _timed(fn: Callable[[str], object], queries: list[str], warmup: int = 3) -> list[float]:
-    for query in queries[:warmup]:
-        fn(query)
-    seconds = []
-    for query in queries:
-        started = time.perf_counter()
-        fn(query)
-        seconds.append(time.perf_counter() - started)
-    return seconds
-
-
-def _summary(seconds: list[float]) -> dict[str, float]:
-    return perf_ann.latency_summary(seconds) | {"per_second": round(len(seconds) / sum(seconds), 2)}
+SKIPPABLE = ("peers", "jieba_bm25s", "rank_bm25", "faiss_exact", "http", "ann", "ann_sweep")
 
 
 def in_process(store: IndexStore, queries: list[str]) -> dict[str, object]:
@@ -83,114 +67,116 @@ def in_process(store: IndexStore, queries: list[str]) -> dict[str, object]:
     def only(method: Method) -> Callable[[str], object]:
         return lambda q: search(store, SearchRequest(facts=q, k=10, methods=(method,)))
 
-    out: dict[str, object] = {"hybrid": _summary(_timed(hybrid, queries))}
+    out: dict[str, object] = {"hybrid": summary(timed(hybrid, queries))}
     out["hybrid_stage_ms_mean"] = {
         name: round(float(np.mean([s[name] for s in stages])), 2) for name in stages[-1]
     }
-    out["keyword"] = _summary(_timed(only(Method.KEYWORD), queries))
-    out["semantic"] = _summary(_timed(only(Method.SEMANTIC), queries))
-    out["keyword_recall_only"] = _summary(
-        _timed(lambda q: keyword_hits(store, store.segmenter.tokens(q), PEER_K, "facts"), queries)
+    out["keyword"] = summary(timed(only(Method.KEYWORD), queries))
+    out["semantic"] = summary(timed(only(Method.SEMANTIC), queries))
+    out["keyword_recall_only"] = summary(
+        timed(lambda q: keyword_hits(store, store.segmenter.tokens(q), PEER_K, "facts"), queries)
     )
     return out
 
 
-def _token_lines(build_dir: Path, limit: int | None = None) -> list[list[str]]:
-    lines = []
-    with (build_dir / layout.TOKENS / "facts.txt").open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle):
-            if limit is not None and number >= limit:
-                break
-            lines.append(line.split())
-    return lines
+def served_ann(store: IndexStore, queries: list[str]) -> dict[str, object]:
+    """Recall@100 of the index as served (IVF above EXACT_SEARCH_LIMIT) against exact search."""
+    import faiss
+
+    vectors = perf_ann.index_vectors(store.build_dir)
+    query_vectors = store.embedder.encode_queries(queries)
+    _, truth = faiss.knn(query_vectors, vectors, perf_ann.RECALL_K, metric=faiss.METRIC_INNER_PRODUCT)
+    del vectors
+    found, seconds = [], []
+    for query in query_vectors:
+        started = time.perf_counter()
+        found.append(store.vectors.search(query.reshape(1, -1), perf_ann.RECALL_K)[1][0])
+        seconds.append(time.perf_counter() - started)
+    return {
+        "index": store.vectors.describe(),
+        "recall@100": round(perf_ann.recall_at(np.stack(found), truth), 4),
+        "latency_ms": perf_ann.latency_summary(seconds),
+    }
 
 
-def _jieba_bm25s(build_dir: Path, queries: list[str]) -> dict[str, float]:
-    import bm25s
-    from lecard import peer_tokenize
-
-    vocab: dict[str, int] = {}
-    with (build_dir / layout.TOKENS / "facts.txt").open(encoding="utf-8") as handle:
-        ids = [[vocab.setdefault(t, len(vocab)) for t in line.split()] for line in handle]
-    model = bm25s.BM25()
-    model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-    del ids
-    peer_tokenize("被告人")  # jieba's dictionary loads here, not in the first timed query
-    return _summary(
-        _timed(lambda q: model.retrieve([peer_tokenize(q)], k=PEER_K, show_progress=False), queries)
-    )
-
-
-def _rank_bm25(build_dir: Path, queries: list[str]) -> dict[str, object]:
-    from lecard import peer_tokenize
-    from rank_bm25 import BM25Okapi
-
-    lines = _token_lines(build_dir, RANK_BM25_MAX_DOCS)
-    model = BM25Okapi(lines)
-    subset = queries[:30]  # ~1 s a query: 30 are enough for its percentiles
-    seconds = _timed(lambda q: np.argsort(-model.get_scores(peer_tokenize(q)))[:PEER_K], subset, 1)
-    return _summary(seconds) | {"documents": len(lines), "queries": len(subset)}
+def run_peer(name: str, args: argparse.Namespace, build_dir: Path, queries: int) -> dict[str, object]:
+    """One peer in a fresh process (its memory its own); a failure is recorded, not raised."""
+    command = [sys.executable, str(REPO / "bench" / "perf_peers.py"), "--index", str(build_dir)]
+    command += ["--peer", name, "--queries", str(queries), "--rank-bm25-docs", str(args.rank_bm25_docs)]
+    if args.peer_cache:
+        command += ["--peer-cache", str(args.peer_cache)]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    wall = round(time.perf_counter() - started, 1)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-5:]
+        return {"error": f"exit status {done.returncode} after {wall} s", "stderr_tail": tail}
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"process_wall_seconds": wall}
 
 
-def _faiss_exact(store: IndexStore, queries: list[str]) -> dict[str, object]:
-    exact = faiss.IndexFlatIP(store.vectors.dimension)
-    exact.add(perf_ann.index_vectors(store.build_dir))
-    vectors = store.embedder.encode_queries(queries)
-    rows = [str(i) for i in range(len(queries))]
-    with single_thread():  # as VectorIndex.search runs one query
-        return {
-            "with_embedding": _summary(
-                _timed(lambda q: exact.search(store.embedder.encode_queries([q]), PEER_K), queries)
-            ),
-            "search_only": _summary(
-                _timed(lambda i: exact.search(vectors[int(i) : int(i) + 1], PEER_K), rows)
-            ),
-        }
+def peers(args: argparse.Namespace, build_dir: Path, queries: int, size: int) -> dict[str, object]:
+    """jieba + bm25s, rank_bm25 and FAISS exact search over the same corpus and queries, top 10.
 
-
-def peers(store: IndexStore, queries: list[str]) -> dict[str, object]:
-    """The same queries through jieba + bm25s, rank_bm25 and FAISS exact search, top 10 each.
-
-    The peers index the build's facts tokens (our segmenter's), because pure-Python jieba needs
-    ~20 minutes per 100k judgments; at query time they tokenise with jieba as a user would.
-    rank_bm25 keeps a dict per document, so it indexes at most the first 20,000 documents.
+    The peers index the build's facts tokens (our segmenter's: pure-Python jieba needs ~20
+    minutes per 100k judgments); at query time they tokenise with jieba as a user would.
     """
-    out: dict[str, object] = {"jieba_bm25s": _jieba_bm25s(store.build_dir, queries)}
-    gc.collect()
-    out["rank_bm25"] = _rank_bm25(store.build_dir, queries)
-    gc.collect()
-    exact = _faiss_exact(store, queries)
-    out["faiss_exact_with_embedding"] = exact["with_embedding"]
-    out["faiss_exact_search_only"] = exact["search_only"]
+    out: dict[str, object] = {}
+    for name in ("jieba_bm25s", "rank_bm25", "faiss_exact"):
+        if name in args.skip:
+            out[name] = {"skipped": "--skip " + name}
+        elif name == "rank_bm25" and args.rank_bm25_queries <= 0:
+            out[name] = {"skipped": "--rank-bm25-queries 0"}
+        elif name == "rank_bm25" and size > args.rank_bm25_max_n:
+            out[name] = {"skipped": f"corpus of {size} > --rank-bm25-max-n {args.rank_bm25_max_n}"}
+        else:
+            count = min(queries, args.rank_bm25_queries) if name == "rank_bm25" else queries
+            print(f"peer {name}: {count} queries, own process …", file=sys.stderr, flush=True)
+            out[name] = run_peer(name, args, build_dir, count)
+            print(f"peer {name}: {json.dumps(out[name])[:300]}", file=sys.stderr, flush=True)
+    exact = out.pop("faiss_exact")
+    out["faiss_exact_with_embedding"] = exact.get("with_embedding", exact)
+    out["faiss_exact_search_only"] = exact.get("search_only", exact)
+    out["faiss_exact_process"] = {
+        k: v for k, v in exact.items() if k not in ("with_embedding", "search_only")
+    }
     return out
 
 
 def ratios(ours: dict, theirs: dict) -> dict[str, float]:
-    def p50(section: dict, name: str) -> float:
-        return float(section[name]["p50"])
-
-    return {
-        "keyword_recall_vs_jieba_bm25s": round(
-            p50(ours, "keyword_recall_only") / p50(theirs, "jieba_bm25s"), 2
-        ),
-        "keyword_search_vs_jieba_bm25s": round(p50(ours, "keyword") / p50(theirs, "jieba_bm25s"), 2),
-        "hybrid_vs_jieba_bm25s": round(p50(ours, "hybrid") / p50(theirs, "jieba_bm25s"), 2),
-        "hybrid_vs_rank_bm25": round(p50(ours, "hybrid") / p50(theirs, "rank_bm25"), 2),
-        "semantic_search_vs_faiss_exact": round(
-            p50(ours, "semantic") / p50(theirs, "faiss_exact_with_embedding"), 2
-        ),
+    """p50 ratios ours ÷ theirs; a peer that was skipped or failed leaves its ratios out."""
+    pairs = {
+        "keyword_recall_vs_jieba_bm25s": ("keyword_recall_only", "jieba_bm25s"),
+        "keyword_search_vs_jieba_bm25s": ("keyword", "jieba_bm25s"),
+        "hybrid_vs_jieba_bm25s": ("hybrid", "jieba_bm25s"),
+        "hybrid_vs_rank_bm25": ("hybrid", "rank_bm25"),
+        "semantic_search_vs_faiss_exact": ("semantic", "faiss_exact_with_embedding"),
     }
+    out = {}
+    for name, (mine, peer) in pairs.items():
+        if "p50" in theirs.get(peer, {}):
+            out[name] = round(float(ours[mine]["p50"]) / float(theirs[peer]["p50"]), 2)
+    return out
 
 
-def http(home: Path, queries: list[str], seconds: float, clients: int) -> dict[str, object]:
-    data = REPO / "build" / "perf-http-data"
+def http(home: Path, queries: list[str], seconds: float, clients: int, data: Path) -> dict[str, object]:
+    """Audited searches through the real service; its memory sampled throughout (total, anon, file).
+
+    ``data`` (accounts, audit log) is wiped and made afresh.
+    """
+    started = time.perf_counter()
     with perf_http.running_service(home, data, clients) as (base, tokens, pid):
-        single = perf_http.sequential(base, tokens[0], queries)
-        many, wall = perf_http.concurrent(base, tokens, queries, seconds)
+        ready = time.perf_counter() - started
+        at_start = memory_mb(pid)
+        sampler = PeakSampler(pid)
+        with sampler.running():
+            single = perf_http.sequential(base, tokens[0], queries)
+            many, wall = perf_http.concurrent(base, tokens, queries, seconds)
+        at_end = memory_mb(pid)
         rss = perf_http.peak_rss_mb(pid)
     return {
         "audit": "on (every search recorded before it is answered)",
-        "clients_1": _summary(single),
+        "start_seconds": round(ready, 1),
+        "clients_1": summary(single),
         f"clients_{clients}": perf_ann.latency_summary(many)
         | {
             "searches": len(many),
@@ -198,6 +184,7 @@ def http(home: Path, queries: list[str], seconds: float, clients: int) -> dict[s
             "searches_per_second": round(len(many) / wall, 2),
         },
         "server_peak_rss_mb": rss,
+        "server_memory": {"ready": at_start, "end": at_end, "during": sampler.report()},
     }
 
 
@@ -224,50 +211,121 @@ def incremental_add(home: Path, inputs: list[Path]) -> dict[str, object]:
     return {"seconds": round(wall, 1), "stages": manifest["stages"], "documents_after": manifest["counts"]}
 
 
+FIT_METRICS: dict[str, Callable[[dict], object]] = {
+    "inprocess_hybrid_p50": lambda r: r["in_process"]["hybrid"]["p50"],
+    "inprocess_keyword_p50": lambda r: r["in_process"]["keyword"]["p50"],
+    "inprocess_semantic_p50": lambda r: r["in_process"]["semantic"]["p50"],
+    "keyword_recall_only_p50": lambda r: r["in_process"]["keyword_recall_only"]["p50"],
+    "http_1_client_p50": lambda r: r["http"]["clients_1"]["p50"],
+    "http_16_clients_p50": lambda r: r["http"]["clients_16"]["p50"],
+    "serving_peak_rss_mb": lambda r: r["http"]["server_peak_rss_mb"],
+    "serving_max_anon_mb": lambda r: r["http"]["server_memory"]["during"]["max_anon_mb"],
+    "store_rss_mb": lambda r: r["memory"]["after_open"]["rss_mb"],
+    "store_anon_mb_after_queries": lambda r: r["memory"]["after_queries"]["anon_mb"],
+    "build_peak_rss_mb": lambda r: r["build"]["peak_rss_mb"],
+    "build_cpu_seconds": lambda r: r["build"]["cpu_seconds"],
+    "index_bytes": lambda r: r["corpus"]["index_bytes"],
+    "jieba_bm25s_p50": lambda r: r["peers"]["jieba_bm25s"]["p50"],
+    "faiss_exact_search_only_p50": lambda r: r["peers"]["faiss_exact_search_only"]["p50"],
+}
+
+
 def fit(paths: list[Path]) -> dict[str, object]:
-    """Exponent b of y ∝ N^b (least squares on logs) for each cost measured in every run."""
-    runs = [json.loads(p.read_text()) for p in paths]
-    n = np.log([r["corpus"]["documents"] for r in runs])
-    metrics = {
-        "inprocess_hybrid_p50": lambda r: r["in_process"]["hybrid"]["p50"],
-        "inprocess_keyword_p50": lambda r: r["in_process"]["keyword"]["p50"],
-        "inprocess_semantic_p50": lambda r: r["in_process"]["semantic"]["p50"],
-        "http_1_client_p50": lambda r: r["http"]["clients_1"]["p50"],
-        "http_16_clients_p50": lambda r: r["http"]["clients_16"]["p50"],
-        "serving_peak_rss_mb": lambda r: r["http"]["server_peak_rss_mb"],
-        "store_rss_mb": lambda r: r["memory"]["after_open"]["rss_mb"],
-        "build_peak_rss_mb": lambda r: r["build"]["peak_rss_mb"],
-        "index_bytes": lambda r: r["corpus"]["index_bytes"],
-        "jieba_bm25s_p50": lambda r: r["peers"]["jieba_bm25s"]["p50"],
-    }
-    out: dict[str, object] = {"N": [r["corpus"]["documents"] for r in runs], "exponents": {}}
-    for name, get in metrics.items():
+    """Exponent b of y ∝ N^b for each cost measured in every run.
+
+    ``exponents``: least squares on logs over all runs; with three or more, also ``r2`` of that
+    line and ``segments``, the exponent between neighbouring sizes (growth that speeds up with N
+    shows as a rising segment exponent, which one fitted line hides).
+    """
+    runs = sorted((json.loads(p.read_text()) for p in paths), key=lambda r: r["corpus"]["documents"])
+    sizes = [r["corpus"]["documents"] for r in runs]
+    n = np.log(sizes)
+    out: dict[str, object] = {"N": sizes, "exponents": {}}
+    if len(runs) >= 3:
+        out["r2"], out["segments"] = {}, {}
+    for name, get in FIT_METRICS.items():
         try:
             y = np.log([float(get(r)) for r in runs])
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             continue
-        out["exponents"][name] = round(float(np.polyfit(n, y, 1)[0]), 3)
+        slope, intercept = np.polyfit(n, y, 1)
+        out["exponents"][name] = round(float(slope), 3)
+        if len(runs) >= 3:
+            residual = y - (slope * n + intercept)
+            total = float(np.sum((y - y.mean()) ** 2))
+            out["r2"][name] = round(1 - float(np.sum(residual**2)) / total, 3) if total else 1.0
+            out["segments"][name] = [round(float(b), 3) for b in np.diff(y) / np.diff(n)]
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def load_build_json(path: Path) -> dict[str, object]:
+    """The JSON ``bench/build.py`` printed: the whole file, or the last object in a captured log."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        start = text.rfind("\n{\n")
+        if start < 0:
+            raise
+        return json.loads(text[start + 1 :])
+
+
+def _build_matches(build: dict, store: IndexStore) -> bool:
+    """Whether the build JSON describes this index's current build (not an earlier one)."""
+    return Path(str(build.get("build_dir", ""))).name == store.version
+
+
+def _options(args: argparse.Namespace, queries: int) -> dict[str, object]:
+    return {
+        "queries": queries,
+        "http_seconds": args.http_seconds,
+        "clients": args.clients,
+        "rank_bm25_queries": args.rank_bm25_queries,
+        "rank_bm25_docs": args.rank_bm25_docs,
+        "skip": args.skip,
+        "checksums_verified_on_open": not args.skip_checksums,
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, help="index home")
     parser.add_argument("--build", type=Path, help="JSON printed by bench/build.py for this index")
     parser.add_argument("--add-input", type=Path, nargs="*", help="judgments to add incrementally, last")
-    parser.add_argument("--http-seconds", type=float, default=60)
+    parser.add_argument("--query-limit", type=int, help="the first N of the 107 LeCaRD queries (default all)")
+    parser.add_argument("--http-seconds", type=float, default=60, help="length of the concurrent phase")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["peers", "http", "ann"])
+    parser.add_argument(
+        "--http-data", type=Path, default=REPO / "build" / "perf-http-data", help="service data (wiped)"
+    )
+    parser.add_argument("--rank-bm25-queries", type=int, default=perf_peers.RANK_BM25_QUERIES)
+    parser.add_argument("--rank-bm25-docs", type=int, default=perf_peers.RANK_BM25_MAX_DOCS)
+    parser.add_argument(
+        "--rank-bm25-max-n", type=int, default=10**9, help="skip rank_bm25 for a larger corpus (recorded)"
+    )
+    parser.add_argument("--peer-cache", type=Path, help="keep/load the jieba_bm25s index here (per build)")
+    parser.add_argument("--ann-sweep-max-docs", type=int, default=ANN_SWEEP_MAX_DOCS)
+    parser.add_argument(
+        "--skip-checksums", action="store_true", help="open without sha256 of every file (store and server)"
+    )
+    parser.add_argument("--skip", nargs="*", default=[], choices=SKIPPABLE)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--fit", type=Path, nargs="+", help="perf JSON files at different N")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.fit:
         print(json.dumps(fit(args.fit), indent=1))
         return 0
     if args.index is None:
         parser.error("--index is required (or --fit)")
-
-    queries = perf_ann.lecard_queries()
+    if args.skip_checksums:  # the server reads its settings from the environment
+        os.environ["LEIAN_VERIFY_INDEX_CHECKSUMS"] = "false"
+    queries = perf_ann.lecard_queries()[: args.query_limit]
+    started_all = time.perf_counter()
     report: dict[str, object] = {
         "benchmark": "perf",
         "machine": {
@@ -277,12 +335,13 @@ def main(argv: list[str] | None = None) -> int:
             "note": "shared 2-core machine; other work ran beside this benchmark (CPU contention)",
         },
         "queries": {"source": "LeCaRD query.json (107 real queries), k=10", "count": len(queries)},
+        "options": _options(args, len(queries)),
     }
     if args.build:
-        report["build"] = json.loads(args.build.read_text())
-    before = _rss_mb()
+        report["build"] = load_build_json(args.build)
+    before = memory_mb()
     started = time.perf_counter()
-    store = IndexStore.open(args.index)
+    store = IndexStore.open(args.index, verify_checksums=not args.skip_checksums)
     manifest = store.manifest
     report["corpus"] = {
         "documents": store.size,
@@ -292,32 +351,49 @@ def main(argv: list[str] | None = None) -> int:
         "index_bytes": manifest["size_bytes"],
         "index_bytes_per_doc": round(manifest["size_bytes"] / store.size),
     }
+    if args.build:
+        report["corpus"]["build_json_matches_index"] = _build_matches(report["build"], store)
     report["memory"] = {"before_open": before, "open_seconds": round(time.perf_counter() - started, 1)}
-    report["memory"]["after_open"] = _rss_mb()
+    report["memory"]["after_open"] = memory_mb()
     report["in_process"] = in_process(store, queries)
-    report["memory"]["after_queries"] = _rss_mb()
-    if "peers" not in args.skip:
-        report["peers"] = peers(store, queries)
-        report["ratios_p50"] = ratios(report["in_process"], report["peers"])
+    report["memory"]["after_queries"] = memory_mb()
+    _stage("in-process", started_all)
     if "ann" not in args.skip:
-        vectors = perf_ann.index_vectors(store.build_dir)
-        query_vectors = store.embedder.encode_queries(queries)
-        report["ann"] = perf_ann.ann_sweep(vectors, query_vectors, ANN_GRID, {"efConstruction": 80})
-        del vectors
+        report["ann_served"] = served_ann(store, queries)
+        if "ann_sweep" in args.skip or store.size > args.ann_sweep_max_docs:
+            why = "--skip ann_sweep" if "ann_sweep" in args.skip else f"N > {args.ann_sweep_max_docs}"
+            report["ann"] = {"skipped": f"{why}; see bench/results/ann-1m.json for the sweep at 1M"}
+        else:
+            vectors = perf_ann.index_vectors(store.build_dir)
+            query_vectors = store.embedder.encode_queries(queries)
+            report["ann"] = perf_ann.ann_sweep(vectors, query_vectors, ANN_GRID, {"efConstruction": 80})
+            del vectors
+        _stage("ann", started_all)
+    build_dir, size = store.build_dir, store.size
     store.close()
     del store
     gc.collect()
+    if "peers" not in args.skip:
+        report["peers"] = peers(args, build_dir, len(queries), size)
+        report["ratios_p50"] = ratios(report["in_process"], report["peers"])
+        _stage("peers", started_all)
     if "http" not in args.skip:
-        report["http"] = http(args.index, queries, args.http_seconds, args.clients)
+        report["http"] = http(args.index, queries, args.http_seconds, args.clients, args.http_data)
+        _stage("http", started_all)
     if args.add_input:
         report["incremental_add"] = incremental_add(args.index, args.add_input)
     report["machine"]["load_average_end"] = os.getloadavg()
+    report["seconds"] = round(time.perf_counter() - started_all, 1)
     text = json.dumps(report, ensure_ascii=False, indent=1)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n", encoding="utf-8")
     print(text)
     return 0
+
+
+def _stage(name: str, started: float) -> None:
+    print(f"perf: {name} done at {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -53,15 +53,30 @@ def lecard_queries(path: Path = DEFAULT_QUERIES) -> list[str]:
 
 
 def index_vectors(build_dir: Path) -> np.ndarray:
-    """All vectors of a build's exact index, row order (the build adds rows 0..n-1 in order)."""
+    """All vectors of a build, row order (the build adds rows 0..n-1 in order).
+
+    From the exact index itself (``IDMap2,Flat``) or, above ``EXACT_SEARCH_LIMIT``, from the full
+    vectors that an IVF index's exact re-rank (``RFlat``) keeps: the build's vector spool is gone.
+    """
     index = faiss.read_index(str(build_dir / layout.VECTORS))
-    inner = faiss.downcast_index(index.index)
-    if not isinstance(inner, faiss.IndexFlat):
-        raise ValueError(f"{build_dir}: vectors are in {type(inner).__name__}, not an exact Flat index")
+    flat = _flat_vectors(faiss.downcast_index(index.index))
+    if flat is None:
+        raise ValueError(
+            f"{build_dir}: no full vectors in {type(faiss.downcast_index(index.index)).__name__}"
+        )
     ids = faiss.vector_to_array(index.id_map)
     if not np.array_equal(ids, np.arange(len(ids))):
         raise ValueError(f"{build_dir}: ids are not rows 0..n-1 in order")
-    return inner.reconstruct_n(0, inner.ntotal)
+    return flat.reconstruct_n(0, flat.ntotal)
+
+
+def _flat_vectors(inner: faiss.Index) -> faiss.IndexFlat | None:
+    if isinstance(inner, faiss.IndexFlat):
+        return inner
+    if isinstance(inner, faiss.IndexRefine):
+        refine = faiss.downcast_index(inner.refine_index)
+        return refine if isinstance(refine, faiss.IndexFlat) else None
+    return None
 
 
 def _percentile(values: Sequence[float], q: float) -> float:

@@ -1,6 +1,7 @@
 """Synthetic judgments for scale benchmarks, recombined from real LeCaRD and CAIL2018 texts.
 
     python bench/scale_corpus.py --n 100000 [--seed 13] [--out build/scale/syn-100k.jsonl]
+    python bench/scale_corpus.py --n 1000000 --out build/scale/syn-1m/part.jsonl.gz --shards 8
 
 Each synthetic criminal judgment takes a real same-charge case as its skeleton: its fact sentences,
 about half of them swapped for sentences of other cases on the same charge (LeCaRD facts and
@@ -12,12 +13,18 @@ vocabulary are those of the sources. Every document is labelled: ``doc_id`` ``SY
 
 Document ``i`` depends only on (seed, i) and the sources, so a corpus is reproducible and can be
 generated in parallel chunks. Output is streamed; nothing is held beyond the source pools.
-Never commit the output (``build/`` is ignored).
+An ``--out`` ending in ``.gz`` is gzip (level 1 by default, compressed in the workers, one gzip
+member per chunk: 3.0× smaller, 12 KB a judgment, which lets 1M sit on disk beside their index);
+``--shards K`` writes K files ``<stem>-<k>.jsonl[.gz]`` beside ``--out``, documents in order, for
+the build to read as one folder. Every file is written as ``.partial`` and renamed only once all
+are complete, so a folder never holds a cut-off corpus. Never commit the output (``build/`` is
+ignored).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import itertools
 import json
 import multiprocessing
@@ -312,6 +319,7 @@ def render(sources: Sources, case: CaseRecipe, seed: int) -> dict:
 
 
 _WORKER_SOURCES: Sources | None = None
+GZIP_LEVEL = 1  # 3.0x smaller for 0.3 ms CPU a judgment; level 6: 3.6x for 1.1 ms (rendering: ~1 ms)
 
 
 def _render_chunk(args: tuple[int, int, int]) -> list[str]:
@@ -323,25 +331,104 @@ def _render_chunk(args: tuple[int, int, int]) -> list[str]:
     ]
 
 
+def _render_chunk_gzip(args: tuple[int, int, int, int]) -> bytes:
+    """One chunk as one gzip member (mtime 0: reproducible); concatenated members are one gzip file."""
+    *chunk, level = args
+    text = "".join(line + "\n" for line in _render_chunk(tuple(chunk)))
+    return gzip.compress(text.encode("utf-8"), compresslevel=level, mtime=0)
+
+
+def _chunks(seed: int, start: int, stop: int, chunk: int) -> list[tuple[int, int, int]]:
+    return [(seed, first, min(stop, first + chunk)) for first in range(start, stop, chunk)]
+
+
+def _mapped(render_chunk, chunks: list[tuple[int, int, int]], workers: int) -> Iterator:
+    if workers <= 1:
+        yield from map(render_chunk, chunks)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(render_chunk, chunks)
+
+
 def generate_lines(sources: Sources, n: int, seed: int, workers: int = 1, chunk: int = 500) -> Iterator[str]:
     """JSON lines of documents 0..n-1 in order; ``workers`` > 1 forks that many renderers."""
     global _WORKER_SOURCES
     _WORKER_SOURCES = sources
-    chunks = [(seed, start, min(n, start + chunk)) for start in range(0, n, chunk)]
-    if workers <= 1:
-        for args in chunks:
-            yield from _render_chunk(args)
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for lines in pool.imap(_render_chunk, chunks):
-            yield from lines
+    for lines in _mapped(_render_chunk, _chunks(seed, 0, n, chunk), workers):
+        yield from lines
+
+
+def shard_paths(out: Path, shards: int) -> list[Path]:
+    """``out`` itself, or K files ``<stem>-<k>.jsonl[.gz]`` in its folder (zero-padded: name order)."""
+    if shards <= 1:
+        return [out]
+    suffix = ".jsonl.gz" if out.name.endswith(".gz") else ".jsonl"
+    stem = out.name.split(".")[0]
+    width = len(str(shards - 1))
+    return [out.with_name(f"{stem}-{k:0{width}d}{suffix}") for k in range(shards)]
+
+
+def write_corpus(
+    sources: Sources,
+    n: int,
+    seed: int,
+    out: Path,
+    shards: int = 1,
+    workers: int = 1,
+    chunk: int = 500,
+    level: int = GZIP_LEVEL,
+) -> list[Path]:
+    """Documents 0..n-1 into ``shard_paths(out, shards)`` (contiguous ranges, in order); the paths.
+
+    All files are renamed from ``.partial`` only after the last is complete.
+    """
+    global _WORKER_SOURCES
+    _WORKER_SOURCES = sources
+    paths = shard_paths(out, shards)
+    stale = _stale_shards(out, paths) if shards > 1 else []
+    if stale:
+        raise FileExistsError(f"other shards of {out.name} are in {out.parent}: remove {stale[0].name} …")
+    level_if_gzip = level if out.name.endswith(".gz") else None
+    temps = [path.with_name(path.name + ".partial") for path in paths]
+    bounds = [n * k // len(paths) for k in range(len(paths) + 1)]
+    try:
+        for temp, start, stop in zip(temps, bounds, bounds[1:], strict=False):
+            _write_file(temp, _chunks(seed, start, stop, chunk), level_if_gzip, workers)
+    except BaseException:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+        raise
+    for temp, path in zip(temps, paths, strict=True):
+        temp.replace(path)
+    return paths
+
+
+def _write_file(path: Path, chunks: list[tuple[int, int, int]], level: int | None, workers: int) -> None:
+    with path.open("wb") as handle:
+        if level is not None:
+            for member in _mapped(_render_chunk_gzip, [(*c, level) for c in chunks], workers):
+                handle.write(member)
+        else:
+            for lines in _mapped(_render_chunk, chunks, workers):
+                handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
+
+
+def _stale_shards(out: Path, paths: list[Path]) -> list[Path]:
+    """Shards of another K left in the folder: read with these, they would mix two corpora."""
+    stem = out.name.split(".")[0]
+    pattern = re.compile(re.escape(stem) + r"-[0-9]+\.jsonl(?:\.gz)?")
+    if not out.parent.is_dir():
+        return []
+    return sorted(p for p in out.parent.iterdir() if pattern.fullmatch(p.name) and p not in paths)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, required=True, help="number of judgments")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--out", type=Path, help="default build/scale/syn-<n>-s<seed>.jsonl")
+    parser.add_argument("--out", type=Path, help="default build/scale/syn-<n>-s<seed>.jsonl; .gz: gzip")
+    parser.add_argument("--shards", type=int, default=1, help="K files <stem>-<k>.jsonl[.gz] beside --out")
+    parser.add_argument("--gzip-level", type=int, default=GZIP_LEVEL, help="for an --out ending in .gz")
     parser.add_argument("--lecard", type=Path, default=DEFAULT_LECARD)
     parser.add_argument("--cail", type=Path, default=DEFAULT_CAIL)
     parser.add_argument("--workers", type=int, default=2)
@@ -351,26 +438,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sources = load_sources(args.lecard, args.cail)
     loaded = time.perf_counter() - started
-    tmp = out.with_suffix(".partial")
-    written = 0
-    with tmp.open("w", encoding="utf-8") as handle:
-        for line in generate_lines(sources, args.n, args.seed, args.workers):
-            handle.write(line + "\n")
-            written += 1
-    tmp.replace(out)
+    paths = write_corpus(sources, args.n, args.seed, out, args.shards, args.workers, level=args.gzip_level)
     total = time.perf_counter() - started
+    size = sum(path.stat().st_size for path in paths)
     print(
         json.dumps(
             {
-                "out": str(out),
-                "documents": written,
+                "out": str(paths[0]) if len(paths) == 1 else str(out.parent),
+                "files": len(paths),
+                "documents": args.n,
                 "seed": args.seed,
                 "charges": len(sources.charges),
                 "courts": len(sources.courts),
                 "load_sources_s": round(loaded, 1),
                 "seconds": round(total, 1),
-                "docs_per_second": round(written / max(total - loaded, 1e-9)),
-                "bytes": out.stat().st_size,
+                "docs_per_second": round(args.n / max(total - loaded, 1e-9)),
+                "bytes": size,
+                "bytes_per_doc": round(size / max(args.n, 1)),
+                "gzip_level": args.gzip_level if out.name.endswith(".gz") else None,
             },
             ensure_ascii=False,
         )

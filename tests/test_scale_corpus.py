@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 
+import pytest
 from conftest import LECARD_ARCHIVE, SHARED_DATA, bench_module, require
 
 from retrieval.document import Document
@@ -58,3 +60,23 @@ def test_documents_are_valid_records_and_their_text_parses_to_the_same_fields():
         assert defendants[0] in doc.sections.facts or defendants[0] in doc.sections.reasoning
         assert "\x01" not in doc.full_text  # every defendant placeholder was filled
         assert len(doc.sections.facts) > 50 and len(doc.full_text) > len(doc.sections.facts)
+
+
+def test_gzip_shards_hold_the_same_lines_in_order_and_read_as_one_folder(tmp_path):
+    from index_build.readers.detect import read_any
+
+    module = _module()
+    plain = module.write_corpus(_sources(), 20, 7, tmp_path / "plain.jsonl", chunk=7)
+    assert plain[0].read_text(encoding="utf-8") == "".join(line + "\n" for line in _lines(20))
+    folder = tmp_path / "syn"
+    folder.mkdir()
+    paths = module.write_corpus(_sources(), 20, 7, folder / "part.jsonl.gz", shards=3, workers=2, chunk=4)
+    assert [p.name for p in paths] == ["part-0.jsonl.gz", "part-1.jsonl.gz", "part-2.jsonl.gz"]
+    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in paths]  # no .partial left
+    text = b"".join(gzip.decompress(p.read_bytes()) for p in paths).decode("utf-8")
+    assert text == plain[0].read_text(encoding="utf-8")
+    assert [d.doc_id for d in read_any(folder)] == [json.loads(line)["doc_id"] for line in _lines(20)]
+    # shards of another K would mix two corpora in one folder: refused before anything is written
+    with pytest.raises(FileExistsError, match=r"part-2\.jsonl\.gz"):
+        module.write_corpus(_sources(), 20, 7, folder / "part.jsonl.gz", shards=2)
+    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in paths]

@@ -14,8 +14,10 @@ Error policy (the same for every reader):
 from __future__ import annotations
 
 import codecs
+import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,9 @@ SKIP_NAME = re.compile(
 """Listing and licence files (index.md, index2.md, README, SOURCE.md, LICENSE…) are never documents."""
 
 _CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+GZIP_ERRORS = (OSError, EOFError, zlib.error)
+"""What a damaged gzip stream raises: bad header (``BadGzipFile``), bad data, cut-off end."""
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -125,10 +130,60 @@ def _has_lone_surrogate(data: Any) -> bool:
     return False
 
 
-def sniff_text(path: Path, size: int = 16384) -> str:
-    """The start of a file as text, leniently decoded: only for format detection, never for data."""
+def is_gzip(path: Path) -> bool:
+    """A gzip file by name or by its magic bytes (courts' exports are often compressed)."""
+    if path.name.lower().endswith(".gz"):
+        return True
     with path.open("rb") as fh:
-        head = fh.read(size)
+        return fh.read(2) == GZIP_MAGIC
+
+
+def gzip_head(path: Path, size: int) -> bytes:
+    """Up to ``size`` decompressed bytes from the start of a gzip file.
+
+    A stream cut off after the head still gives its head, so detection works and the reader is
+    the one to report the damage with a line number. Raises ``OSError`` for a stream that is not
+    gzip or is corrupt within the head.
+    """
+    out = bytearray()
+    with gzip.open(path, "rb") as fh:
+        try:
+            while len(out) < size:
+                chunk = fh.read1(size - len(out))
+                if not chunk:
+                    break
+                out += chunk
+        except EOFError:
+            pass
+        except zlib.error as exc:
+            raise OSError(f"{path}: corrupt gzip stream: {exc}") from exc
+    return bytes(out)
+
+
+def detect_head_encoding(head: bytes, name: str) -> str:
+    """Encoding of a stream judged from its (decompressed) head; a character cut at the end is fine.
+
+    Used where a whole-file pre-pass would cost a second decompression; the reader then decodes
+    each line strictly, so a later byte that does not decode rejects only its line.
+    """
+    errors: list[tuple[str, int, str]] = []
+    for encoding in ENCODINGS:
+        try:
+            codecs.getincrementaldecoder(encoding)("strict").decode(head, final=False)
+        except UnicodeDecodeError as exc:
+            errors.append((encoding.removesuffix("-sig"), exc.start, exc.reason))
+            continue
+        return encoding
+    raise UnicodeError(_encoding_failure(name, errors, head[:4]))
+
+
+def sniff_text(path: Path, size: int = 16384) -> str:
+    """The start of a file (decompressed if gzip) as text, leniently decoded: only for detection."""
+    if path.name.lower().endswith(".gz"):
+        head = gzip_head(path, size)
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(size)
     for encoding in ENCODINGS:
         try:
             return head.decode(encoding)

@@ -35,7 +35,16 @@ MIXED = "mixed"
 """What ``detect_format`` returns for a folder holding several formats; ``read_any`` handles it."""
 
 _LECARD_KEYS = ('"ajId"', '"ajName"', '"ajjbqk"', '"qw"', '"writName"', '"writId"')
-_DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".md", ".markdown", ".txt", *lecard.ARCHIVE_SUFFIXES)
+_DATA_SUFFIXES = (
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".md",
+    ".markdown",
+    ".txt",
+    *lecard.ARCHIVE_SUFFIXES,
+    *jsonl.GZIP_SUFFIXES,
+)
 
 
 def detect_format(path: Path) -> str:
@@ -98,6 +107,8 @@ def _read_mixed(root: Path, plan: list[tuple[Path, str | None]]) -> Iterator[Rea
 
 
 def _unrecognised(path: Path) -> str:
+    if path.name.lower().endswith(jsonl.GZIP_SUFFIXES):
+        return f"compressed files are read only in the project's JSON Lines format ({jsonl.FORMAT}): decompress it"
     if path.name.lower().endswith((".md", ".markdown")) and "检例第" in sniff_text(path, 400):
         return "最高人民检察院指导性案例 (检例) are procuratorate cases, not court cases: not read"
     return f"format not recognised; name one of {_names()}"
@@ -168,11 +179,29 @@ def _object_without(line: str, key: str) -> bool:
     return isinstance(row, dict) and key not in row
 
 
+def _detect_gzip(path: Path) -> str | None:
+    """Only the project's JSON Lines is read compressed.
+
+    A stream too damaged to show its head is still taken at its name's word, so that the reader,
+    not detection, reports the damage with the file's name.
+    """
+    try:
+        head = sniff_text(path)
+    except OSError:
+        return jsonl.FORMAT
+    first = _first_record(head)
+    if path.name.lower().endswith(".json.gz"):
+        return jsonl.FORMAT if '"doc_id"' in first else None
+    return None if _looks_like_cail(first) or _object_without(first, "doc_id") else jsonl.FORMAT
+
+
 def _detect_file(path: Path) -> str | None:
     """Format of one file from its name and first few kilobytes, or None."""
     name = path.name.lower()
     if name.endswith(lecard.ARCHIVE_SUFFIXES):
         return lecard.FORMAT
+    if name.endswith(jsonl.GZIP_SUFFIXES):
+        return _detect_gzip(path)
     if not name.endswith(_DATA_SUFFIXES):
         return None
     try:
