@@ -35,7 +35,7 @@ import math
 import shutil
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +170,7 @@ class _Corpus:
     vocab: _Vocabulary
     df: np.ndarray  # int64 per column
     doc_lengths: array  # 'I', one per row
+    params: Mapping[str, object] = field(default_factory=lambda: dict(BM25_PARAMS))
 
     def grow_df(self) -> None:
         if len(self.df) < len(self.vocab):
@@ -234,9 +235,9 @@ def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
     return np.fromiter(values, dtype=np.float64, count=len(df)).astype(np.float32)
 
 
-def _length_norms(doc_lengths: np.ndarray) -> np.ndarray:
+def _length_norms(doc_lengths: np.ndarray, params: Mapping[str, object]) -> np.ndarray:
     """k1·(1 − b + b·|d|/avgdl) per row, in bm25s's order of float64 operations."""
-    k1, b = BM25_PARAMS["k1"], BM25_PARAMS["b"]
+    k1, b = float(params["k1"]), float(params["b"])
     if len(doc_lengths) == 0 or not doc_lengths.any():
         return np.zeros(len(doc_lengths), dtype=np.float64)
     average = doc_lengths.mean()  # float64, as bm25s's np.array(lengths).mean()
@@ -283,7 +284,7 @@ def _assemble(runs: list[_Run], corpus: _Corpus, out_dir: Path, window_postings:
     np.cumsum(df, out=indptr[1:])
     doc_lengths = np.frombuffer(corpus.doc_lengths, dtype=np.uint32)
     idf = _idf(df, len(doc_lengths)).astype(np.float64)
-    norms = _length_norms(doc_lengths)
+    norms = _length_norms(doc_lengths, corpus.params)
     starts = _windows(indptr, window_postings)
     for run in runs:
         run.plan(starts)
@@ -351,9 +352,9 @@ def _write_folder(out_dir: Path, corpus: _Corpus, runs: list[_Run], window_posti
     finally:
         del vocab[""]
     params = {
-        **BM25_PARAMS,
+        **corpus.params,
         "delta": 0.5,
-        "idf_method": BM25_PARAMS["method"],
+        "idf_method": corpus.params["method"],
         "dtype": "float32",
         "int_dtype": "int32",
         "num_docs": len(corpus.doc_lengths),
@@ -393,14 +394,23 @@ def _spilling(work_parent: Path) -> Iterator[_Spill]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_bm25(token_lines: Iterable[str], out_dir: Path, tuning: Tuning = Tuning()) -> int:
+def build_bm25(
+    token_lines: Iterable[str],
+    out_dir: Path,
+    tuning: Tuning = Tuning(),
+    params: Mapping[str, object] = BM25_PARAMS,
+) -> int:
     """Index space-joined token lines (row = line number) into ``out_dir``; returns the row count.
 
+    ``params`` other than the service's (k1, b of the "lucene" method) serve benchmarks that
+    compare with bm25s at its own defaults; ``add_to_bm25`` accepts only the service's.
     Spill files go to a temporary folder beside ``out_dir`` and are removed at the end.
     """
+    if params.get("method") != "lucene":
+        raise ValueError(f"only bm25s's lucene method is built here, not {params.get('method')!r}")
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    corpus = _Corpus(_Vocabulary(), np.zeros(0, dtype=np.int64), array("I"))
+    corpus = _Corpus(_Vocabulary(), np.zeros(0, dtype=np.int64), array("I"), dict(params))
     with _spilling(out_dir.parent) as spill:
         n_rows = _pass_one(token_lines, 0, corpus, spill, tuning.chunk_tokens)
         spill.close()

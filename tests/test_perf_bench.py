@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import bench_module
 
+from index_build.token_store import PartWriter
 from retrieval import index_layout as layout
 from retrieval.vector_index import VectorIndexSpec, build_vector_index
 
@@ -22,13 +23,18 @@ def _token_lines(n: int, seed: int = 3) -> list[str]:
     return [line + "\n" for line in lines]
 
 
-def test_streamed_bm25s_is_bm25s_to_the_bit(monkeypatch) -> None:
+def test_peer_index_is_bm25s_at_its_defaults_to_the_bit(tmp_path) -> None:
+    """The peer is bm25s with its own k1 1.5, not the service's 1.2: the builder must honour it."""
     import bm25s
 
+    from index_build.bm25_build import Tuning, build_bm25
+
     peers = bench_module("perf_peers")
-    monkeypatch.setattr(peers, "_CHUNK_DOCS", 16)  # many chunks: the column cursors carry across them
     lines = _token_lines(200)
-    streamed = peers.streamed_bm25s(lines)
+    tuning = Tuning(chunk_tokens=500, window_postings=300)  # many runs and windows
+    build_bm25(lines, tmp_path / "peer", tuning, params=peers.PEER_BM25_PARAMS)
+    streamed = bm25s.BM25.load(str(tmp_path / "peer"))
+    assert streamed.k1 == 1.5
     vocab: dict[str, int] = {}
     ids = [[vocab.setdefault(t, len(vocab)) for t in line.split()] for line in lines]
     reference = bm25s.BM25()
@@ -46,11 +52,13 @@ def test_streamed_bm25s_is_bm25s_to_the_bit(monkeypatch) -> None:
 def test_peer_index_cache_is_saved_once_and_loaded_after(tmp_path, monkeypatch) -> None:
     peers = bench_module("perf_peers")
     build = tmp_path / "20260101T000000Z-abcdef"
-    (build / layout.TOKENS).mkdir(parents=True)
-    (build / layout.TOKENS / "facts.txt").write_text("".join(_token_lines(50)), encoding="utf-8")
+    part = PartWriter(build, "facts")
+    for line in _token_lines(50):
+        part.write(line.rstrip("\n"))
+    part.close()
     built, origin = peers.cached_bm25s(build, tmp_path / "cache")
     assert "saved" in origin and (tmp_path / "cache" / build.name / "params.index.json").exists()
-    monkeypatch.setattr(peers, "streamed_bm25s", lambda lines: pytest.fail("rebuilt despite the cache"))
+    monkeypatch.setattr(peers, "facts_token_lines", lambda build: pytest.fail("rebuilt despite the cache"))
     loaded, origin = peers.cached_bm25s(build, tmp_path / "cache")
     assert origin.startswith("loaded")
     query = [["词3", "词40"]]
