@@ -317,8 +317,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"serving index {settings.index_home}, data in {settings.data_dir}")
     print(f"open http://{args.host}:{args.port}/ in a browser and sign in with a token (API docs: /docs)")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    else:
+        from api.workers import serve_workers
+
+        serve_workers(
+            settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level
+        )
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -338,6 +352,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--signing-key", type=Path, help="Ed25519 key for checkpoints (default: LEIAN_SIGNING_KEY)"
     )
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes, each with its own copy of the index (memory) and one search at a "
+        "time; one audit chain for all (default 1; about one per core)",
+    )
     p.add_argument(
         "--demo",
         action="store_true",

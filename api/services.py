@@ -24,12 +24,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.accounts import AccountStore, Principal
 from api.config import Settings
 from api.errors import ApiError, audit_unavailable
+from api.fair_lock import FairLock
 from api.metrics import Metrics
 from retrieval import index_layout as layout
 from retrieval.audit.records import Actor
 from retrieval.audit.signing import (
     SignedCheckpoint,
     SigningKeyError,
+    SigningKeyExists,
     checkpoint_file_json,
     generate_key,
     load_private_key,
@@ -85,7 +87,9 @@ class Services:
     manifest_sha256: str | None
     signing_key: Ed25519PrivateKey | None
     index_problem: str | None = None  # why the index was refused at start-up, without the operator's paths
-    search_lock: threading.Lock = field(default_factory=threading.Lock)
+    # One search at a time per process (one SQLite connection, and the GIL would gain nothing from
+    # two), granted in arrival order; more cores are used by more processes (``--workers``).
+    search_lock: FairLock = field(default_factory=FairLock)
     _audit_open_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -257,7 +261,10 @@ def _load_key(settings: Settings) -> Ed25519PrivateKey | None:
     path = settings.signing_key_path
     try:
         if not path.exists() and settings.create_signing_key:
-            key = generate_key(path)
+            try:
+                key = generate_key(path)
+            except SigningKeyExists:  # another worker of this service made it a moment ago
+                return load_private_key(path)
             path.with_name(path.name + ".pub").write_text(public_key_pem(key), encoding="ascii")
             log.warning("generated a new audit signing key at %s (publish its .pub fingerprint)", path)
             return key

@@ -111,7 +111,12 @@ class BatchService:
         try:
             with folder.lock():
                 result = run_batch(self.services, job)
-        except (BatchBusy, BatchFailed) as exc:
+        except BatchBusy:
+            # Another worker process of this service (each resumes unfinished batches at start-up)
+            # or a `leian report batch` runs it: not a failure, and never run twice.
+            log.info("report batch %s is run by another process", batch_id)
+            return
+        except BatchFailed as exc:
             self._failures[batch_id] = str(exc)
             return
         if result.failure:
@@ -191,6 +196,8 @@ class BatchService:
                 return "running"
             if batch_id in self._queued:
                 return "queued"
+        if done < total and BatchFolder(self.root / batch_id).is_locked():
+            return "running"  # by another worker process of the service
         if batch_id in self._failures:
             return "failed"
         return "done" if done >= total else "interrupted"

@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +29,42 @@ class SigningKeyError(ValueError):
     """A key file is missing, of the wrong type, or would be overwritten."""
 
 
+class SigningKeyExists(SigningKeyError):
+    """The key file already exists (perhaps just written by another worker of the same service)."""
+
+
 def generate_key(path: str | Path) -> Ed25519PrivateKey:
-    """Write a new private key (PKCS#8 PEM, mode 0600); an existing file is never replaced."""
+    """Write a new private key (PKCS#8 PEM, mode 0600); an existing file is never replaced.
+
+    The key is written to a temporary file and hard-linked into place, so that the service's
+    other worker processes, starting at the same moment, find either no key or the whole of it.
+    """
     path = Path(path)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    if path.exists():
+        raise SigningKeyExists(f"{path} exists; refusing to overwrite a signing key")
+    staged = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode explicit anyway
+            os.write(fd, pem)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(staged, path)  # atomic, and refuses an existing name
     except FileExistsError as exc:
-        raise SigningKeyError(f"{path} exists; refusing to overwrite a signing key") from exc
-    try:
-        os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode explicit anyway
-        os.write(fd, pem)
-        os.fsync(fd)
+        raise SigningKeyExists(f"{path} exists; refusing to overwrite a signing key") from exc
     finally:
-        os.close(fd)
+        staged.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
     return key
 
 
