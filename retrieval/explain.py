@@ -8,6 +8,7 @@ facts (``Passage.field`` says which text), so a UI highlights the real text, not
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -166,9 +167,7 @@ def explain(
     source, field_name = (
         (doc.sections.facts, "facts") if doc.sections.facts.strip() else (doc.full_text, "full_text")
     )
-    folded = source.lower()
-    found = [t for t in terms if t in folded]
-    top = sorted(found, key=lambda t: -terms[t])[:MAX_TERMS]
+    top = _top_terms(source.lower(), terms)
     passages = _passages(source, field_name, _term_spans(source, top), {t: terms[t] for t in top})
 
     doc_causes = {normalise_cause(c) for c in doc.causes}
@@ -201,28 +200,73 @@ def explain(
     )
 
 
+def _top_terms(folded: str, terms: dict[str, float]) -> list[str]:
+    """The ``MAX_TERMS`` heaviest terms that occur in ``folded``, heaviest first (ties: query order).
+
+    Terms are tried heaviest first and the search stops at ``MAX_TERMS`` found: the same list as
+    sorting every occurring term, for about half the substring scans over a long judgment.
+    """
+    top: list[str] = []
+    for term in sorted(terms, key=lambda t: -terms[t]):
+        if term in folded:
+            top.append(term)
+            if len(top) == MAX_TERMS:
+                break
+    return top
+
+
 def _term_spans(text: str, terms: Sequence[str]) -> list[tuple[str, int, int]]:
     """Where ``terms`` occur in ``text`` as (term, start, end), left to right; longest term first
     where two start at the same place, no overlaps."""
     if not terms:
         return []
-    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
+    longest_first = sorted(terms, key=len, reverse=True)
+    if all(t and t.lower() == t == t.upper() for t in terms):
+        return _caseless_spans(text, longest_first)
+    pattern = re.compile("|".join(re.escape(t) for t in longest_first), re.IGNORECASE)
     return [(m.group().lower(), m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def _caseless_spans(text: str, longest_first: Sequence[str]) -> list[tuple[str, int, int]]:
+    """``_term_spans`` for terms without letter case (Chinese, digits), found with ``str.find``.
+
+    Case-insensitive matching of such terms is equality, and the alternation's leftmost,
+    longest-first matches are the same spans; compiling a pattern per document cost more than
+    the matching (the terms differ per document, so the ``re`` cache never hits).
+    """
+    first_at: dict[int, str] = {}
+    for term in longest_first:
+        start = text.find(term)
+        while start >= 0:
+            first_at.setdefault(start, term)
+            start = text.find(term, start + 1)
+    spans = []
+    end = 0
+    for start in sorted(first_at):
+        if start >= end:
+            term = first_at[start]
+            end = start + len(term)
+            spans.append((term, start, end))
+    return spans
 
 
 def _segments(text: str) -> Iterable[tuple[int, int]]:
     """Sentences of ``text`` (stripped), long ones cut at commas into pieces of at most MAX_PASSAGE_CHARS."""
     for sentence in _SENTENCE.finditer(text):
-        start, end = sentence.start(), sentence.end()
-        if end - start <= MAX_PASSAGE_CHARS:
-            yield from _stripped(text, start, end)
-            continue
-        piece_start = start
-        for clause in _CLAUSE.finditer(text, start, end):
-            if clause.end() - piece_start > MAX_PASSAGE_CHARS and clause.start() > piece_start:
-                yield from _stripped(text, piece_start, clause.start())
-                piece_start = clause.start()
-        yield from _stripped(text, piece_start, end)
+        yield from _sentence_segments(text, sentence.start(), sentence.end())
+
+
+def _sentence_segments(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
+    """The segments of the sentence ``text[start:end]``: itself, or its comma-cut pieces when long."""
+    if end - start <= MAX_PASSAGE_CHARS:
+        yield from _stripped(text, start, end)
+        return
+    piece_start = start
+    for clause in _CLAUSE.finditer(text, start, end):
+        if clause.end() - piece_start > MAX_PASSAGE_CHARS and clause.start() > piece_start:
+            yield from _stripped(text, piece_start, clause.start())
+            piece_start = clause.start()
+    yield from _stripped(text, piece_start, end)
 
 
 def _stripped(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
@@ -238,23 +282,36 @@ def _passages(
     text: str, field_name: str, spans: list[tuple[str, int, int]], weights: dict[str, float]
 ) -> list[Passage]:
     """The MAX_PASSAGES segments whose distinct matched terms weigh most (best first, ties: earlier);
-    a segment repeating the text of a better one is skipped."""
+    a segment repeating the text of a better one is skipped.
+
+    A segment lies inside one sentence, so only the sentences where a matched term starts can
+    score: those alone are cut into segments (a long judgment has hundreds of sentences, a
+    handful of them with a match).
+    """
     if not weights:
         return []
     matched = [(token, s, e) for token, s, e in spans if token in weights]
+    if not matched:
+        return []
+    sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+    starts = [start for start, _ in sentences]
+    with_match = sorted({bisect.bisect_right(starts, s) - 1 for _, s, _ in matched} - {-1})
     scored: list[tuple[float, int, int]] = []
     cursor = 0
-    for start, end in _segments(text):
-        while cursor < len(matched) and matched[cursor][1] < start:
-            cursor += 1
-        inside = []
-        j = cursor
-        while j < len(matched) and matched[j][2] <= end:
-            inside.append(matched[j])
-            j += 1
-        score = sum(weights[t] for t in {token for token, _, _ in inside})
-        if score > 0:
-            scored.append((score, start, end))
+    for index in with_match:
+        for start, end in _sentence_segments(text, *sentences[index]):
+            while cursor < len(matched) and matched[cursor][1] < start:
+                cursor += 1
+            inside = []
+            j = cursor
+            while j < len(matched) and matched[j][2] <= end:
+                inside.append(matched[j])
+                j += 1
+            # distinct terms in order of appearance: a set's order changes the float sum, and
+            # with it ties between passages, from one process to the next (string hashing)
+            score = sum(weights[t] for t in dict.fromkeys(token for token, _, _ in inside))
+            if score > 0:
+                scored.append((score, start, end))
     passages: list[Passage] = []
     for score, start, end in sorted(scored, key=lambda item: (-item[0], item[1])):
         if len(passages) == MAX_PASSAGES:
