@@ -46,12 +46,11 @@ def keyword_hits(
 def semantic_hits(
     store: IndexStore, query_vector: np.ndarray, k: int, blocked: np.ndarray | None = None
 ) -> list[Hit]:
-    """Nearest neighbours of the embedded facts. Over-fetches so masked rows do not shorten the list."""
+    """Nearest neighbours of the embedded facts among the rows that are neither withdrawn nor filtered out."""
     mask = store.withdrawn if blocked is None else (store.withdrawn | blocked)
-    n_masked = int(mask.sum())
-    scores, rows = store.vectors.search(query_vector.reshape(1, -1), k + n_masked)
+    scores, rows = store.vectors.search_allowed(query_vector, k, mask)
     hits: list[Hit] = []
-    for score, row in zip(scores[0], rows[0], strict=True):
+    for score, row in zip(scores, rows, strict=True):
         if row < 0 or mask[row]:
             continue
         hits.append(Hit(int(row), float(score), "semantic", len(hits) + 1))

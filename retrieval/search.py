@@ -231,12 +231,12 @@ def _with_authorities(results: list[SearchResult], request: SearchRequest) -> li
     should not be lost just because k ordinary judgments outscored it lexically.
     """
     top = results[: request.k]
+    # Tiers 1 and 2 do not depend on the requesting court: without one, assign_tier skips the
+    # court-name matching that only tiers 3 and 4 need.
     extra = [
         r
         for r in results[request.k :]
-        if r.agreement is not None
-        and r.agreement.causes > 0
-        and assign_tier(r.document, request.requesting_court) <= Tier.SPC
+        if r.agreement is not None and r.agreement.causes > 0 and assign_tier(r.document, None) <= Tier.SPC
     ]
     return top + extra[:AUTHORITY_EXTRA]
 
