@@ -1,6 +1,6 @@
 """Load test: concurrent clients against a real uvicorn server, then every answer checked against the audit log.
 
-    python bench/load.py [--clients 32] [--seconds 60] [--index HOME] [--out FILE]
+    python bench/load.py [--clients 32] [--seconds 60] [--index HOME] [--workers N] [--out FILE]
 
 Starts ``uvicorn api.app:app`` on loopback in a subprocess (over the sample corpus, built into a
 temporary folder, unless ``--index`` names a published index), gives every client its own account
@@ -135,11 +135,15 @@ def free_port() -> int:
 
 
 class Server:
-    """``uvicorn api.app:app`` in its own process group on a free loopback port; output to a log file."""
+    """``uvicorn api.app:app`` in its own process group on a free loopback port; output to a log file.
 
-    def __init__(self, deployment: Deployment, log_path: Path, **env: str) -> None:
+    With ``workers`` above 1 it is ``leian serve --workers N``: N processes on one socket.
+    """
+
+    def __init__(self, deployment: Deployment, log_path: Path, workers: int = 1, **env: str) -> None:
         self.deployment = deployment
         self.log_path = log_path
+        self.workers = workers
         self.env = env
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -160,8 +164,12 @@ class Server:
             "LEIAN_RATE_LIMIT": RATE_LIMIT,
             **self.env,
         }
-        command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        if self.workers == 1:
+            command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1"]
+            command += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        else:
+            command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1"]
+            command += ["--port", str(self.port), "--log-level", "warning", "--workers", str(self.workers)]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -560,6 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--index", type=Path, help="published index home (default: the sample corpus, built)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (leian serve --workers)")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--keep", type=Path, help="keep the data folder, export and server log here")
     args = parser.parse_args(argv)
@@ -571,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root.mkdir(parents=True, exist_ok=True)
         index = args.index or build_sample_index(root / "index")
         deployment = provision(index, root, args.clients)
-        server = Server(deployment, root / "server.log")
+        server = Server(deployment, root / "server.log", workers=args.workers)
         with server:
             run = LoadRun(server.url, deployment.clients, args.seconds)
             run.run()
@@ -579,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failures = request_problems(run.outcomes) + audit.failures + server_problems(server.log_text())
         out = {
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+            "workers": args.workers,
             **figures(run),
             "audit": audit.to_dict(),
             "failures": failures,

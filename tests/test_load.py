@@ -1,11 +1,13 @@
 """The short load run of ``bench/load.py``: 8 clients × 5 s against a real uvicorn server, nothing lost.
 
 The long run (32 clients × 60 s) is ``python bench/load.py``; its figures are in bench/README.md.
+The same run against two worker processes checks that they append to one audit chain.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,3 +70,44 @@ def test_the_server_logged_no_traceback(loaded: dict[str, Any]) -> None:
     assert load.server_problems("Traceback (most recent call last):\n  File x\nKeyError: 'y'\n") == [
         "the server logged a traceback: KeyError: 'y'"
     ]
+
+
+def _workers(supervisor: int) -> list[int]:
+    """The worker processes of ``leian serve --workers`` (uvicorn's, spawned by multiprocessing)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == supervisor and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def two_workers(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("load-workers")
+    deployment = load.provision(sample_index, root, 8)
+    with load.Server(deployment, root / "server.log", workers=2) as server:
+        assert server.process is not None
+        deadline = time.monotonic() + 120
+        while len(workers := _workers(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        run = load.LoadRun(server.url, deployment.clients, 5.0)
+        run.run()
+        audit = load.check_audit(deployment, server.url, run.outcomes, root / "export")
+        yield {"workers": workers, "server": server, "run": run, "audit": audit}
+
+
+def test_two_worker_processes_append_to_one_chain_that_verifies(two_workers: dict[str, Any]) -> None:
+    run, audit = two_workers["run"], two_workers["audit"]
+    assert len(two_workers["workers"]) == 2
+    assert load.request_problems(run.outcomes) == []
+    assert load.figures(run)["5xx"] == 0
+    assert audit.failures == [] and audit.verified
+    receipts = [o.receipt for o in run.answered(load.SEARCH_OPS | {"mark"})]
+    assert audit.receipts == len(receipts) > 20
+    assert len({seq for seq, _ in receipts}) == len(receipts)  # no two answers share a record
+    assert load.server_problems(two_workers["server"].log_text()) == []
