@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index_store import IndexStore
+from retrieval.keyword_index import top_rows
 from retrieval.request import KeywordQuery
 
 
@@ -22,24 +23,13 @@ class Hit:
     rank: int  # 1-based within its method
 
 
-def top_rows(scores: np.ndarray, k: int, blocked: np.ndarray) -> list[tuple[int, float]]:
-    """Best ``k`` rows by score among rows with a positive score that are not blocked."""
-    scores = np.where(blocked, -np.inf, scores)
-    k = min(k, int(np.count_nonzero(scores > 0)))
-    if k <= 0:
-        return []
-    picked = np.argpartition(-scores, k - 1)[:k]
-    picked = picked[np.argsort(-scores[picked], kind="stable")]
-    return [(int(r), float(scores[r])) for r in picked]
-
-
 def keyword_hits(
     store: IndexStore, tokens: Sequence[str], k: int, field: str = "facts", blocked: np.ndarray | None = None
 ) -> list[Hit]:
     """关键词检索: BM25 over the facts field or the full text."""
     index = store.keyword_facts if field == "facts" else store.keyword_full
     mask = store.withdrawn if blocked is None else (store.withdrawn | blocked)
-    ranked = top_rows(index.scores(tokens), k, mask)
+    ranked = index.top(tokens, k, mask)
     return [Hit(row, score, f"keyword:{field}", i) for i, (row, score) in enumerate(ranked, start=1)]
 
 
