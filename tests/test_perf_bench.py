@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 
 import faiss
 import numpy as np
@@ -108,14 +110,25 @@ def test_build_json_is_found_in_a_captured_log(tmp_path) -> None:
 
 
 def test_peak_sampler_sees_anonymous_memory_grow() -> None:
+    """Measured on a fresh child: in this process freed heap from earlier tests may be reused."""
     procmem = bench_module("procmem")
     now = procmem.memory_mb()
     assert {"rss_mb", "anon_mb", "file_mb", "peak_rss_mb"} <= set(now)
     assert now["anon_mb"] + now["file_mb"] <= now["rss_mb"] + 1
-    sampler = procmem.PeakSampler(interval=0.01)
-    with sampler.running():
-        block = np.ones(64 << 20, dtype=np.uint8)  # 64 MB, every page touched
-        sampler.sample()
-        del block
-    assert sampler.report()["max_anon_mb"] >= now["anon_mb"] + 60
+    script = "import sys; sys.stdin.readline(); block = b'x' * (64 << 20); print('ready', flush=True); sys.stdin.readline()"
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        before = procmem.memory_mb(child.pid)["anon_mb"]
+        sampler = procmem.PeakSampler(child.pid, interval=0.01)
+        with sampler.running():
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "ready"
+            sampler.sample()
+        assert sampler.report()["max_anon_mb"] >= before + 60
+    finally:
+        child.kill()
+        child.wait()
     assert procmem.memory_mb(2**22 + 12345) == {}  # no such process: empty, not an error
