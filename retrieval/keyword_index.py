@@ -46,7 +46,9 @@ class KeywordIndex:
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every row (0 where nothing matches); unknown tokens are ignored."""
-        ids = self._retriever.get_tokens_ids(list(tokens))
+        return self._scores_of_ids(self._retriever.get_tokens_ids(list(tokens)))
+
+    def _scores_of_ids(self, ids: list[int]) -> np.ndarray:
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
@@ -73,7 +75,7 @@ class KeywordIndex:
         indptr = self._retriever.scores["indptr"]
         lengths = indptr[terms + 1] - indptr[terms]
         if int(lengths.sum()) <= budget:
-            return top_rows(self.scores(tokens), k, blocked)
+            return top_rows(self._scores_of_ids(ids), k, blocked)
         order = np.argsort(lengths, kind="stable")  # rarest first
         n_scored = max(1, int(np.searchsorted(np.cumsum(lengths[order]), budget, side="right")))
         scored, rest = order[:n_scored], order[n_scored:]
