@@ -42,6 +42,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from retrieval.index_layout import DOC_LENGTHS_FILE, TF_FILE, TF_STORE_FILE
 from retrieval.keyword_index import BM25_PARAMS
 
 TF_DTYPE = np.uint16
@@ -57,9 +58,6 @@ PARAMS_FILE = "params.index.json"
 INDPTR_FILE = "indptr.csc.index.npy"
 INDICES_FILE = "indices.csc.index.npy"
 DATA_FILE = "data.csc.index.npy"
-TF_FILE = "tf.csc.npy"
-DOC_LENGTHS_FILE = "doc_lengths.npy"
-TF_STORE_FILE = "tf_store.json"
 
 
 class _Vocabulary(dict[str, int]):

@@ -19,6 +19,11 @@ BM25_FULL = "bm25_full"
 TOKENS = "tokens"  # tokens/facts/part-*.txt.gz: one row per line (index_build.token_store)
 EMBEDDER = "embedder"
 VALIDATION = "validation.json"
+# Inside each BM25 folder, beside bm25s's own files: the tf store (term count of every posting, in
+# the order of bm25s's indices, and each row's length), read by `leian add` and by query likelihood.
+TF_FILE = "tf.csc.npy"
+DOC_LENGTHS_FILE = "doc_lengths.npy"
+TF_STORE_FILE = "tf_store.json"
 
 
 class IndexLayoutError(RuntimeError):

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import bm25s
 import numpy as np
+
+from retrieval.index_layout import DOC_LENGTHS_FILE, TF_FILE
 
 BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
 
@@ -26,12 +30,48 @@ POSTINGS_BUDGET = 2_000_000
 SHORTLIST_FACTOR = 4  # shortlist = this × k rows, rescored exactly
 
 
+class Scoring(StrEnum):
+    """How a keyword index ranks documents for a token query."""
+
+    BM25 = "bm25"
+    # Query likelihood with Jelinek-Mercer smoothing: Σ_w log((1-λ)·tf/|d| + λ·P(w|C)) over the
+    # query's tokens, ranked by the terms the document holds (the others add the same to every
+    # document). With light smoothing a document must cover many of the query's terms, which is how
+    # LeCaRD's relevant cases differ from mere same-charge cases (bench/README.md).
+    LIKELIHOOD = "likelihood"
+
+
+# λ of the likelihood scoring; chosen on the LeCaRD dev labels (0.1 best of 0.01 … 0.9).
+LIKELIHOOD_SMOOTHING = 0.1
+
+
+@dataclass(frozen=True)
+class TermFrequencies:
+    """The tf store beside a BM25 folder: the count behind each posting and each row's length."""
+
+    tf: np.ndarray  # aligned with bm25s's ``indices``
+    doc_lengths: np.ndarray
+    total_tokens: float
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool) -> TermFrequencies | None:
+        """None for a folder without one (bm25s's own ``build_keyword_index``)."""
+        if not (folder / TF_FILE).exists():
+            return None
+        mode = "r" if mmap else None
+        tf = np.load(folder / TF_FILE, mmap_mode=mode)
+        doc_lengths = np.load(folder / DOC_LENGTHS_FILE)
+        return cls(tf, doc_lengths, float(doc_lengths.sum(dtype=np.float64)))
+
+
 class KeywordIndex:
     """Scores every document of the index for a token query; array-based like bm25s itself."""
 
-    def __init__(self, retriever: bm25s.BM25, size: int) -> None:
+    def __init__(self, retriever: bm25s.BM25, size: int, frequencies: TermFrequencies | None = None) -> None:
         self._retriever = retriever
         self.size = size
+        self._frequencies = frequencies
+        self._collection_counts: dict[int, float] = {}
         self._vocabulary: list[tuple[str, int]] | None = None
 
     @classmethod
@@ -39,7 +79,11 @@ class KeywordIndex:
         folder = Path(folder)
         retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False, verbosity=0)
         size = int(json.loads((folder / "params.index.json").read_text())["num_docs"])
-        return cls(retriever, size)
+        return cls(retriever, size, TermFrequencies.load(folder, mmap))
+
+    @property
+    def supports_likelihood(self) -> bool:
+        return self._frequencies is not None
 
     def has_token(self, token: str) -> bool:
         return token in self._retriever.vocab_dict
@@ -59,8 +103,9 @@ class KeywordIndex:
         k: int,
         blocked: np.ndarray,
         budget: int = POSTINGS_BUDGET,
+        scoring: Scoring = Scoring.BM25,
     ) -> list[tuple[int, float]]:
-        """The ``k`` best (row, BM25 score) among rows not ``blocked``, best first.
+        """The ``k`` best (row, score) among rows not ``blocked``, best first.
 
         Exact when the query's postings fit ``budget``. Otherwise the rarest terms that fit it
         score every row; the best ``SHORTLIST_FACTOR × k`` of those get their exact score (the
@@ -68,41 +113,63 @@ class KeywordIndex:
         and are ranked by it. A document that only the common terms would lift into the top ``k``
         is missed: ``bench/keyword_budget.py`` measures how often against the exact ranking.
         """
+        if scoring is Scoring.LIKELIHOOD and self._frequencies is None:
+            raise ValueError("this keyword index has no tf store, so it cannot score query likelihood")
         ids = self._retriever.get_tokens_ids(list(tokens))
         if not ids:
             return []
         terms, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
         indptr = self._retriever.scores["indptr"]
+        has_postings = terms + 1 < len(indptr)  # bm25s's "" has an id but no postings
+        terms, counts = terms[has_postings], counts[has_postings]
         lengths = indptr[terms + 1] - indptr[terms]
         if int(lengths.sum()) <= budget:
-            return top_rows(self._scores_of_ids(ids), k, blocked)
+            if scoring is Scoring.BM25:
+                return top_rows(self._scores_of_ids(ids), k, blocked)
+            return top_rows(self._accumulate(terms, counts, scoring), k, blocked)
         order = np.argsort(lengths, kind="stable")  # rarest first
         n_scored = max(1, int(np.searchsorted(np.cumsum(lengths[order]), budget, side="right")))
         scored, rest = order[:n_scored], order[n_scored:]
-        partial = self._accumulate(terms[scored], counts[scored])
+        partial = self._accumulate(terms[scored], counts[scored], scoring)
         shortlist = np.array(
             [row for row, _ in top_rows(partial, SHORTLIST_FACTOR * k, blocked)], dtype=np.int64
         )
         if len(shortlist) == 0:
             return []
         shortlist.sort()
-        exact = partial[shortlist].astype(np.float32)
+        exact = partial[shortlist]
         for term, count in zip(terms[rest].tolist(), counts[rest].tolist(), strict=True):
-            exact += count * self._column_scores(term, shortlist)
+            exact += count * self._column_scores(term, shortlist, scoring)
         ranked = np.argsort(-exact, kind="stable")[:k]
         return [(int(shortlist[i]), float(exact[i])) for i in ranked if exact[i] > 0]
 
-    def _accumulate(self, terms: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def _values(self, term: int, start: int, stop: int, scoring: Scoring) -> np.ndarray:
+        """The score each posting of ``term`` (positions ``start:stop``) adds to its row."""
+        if scoring is Scoring.BM25:
+            return self._retriever.scores["data"][start:stop]
+        frequencies = self._frequencies
+        assert frequencies is not None  # checked in top()
+        tf = frequencies.tf[start:stop].astype(np.float32)
+        collection = self._collection_counts.get(term)
+        if collection is None:
+            collection = self._collection_counts[term] = float(tf.sum(dtype=np.float64))
+        lengths = frequencies.doc_lengths[self._retriever.scores["indices"][start:stop]]
+        smoothing = LIKELIHOOD_SMOOTHING
+        ratio = (1 - smoothing) * frequencies.total_tokens / (smoothing * collection)
+        return np.log1p(np.float32(ratio) * tf / lengths.astype(np.float32))
+
+    def _accumulate(self, terms: np.ndarray, counts: np.ndarray, scoring: Scoring) -> np.ndarray:
         """Σ count × score over the postings of ``terms``, for every row (bm25s's own summation)."""
         scores = self._retriever.scores
-        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        indices, indptr = scores["indices"], scores["indptr"]
         total = np.zeros(self.size, dtype=np.float32)
         for term, count in zip(terms.tolist(), counts.tolist(), strict=True):
             start, stop = int(indptr[term]), int(indptr[term + 1])
-            np.add.at(total, indices[start:stop], data[start:stop] * np.float32(count))
+            # a row occurs once per column, so a fancy-indexed add is the same as np.add.at
+            total[indices[start:stop]] += self._values(term, start, stop, scoring) * np.float32(count)
         return total
 
-    def _column_scores(self, term: int, rows: np.ndarray) -> np.ndarray:
+    def _column_scores(self, term: int, rows: np.ndarray, scoring: Scoring) -> np.ndarray:
         """The score of ``term`` in each of the sorted ``rows`` (0 where it does not occur)."""
         scores = self._retriever.scores
         start, stop = int(scores["indptr"][term]), int(scores["indptr"][term + 1])
@@ -112,7 +179,11 @@ class KeywordIndex:
         found = np.zeros(len(rows), dtype=bool)
         found[inside] = column[at[inside]] == rows[inside]
         out = np.zeros(len(rows), dtype=np.float32)
-        out[found] = scores["data"][start + at[found]]
+        if scoring is Scoring.BM25:
+            out[found] = scores["data"][start + at[found]]
+            return out
+        values = self._values(term, start, stop, scoring)
+        out[found] = values[at[found]]
         return out
 
     def rows_containing(self, fragment: str) -> np.ndarray:
