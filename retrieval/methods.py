@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index_store import IndexStore
-from retrieval.keyword_index import top_rows
+from retrieval.keyword_index import Scoring, top_rows
 from retrieval.request import KeywordQuery
 
 
@@ -24,13 +24,19 @@ class Hit:
 
 
 def keyword_hits(
-    store: IndexStore, tokens: Sequence[str], k: int, field: str = "facts", blocked: np.ndarray | None = None
+    store: IndexStore,
+    tokens: Sequence[str],
+    k: int,
+    field: str = "facts",
+    blocked: np.ndarray | None = None,
+    scoring: Scoring = Scoring.BM25,
 ) -> list[Hit]:
-    """关键词检索: BM25 over the facts field or the full text."""
+    """关键词检索: BM25 (or query likelihood) over the facts field or the full text."""
     index = store.keyword_facts if field == "facts" else store.keyword_full
     mask = store.withdrawn if blocked is None else (store.withdrawn | blocked)
-    ranked = index.top(tokens, k, mask)
-    return [Hit(row, score, f"keyword:{field}", i) for i, (row, score) in enumerate(ranked, start=1)]
+    ranked = index.top(tokens, k, mask, scoring=scoring)
+    name = f"keyword:{field}" if scoring is Scoring.BM25 else f"keyword:{field}:{scoring.value}"
+    return [Hit(row, score, name, i) for i, (row, score) in enumerate(ranked, start=1)]
 
 
 def semantic_hits(

@@ -19,6 +19,7 @@ from retrieval.document import Document
 from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features, query_terms
 from retrieval.fusion import RRF_K, reciprocal_rank_fusion
 from retrieval.index_store import IndexStore
+from retrieval.keyword_index import Scoring
 from retrieval.metadata import LegalFeatures
 from retrieval.methods import Hit, boolean_keyword_hits, keyword_hits, semantic_hits, statute_hits
 from retrieval.parsing.articles import extract_articles
@@ -31,13 +32,20 @@ from retrieval.tiers import Tier, assign_tier, effect_label, order_by_tier
 RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
 CANDIDATE_DEPTH = 100  # fused candidates considered (rerank head, authorities beyond k)
 # The legal rerank reorders only the head of the fused list: further down, agreement on the charge
-# pulls in same-charge cases that are not otherwise similar (LeCaRD dev: depth 50 gave rerank
-# NDCG@30 0.923 and full 0.749 against 0.918 and 0.741 for reranking all 100).
-RERANK_DEPTH = 50
+# pulls in same-charge cases that are not otherwise similar (LeCaRD dev, current weights: depth 35
+# gave full-corpus NDCG@30 0.798 against 0.778 at 50 and 0.797 at 30; bench/README.md).
+RERANK_DEPTH = 35
 PREDICTION_NEIGHBOURS = 10
 AUTHORITY_EXTRA = 3  # guiding/SPC cases on the same charges added beyond k (see _with_authorities)
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
-FUSION_WEIGHTS = {"keyword:facts": 1.0, "keyword:full": 0.6, "semantic": 0.3, "statute": 0.3, "case": 1.0}
+FUSION_WEIGHTS = {
+    "keyword:facts": 0.5,
+    "keyword:full": 0.3,
+    "keyword:facts:likelihood": 2.0,
+    "semantic": 0.3,
+    "statute": 0.3,
+    "case": 1.0,
+}
 
 
 class UnknownSeedCase(ValueError):
@@ -94,6 +102,17 @@ def _blocked(store: IndexStore, request: SearchRequest) -> np.ndarray | None:
     return None if allowed is None else ~allowed
 
 
+def _facts_keyword_hits(
+    store: IndexStore, facts: str, depth: int, blocked: np.ndarray | None, bm25_fields: tuple[str, ...]
+) -> list[list[Hit]]:
+    """A case's facts as a keyword query: BM25 over ``bm25_fields`` and query likelihood over the facts."""
+    tokens = store.segmenter.tokens(facts)
+    lists = [keyword_hits(store, tokens, depth, field, blocked) for field in bm25_fields]
+    if store.keyword_facts.supports_likelihood:
+        lists.append(keyword_hits(store, tokens, depth, "facts", blocked, Scoring.LIKELIHOOD))
+    return lists
+
+
 def _recall(
     store: IndexStore, request: SearchRequest, methods: tuple[Method, ...], blocked: np.ndarray | None
 ) -> tuple[list[list[Hit]], list[str], list[str], str]:
@@ -114,9 +133,7 @@ def _recall(
             vector = store.embedder.encode_passages([seed.searchable_facts()])[0]
         case_hits = [Hit(h.row, h.score, "case", h.rank) for h in semantic_hits(store, vector, depth, block)]
         hit_lists.append(case_hits)
-        hit_lists.append(
-            keyword_hits(store, store.segmenter.tokens(seed.searchable_facts()), depth, "facts", block)
-        )
+        hit_lists.extend(_facts_keyword_hits(store, seed.searchable_facts(), depth, block, ("facts",)))
         names.append(Method.CASE.value)
         facts = facts or seed.searchable_facts()
         provisions = provisions or [a.key() for a in seed.articles]
@@ -128,9 +145,7 @@ def _recall(
             )
             hit_lists.append(hits)
         elif facts:
-            tokens = store.segmenter.tokens(facts)
-            hit_lists.append(keyword_hits(store, tokens, depth, "facts", blocked))
-            hit_lists.append(keyword_hits(store, tokens, depth, "full", blocked))
+            hit_lists.extend(_facts_keyword_hits(store, facts, depth, blocked, ("facts", "full")))
         names.append(Method.KEYWORD.value)
     if Method.SEMANTIC in methods and facts.strip():
         vector = store.embedder.encode_queries([facts])[0]
