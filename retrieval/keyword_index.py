@@ -50,7 +50,7 @@ class TermFrequencies:
     """The tf store beside a BM25 folder: the count behind each posting and each row's length."""
 
     tf: np.ndarray  # aligned with bm25s's ``indices``
-    doc_lengths: np.ndarray
+    inverse_lengths: np.ndarray  # float32 1/|d| per row (0 for an empty row, which has no postings)
     total_tokens: float
 
     @classmethod
@@ -60,8 +60,9 @@ class TermFrequencies:
             return None
         mode = "r" if mmap else None
         tf = np.load(folder / TF_FILE, mmap_mode=mode)
-        doc_lengths = np.load(folder / DOC_LENGTHS_FILE)
-        return cls(tf, doc_lengths, float(doc_lengths.sum(dtype=np.float64)))
+        lengths = np.load(folder / DOC_LENGTHS_FILE).astype(np.float32)
+        inverse = np.divide(1.0, lengths, out=np.zeros_like(lengths), where=lengths > 0)
+        return cls(tf, inverse, float(lengths.sum(dtype=np.float64)))
 
 
 class KeywordIndex:
@@ -143,20 +144,30 @@ class KeywordIndex:
         ranked = np.argsort(-exact, kind="stable")[:k]
         return [(int(shortlist[i]), float(exact[i])) for i in ranked if exact[i] > 0]
 
-    def _values(self, term: int, start: int, stop: int, scoring: Scoring) -> np.ndarray:
-        """The score each posting of ``term`` (positions ``start:stop``) adds to its row."""
+    def _values(
+        self, term: int, start: int, stop: int, scoring: Scoring, at: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The score each posting of ``term`` (positions ``start:stop``) adds to its row; only the
+        postings at offsets ``at`` within the column when given."""
+        scores = self._retriever.scores
         if scoring is Scoring.BM25:
-            return self._retriever.scores["data"][start:stop]
+            column = scores["data"][start:stop]
+            return column if at is None else column[at]
         frequencies = self._frequencies
         assert frequencies is not None  # checked in top()
-        tf = frequencies.tf[start:stop].astype(np.float32)
+        tf = frequencies.tf[start:stop]
         collection = self._collection_counts.get(term)
-        if collection is None:
+        if collection is None:  # the term's count in the collection, P(w|C)·|C|; once per term
             collection = self._collection_counts[term] = float(tf.sum(dtype=np.float64))
-        lengths = frequencies.doc_lengths[self._retriever.scores["indices"][start:stop]]
         smoothing = LIKELIHOOD_SMOOTHING
-        ratio = (1 - smoothing) * frequencies.total_tokens / (smoothing * collection)
-        return np.log1p(np.float32(ratio) * tf / lengths.astype(np.float32))
+        ratio = np.float32((1 - smoothing) * frequencies.total_tokens / (smoothing * collection))
+        rows = scores["indices"][start:stop]
+        if at is not None:
+            tf, rows = tf[at], rows[at]
+        values = frequencies.inverse_lengths[rows]  # a gather: a new array, safe to scale in place
+        values *= tf
+        values *= ratio
+        return np.log1p(values, out=values)
 
     def _accumulate(self, terms: np.ndarray, counts: np.ndarray, scoring: Scoring) -> np.ndarray:
         """Σ count × score over the postings of ``terms``, for every row (bm25s's own summation)."""
@@ -179,11 +190,7 @@ class KeywordIndex:
         found = np.zeros(len(rows), dtype=bool)
         found[inside] = column[at[inside]] == rows[inside]
         out = np.zeros(len(rows), dtype=np.float32)
-        if scoring is Scoring.BM25:
-            out[found] = scores["data"][start + at[found]]
-            return out
-        values = self._values(term, start, stop, scoring)
-        out[found] = values[at[found]]
+        out[found] = self._values(term, start, stop, scoring, at[found])
         return out
 
     def rows_containing(self, fragment: str) -> np.ndarray:
