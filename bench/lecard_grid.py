@@ -1,0 +1,173 @@
+"""Score fusion weights, rerank weight and rerank depth on LeCaRD without re-running recall.
+
+``bench/lecard.py`` scores the service as configured; choosing that configuration needs many
+variants of the same searches. This script runs each query's recall once (every channel of the
+default methods, as ``retrieval.search`` runs them, in both settings), then for each point of the
+grid fuses and reranks with the service's own functions and scores the rankings with
+``bench/lecard_metrics.py``. The default point of the grid reproduces ``bench/lecard.py``'s
+``hybrid`` figures exactly (the test of that is ``--check``).
+
+    python bench/lecard_grid.py --index build/bench/lecard-index \\
+        --weights keyword:facts=0.5,keyword:full=0.3,keyword:facts:likelihood=2,semantic=0.3 \\
+        --weights keyword:facts=1,keyword:full=0.6,semantic=0.3 --causes 0.6 1.5 --depth 35 50
+
+Prints one JSON object per point (weights, causes, depth, both settings' metrics), dev labels
+only by default, as bench/lecard.py. Tune on dev: the held-out labels are for the final check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))  # for lecard and lecard_metrics
+
+import lecard
+import lecard_metrics
+
+from retrieval import search as service
+from retrieval.explain import pending_features
+from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.index_store import IndexStore
+from retrieval.methods import Hit
+from retrieval.parsing.causes import normalise_cause
+from retrieval.request import DEFAULT_METHODS, SearchRequest
+from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights
+
+SETTINGS = ("rerank", "full")
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    weights = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if not name or not value:
+            raise argparse.ArgumentTypeError(f"--weights: expected channel=weight, got {part!r}")
+        weights[name.strip()] = float(value)
+    return weights
+
+
+class Grid:
+    """Recall of every labelled query in both settings, held once; rankings for any configuration."""
+
+    def __init__(self, store: IndexStore, queries: list[lecard.Query], pools: dict[str, list[str]]):
+        self.store = store
+        self.queries = queries
+        self.recalls: dict[tuple[str, str], list[list[Hit]]] = {}
+        self._cards: dict[int, Any] = {}
+        self._pending: dict[str, Any] = {}
+        for setting, query in itertools.product(SETTINGS, queries):
+            pool = pools[query["ridx"]] if setting == "rerank" else None
+            request = self._request(query, pool)
+            request.validate()
+            blocked = service._blocked(store, request)
+            hit_lists, _, _, _ = service._recall(store, request, tuple(DEFAULT_METHODS), blocked)
+            self.recalls[(setting, query["ridx"])] = hit_lists
+
+    @staticmethod
+    def _request(query: lecard.Query, pool: list[str] | None) -> SearchRequest:
+        restrict = None if pool is None else frozenset(lecard.DOC_PREFIX + d for d in pool)
+        return SearchRequest(
+            facts=query["q"], charges=list(query["crime"]), k=lecard.RUN_DEPTH,
+            tiering=False, recency_years=None, restrict_to=restrict,
+        )  # fmt: skip
+
+    def ranking(
+        self, setting: str, query: lecard.Query, weights: dict[str, float], rerank: RerankWeights, depth: int
+    ) -> list[str]:
+        """What ``search()`` would rank with these weights and rerank depth (tiering off)."""
+        lists = [
+            hits for hits in self.recalls[(setting, query["ridx"])] if hits and weights.get(hits[0].method)
+        ]
+        fused = reciprocal_rank_fusion(lists, [weights[hits[0].method] for hits in lists])
+        fused = fused[: max(service.CANDIDATE_DEPTH, lecard.RUN_DEPTH)]
+        missing = [row for row, _, _ in fused if row not in self._cards]
+        if missing:
+            cards = self.store.metadata.cards(missing)
+            features = self.store.metadata.legal_features(cards)
+            self._cards.update({row: (cards[row], features[row]) for row in missing})
+        fused_docs = [(self._cards[row][0], score, ranks) for row, score, ranks in fused]
+        features = {self._cards[row][0].doc_id: self._cards[row][1] for row, _, _ in fused}
+        pending = self._pending.get(query["ridx"])
+        if pending is None:
+            causes = [normalise_cause(c) for c in query["crime"]]
+            pending = self._pending[query["ridx"]] = pending_features(
+                query["q"], causes, [], self.store.segmenter
+            )
+        saved = service.RERANK_DEPTH
+        service.RERANK_DEPTH = depth
+        try:
+            results = service._ranked_results(
+                pending, fused_docs, features, self._request(query, None), rerank
+            )
+        finally:
+            service.RERANK_DEPTH = saved
+        return [lecard.strip_prefix(r.document.doc_id) for r in results][: lecard.RUN_DEPTH]
+
+    def score(
+        self, labels: dict[str, dict[str, int]], weights: dict[str, float], rerank: RerankWeights, depth: int
+    ) -> dict[str, dict[str, float]]:
+        return {
+            setting: lecard_metrics.evaluate(
+                {q["ridx"]: self.ranking(setting, q, weights, rerank, depth) for q in self.queries}, labels
+            )
+            for setting in SETTINGS
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=lecard.CACHE_DIR / "lecard-index")
+    parser.add_argument("--labels", type=Path, default=lecard.DEFAULT_LABELS)
+    parser.add_argument("--queries", type=Path, default=lecard.DEFAULT_QUERIES)
+    parser.add_argument("--archive", type=Path, default=lecard.DEFAULT_ARCHIVE)
+    parser.add_argument(
+        "--weights", type=parse_weights, action="append",
+        help="channel=weight,... (channels: keyword:facts, keyword:full, keyword:facts:likelihood, "
+        "semantic); repeatable; default: the service's FUSION_WEIGHTS",
+    )  # fmt: skip
+    parser.add_argument("--causes", type=float, nargs="+", default=[DEFAULT_WEIGHTS.causes])
+    parser.add_argument("--depth", type=int, nargs="+", default=[service.RERANK_DEPTH], help="rerank depth")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 unless the default point equals search()"
+    )
+    args = parser.parse_args(argv)
+
+    labels = lecard.load_labels(args.labels)
+    queries = [q for q in lecard.load_queries(args.queries) if q["ridx"] in labels]
+    pools = lecard.load_pools(args.archive)
+    store = IndexStore.open(args.index, verify_checksums=False)
+    grid = Grid(store, queries, pools)
+    if args.check:
+        for setting, query in itertools.product(SETTINGS, queries):
+            pool = pools[query["ridx"]] if setting == "rerank" else None
+            expected = lecard.rank_with_system(store, query, pool)
+            got = grid.ranking(
+                setting, query, dict(service.FUSION_WEIGHTS), DEFAULT_WEIGHTS, service.RERANK_DEPTH
+            )
+            if got != expected:
+                print(f"ranking differs from search(): {setting} query {query['ridx']}", file=sys.stderr)
+                return 1
+        lecard.log("the default point ranks as search() does")
+    for weights, causes, depth in itertools.product(
+        args.weights or [dict(service.FUSION_WEIGHTS)], args.causes, args.depth
+    ):
+        rerank = RerankWeights(
+            causes=causes, articles=DEFAULT_WEIGHTS.articles,
+            circumstances=DEFAULT_WEIGHTS.circumstances, amount=DEFAULT_WEIGHTS.amount,
+        )  # fmt: skip
+        metrics = grid.score(labels, weights, rerank, depth)
+        print(
+            json.dumps({"weights": weights, "causes": causes, "depth": depth, **metrics}, ensure_ascii=False)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
