@@ -241,13 +241,16 @@ def audit_command(rest: list[str]) -> int:
 
 
 def _ensure_demo_index(home: Path) -> None:
-    """Build the sample corpus into ``home`` unless a build of the current format is published there."""
+    """Build the sample corpus into ``home`` unless a build of the current format, made with this
+    installation's segmenter, is published there (an older one is rebuilt, not refused)."""
     from retrieval.index_layout import IndexLayoutError, resolve_current
     from retrieval.index_store import read_manifest
+    from retrieval.segmenter import default_segmenter
 
     try:
-        read_manifest(resolve_current(home))
-        return
+        manifest = read_manifest(resolve_current(home))
+        if manifest.get("segmenter", {}).get("fingerprint") == default_segmenter().info.fingerprint:
+            return
     except IndexLayoutError:
         pass
     from index_build.build import BuildOptions, build
