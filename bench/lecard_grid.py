@@ -31,6 +31,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 import lecard
 import lecard_metrics
 
+from retrieval import keyword_index
 from retrieval import search as service
 from retrieval.explain import pending_features
 from retrieval.fusion import reciprocal_rank_fusion
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--causes", type=float, nargs="+", default=[DEFAULT_WEIGHTS.causes])
     parser.add_argument("--depth", type=int, nargs="+", default=[service.RERANK_DEPTH], help="rerank depth")
     parser.add_argument(
+        "--smoothing", type=float, help="λ of the query likelihood channel (default: the service's)"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="exit 1 unless the default point equals search()"
     )
     args = parser.parse_args(argv)
@@ -142,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     labels = lecard.load_labels(args.labels)
     queries = [q for q in lecard.load_queries(args.queries) if q["ridx"] in labels]
     pools = lecard.load_pools(args.archive)
+    if args.smoothing is not None:
+        if not 0 < args.smoothing < 1:
+            parser.error("--smoothing must be between 0 and 1")
+        keyword_index.LIKELIHOOD_SMOOTHING = args.smoothing  # read at query time, before recall runs
     store = IndexStore.open(args.index, verify_checksums=False)
     grid = Grid(store, queries, pools)
     if args.check:
@@ -163,9 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             circumstances=DEFAULT_WEIGHTS.circumstances, amount=DEFAULT_WEIGHTS.amount,
         )  # fmt: skip
         metrics = grid.score(labels, weights, rerank, depth)
-        print(
-            json.dumps({"weights": weights, "causes": causes, "depth": depth, **metrics}, ensure_ascii=False)
-        )
+        point = {
+            "weights": weights,
+            "causes": causes,
+            "depth": depth,
+            "smoothing": keyword_index.LIKELIHOOD_SMOOTHING,
+        }
+        print(json.dumps({**point, **metrics}, ensure_ascii=False))
     return 0
 
 
