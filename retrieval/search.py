@@ -33,7 +33,8 @@ RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candid
 CANDIDATE_DEPTH = 100  # fused candidates considered (rerank head, authorities beyond k)
 # The legal rerank reorders only the head of the fused list: further down, agreement on the charge
 # pulls in same-charge cases that are not otherwise similar (LeCaRD dev, current weights: depth 35
-# gave full-corpus NDCG@30 0.798 against 0.778 at 50 and 0.797 at 30; bench/README.md).
+# gave full-corpus NDCG@30 0.805 against 0.778 at 50; 30 gave the same 0.805 but a rerank-setting
+# MAP of 0.654 against 0.673; bench/README.md).
 RERANK_DEPTH = 35
 PREDICTION_NEIGHBOURS = 10
 AUTHORITY_EXTRA = 3  # guiding/SPC cases on the same charges added beyond k (see _with_authorities)
