@@ -77,31 +77,54 @@ def gongbao_text(name: str) -> str:
     return require(GONGBAO / name).read_text(encoding="utf-8")
 
 
-def write_lecard_subset(target: Path, n_docs: int) -> int:
-    """Copy the first ``n_docs`` distinct LeCaRD candidates into the archive's folder layout."""
+def write_lecard_subset(target: Path, n_docs: int) -> dict[str, list[str]]:
+    """Copy the first ``n_docs`` distinct LeCaRD candidates into the archive's folder layout.
+
+    Returns the candidate pools read whole on the way (``{ridx: [docid, ...]}``; the archive holds
+    each query's folder contiguously, so every folder but the one being read at the end is whole).
+    A candidate shared with an earlier pool is written once, under the earlier folder.
+    """
     seen: set[str] = set()
+    pools: dict[str, list[str]] = {}
     with tarfile.open(require(LECARD_ARCHIVE), "r:xz") as archive:
         for member in archive:
             if not member.isfile() or not member.name.endswith(".json"):
                 continue
-            stem = Path(member.name).stem
-            if stem in seen:
+            path = Path(member.name)
+            pools.setdefault(path.parent.name, []).append(path.stem)
+            if path.stem in seen:
                 continue
-            seen.add(stem)
-            out = target / Path(member.name).relative_to("candidates")
+            seen.add(path.stem)
+            out = target / path.relative_to("candidates")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(archive.extractfile(member).read())
             if len(seen) == n_docs:
+                pools.pop(path.parent.name)  # maybe cut short
                 break
-    return len(seen)
+    return pools
+
+
+LECARD_SUBSET_DOCS = 1200
+LECARD_SUBSET_POOLS = "pools.json"  # beside the candidates folder: the pools it holds whole
 
 
 @pytest.fixture(scope="session")
 def lecard_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """1,200 real LeCaRD candidates in the candidates/<ridx>/<docid>.json layout (outside the repo)."""
     folder = tmp_path_factory.mktemp("lecard") / "candidates"
-    write_lecard_subset(folder, 1200)
+    pools = write_lecard_subset(folder, LECARD_SUBSET_DOCS)
+    (folder.parent / LECARD_SUBSET_POOLS).write_text(json.dumps(pools), encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def lecard_index(lecard_subset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The LeCaRD subset built once for the session (read-only for the tests that use it)."""
+    from index_build.build import BuildOptions, build
+
+    home = tmp_path_factory.mktemp("lecard-index")
+    result = build(BuildOptions(inputs=[lecard_subset], home=home, fmt="lecard", progress=False))
+    return home, result.manifest
 
 
 @pytest.fixture(scope="session")

@@ -28,13 +28,6 @@ def _jsonl_doc(doc_id: str, facts: str) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def lecard_index(lecard_subset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    home = tmp_path_factory.mktemp("lecard-index")
-    result = build(BuildOptions(inputs=[lecard_subset], home=home, fmt="lecard", progress=False))
-    return home, result.manifest
-
-
 def test_lecard_build_manifest_counts_match_input(lecard_index, lecard_subset: Path) -> None:
     home, manifest = lecard_index
     n_files = len({p.stem for p in lecard_subset.rglob("*.json")})
