@@ -282,26 +282,18 @@ def strip_prefix(doc_id: str) -> str:
     return doc_id[len(DOC_PREFIX) :] if doc_id.startswith(DOC_PREFIX) else doc_id
 
 
-def rank_with_system(
-    store: Any,
-    query: Query,
-    pool: Iterable[str] | None,
-    variant: str = DEFAULT_VARIANT,
-    stage_ms: list[dict[str, float]] | None = None,
-) -> list[str]:
-    """Our search for one LeCaRD query: LeCaRD docids (no prefix), best first, at most 100.
+def system_request(query: Query, pool: Iterable[str] | None, variant: str = DEFAULT_VARIANT) -> Any:
+    """The ``SearchRequest`` our search runs for one LeCaRD query.
 
     ``pool``: the query's candidate docids (with or without the "lecard-" prefix) for the rerank
     setting, None for the whole corpus. Similarity only: no tiers, no recency preference.
-    ``stage_ms``, if given, receives the response's per-stage timings.
     """
     from retrieval.request import Method, SearchRequest
-    from retrieval.search import search
 
     method_names, legal_rerank = VARIANTS[variant]
     methods = None if method_names is None else tuple(Method(name) for name in method_names)
     restrict_to = None if pool is None else frozenset(DOC_PREFIX + strip_prefix(d) for d in pool)
-    request = SearchRequest(
+    return SearchRequest(
         facts=query["q"],
         charges=list(query["crime"]),
         k=RUN_DEPTH,
@@ -311,7 +303,21 @@ def rank_with_system(
         methods=methods,
         legal_rerank=legal_rerank,
     )
-    response = search(store, request)
+
+
+def rank_with_system(
+    store: Any,
+    query: Query,
+    pool: Iterable[str] | None,
+    variant: str = DEFAULT_VARIANT,
+    stage_ms: list[dict[str, float]] | None = None,
+) -> list[str]:
+    """Our search for one LeCaRD query (``system_request``): LeCaRD docids (no prefix), best first,
+    at most 100. ``stage_ms``, if given, receives the response's per-stage timings.
+    """
+    from retrieval.search import search
+
+    response = search(store, system_request(query, pool, variant))
     if stage_ms is not None and isinstance(getattr(response, "timings_ms", None), dict):
         stage_ms.append(response.timings_ms)
     return [strip_prefix(result.document.doc_id) for result in response.results]

@@ -18,6 +18,7 @@ only by default, as bench/lecard.py. Tune on dev: the held-out labels are for th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -38,7 +39,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index_store import IndexStore
 from retrieval.methods import Hit
 from retrieval.parsing.causes import normalise_cause
-from retrieval.request import DEFAULT_METHODS, SearchRequest
+from retrieval.request import DEFAULT_METHODS
 from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights
 
 SETTINGS = ("rerank", "full")
@@ -65,19 +66,11 @@ class Grid:
         self._pending: dict[str, Any] = {}
         for setting, query in itertools.product(SETTINGS, queries):
             pool = pools[query["ridx"]] if setting == "rerank" else None
-            request = self._request(query, pool)
+            request = lecard.system_request(query, pool)
             request.validate()
             blocked = service._blocked(store, request)
             hit_lists, _, _, _ = service._recall(store, request, tuple(DEFAULT_METHODS), blocked)
             self.recalls[(setting, query["ridx"])] = hit_lists
-
-    @staticmethod
-    def _request(query: lecard.Query, pool: list[str] | None) -> SearchRequest:
-        restrict = None if pool is None else frozenset(lecard.DOC_PREFIX + d for d in pool)
-        return SearchRequest(
-            facts=query["q"], charges=list(query["crime"]), k=lecard.RUN_DEPTH,
-            tiering=False, recency_years=None, restrict_to=restrict,
-        )  # fmt: skip
 
     def ranking(
         self, setting: str, query: lecard.Query, weights: dict[str, float], rerank: RerankWeights, depth: int
@@ -101,14 +94,8 @@ class Grid:
             pending = self._pending[query["ridx"]] = pending_features(
                 query["q"], causes, [], self.store.segmenter
             )
-        saved = service.RERANK_DEPTH
-        service.RERANK_DEPTH = depth
-        try:
-            results = service._ranked_results(
-                pending, fused_docs, features, self._request(query, None), rerank
-            )
-        finally:
-            service.RERANK_DEPTH = saved
+        request = lecard.system_request(query, None)
+        results = service._ranked_results(pending, fused_docs, features, request, rerank, depth)
         return [lecard.strip_prefix(r.document.doc_id) for r in results][: lecard.RUN_DEPTH]
 
     def score(
@@ -166,10 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     for weights, causes, depth in itertools.product(
         args.weights or [dict(service.FUSION_WEIGHTS)], args.causes, args.depth
     ):
-        rerank = RerankWeights(
-            causes=causes, articles=DEFAULT_WEIGHTS.articles,
-            circumstances=DEFAULT_WEIGHTS.circumstances, amount=DEFAULT_WEIGHTS.amount,
-        )  # fmt: skip
+        rerank = dataclasses.replace(DEFAULT_WEIGHTS, causes=causes)
         metrics = grid.score(labels, weights, rerank, depth)
         point = {
             "weights": weights,

@@ -1,7 +1,8 @@
-"""BM25 keyword index over segmented text (bm25s), one per field (facts, full text).
+"""Keyword index over segmented text (bm25s), one per field (facts, full text).
 
 The build writes these folders with ``index_build.bm25_build`` (bounded memory, incremental add);
-they are in bm25s's own layout, so querying goes through ``bm25s.BM25.load``.
+they are in bm25s's own layout, so querying goes through ``bm25s.BM25.load``. Besides BM25 the
+index scores query likelihood from the tf store kept beside bm25s's files.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class Scoring(StrEnum):
     BM25 = "bm25"
     # Query likelihood with Jelinek-Mercer smoothing: Σ_w log((1-λ)·tf/|d| + λ·P(w|C)) over the
     # query's tokens, ranked by the terms the document holds (the others add the same to every
-    # document). With light smoothing a document must cover many of the query's terms, which is how
-    # LeCaRD's relevant cases differ from mere same-charge cases (bench/README.md).
+    # document). With light smoothing a document must cover many of the query's terms to score
+    # well, where BM25 lets a few rare terms repeated many times dominate (bench/README.md).
     LIKELIHOOD = "likelihood"
 
 
@@ -74,7 +75,9 @@ class KeywordIndex:
         self._retriever = retriever
         self.size = size
         self._frequencies = frequencies
-        self._collection_counts: dict[int, float] = {}
+        # each term's count in the collection, P(w|C)·|C|, summed from its column at first use
+        # (-1: not yet); one float per term, so it stays bounded however long the process serves
+        self._collection_counts: np.ndarray | None = None
         self._vocabulary: list[tuple[str, int]] | None = None
 
     @classmethod
@@ -158,9 +161,12 @@ class KeywordIndex:
         frequencies = self._frequencies
         assert frequencies is not None  # checked in top()
         tf = frequencies.tf[start:stop]
-        collection = self._collection_counts.get(term)
-        if collection is None:  # the term's count in the collection, P(w|C)·|C|; once per term
-            collection = self._collection_counts[term] = float(tf.sum(dtype=np.float64))
+        if self._collection_counts is None:
+            self._collection_counts = np.full(len(scores["indptr"]) - 1, -1.0)
+        collection = float(self._collection_counts[term])
+        if collection < 0:
+            collection = float(tf.sum(dtype=np.float64))
+            self._collection_counts[term] = collection
         smoothing = LIKELIHOOD_SMOOTHING
         ratio = np.float32((1 - smoothing) * frequencies.total_tokens / (smoothing * collection))
         rows = scores["indices"][start:stop]

@@ -106,11 +106,11 @@ def _blocked(store: IndexStore, request: SearchRequest) -> np.ndarray | None:
 def _facts_keyword_hits(
     store: IndexStore, facts: str, depth: int, blocked: np.ndarray | None, bm25_fields: tuple[str, ...]
 ) -> list[list[Hit]]:
-    """A case's facts as a keyword query: BM25 over ``bm25_fields`` and query likelihood over the facts."""
+    """A case's facts as a keyword query: BM25 over ``bm25_fields`` and query likelihood over the facts
+    (a published build always has the tf store the likelihood needs: the manifest lists it)."""
     tokens = store.segmenter.tokens(facts)
     lists = [keyword_hits(store, tokens, depth, field, blocked) for field in bm25_fields]
-    if store.keyword_facts.supports_likelihood:
-        lists.append(keyword_hits(store, tokens, depth, "facts", blocked, Scoring.LIKELIHOOD))
+    lists.append(keyword_hits(store, tokens, depth, "facts", blocked, Scoring.LIKELIHOOD))
     return lists
 
 
@@ -263,11 +263,12 @@ def _ranked_results(
     features: dict[str, LegalFeatures],
     request: SearchRequest,
     weights: RerankWeights,
+    rerank_depth: int = RERANK_DEPTH,
 ) -> list[SearchResult]:
     by_id = {doc.doc_id: (score, ranks) for doc, score, ranks in fused_docs}
     if not request.legal_rerank:
         return [SearchResult(doc, score, score, ranks) for doc, score, ranks in fused_docs]
-    head, tail = fused_docs[:RERANK_DEPTH], fused_docs[RERANK_DEPTH:]
+    head, tail = fused_docs[:rerank_depth], fused_docs[rerank_depth:]
     reranked = rerank(pending, [(doc, score) for doc, score, _ in head], features, weights)
     results = [
         SearchResult(doc, final, by_id[doc.doc_id][0], by_id[doc.doc_id][1], agreement=agreement)

@@ -8,7 +8,6 @@ the fused ranking. Scored with LeCaRD's metrics (bench/lecard_metrics.py).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,17 +17,10 @@ from retrieval.index_store import IndexStore
 from retrieval.keyword_index import Scoring
 from retrieval.request import SearchRequest
 from retrieval.search import search
-from tests.conftest import LECARD_SUBSET_POOLS, REPO, SHARED_DATA, require
+from tests.conftest import LECARD_SUBSET_POOLS, SHARED_DATA, bench_module, require
 
 LECARD = SHARED_DATA / "lecard" / "data"
 PREFIX = "lecard-"
-
-
-def _metrics():
-    spec = importlib.util.spec_from_file_location("lecard_metrics", REPO / "bench" / "lecard_metrics.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +58,7 @@ def test_query_likelihood_ranks_the_pools_better_than_bm25(setting) -> None:
         for scoring in Scoring:
             ranked = store.keyword_facts.top(tokens, 100, outside, scoring=scoring)
             runs[scoring][ridx] = [store.attributes.doc_ids[row].removeprefix(PREFIX) for row, _ in ranked]
-    evaluate = _metrics().evaluate
+    evaluate = bench_module("lecard_metrics").evaluate
     likelihood, bm25 = evaluate(runs[Scoring.LIKELIHOOD], labels), evaluate(runs[Scoring.BM25], labels)
     assert likelihood["MAP"] > bm25["MAP"]
     assert likelihood["NDCG@10"] > bm25["NDCG@10"]
@@ -74,7 +66,7 @@ def test_query_likelihood_ranks_the_pools_better_than_bm25(setting) -> None:
 
 def test_the_legal_rerank_improves_the_fused_ranking(setting) -> None:
     store, queries, pools, labels = setting
-    evaluate = _metrics().evaluate
+    evaluate = bench_module("lecard_metrics").evaluate
     hybrid = evaluate({r: _pool_search(store, q, pools[r]) for r, q in queries.items()}, labels)
     fused = evaluate(
         {r: _pool_search(store, q, pools[r], legal_rerank=False) for r, q in queries.items()}, labels
