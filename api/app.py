@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from api.main import create_app
+from api.http.app import create_app
 
 app = create_app()

@@ -96,8 +96,8 @@ def build_sample_index(home: Path) -> Path:
 
 def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
     """Accounts for ``n_clients`` clients, one token each, and an admin; written as an operator would."""
-    from api.accounts import AccountStore, Role
-    from retrieval.audit.records import Actor
+    from api.service.accounts import AccountStore, Role
+    from retrieval.audit.records import Actor, TypedRecord
     from retrieval.audit.signing import generate_key, public_key_pem
     from retrieval.audit.store import AuditLog
 
@@ -108,8 +108,8 @@ def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
     clients = []
     with AuditLog(data / "audit.sqlite") as log:
 
-        def record(kind: str, payload: dict[str, Any]) -> object:
-            return log.append(kind, Actor("load-operator", "operator"), "cli", payload)
+        def record(entry: TypedRecord) -> object:
+            return log.record(Actor("load-operator", "operator"), "cli", entry)
 
         for i in range(n_clients):
             role = Role.AUDITOR if i % AUDITOR_EVERY == AUDITOR_EVERY - 1 else Role.JUDGE
@@ -168,7 +168,7 @@ class Server:
             command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1"]
             command += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
         else:
-            command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1"]
+            command = [sys.executable, "-m", "api.cli.main", "serve", "--host", "127.0.0.1"]
             command += ["--port", str(self.port), "--log-level", "warning", "--workers", str(self.workers)]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

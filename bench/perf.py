@@ -194,7 +194,7 @@ def incremental_add(home: Path, inputs: list[Path]) -> dict[str, object]:
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "api.cli.main",
             "add",
             "--index",
             str(home),

@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 def _leian(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "api.cli.main", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -86,7 +86,16 @@ def running_service(
     if workers == 1:
         command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port)]
     else:
-        command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
     log_path = data_dir / "uvicorn.log"
     log = log_path.open("w")
     server = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)

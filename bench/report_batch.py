@@ -39,8 +39,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from api.accounts import AccountStore, Role  # noqa: E402
-from retrieval.audit.records import Actor  # noqa: E402
+from api.service.accounts import AccountStore, Role  # noqa: E402
+from retrieval.audit.records import Actor, TypedRecord, batch_of  # noqa: E402
 from retrieval.audit.store import AuditLog  # noqa: E402
 from retrieval.index_layout import IndexLayoutError, resolve_current  # noqa: E402
 from retrieval.index_store import read_manifest  # noqa: E402
@@ -89,8 +89,8 @@ def create_judges(data: Path, rows: list[dict[str, Any]]) -> int:
     judges = {LECARD_JUDGE: LECARD_COURT} | {r["judge"]: r["court"] for r in rows if "judge" in r}
     with AuditLog(data / "audit.sqlite") as log:
 
-        def record(kind: str, payload: dict[str, Any]) -> object:
-            return log.append(kind, Actor("bench", "operator"), "cli", payload)
+        def record(entry: TypedRecord) -> object:
+            return log.record(Actor("bench", "operator"), "cli", entry)
 
         for name, court in judges.items():
             if accounts.user(name) is None:
@@ -140,16 +140,21 @@ def run_killed(cmd: list[str], out: Path, kill_at: int) -> dict[str, Any]:
     }
 
 
+def batch_records(data: Path, batch_id: str) -> list[tuple[str, int]]:
+    """(kind, item) of every audit record of the batch, in log order."""
+    with AuditLog(data / "audit.sqlite") as log:
+        return [
+            (r.kind, ref.item)
+            for r in log.iter_records()
+            if (ref := batch_of(r.payload)) is not None and ref.batch_id == batch_id
+        ]
+
+
 def in_flight_at_kill(out: Path, data: Path) -> dict[str, int]:
     """Cases the kill caught between their audit records and their state line (the window resuming covers)."""
     batch_id = json.loads((out / "batch.json").read_text("utf-8"))["batch_id"]
     finished = {json.loads(line)["item"] for line in (out / "state.jsonl").read_text("utf-8").splitlines()}
-    with AuditLog(data / "audit.sqlite") as log:
-        tagged = [
-            (r.kind, r.payload["batch"]["item"])
-            for r in log.iter_records()
-            if (r.payload.get("batch") or {}).get("id") == batch_id
-        ]
+    tagged = batch_records(data, batch_id)
     return {
         "searched_not_finished": len({i for k, i in tagged if k == "search"} - finished),
         "reported_not_finished": len({i for k, i in tagged if k == "report"} - finished),
@@ -173,12 +178,7 @@ def check(out: Path, data: Path, n_cases: int) -> dict[str, Any]:
     items = [int(r["序号"]) for r in rows]
     states = [json.loads(line) for line in (out / "state.jsonl").read_text("utf-8").splitlines()]
     batch_id = json.loads((out / "batch.json").read_text("utf-8"))["batch_id"]
-    with AuditLog(data / "audit.sqlite") as log:
-        tagged = [
-            (r.kind, r.payload["batch"]["item"])
-            for r in log.iter_records()
-            if (r.payload.get("batch") or {}).get("id") == batch_id
-        ]
+    tagged = batch_records(data, batch_id)
     searches = Counter(item for kind, item in tagged if kind == "search")
     reports = Counter(item for kind, item in tagged if kind == "report")
     ok = [int(r["序号"]) for r in rows if r["状态"] == "已生成"]

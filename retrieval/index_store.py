@@ -7,13 +7,17 @@ start-up, never per request.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from retrieval import index_layout as layout
+from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
+from retrieval.fair_lock import FairLock
 from retrieval.filters import RowAttributes
 from retrieval.index_layout import IndexLayoutError
 from retrieval.keyword_index import KeywordIndex
@@ -77,6 +81,9 @@ class IndexStore:
     withdrawn: np.ndarray  # bool per row
     attributes: RowAttributes
     article_df: dict[str, int]  # documents citing each article: the specificity of 法条关联
+    # One SQLite connection and one FAISS index: a threaded server lets one caller in at a time,
+    # in arrival order (``exclusive``). More cores are used by more processes.
+    _lock: FairLock = field(default_factory=FairLock, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -143,6 +150,29 @@ class IndexStore:
             "vector_index": self.ann,
             "segmenter": self.manifest["segmenter"]["fingerprint"],
         }
+
+    @contextmanager
+    def exclusive(self) -> Iterator[IndexStore]:
+        """Hold the store for one caller: the section of a threaded server that reads it.
+
+        Not reentrant; code that runs inside (search, related cases, replay) never takes it again.
+        """
+        with self._lock:
+            yield self
+
+    def document_by_id(self, doc_id: str) -> Document | None:
+        """The whole document ``doc_id`` (texts included), or None when the index has no such id."""
+        row = self.metadata.row_of(doc_id)
+        return self.metadata.document(row) if row is not None else None
+
+    def contains(self, doc_id: str) -> bool:
+        return self.metadata.row_of(doc_id) is not None
+
+    def titles(self, doc_ids: Iterable[str]) -> dict[str, str | None]:
+        """Titles of the documents the index has, by id (ids it lacks are left out)."""
+        rows = {doc_id: row for doc_id in doc_ids if (row := self.metadata.row_of(doc_id)) is not None}
+        docs = self.metadata.documents(rows.values())
+        return {doc_id: docs[row].title for doc_id, row in rows.items() if row in docs}
 
     def close(self) -> None:
         self.metadata.close()

@@ -20,10 +20,10 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.accounts import AccountStore, Role
-from api.config import Settings
-from api.main import create_app
-from retrieval.audit.records import Actor
+from api.http.app import create_app
+from api.service.accounts import AccountStore, Role
+from api.service.config import Settings
+from retrieval.audit.records import Actor, TypedRecord
 from retrieval.audit.signing import generate_key
 from retrieval.audit.store import AuditLog
 
@@ -173,8 +173,8 @@ def create_accounts(settings: Settings) -> Tokens:
     accounts = AccountStore(settings.accounts_db)
     with AuditLog(settings.audit_db) as log:
 
-        def record(kind: str, payload: dict[str, Any]) -> object:
-            return log.append(kind, Actor("test-operator", "operator"), "cli", payload)
+        def record(entry: TypedRecord) -> object:
+            return log.record(Actor("test-operator", "operator"), "cli", entry)
 
         for name, (role, court) in USERS.items():
             accounts.create_user(name, role, court, record)

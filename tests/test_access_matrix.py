@@ -26,9 +26,9 @@ from api_env import COURT_A, COURT_B, THEFT_FACTS, USERS, Env, raw_request, serv
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
-from api import security
-from api.accounts import SEARCH_ROLES, AccountStore, Role
-from api.main import STATIC_DIR
+from api.http.app import STATIC_DIR
+from api.service import security
+from api.service.accounts import SEARCH_ROLES, AccountStore, Role
 
 CASE_A = "（2025）浙0106刑初4242号"  # markers of court A's search: must never reach court B's users
 CASE_B = "（2025）苏0508刑初5151号"

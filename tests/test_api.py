@@ -27,10 +27,11 @@ import pytest
 from api_env import COURT_A, COURT_B, PENDING, THEFT_FACTS, Env, serve
 from fastapi.testclient import TestClient
 
-from api.accounts import AccountStore, Role
-from api.cli import main as leian
-from api.config import Settings
-from api.main import create_app
+from api.cli.main import main as leian
+from api.http.app import create_app
+from api.service.accounts import AccountStore, Role
+from api.service.config import Settings
+from retrieval.audit.records import SearchRecord
 from retrieval.audit.signing import public_key_pem
 from retrieval.audit.store import AuditLog, AuditUnavailable
 from retrieval.audit.verify import verify_export, verify_inclusion_file
@@ -52,6 +53,18 @@ def first_search(env: Env) -> dict[str, Any]:
     response = env.search("judge_a", k=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def test_every_key_of_the_recorded_search_belongs_to_the_record_type(
+    env: Env, first_search: dict[str, Any]
+) -> None:
+    """SearchRecord is the one owner of the search record's keys: what the service wrote reads back whole."""
+    with AuditLog(env.settings.audit_db) as log:
+        record, _ = log.read(first_search["search_id"])
+    typed = SearchRecord.from_payload(record.payload)
+    assert typed.to_payload() == dict(record.payload)
+    assert typed.doc_ids == [r["doc_id"] for r in _all_results(first_search)]
+    assert typed.case_number == first_search["case_number"] and typed.trigger == first_search["trigger"]
 
 
 def _all_results(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import uvicorn
 
-from api.accounts import AccountStore, Role
-from api.config import Settings
-from api.main import create_app
-from retrieval.audit.records import Actor
+from api.http.app import create_app
+from api.service.accounts import AccountStore, Role
+from api.service.config import Settings
+from retrieval.audit.records import Actor, TypedRecord
 from retrieval.audit.store import AuditLog
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,8 +66,8 @@ def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     accounts = AccountStore(settings.accounts_db)
     with AuditLog(settings.audit_db) as log:
 
-        def record(kind: str, payload: dict[str, Any]) -> object:
-            return log.append(kind, Actor("test-operator", "operator"), "cli", payload)
+        def record(entry: TypedRecord) -> object:
+            return log.record(Actor("test-operator", "operator"), "cli", entry)
 
         accounts.create_user("王法官", Role.JUDGE, COURT, record)
         token = accounts.issue_token("王法官", None, record)[1]

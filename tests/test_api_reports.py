@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from api_env import COURT_A, THEFT_FACTS, Env, serve
 
-from api.report_batch.service import BatchService
+from api.service.report_batch.service import BatchService
 from retrieval.report.model import SECTIONS, TO_BE_FILLED
 from tests.conftest import SAMPLES, read_jsonl
 

@@ -19,9 +19,16 @@ from pathlib import Path
 
 import pytest
 
+from api.cli.audit import main as audit_main
 from retrieval.audit import merkle, verify
-from retrieval.audit.cli import main as audit_main
-from retrieval.audit.records import Actor, AuditRecord, InvalidRecord, canonical_json, search_payload
+from retrieval.audit.records import (
+    Actor,
+    AuditRecord,
+    InvalidRecord,
+    RankedResult,
+    SearchRecord,
+    canonical_json,
+)
 from retrieval.audit.signing import (
     Checkpoint,
     SigningKeyError,
@@ -298,23 +305,23 @@ ACTOR = Actor("张法官", "承办法官", "北京市第一中级人民法院")
 
 
 def _payload(i: int) -> dict:
-    return search_payload(
+    return SearchRecord(
         trigger="art2-2",
         case_number=f"(2024)京01刑初{i}号",
-        methods=["keyword", "semantic"],
+        methods=("keyword", "semantic"),
         query=f"被告人盗窃他人财物，数额较大 {i}",
-        keywords={"must": ["盗窃"]},
-        articles=["刑法:264"],
+        keywords={"must": ("盗窃",)},
+        articles=("刑法:264",),
         filters={"date_from": "2021-01-01"},
         index_version="2024-05-01T00:00:00Z",
         manifest_sha256="ab" * 32,
         embedder="e5-small@1",
         ann={"type": "HNSW32", "efSearch": 64},
-        results=[
-            {"doc_id": f"d{i}", "tier": 1, "score": 0.91, "effect": "应当参照"},
-            {"doc_id": "d2", "tier": 3, "score": 0.5, "effect": "可以参考"},
-        ],
-    )
+        results=(
+            RankedResult(f"d{i}", 1, 0.91, "应当参照"),
+            RankedResult("d2", 3, 0.5, "可以参考"),
+        ),
+    ).to_payload()
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ import pytest
 from api_env import COURT_A, COURT_B, PENDING, Env, serve
 from openpyxl import load_workbook
 
-from api.cli import main as leian
+from api.cli.main import main as leian
 from retrieval.audit import store as audit_store
 from retrieval.audit import summary_chart
-from retrieval.audit.records import Actor, search_payload, utc_timestamp
+from retrieval.audit.records import Actor, RankedResult, SearchRecord, utc_timestamp
 from retrieval.audit.signing import generate_key
 from retrieval.audit.store import AuditLog
 from retrieval.audit.summary import Period, PeriodError, Summary, case_type, summarise
@@ -70,16 +70,13 @@ def _search(
     tiers: list[int],
 ) -> int:
     clock.now = utc(at)
-    payload = search_payload(
+    payload = SearchRecord(
         trigger=trigger,
         case_number=case,
-        methods=["keyword", "semantic"],
+        methods=("keyword", "semantic"),
         query="被告人入户盗窃",
-        results=[
-            {"doc_id": f"doc-{i}", "tier": t, "score": 1.0 - i / 10, "effect": "可以参考"}
-            for i, t in enumerate(tiers)
-        ],
-    )
+        results=tuple(RankedResult(f"doc-{i}", t, 1.0 - i / 10, "可以参考") for i, t in enumerate(tiers)),
+    ).to_payload()
     return log.append("search", Actor(who[0], "承办法官", who[1]), "testclient", payload).seq
 
 

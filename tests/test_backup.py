@@ -22,11 +22,11 @@ import pytest
 from fastapi.testclient import TestClient
 from load_env import load
 
-from api import backup as backup_module
-from api.backup import MANIFEST, PUBLIC_KEY, copy_database
-from api.cli import main as leian
-from api.config import Settings
-from api.main import create_app
+from api.cli.main import main as leian
+from api.http.app import create_app
+from api.service import backup as backup_module
+from api.service.backup import MANIFEST, PUBLIC_KEY, copy_database
+from api.service.config import Settings
 from retrieval import index_layout as layout
 from retrieval.audit.signing import Checkpoint, generate_key, key_id, load_private_key, sign_checkpoint
 from retrieval.audit.store import AuditLog

@@ -157,7 +157,7 @@ def test_killed_build_leaves_the_published_index_serving(lecard_subset: Path, tm
     command = [
         sys.executable,
         "-m",
-        "api.cli",
+        "api.cli.main",
         "build",
         "--input",
         str(lecard_subset),

@@ -23,8 +23,8 @@ from api_env import create_accounts, settings_for
 from fastapi.testclient import TestClient
 from load_env import load
 
-from api.cli import main as leian
-from api.main import create_app
+from api.cli.main import main as leian
+from api.http.app import create_app
 from retrieval import index_layout as layout
 
 KILLS = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from api.service_cli import _ensure_demo_index
+from api.cli.service import _ensure_demo_index
 from retrieval.index_layout import MANIFEST, resolve_current
 from retrieval.index_store import IndexStore
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from api.fair_lock import FairLock
+from retrieval.fair_lock import FairLock
 
 
 def _wait_until(condition, timeout_s: float = 5.0) -> None:

@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from api.config import DEFAULT_RATE_LIMIT, RateLimit, Settings, SettingsError
-from api.rate_limit import RateLimitMiddleware, TokenBuckets
+from api.http.rate_limit import RateLimitMiddleware, TokenBuckets
+from api.service.config import DEFAULT_RATE_LIMIT, RateLimit, Settings, SettingsError
 
 
 class FakeClock:

@@ -24,10 +24,10 @@ import openpyxl
 import pytest
 from api_env import COURT_A, COURT_B, create_accounts, settings_for
 
-from api.cli import main as leian
-from api.config import Settings
-from api.report_batch import runner
-from api.report_batch.pending import BadRow, PendingCase, read_pending
+from api.cli.main import main as leian
+from api.service.config import Settings
+from api.service.report_batch import runner
+from api.service.report_batch.pending import BadRow, PendingCase, read_pending
 from retrieval import atomic_file
 from retrieval.audit import merkle
 from retrieval.audit.store import AuditLog
@@ -135,8 +135,8 @@ def _kill_at(monkeypatch: pytest.MonkeyPatch, name: str, item: int) -> None:
 
     def dying(*args: Any, **kwargs: Any) -> Any:
         stem = args[2] if name == "write_report_files" else None
-        extra = args[5] if name == "record_report" else None
-        if (stem and stem.startswith(f"{item:04d}_")) or (extra and extra["batch"]["item"] == item):
+        batch = kwargs.get("batch") if name == "record_report" else None
+        if (stem and stem.startswith(f"{item:04d}_")) or (batch is not None and batch.item == item):
             raise Killed
         return real(*args, **kwargs)
 

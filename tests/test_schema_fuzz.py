@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from starlette.types import Receive, Scope, Send
 
-from api.config import Settings
-from api.main import create_app
+from api.http.app import create_app
+from api.service.config import Settings
 
 EXAMPLES = 40
 """Per operation, valid and invalid input together; keeps the file to a few seconds of requests."""

@@ -19,12 +19,12 @@ import uvicorn
 import uvicorn.supervisors
 from api_env import serve
 
-from api import cli
-from api.config import Settings
-from api.report_batch.service import BatchService
-from api.report_batch.state import BatchFolder
-from api.services import _load_key
-from api.workers import tcp_listener, worker_environment
+from api.cli import main as cli
+from api.http.workers import tcp_listener, worker_environment
+from api.service.config import Settings
+from api.service.report_batch.service import BatchService
+from api.service.report_batch.state import BatchFolder
+from api.service.runtime import _load_key
 from retrieval.audit.signing import key_id, load_public_key
 
 TRIGGER = "缺乏明确或统一裁判规则"

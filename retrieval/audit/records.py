@@ -6,10 +6,10 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 RECORD_VERSION = 1
 _KIND = re.compile(r"[a-z][a-z_]{0,31}")
@@ -28,6 +28,8 @@ class RecordKind(StrEnum):
     EXPORT = "export"  # the audit log itself was exported
     TOKEN = "token"  # an access token was issued or revoked
     SUMMARY = "summary"  # an Art. 13 periodic summary was drawn from the log
+    ACCOUNT = "account"  # a user account was created
+    BACKUP = "backup"  # the log and the accounts were backed up
 
 
 def _check(value: Any, path: str) -> None:
@@ -148,53 +150,469 @@ def validate_kind(kind: str) -> str:
     return kind
 
 
-def search_payload(
-    *,
-    trigger: str,
-    case_number: str | None,
-    methods: Sequence[str],
-    query: str,
-    results: Sequence[Mapping[str, Any]],
-    keywords: Mapping[str, Any] | None = None,
-    articles: Sequence[str] = (),
-    seed: str | None = None,
-    filters: Mapping[str, Any] | None = None,
-    index_version: str | None = None,
-    manifest_sha256: str | None = None,
-    embedder: str | None = None,
-    ann: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The payload of a ``search`` record: enough to show later what was searched, why and what came back.
+# -- typed payloads ---------------------------------------------------------------------------------
+#
+# Every payload the service writes is one of the classes below, and only they spell its keys: a
+# writer builds the object and calls ``to_payload()``, a reader calls ``from_payload()``. Readers are
+# lenient (a missing key reads as its default) because they also read records written before a key
+# existed; ``schema`` says which layout a payload has (absent: 1, the layout before it was recorded).
 
-    ``trigger`` is the item of Art. 2 of the SPC guidance (《关于统一法律适用加强类案检索的指导意见（试行）》)
-    that made the search mandatory; ``results`` are ``{doc_id, tier, score, effect}`` in ranked order.
+PAYLOAD_SCHEMA = 1
+_SCHEMA_KEY = "schema"
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def payload_schema(payload: Mapping[str, Any]) -> int:
+    """The layout version of a payload; records written before versions were recorded are 1."""
+    value = payload.get(_SCHEMA_KEY, 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _versioned(body: dict[str, Any]) -> dict[str, Any]:
+    body[_SCHEMA_KEY] = PAYLOAD_SCHEMA
+    _check(body, "payload")
+    return body
+
+
+@dataclass(frozen=True)
+class CaseworkFields:
+    """The keys that several kinds share (search, decision, report), read from any payload.
+
+    Record filters and the CSV export look at every kind the same way; a kind without a field reads
+    None, never raises.
     """
-    ranked = []
-    for i, hit in enumerate(results):
+
+    case_number: str | None
+    trigger: str | None
+    methods: tuple[str, ...] | None
+    result_count: int | None
+    result_tiers: tuple[Any, ...] = ()  # the tier of each ranked result, as recorded
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> CaseworkFields:
+        methods = payload.get("methods")
+        results = payload.get("results")
+        ranked = results if isinstance(results, list) else []
+        return cls(
+            case_number=payload.get("case_number"),
+            trigger=payload.get("trigger"),
+            methods=_strings(methods) if isinstance(methods, list) else None,
+            result_count=len(results) if isinstance(results, list) else None,
+            result_tiers=tuple(r.get("tier") for r in ranked if isinstance(r, Mapping)),
+        )
+
+
+@dataclass(frozen=True)
+class RankedResult:
+    """One ranked result as the search record keeps it: enough to replay the list in its order."""
+
+    doc_id: str
+    tier: int | None
+    score: float
+    effect: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"doc_id": self.doc_id, "tier": self.tier, "score": self.score, "effect": self.effect}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RankedResult:
+        tier = data.get("tier")
+        return cls(
+            doc_id=str(data["doc_id"]),
+            tier=int(tier) if tier is not None else None,
+            score=float(data.get("score") or 0.0),
+            effect=_str_or_none(data.get("effect")),
+        )
+
+
+@dataclass(frozen=True)
+class ShownResult:
+    """A result as the judge saw it (卡片): what a report needs when the index has changed since."""
+
+    doc_id: str
+    title: str | None = None
+    case_number: str | None = None
+    court: Mapping[str, Any] | None = None
+    decision_date: str | None = None
+    holding: str | None = None
+    tier: int | None = None
+    effect: str | None = None
+    explanation: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "case_number": self.case_number,
+            "court": dict(self.court) if self.court is not None else None,
+            "decision_date": self.decision_date,
+            "holding": self.holding,
+            "tier": self.tier,
+            "effect": self.effect,
+            "explanation": dict(self.explanation) if self.explanation is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShownResult:
+        tier = data.get("tier")
+        court = data.get("court")
+        explanation = data.get("explanation")
+        return cls(
+            doc_id=str(data["doc_id"]),
+            title=_str_or_none(data.get("title")),
+            case_number=_str_or_none(data.get("case_number")),
+            court=dict(court) if isinstance(court, Mapping) else None,
+            decision_date=_str_or_none(data.get("decision_date")),
+            holding=_str_or_none(data.get("holding")),
+            tier=int(tier) if tier is not None else None,
+            effect=_str_or_none(data.get("effect")),
+            explanation=dict(explanation) if isinstance(explanation, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """A report batch's id and the case's 1-based position in it: how a resumed batch finds its records."""
+
+    batch_id: str
+    item: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.batch_id, "item": self.item}
+
+    @classmethod
+    def from_value(cls, value: Any) -> BatchRef | None:
+        if not isinstance(value, Mapping) or "id" not in value or "item" not in value:
+            return None
+        return cls(str(value["id"]), int(value["item"]))
+
+
+KEYWORD_FIELDS = ("must", "should", "must_not", "phrases")
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """The payload of a ``search`` record: what was searched, why, on what, and what came back.
+
+    ``trigger`` is the item of Art. 2 of the SPC guidance that made the search mandatory
+    (``retrieval.guidance.Trigger``); ``results`` are the ranked results in the order shown;
+    ``shown``, when present, is the snapshot of what each result looked like to the judge.
+    """
+
+    kind: ClassVar[RecordKind] = RecordKind.SEARCH
+
+    trigger: str
+    case_number: str | None
+    methods: tuple[str, ...]
+    query: str
+    results: tuple[RankedResult, ...]
+    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    articles: tuple[str, ...] = ()
+    seed: str | None = None
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    index_version: str | None = None
+    manifest_sha256: str | None = None
+    embedder: str | None = None
+    ann: Mapping[str, Any] = field(default_factory=dict)
+    endpoint: str | None = None
+    trigger_note: str | None = None
+    requesting_court: Mapping[str, Any] | None = None
+    requested_methods: tuple[str, ...] | None = None
+    charges: tuple[str, ...] = ()
+    causes_used: tuple[str, ...] = ()
+    causes_predicted: bool = False
+    k: int | None = None
+    parties: tuple[Mapping[str, Any], ...] = ()
+    related: tuple[Mapping[str, Any], ...] = ()
+    batch: BatchRef | None = None
+    shown: tuple[ShownResult, ...] | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "trigger": self.trigger,
+            "case_number": self.case_number,
+            "methods": list(self.methods),
+            "query": self.query,
+            "keywords": {name: list(self.keywords.get(name, ())) for name in self.keywords},
+            "articles": list(self.articles),
+            "seed": self.seed,
+            "filters": dict(self.filters),
+            "index": {"version": self.index_version, "manifest_sha256": self.manifest_sha256},
+            "embedder": self.embedder,
+            "ann": dict(self.ann),
+            "results": [r.to_dict() for r in self.results],
+            "endpoint": self.endpoint,
+            "trigger_note": self.trigger_note,
+            "requesting_court": dict(self.requesting_court) if self.requesting_court is not None else None,
+            "requested_methods": list(self.requested_methods) if self.requested_methods is not None else None,
+            "charges": list(self.charges),
+            "causes_used": list(self.causes_used),
+            "causes_predicted": self.causes_predicted,
+            "k": self.k,
+            "parties": [dict(p) for p in self.parties],
+            "related": [dict(r) for r in self.related],
+        }
+        if self.batch is not None:
+            body["batch"] = self.batch.to_dict()
+        if self.shown is not None:
+            body["shown"] = [s.to_dict() for s in self.shown]
+        return _versioned(body)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> SearchRecord:
+        index = _mapping(payload.get("index"))
+        keywords = _mapping(payload.get("keywords"))
+        court = payload.get("requesting_court")
+        requested = payload.get("requested_methods")
+        shown = payload.get("shown")
         try:
-            ranked.append(
-                {
-                    "doc_id": hit["doc_id"],
-                    "tier": hit["tier"],
-                    "score": hit["score"],
-                    "effect": hit.get("effect"),
-                }
+            results = tuple(RankedResult.from_dict(r) for r in payload.get("results") or ())
+            shown_results = (
+                tuple(ShownResult.from_dict(s) for s in shown) if isinstance(shown, list) else None
             )
-        except KeyError as exc:
-            raise InvalidRecord(f"results[{i}]: missing {exc}") from exc
-    payload = {
-        "trigger": trigger,
-        "case_number": case_number,
-        "methods": [str(m) for m in methods],
-        "query": query,
-        "keywords": dict(keywords or {}),
-        "articles": list(articles),
-        "seed": seed,
-        "filters": dict(filters or {}),
-        "index": {"version": index_version, "manifest_sha256": manifest_sha256},
-        "embedder": embedder,
-        "ann": dict(ann or {}),
-        "results": ranked,
-    }
-    _check(payload, "payload")
-    return payload
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidRecord(f"search payload: malformed results ({exc})") from exc
+        k = payload.get("k")
+        return cls(
+            trigger=str(payload.get("trigger") or ""),
+            case_number=_str_or_none(payload.get("case_number")),
+            methods=_strings(payload.get("methods")),
+            query=str(payload.get("query") or ""),
+            results=results,
+            keywords={name: _strings(keywords.get(name)) for name in keywords},
+            articles=_strings(payload.get("articles")),
+            seed=_str_or_none(payload.get("seed")),
+            filters=_mapping(payload.get("filters")),
+            index_version=_str_or_none(index.get("version")),
+            manifest_sha256=_str_or_none(index.get("manifest_sha256")),
+            embedder=_str_or_none(payload.get("embedder")),
+            ann=_mapping(payload.get("ann")),
+            endpoint=_str_or_none(payload.get("endpoint")),
+            trigger_note=_str_or_none(payload.get("trigger_note")),
+            requesting_court=dict(court) if isinstance(court, Mapping) else None,
+            requested_methods=_strings(requested) if isinstance(requested, list) else None,
+            charges=_strings(payload.get("charges")),
+            causes_used=_strings(payload.get("causes_used")),
+            causes_predicted=bool(payload.get("causes_predicted")),
+            k=int(k) if isinstance(k, int) else None,
+            parties=tuple(dict(p) for p in payload.get("parties") or () if isinstance(p, Mapping)),
+            related=tuple(dict(r) for r in payload.get("related") or () if isinstance(r, Mapping)),
+            batch=BatchRef.from_value(payload.get("batch")),
+            shown=shown_results,
+        )
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return [r.doc_id for r in self.results]
+
+    def keyword_terms(self, name: str) -> tuple[str, ...]:
+        """The terms of one part of the boolean keyword query (``must``, ``should``, …)."""
+        return tuple(self.keywords.get(name, ()))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One Art. 6 mark: the judge's 类案/非类案 decision on a result, with the reason."""
+
+    doc_id: str
+    label: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"doc_id": self.doc_id, "label": self.label, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """The payload of a ``decision`` record: marks on the results of search ``search_id``."""
+
+    kind: ClassVar[RecordKind] = RecordKind.DECISION
+
+    search_id: int
+    case_number: str | None
+    trigger: str | None
+    searched_by: str | None
+    marks: tuple[Mark, ...]
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned(
+            {
+                "search_id": self.search_id,
+                "case_number": self.case_number,
+                "trigger": self.trigger,
+                "searched_by": self.searched_by,
+                "marks": [m.to_dict() for m in self.marks],
+            }
+        )
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> DecisionRecord:
+        marks = tuple(
+            Mark(str(m.get("doc_id")), str(m.get("label")), str(m.get("reason") or ""))
+            for m in payload.get("marks") or ()
+            if isinstance(m, Mapping)
+        )
+        search_id = payload.get("search_id")
+        return cls(
+            search_id=search_id if isinstance(search_id, int) else -1,
+            case_number=_str_or_none(payload.get("case_number")),
+            trigger=_str_or_none(payload.get("trigger")),
+            searched_by=_str_or_none(payload.get("searched_by")),
+            marks=marks,
+        )
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """The payload of a ``report`` record: which search a 类案检索报告 was made from, in which formats."""
+
+    kind: ClassVar[RecordKind] = RecordKind.REPORT
+
+    search_id: int
+    case_number: str | None
+    trigger: str | None
+    formats: tuple[str, ...]
+    via: str | None = None
+    batch: BatchRef | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "search_id": self.search_id,
+            "case_number": self.case_number,
+            "trigger": self.trigger,
+            "formats": list(self.formats),
+        }
+        if self.batch is not None:
+            body["batch"] = self.batch.to_dict()
+        if self.via is not None:
+            body["via"] = self.via
+        return _versioned(body)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> ReportRecord:
+        search_id = payload.get("search_id")
+        return cls(
+            search_id=search_id if isinstance(search_id, int) else -1,
+            case_number=_str_or_none(payload.get("case_number")),
+            trigger=_str_or_none(payload.get("trigger")),
+            formats=_strings(payload.get("formats")),
+            via=_str_or_none(payload.get("via")),
+            batch=BatchRef.from_value(payload.get("batch")),
+        )
+
+
+def batch_of(payload: Mapping[str, Any]) -> BatchRef | None:
+    """The batch a search or report record belongs to, if any (both kinds carry it the same way)."""
+    return BatchRef.from_value(payload.get("batch"))
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """The payload of an ``export`` record: the log itself left the service (API download or CLI file)."""
+
+    kind: ClassVar[RecordKind] = RecordKind.EXPORT
+
+    via: str
+    format: str | None = None
+    filters: Mapping[str, Any] | None = None
+    complete: bool | None = None
+    target: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        if self.via == "cli":  # the command line writes a complete export to a file
+            return _versioned({"target": self.target})
+        return _versioned(
+            {
+                "format": self.format,
+                "filters": dict(self.filters or {}),
+                "complete": self.complete,
+                "via": self.via,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class SummaryRecord:
+    """The payload of a ``summary`` record: an Art. 13 periodic summary was drawn from the log."""
+
+    kind: ClassVar[RecordKind] = RecordKind.SUMMARY
+
+    court: str | None
+    first: str
+    last: str
+    via: str
+    format: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"court": self.court, "from": self.first, "to": self.last, "via": self.via}
+        if self.format is not None:
+            body["format"] = self.format
+        return _versioned(body)
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """The payload of an ``account`` record: a user was created (``user`` as the accounts store has it)."""
+
+    kind: ClassVar[RecordKind] = RecordKind.ACCOUNT
+
+    action: str
+    user: Mapping[str, Any]
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned({"action": self.action, "user": dict(self.user)})
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """The payload of a ``token`` record: a token was issued or revoked (its id, never the token)."""
+
+    kind: ClassVar[RecordKind] = RecordKind.TOKEN
+
+    action: str
+    token_id: str
+    user: Mapping[str, Any]
+    expires_at: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": self.action, "token_id": self.token_id, "user": dict(self.user)}
+        if self.action == "issue":
+            body["expires_at"] = self.expires_at
+        return _versioned(body)
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    """The payload of a ``backup`` record: the log and accounts were copied to ``target``."""
+
+    kind: ClassVar[RecordKind] = RecordKind.BACKUP
+
+    target: str
+    index: Mapping[str, Any] | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned({"target": self.target, "index": dict(self.index) if self.index else self.index})
+
+
+TypedRecord = (
+    SearchRecord
+    | DecisionRecord
+    | ReportRecord
+    | ExportRecord
+    | SummaryRecord
+    | AccountRecord
+    | TokenRecord
+    | BackupRecord
+)
+"""Anything an audited act appends: the writer takes its ``kind`` and ``to_payload()``."""

@@ -27,7 +27,9 @@ from retrieval.audit import merkle
 from retrieval.audit.records import (
     Actor,
     AuditRecord,
+    CaseworkFields,
     InvalidRecord,
+    TypedRecord,
     canonical_json,
     utc_timestamp,
     validate_kind,
@@ -141,13 +143,13 @@ class RecordFilter:
 
         def match(rec: Mapping[str, Any]) -> bool:
             actor = rec.get("actor") or {}
-            payload = rec.get("payload") or {}
+            fields = CaseworkFields.of(rec.get("payload") or {})
             return (
                 (self.kind is None or rec.get("kind") == self.kind)
                 and (self.court is None or actor.get("court") == self.court)
                 and (self.user is None or actor.get("user") == self.user)
-                and (self.case_number is None or payload.get("case_number") == self.case_number)
-                and (self.trigger is None or payload.get("trigger") == self.trigger)
+                and (self.case_number is None or fields.case_number == self.case_number)
+                and (self.trigger is None or fields.trigger == self.trigger)
                 and (since is None or rec.get("at", "") >= since)
                 and (until is None or rec.get("at", "") < until)
             )
@@ -373,6 +375,12 @@ class AuditLog:
             self._frontier = frontier
             return AppendResult(seq, leaf.hex(), frontier.size, frontier.root().hex())
 
+    def record(
+        self, actor: Actor | Mapping[str, Any], client: str | None, entry: TypedRecord
+    ) -> AppendResult:
+        """Append a typed record (``retrieval.audit.records``): its kind and payload come from it."""
+        return self.append(entry.kind.value, actor, client, entry.to_payload())
+
     def check_writable(self) -> None:
         """Raise ``AuditUnavailable`` unless a record could be committed now; the log is left untouched.
 
@@ -540,9 +548,7 @@ class AuditLog:
         for seq, leaf, data in self._rows(record_filter, tree_size):
             record = json.loads(data)
             actor = record.get("actor") or {}
-            payload = record.get("payload") or {}
-            methods = payload.get("methods")
-            results = payload.get("results")
+            fields = CaseworkFields.of(record.get("payload") or {})
             row = [
                 seq,
                 record.get("at"),
@@ -550,10 +556,10 @@ class AuditLog:
                 actor.get("user"),
                 actor.get("role"),
                 actor.get("court"),
-                payload.get("trigger"),
-                payload.get("case_number"),
-                ";".join(map(str, methods)) if isinstance(methods, list) else methods,
-                len(results) if isinstance(results, list) else None,
+                fields.trigger,
+                fields.case_number,
+                ";".join(fields.methods) if fields.methods is not None else None,
+                fields.result_count,
                 leaf.hex(),
             ]
             writer.writerow([csv_cell(v) for v in row])

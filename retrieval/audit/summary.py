@@ -23,14 +23,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from retrieval.audit.records import RecordKind
+from retrieval.audit.records import CaseworkFields, DecisionRecord, RecordKind
 from retrieval.audit.store import RecordFilter
+from retrieval.guidance import DecisionLabel
 from retrieval.parsing.case_number import parse_case_number
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
 MAX_DAYS = 3660  # ten years: a longer period is a typo, and the per-day table would be huge
 UNKNOWN_CASE_TYPE = "未知"
-SIMILAR = "类案"  # the Art. 6 label that counts as "marked similar"
 HIGH_TIERS = (1, 2)  # 指导性案例; 最高法典型案例 / 入库案例 / SPC judgments
 REPORT_KINDS = frozenset({RecordKind.REPORT.value})
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -186,11 +186,8 @@ class Summary:
         }
 
 
-def _found_high_tier(payload: Mapping[str, Any]) -> bool:
-    results = payload.get("results")
-    return isinstance(results, list) and any(
-        isinstance(r, Mapping) and r.get("tier") in HIGH_TIERS for r in results
-    )
+def _found_high_tier(fields: CaseworkFields) -> bool:
+    return any(tier in HIGH_TIERS for tier in fields.result_tiers)
 
 
 def summarise(records: Iterable[Mapping[str, Any]], court: str | None, period: Period) -> Summary:
@@ -207,19 +204,21 @@ def summarise(records: Iterable[Mapping[str, Any]], court: str | None, period: P
         kind = record.get("kind")
         payload = record.get("payload") or {}
         if kind == RecordKind.DECISION:
-            if payload.get("search_id") in search_seqs:
-                for mark in payload.get("marks") or ():
-                    marks[(payload["search_id"], str(mark.get("doc_id")))] = str(mark.get("label"))
+            decision = DecisionRecord.from_payload(payload)
+            if decision.search_id in search_seqs:
+                for mark in decision.marks:
+                    marks[(decision.search_id, mark.doc_id)] = mark.label
             continue
         if not in_scope(record):
             continue
         if kind == RecordKind.SEARCH:
             search_seqs.add(record["seq"])
-            by_trigger[str(payload.get("trigger") or "未填写")] += 1
+            fields = CaseworkFields.of(payload)
+            by_trigger[str(fields.trigger or "未填写")] += 1
             by_user[str((record.get("actor") or {}).get("user"))] += 1
-            by_case_type[case_type(payload.get("case_number"))] += 1
+            by_case_type[case_type(fields.case_number)] += 1
             per_day[local_day(record["at"])] += 1
-            high_tier += _found_high_tier(payload)
+            high_tier += _found_high_tier(fields)
         elif kind in REPORT_KINDS:
             reports += 1
     return Summary(
@@ -232,6 +231,6 @@ def summarise(records: Iterable[Mapping[str, Any]], court: str | None, period: P
         per_day=[(day, per_day[day]) for day in period.days()],
         searches_with_tier_1_2=high_tier,
         marked_results=len(marks),
-        marked_similar=sum(label == SIMILAR for label in marks.values()),
+        marked_similar=sum(label == DecisionLabel.SIMILAR for label in marks.values()),
         reports=reports,
     )

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from retrieval.document import CaseCategory, Document
+from retrieval.guidance import DecisionLabel
 from retrieval.parsing.courts import court_level
 from retrieval.request import KeywordQuery, SearchRequest
 from retrieval.search import SearchResponse, SearchResult
@@ -38,7 +39,7 @@ TO_BE_FILLED = "【待承办法官填写】"
 KEY_PASSAGE_CHARS = 200
 SUMMARY_FALLBACK_COUNT = 3
 MAX_CONFLICTS = 20
-MARK_LABELS = ("类案", "非类案")
+MARK_LABELS = tuple(label.value for label in DecisionLabel)
 ART4_TIERS = (Tier.GUIDING, Tier.SPC, Tier.PROVINCIAL_HIGH, Tier.SUPERIOR_AND_SELF)
 EFFECT_RULES = (
     f"指导性案例：{MUST_REFER}（《关于统一法律适用加强类案检索的指导意见（试行）》第九条）；",

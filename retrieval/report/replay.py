@@ -11,9 +11,8 @@ A record made on another build is refused: the documents and their statistics ma
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
 
+from retrieval.audit.records import SearchRecord
 from retrieval.explain import explain, pending_features
 from retrieval.index_store import IndexStore
 from retrieval.parsing.articles import extract_articles
@@ -33,36 +32,35 @@ def record_time(at: str) -> dt.datetime:
     return dt.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(CHINA_TIME)
 
 
-def request_of(payload: Mapping[str, Any]) -> SearchRequest:
+def request_of(record: SearchRecord) -> SearchRequest:
     """The parts of the original request that the record keeps (the report's 检索方法)."""
-    keywords = payload.get("keywords") or {}
     return SearchRequest(
-        facts=str(payload.get("query") or ""),
-        case_number=payload.get("case_number"),
-        charges=list(payload.get("charges") or []),
-        articles=list(payload.get("articles") or []),
+        facts=record.query,
+        case_number=record.case_number,
+        charges=list(record.charges),
+        articles=list(record.articles),
         keywords=KeywordQuery(
-            must=tuple(keywords.get("must") or ()),
-            should=tuple(keywords.get("should") or ()),
-            must_not=tuple(keywords.get("must_not") or ()),
-            phrases=tuple(keywords.get("phrases") or ()),
+            must=record.keyword_terms("must"),
+            should=record.keyword_terms("should"),
+            must_not=record.keyword_terms("must_not"),
+            phrases=record.keyword_terms("phrases"),
         ),
-        seed_doc_id=payload.get("seed"),
+        seed_doc_id=record.seed,
     )
 
 
 def replay_search(
-    store: IndexStore, payload: Mapping[str, Any], searched_at: dt.datetime
+    store: IndexStore, record: SearchRecord, searched_at: dt.datetime
 ) -> tuple[SearchResponse, SearchRequest]:
     """The recorded search's response on ``store``; ReplayError on another build or a missing document."""
     described = store.describe()
-    recorded_build = (payload.get("index") or {}).get("version")
+    recorded_build = record.index_version
     if recorded_build != described["build_id"]:
         raise ReplayError(
             f"the search ran on index build {recorded_build}; the index now serves {described['build_id']}"
         )
-    request = request_of(payload)
-    methods = [str(m) for m in payload.get("methods") or []]
+    request = request_of(record)
+    methods = list(record.methods)
     facts = request.facts
     provisions = request.provision_keys() or [a.key() for a in extract_articles(facts)]
     if Method.CASE.value in methods and request.seed_doc_id:
@@ -72,15 +70,15 @@ def replay_search(
             raise ReplayError(str(exc)) from exc
         facts = facts or seed.searchable_facts()
         provisions = provisions or [a.key() for a in seed.articles]
-    causes = [str(c) for c in payload.get("causes_used") or []]
+    causes = list(record.causes_used)
     pending = pending_features(facts, causes, provisions, store.segmenter)
 
-    ranked = list(payload.get("results") or [])
+    ranked = list(record.results)
     rows: list[int] = []
     for hit in ranked:
-        row = store.metadata.row_of(hit["doc_id"])
+        row = store.metadata.row_of(hit.doc_id)
         if row is None:
-            raise ReplayError(f"document {hit['doc_id']} of the record is not in the index")
+            raise ReplayError(f"document {hit.doc_id} of the record is not in the index")
         rows.append(row)
     docs = store.metadata.documents(rows)
     features = store.metadata.legal_features(rows)
@@ -92,11 +90,11 @@ def replay_search(
         results.append(
             SearchResult(
                 document=doc,
-                score=float(hit["score"]),
-                fused_score=float(hit["score"]),
-                tier=Tier(hit["tier"]) if hit.get("tier") is not None else None,
+                score=hit.score,
+                fused_score=hit.score,
+                tier=Tier(hit.tier) if hit.tier is not None else None,
                 recent=is_recent(doc, today, years),
-                effect=str(hit.get("effect") or ""),
+                effect=hit.effect or "",
                 explanation=explain(pending, doc, store, pending.tokens, features.get(row)),
             )
         )
@@ -108,7 +106,7 @@ def replay_search(
         results=results,
         methods=methods,
         causes_used=causes,
-        causes_predicted=bool(payload.get("causes_predicted")),
+        causes_predicted=record.causes_predicted,
         predicted_causes=[],
         first_tier_with_results=results[0].tier if results else None,
         tier_counts=counts,

@@ -1,0 +1,156 @@
+"""Who reads which audit records, and the export, checkpoint and proof answers built on ``AuditLog``.
+
+Scope by role: 承办法官 and 法官助理 read their own records; 院长/庭长 and 审判管理 read their court's
+(审判管理 also exports them); admin reads and exports everything. A filter asking for more than the
+role allows is refused (403) rather than silently narrowed, so an auditor never mistakes a narrowed
+answer for the whole. Only an unfiltered export can be checked against a signed checkpoint; an
+auditor's court export is checked record by record with inclusion proofs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from api.service.accounts import Principal, Role
+from api.service.errors import audit_unavailable, forbidden, not_found
+from api.service.runtime import Services
+from retrieval.audit import merkle
+from retrieval.audit.records import ExportRecord, utc_timestamp
+from retrieval.audit.store import AuditUnavailable, RecordFilter
+
+MAX_PAGE = 1000
+
+
+class ExportFormat(StrEnum):
+    """What an audit export is written as: JSON lines (verifiable) or a CSV table for people."""
+
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    court: str | None = None
+    user: str | None = None
+    case_number: str | None = None
+    trigger: str | None = None
+    kind: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def scoped_filter(principal: Principal, query: RecordQuery) -> RecordFilter:
+    user = principal.user
+    court, who = query.court, query.user
+    if user.role in (Role.AUDITOR, Role.PRESIDENT):
+        if court is not None and court != user.court:
+            raise forbidden("只能查看本院的审计记录", "only your own court's audit records")
+        court = user.court
+    elif user.role in (Role.JUDGE, Role.ASSISTANT):
+        if who is not None and who != user.name:
+            raise forbidden("只能查看本人的审计记录", "only your own audit records")
+        if court is not None and court != user.court:
+            raise forbidden("只能查看本人的审计记录", "only your own audit records")
+        who = user.name
+    return RecordFilter(
+        court=court,
+        user=who,
+        case_number=query.case_number,
+        trigger=query.trigger,
+        kind=query.kind,
+        since=query.since,
+        until=query.until,
+    )
+
+
+def may_read_record(principal: Principal, actor: dict[str, Any]) -> bool:
+    user = principal.user
+    if user.role is Role.ADMIN:
+        return True
+    if user.role in (Role.AUDITOR, Role.PRESIDENT):
+        return user.court is not None and actor.get("court") == user.court
+    return actor.get("user") == user.name
+
+
+def list_records(
+    services: Services, principal: Principal, query: RecordQuery, after: int | None, limit: int
+) -> dict[str, Any]:
+    record_filter = scoped_filter(principal, query)
+    out: list[dict[str, Any]] = []
+    next_after = None
+    try:
+        for record in services.audit_log().iter_records(record_filter):
+            if after is not None and record.seq <= after:
+                continue
+            if len(out) == limit:
+                next_after = out[-1]["seq"]
+                break
+            data = record.to_bytes()
+            out.append({"seq": record.seq, "leaf_hash": merkle.leaf_hash(data).hex(), **record.to_dict()})
+    except AuditUnavailable as exc:
+        raise audit_unavailable() from exc
+    return {"records": out, "next_after": next_after}
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    media_type: str
+    filename: str
+    tree_size: int | None  # set for a complete JSONL export: the size of the checkpoint it matches
+    records: int
+
+
+def export(
+    services: Services, principal: Principal, client: str | None, fmt: ExportFormat, query: RecordQuery
+) -> Export:
+    if principal.user.role not in (Role.AUDITOR, Role.ADMIN):
+        raise forbidden(
+            "仅审判管理人员和管理员可以导出审计记录", "only auditors and admins export audit records"
+        )
+    record_filter = scoped_filter(principal, query)
+    complete = record_filter.is_empty()
+    # The export is itself an audited act, recorded before anything leaves the log.
+    exported = ExportRecord(via="api", format=fmt.value, filters=record_filter.to_dict(), complete=complete)
+    services.record(principal, client, exported)
+    log = services.audit_log()
+    buffer = io.BytesIO()
+    stamp = utc_timestamp().replace(":", "").replace("-", "").replace(".", "")
+    tree_size = None
+    try:
+        if fmt is ExportFormat.CSV:
+            n = log.export_csv(buffer, record_filter if not complete else None)
+            return Export(buffer.getvalue(), "text/csv; charset=utf-8", f"leian-audit-{stamp}.csv", None, n)
+        if complete:
+            # Sign the head now (it covers the export record) so GET /audit/checkpoint matches this file.
+            tree_size = services.sign_checkpoint().checkpoint.tree_size
+            n = log.export_jsonl(buffer, tree_size=tree_size)
+        else:
+            n = log.export_jsonl(buffer, record_filter)
+    except AuditUnavailable as exc:
+        raise audit_unavailable() from exc
+    return Export(buffer.getvalue(), "application/x-ndjson", f"leian-audit-{stamp}.jsonl", tree_size, n)
+
+
+def record_proof(services: Services, principal: Principal, seq: int) -> dict[str, Any]:
+    """An inclusion proof of one record plus the checkpoint it leads to; both as files ``verify`` reads."""
+    log = services.audit_log()
+    try:
+        size, _ = log.tree_head()
+    except AuditUnavailable as exc:
+        raise audit_unavailable() from exc
+    if not 0 <= seq < size:
+        raise not_found(f"没有序号为 {seq} 的审计记录", f"no audit record {seq}")
+    signed = services.current_checkpoint(covering=seq + 1)
+    try:
+        proof = log.inclusion_proof(seq, signed.checkpoint.tree_size)
+    except AuditUnavailable as exc:
+        raise audit_unavailable() from exc
+    if not may_read_record(principal, proof.record.get("actor") or {}):
+        raise forbidden("无权查看该审计记录", "not allowed to read this audit record")
+    return {"proof": json.loads(proof.to_json()), "checkpoint": services.checkpoint_file(signed)}

@@ -1,0 +1,280 @@
+"""Online backup of the service's data folder, and a restore that verifies the audit chain first.
+
+Backup: the audit log and the accounts database are copied with SQLite's online backup API, which
+reads one consistent snapshot while the service goes on writing (in WAL mode readers never block
+writers). The backup is recorded in the live log before the copy, as an export is. The copy of the
+log then gets a checkpoint signed now, so that every record in the backup is covered by a signature.
+The public half of the signing key goes along; the private key does not (it lives outside the data
+folder, and whoever keeps keys backs it up). The index is immutable and only referenced, by build id
+and manifest checksum. ``backup.json`` lists every file with its size and sha256; the folder is
+written as ``DIR.partial`` and renamed when complete, so a killed backup never looks like one.
+
+Restore: copies the files into a staging folder beside the target, checks them against the
+manifest, verifies the log with the independent verifier (every leaf, the root, every checkpoint
+signature) against the court's published key when one is given, checks the accounts database, and
+only then renames the staging folder to the target. A backup that fails a check is refused and the
+target is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from api.service.config import ACCOUNTS_DB, AUDIT_DB, Settings
+from retrieval import index_layout as layout
+from retrieval.atomic_file import write_atomic
+from retrieval.audit.records import Actor, BackupRecord, utc_timestamp
+from retrieval.audit.signing import (
+    SigningKeyError,
+    checkpoint_file_json,
+    key_id,
+    load_private_key,
+    load_public_key,
+    public_key_pem,
+)
+from retrieval.audit.store import AuditLog, AuditUnavailable
+from retrieval.audit.verify import VerifyInputError, verify_export
+
+BACKUP_FORMAT = "leian-backup/v1"
+MANIFEST = "backup.json"
+PUBLIC_KEY = "audit-signing-key.pub"
+DATABASES = (ACCOUNTS_DB, AUDIT_DB)
+"""In the order they are copied: a search or token reaches the accounts database only after its
+audit record was committed, so the log, copied second, holds everything the accounts copy names."""
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that cannot be done; ``code`` 2 for bad input, 1 for a failure."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RestoreRefused(BackupError):
+    """The backup failed a check (tampered, truncated, signed by another key): nothing was restored."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    folder: Path
+    manifest: dict[str, Any]  # backup.json
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database, as one self-contained file (no -wal beside it)."""
+    if not source.is_file():
+        raise BackupError(f"{source} does not exist", 2)
+    src = sqlite3.connect(source, timeout=30.0)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)  # pages=-1: the whole database in one step, so one snapshot
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    _single_file(target)
+
+
+def _single_file(path: Path) -> None:
+    """Leave the database in rollback-journal mode: the file alone is the whole database."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _index_reference(home: Path | None) -> dict[str, Any] | None:
+    """The published build the service answers from: immutable, so naming it is enough."""
+    if home is None:
+        return None
+    try:
+        raw = (layout.resolve_current(home) / layout.MANIFEST).read_bytes()
+        build_id = json.loads(raw)["build_id"]
+    except (layout.IndexLayoutError, OSError, ValueError, KeyError) as exc:
+        raise BackupError(f"the index to reference cannot be read: {exc}", 2) from exc
+    return {"home": str(home), "build_id": build_id, "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
+    """Back up ``settings.data_dir`` into the new folder ``out``; the signing key must be at hand."""
+    if out.exists():
+        raise BackupError(f"{out} exists; back up into a new folder", 2)
+    if not settings.audit_db.is_file():
+        raise BackupError(f"{settings.audit_db} does not exist: no audit log to back up", 2)
+    try:
+        key = load_private_key(settings.signing_key_path)
+    except SigningKeyError as exc:
+        raise BackupError(f"the backup's checkpoint cannot be signed: {exc}", 2) from exc
+    index = _index_reference(settings.index_home)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # what a killed backup left
+    partial.mkdir(parents=True)
+    try:
+        with AuditLog(settings.audit_db) as live:
+            live.record(actor, "cli", BackupRecord(target=str(out), index=index))
+        for name in DATABASES:
+            copy_database(settings.data_dir / name, partial / name)
+        with AuditLog(partial / AUDIT_DB) as copy:
+            signed = copy.checkpoint(key)
+        _single_file(partial / AUDIT_DB)
+        (partial / PUBLIC_KEY).write_text(public_key_pem(key), encoding="ascii")
+        cp = signed.checkpoint
+        manifest = {
+            "format": BACKUP_FORMAT,
+            "created_at": utc_timestamp(),
+            "created_by": actor.user,
+            "files": layout.file_checksums(partial, sync=True),
+            "audit": {
+                "log_id": cp.log_id,
+                "tree_size": cp.tree_size,
+                "root_hash": cp.root_hash,
+                "key_id": signed.key_id,
+                "signed_at": cp.at,
+            },
+            "index": index,
+        }
+        write_atomic(partial / MANIFEST, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
+        partial.rename(out)
+        _fsync_dir(out.parent)
+    except AuditUnavailable as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise BackupError(f"the audit log cannot be backed up: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return Summary(out, manifest)
+
+
+# -- restore --------------------------------------------------------------------------------------
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BackupError(f"{folder} is not a backup (no {MANIFEST})", 2) from exc
+    except (OSError, ValueError) as exc:
+        raise RestoreRefused(f"{folder / MANIFEST} cannot be read: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != BACKUP_FORMAT:
+        raise RestoreRefused(f"{folder / MANIFEST} is not a {BACKUP_FORMAT} manifest")
+    audit = manifest.get("audit")
+    if not isinstance(audit, dict) or type(audit.get("tree_size")) is not int:
+        raise RestoreRefused(f"{folder / MANIFEST} does not say how many audit records the backup holds")
+    listed = set(manifest.get("files") or {})
+    if listed != {*DATABASES, PUBLIC_KEY}:
+        raise RestoreRefused(f"the manifest lists {sorted(listed)}, not {sorted({*DATABASES, PUBLIC_KEY})}")
+    return manifest
+
+
+def restore(backup_dir: Path, data_dir: Path, public_key: Path | None = None) -> Summary:
+    """Verify the backup in ``backup_dir`` and put it in place as the new data folder ``data_dir``.
+
+    ``public_key``: the court's published key; without it the key in the backup is trusted, which
+    checks the backup's integrity but not who signed it.
+    """
+    manifest = read_manifest(backup_dir)
+    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+        raise BackupError(f"{data_dir} exists and is not empty; restore into a new folder", 2)
+    staging = data_dir.with_name(f".{data_dir.name}.restoring")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        listed: dict[str, Any] = manifest["files"]
+        for name in listed:
+            if not (backup_dir / name).is_file():
+                raise RestoreRefused(f"{name} is missing from the backup")
+            shutil.copyfile(backup_dir / name, staging / name)
+        actual = layout.file_checksums(staging)
+        for name, expected in listed.items():
+            if actual[name] != expected:
+                raise RestoreRefused(
+                    f"{name} does not match the manifest's size and sha256: altered or truncated"
+                )
+        _verify_log(staging, manifest["audit"], public_key or staging / PUBLIC_KEY)
+        _check_accounts(staging / ACCOUNTS_DB, manifest["audit"]["tree_size"])
+        layout.file_checksums(staging, sync=True)  # fsync what is about to become the data folder
+        if data_dir.exists():
+            data_dir.rmdir()
+        staging.rename(data_dir)
+        _fsync_dir(data_dir.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Summary(data_dir, manifest)
+
+
+def _verify_log(folder: Path, expected: dict[str, Any], key_path: Path) -> None:
+    """The staged log against its checkpoints, by the independent verifier; raises RestoreRefused."""
+    try:
+        public = load_public_key(key_path)
+    except SigningKeyError as exc:
+        raise BackupError(str(exc), 2) from exc
+    if key_id(public) != expected.get("key_id"):
+        raise RestoreRefused(
+            f"the backup was signed by key {expected.get('key_id')}, not by key {key_id(public)} ({key_path.name})"
+        )
+    work = folder / ".verify"
+    work.mkdir()
+    try:
+        with AuditLog(folder / AUDIT_DB) as log:
+            size, root = log.tree_head()
+            latest = log.latest_checkpoint()
+            if latest is None or latest.checkpoint.tree_size != size:
+                raise RestoreRefused(f"records after the last signed checkpoint: {size} records")
+            if (size, root) != (expected.get("tree_size"), expected.get("root_hash")):
+                raise RestoreRefused(
+                    f"the log holds {size} records with root {root}; the manifest says "
+                    f"{expected.get('tree_size')} with root {expected.get('root_hash')}"
+                )
+            history = [c for c in log.checkpoints()[:-1] if c.key_id == latest.key_id]
+            with open(work / "audit.jsonl", "wb") as fp:
+                log.export_jsonl(fp, tree_size=size)
+        (work / "checkpoint.json").write_text(checkpoint_file_json(latest, public, history), encoding="utf-8")
+        report = verify_export(work / "audit.jsonl", work / "checkpoint.json", key_path)
+    except AuditUnavailable as exc:
+        raise RestoreRefused(f"the audit log in the backup is inconsistent: {exc}") from exc
+    except VerifyInputError as exc:
+        raise RestoreRefused(f"the audit log in the backup cannot be verified: {exc}") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not report.ok:
+        raise RestoreRefused(f"the audit log does not verify: {report.summary()}")
+    _single_file(folder / AUDIT_DB)
+
+
+def _check_accounts(path: Path, tree_size: int) -> None:
+    """SQLite's own integrity check, and no search in the ledger that the log does not hold."""
+    conn = sqlite3.connect(path)
+    try:
+        (verdict,) = conn.execute("PRAGMA integrity_check").fetchone()
+        beyond = conn.execute("SELECT COUNT(*) FROM searches WHERE search_id >= ?", (tree_size,)).fetchone()[
+            0
+        ]
+    except sqlite3.Error as exc:
+        raise RestoreRefused(f"{ACCOUNTS_DB} is not a readable accounts database: {exc}") from exc
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+    if verdict != "ok":
+        raise RestoreRefused(f"{ACCOUNTS_DB} fails SQLite's integrity check: {verdict}")
+    if beyond:
+        raise RestoreRefused(f"{ACCOUNTS_DB} lists {beyond} searches that the audit log does not hold")

@@ -1,0 +1,75 @@
+"""Refusals of the service layer, each with the HTTP status and the bilingual message it answers with.
+
+The service is plain Python, but a refusal has to say how it is answered: ``status`` and ``code``
+are what ``api.http.errors`` renders, ``message_zh`` is what a court workstation shows, and
+``fields`` names the request fields a 422 is about. Messages never carry file paths or stack traces.
+The command line turns the same refusals into exit codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """Raised by the service, routes and dependencies; rendered by ``api.http.errors``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message_zh: str,
+        message_en: str,
+        *,
+        fields: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message_en)
+        self.status = status
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.fields = fields
+        self.headers = headers
+        self.extra = extra or {}
+
+
+def unauthenticated(message_en: str = "missing, invalid, expired or revoked token") -> ApiError:
+    return ApiError(
+        401,
+        "unauthenticated",
+        "未登录或令牌无效、已过期、已撤销",
+        message_en,
+        headers={"WWW-Authenticate": 'Bearer realm="leian"'},
+    )
+
+
+def forbidden(message_zh: str, message_en: str) -> ApiError:
+    return ApiError(403, "forbidden", message_zh, message_en)
+
+
+def not_found(message_zh: str, message_en: str) -> ApiError:
+    return ApiError(404, "not_found", message_zh, message_en)
+
+
+def invalid(field: str, message_zh: str, message_en: str) -> ApiError:
+    """A 422 about one field, for checks that depend on settings or on the index."""
+    return ApiError(
+        422,
+        "validation_error",
+        f"请求参数有误（{field}）：{message_zh}",
+        f"{field}: {message_en}",
+        fields=[field],
+    )
+
+
+def audit_unavailable() -> ApiError:
+    """Fail-closed: the request happened but could not be recorded, so nothing is served."""
+    return ApiError(
+        503,
+        "audit_unavailable",
+        "检索留痕记录无法写入，本次请求未执行结果展示，请稍后重试或联系审判管理部门",
+        "the audit record could not be written; nothing is served (fail-closed), retry later",
+        headers={"Retry-After": "5"},
+    )

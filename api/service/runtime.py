@@ -1,0 +1,269 @@
+"""What the app holds for its lifetime: the index, the audit log, the accounts, the signing key, metrics.
+
+Opened once in the app's lifespan. A part that cannot be opened does not stop the process: the
+service starts, ``/readyz`` says what is missing, and every request that needs the part fails with
+503 (fail-closed for the audit log). Paths are logged, never put in a response: the signing key's
+location in particular is nobody's business but the operator's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from api.service.accounts import AccountStore, Principal
+from api.service.config import Settings
+from api.service.errors import ApiError, audit_unavailable
+from api.service.metrics import Metrics
+from retrieval import index_layout as layout
+from retrieval.audit.records import Actor, TypedRecord
+from retrieval.audit.signing import (
+    SignedCheckpoint,
+    SigningKeyError,
+    SigningKeyExists,
+    checkpoint_file_json,
+    generate_key,
+    load_private_key,
+    public_key_pem,
+)
+from retrieval.audit.store import AppendResult, AuditLog, AuditUnavailable
+from retrieval.index_store import IndexStore
+
+log = logging.getLogger("leian.api")
+
+MAX_CHECKPOINT_HISTORY = 256
+"""Earlier checkpoints sent with the latest: enough to narrow a rewrite, bounded in size."""
+
+
+def index_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "index_unavailable",
+        "检索索引未加载，暂不能检索",
+        "the search index is not loaded",
+        headers={"Retry-After": "30"},
+    )
+
+
+def signing_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "signing_unavailable",
+        "审计签名密钥不可用，无法签发检查点",
+        "the audit signing key is not available; no checkpoint can be signed",
+    )
+
+
+def actor_of(principal: Principal | Actor) -> Actor:
+    if isinstance(principal, Actor):
+        return principal
+    user = principal.user
+    return Actor(user=user.name, role=user.role.value, court=user.court)
+
+
+def manifest_sha256(store: IndexStore) -> str:
+    """SHA-256 of the build's manifest.json: pins every file of the index through its checksums."""
+    return hashlib.sha256((store.build_dir / layout.MANIFEST).read_bytes()).hexdigest()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    metrics: Metrics
+    accounts: AccountStore
+    audit: AuditLog | None
+    store: IndexStore | None
+    manifest_sha256: str | None
+    signing_key: Ed25519PrivateKey | None
+    index_problem: str | None = None  # why the index was refused at start-up, without the operator's paths
+    _audit_open_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, settings: Settings, metrics: Metrics) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        accounts = AccountStore(settings.accounts_db)
+        audit = _open_audit(settings)
+        store, checksum, problem = _open_index(settings)
+        return cls(settings, metrics, accounts, audit, store, checksum, _load_key(settings), problem)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.audit is not None:
+            self.audit.close()
+        self.accounts.close()
+
+    # -- the index -----------------------------------------------------------------------------
+
+    def index(self) -> IndexStore:
+        if self.store is None:
+            raise index_unavailable()
+        return self.store
+
+    def index_facts(self) -> dict[str, Any]:
+        store = self.index()
+        described = store.describe()
+        return {
+            "build_id": str(described["build_id"]),
+            "documents": int(store.size),
+            "manifest_sha256": self.manifest_sha256 or "",
+            "embedder": dict(described["embedder"]),  # type: ignore[arg-type]
+        }
+
+    # -- the audit log -------------------------------------------------------------------------
+
+    def audit_log(self) -> AuditLog:
+        """The open log; reopened after a failure at start-up (a disk that came back)."""
+        if self.audit is None:
+            with self._audit_open_lock:
+                if self.audit is None:
+                    self.audit = _open_audit(self.settings)
+        if self.audit is None:
+            raise audit_unavailable()
+        return self.audit
+
+    def record(self, who: Principal | Actor, client: str | None, entry: TypedRecord) -> AppendResult:
+        """Append one record durably before anything is answered; on failure the request is refused."""
+        clock = time.perf_counter()
+        kind = entry.kind.value
+        try:
+            result = self.audit_log().record(actor_of(who), client, entry)
+        except AuditUnavailable as exc:
+            self.metrics.audit_failures.labels(kind).inc()
+            log.error("audit write failed (%s): %s", kind, exc)
+            raise audit_unavailable() from exc
+        except ApiError:
+            self.metrics.audit_failures.labels(kind).inc()
+            raise
+        self.metrics.audit_write.labels(kind).observe(time.perf_counter() - clock)
+        return result
+
+    def audit_writable(self) -> bool:
+        """Whether a record could be written now (for /readyz), reopening a log that failed before.
+
+        The lock is probed on a separate connection first (1 s, so a locked store answers quickly),
+        then the writer's own connection, which alone sees a full or read-only store.
+        """
+        try:
+            audit = self.audit_log()
+        except ApiError:
+            return False
+        path = self.settings.audit_db
+        if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            return False
+        try:
+            conn = sqlite3.connect(path, timeout=1.0, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return False
+        try:
+            audit.check_writable()
+        except AuditUnavailable as exc:
+            log.error("audit log not writable: %s", exc)
+            return False
+        return True
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def key(self) -> Ed25519PrivateKey:
+        if self.signing_key is None:
+            raise signing_unavailable()
+        return self.signing_key
+
+    def current_checkpoint(self, *, covering: int | None = None) -> SignedCheckpoint:
+        """The latest checkpoint, signing a new one when there is none or the log grew since.
+
+        ``covering``: a new one is also signed when the latest does not cover that many records.
+        """
+        audit = self.audit_log()
+        try:
+            latest = audit.latest_checkpoint()
+            size, _ = audit.tree_head()
+            if (
+                latest is None
+                or latest.checkpoint.tree_size < size
+                or (covering is not None and latest.checkpoint.tree_size < covering)
+            ):
+                latest = audit.checkpoint(self.key())
+        except AuditUnavailable as exc:
+            log.error("checkpoint failed: %s", exc)
+            raise audit_unavailable() from exc
+        return latest
+
+    def sign_checkpoint(self) -> SignedCheckpoint:
+        try:
+            return self.audit_log().checkpoint(self.key())
+        except AuditUnavailable as exc:
+            log.error("checkpoint failed: %s", exc)
+            raise audit_unavailable() from exc
+
+    def checkpoint_file(self, signed: SignedCheckpoint) -> dict[str, Any]:
+        """The checkpoint as ``leian audit verify`` reads it: public key and earlier checkpoints included."""
+        size = signed.checkpoint.tree_size
+        history = [
+            c
+            for c in self.audit_log().checkpoints()[:-1]
+            if c.key_id == signed.key_id and c.checkpoint.tree_size <= size and c != signed
+        ][-MAX_CHECKPOINT_HISTORY:]
+        return json.loads(checkpoint_file_json(signed, self.key().public_key(), history))
+
+
+def _open_audit(settings: Settings) -> AuditLog | None:
+    try:
+        return AuditLog(settings.audit_db)
+    except AuditUnavailable as exc:
+        log.error("audit log unavailable: %s", exc)
+        return None
+
+
+def _open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str | None]:
+    """(store, manifest sha256, problem): a build that fails its checks is refused, never served."""
+    home = settings.index_home
+    if home is None:
+        log.error("LEIAN_INDEX is not set: searches answer 503 until the service is restarted with an index")
+        return None, None, "LEIAN_INDEX is not set"
+    try:
+        store = IndexStore.open(home, verify_checksums=settings.verify_index_checksums)
+    except (OSError, ValueError, RuntimeError) as exc:
+        log.error("index %s refused: %s", home, exc)
+        return None, None, _without_paths(str(exc), home)
+    log.info("index %s loaded: %d documents", store.version, store.size)
+    return store, manifest_sha256(store), None
+
+
+def _without_paths(message: str, home: Path) -> str:
+    """The reason as /readyz may show it: paths relative to the index home, which stays unnamed."""
+    for prefix in (str(home.resolve()), str(home)):
+        message = message.replace(prefix + "/", "").replace(prefix, "LEIAN_INDEX")
+    return message
+
+
+def _load_key(settings: Settings) -> Ed25519PrivateKey | None:
+    path = settings.signing_key_path
+    try:
+        if not path.exists() and settings.create_signing_key:
+            try:
+                key = generate_key(path)
+            except SigningKeyExists:  # another worker of this service made it a moment ago
+                return load_private_key(path)
+            path.with_name(path.name + ".pub").write_text(public_key_pem(key), encoding="ascii")
+            log.warning("generated a new audit signing key at %s (publish its .pub fingerprint)", path)
+            return key
+        return load_private_key(path)
+    except (SigningKeyError, OSError) as exc:
+        log.error("audit signing key unavailable: %s", exc)
+        return None
