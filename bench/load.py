@@ -421,6 +421,7 @@ def check_audit(
 
     ``crashed``: requests that got no answer (the server was killed) may or may not have a record.
     """
+    from retrieval.audit.records import CaseworkFields, DecisionRecord
     from retrieval.audit.verify import verify_export
 
     result = AuditCheck()
@@ -443,15 +444,16 @@ def check_audit(
             continue
         stored_leaf, record = records[seq]
         payload = record.get("payload") or {}
+        case_number = CaseworkFields.of(payload).case_number
         if stored_leaf != leaf:
             fail(f"record {seq}: the client got leaf hash {leaf}, the log has {stored_leaf}")
         elif record["actor"].get("user") != o.client:
             fail(f"record {seq} is by {record['actor'].get('user')}, the answer went to {o.client}")
-        elif o.op in SEARCH_OPS and (record["kind"], payload.get("case_number")) != ("search", o.case_number):
-            fail(
-                f"record {seq} is not the search for {o.case_number}: {record['kind']} {payload.get('case_number')}"
-            )
-        elif o.op == "mark" and (record["kind"], payload.get("search_id")) != ("decision", o.search_id):
+        elif o.op in SEARCH_OPS and (record["kind"], case_number) != ("search", o.case_number):
+            fail(f"record {seq} is not the search for {o.case_number}: {record['kind']} {case_number}")
+        elif o.op == "mark" and (
+            record["kind"] != "decision" or DecisionRecord.from_payload(payload).search_id != o.search_id
+        ):
             fail(f"record {seq} is not the mark of search {o.search_id}")
         else:
             result.receipts += 1
