@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from retrieval.cited_article import parse_article_key
 from retrieval.document import CitedArticle, Document
 from retrieval.metadata import LegalFeatures
-from retrieval.parsing.articles import extract_articles, parse_article_key
+from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts, ordered
 from retrieval.segmenter import Segmenter, default_segmenter

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.cited_article import CitedArticle
 from retrieval.index_store import IndexStore
 from retrieval.keyword_index import Scoring, top_rows
 from retrieval.request import KeywordQuery
@@ -67,8 +68,6 @@ def statute_hits(
     Each shared article (条) adds its IDF: 刑法 第67条, cited in most criminal judgments, adds
     little; a rare article adds much. Citing the same 款/项 as asked adds half as much again.
     """
-    from retrieval.document import CitedArticle
-
     wanted = [CitedArticle.from_key(p) for p in provisions]
     articles = {a.article_key() for a in wanted}
     detailed = {a.key() for a in wanted} - articles

@@ -80,7 +80,8 @@ class SearchRequest:
 
     def provision_keys(self) -> list[str]:
         """``articles`` as canonical keys; accepts keys (刑法 第264条) or citations (刑法第二百六十四条)."""
-        from retrieval.parsing.articles import extract_articles, parse_article_key
+        from retrieval.cited_article import parse_article_key
+        from retrieval.parsing.articles import extract_articles
 
         keys: list[str] = []
         for value in self.articles:

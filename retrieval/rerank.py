@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from retrieval.document import CitedArticle, Document
+from retrieval.cited_article import CitedArticle
+from retrieval.document import Document
 from retrieval.explain import PendingCaseFeatures
 from retrieval.fusion import RRF_K
 from retrieval.metadata import LegalFeatures
