@@ -39,7 +39,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index_store import IndexStore
 from retrieval.methods import Hit
 from retrieval.parsing.causes import normalise_cause
-from retrieval.request import DEFAULT_METHODS
+from retrieval.query_plan import plan
 from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights
 
 SETTINGS = ("rerank", "full")
@@ -68,8 +68,8 @@ class Grid:
             pool = pools[query["ridx"]] if setting == "rerank" else None
             request = lecard.system_request(query, pool)
             request.validate()
-            blocked = service._blocked(store, request)
-            hit_lists, _, _, _ = service._recall(store, request, tuple(DEFAULT_METHODS), blocked)
+            planned = plan(store, request)
+            hit_lists, _ = service._recall(store, planned, service._blocked(store, request, planned.seed))
             self.recalls[(setting, query["ridx"])] = hit_lists
 
     def ranking(

@@ -22,10 +22,9 @@ from retrieval.index_store import IndexStore
 from retrieval.keyword_index import Scoring
 from retrieval.metadata import LegalFeatures
 from retrieval.methods import Hit, boolean_keyword_hits, keyword_hits, semantic_hits, statute_hits
-from retrieval.parsing.articles import extract_articles
-from retrieval.parsing.case_number import parse_case_number
 from retrieval.parsing.causes import normalise_cause
-from retrieval.request import DEFAULT_METHODS, Method, SearchRequest
+from retrieval.query_plan import QueryPlan, SeedCase, plan
+from retrieval.request import Method, SearchRequest
 from retrieval.rerank import DEFAULT_WEIGHTS, LegalAgreement, RerankWeights, legal_agreement, rerank
 from retrieval.tiers import Tier, assign_tier, effect_label, order_by_tier
 
@@ -47,10 +46,6 @@ FUSION_WEIGHTS = {
     "statute": 0.3,
     "case": 1.0,
 }
-
-
-class UnknownSeedCase(ValueError):
-    """The seed case of a 案例关联 search is not in the index."""
 
 
 @dataclass
@@ -80,27 +75,18 @@ class SearchResponse:
     timings_ms: dict[str, float]
 
 
-def resolve_seed(store: IndexStore, seed: str) -> int:
-    """A seed case given by doc id or by 案号 (any printed form)."""
-    row = store.metadata.row_of(seed)
-    if row is not None:
-        return row
-    try:
-        canonical = parse_case_number(seed).canonical()
-    except ValueError:
-        canonical = seed.strip()
-    found = store.metadata.rows_with_case_numbers([canonical])
-    if not found:
-        raise UnknownSeedCase(f"seed_doc_id: no case {seed!r} in the index")
-    return found[0][0]
-
-
-def _blocked(store: IndexStore, request: SearchRequest) -> np.ndarray | None:
+def _blocked(store: IndexStore, request: SearchRequest, seed: SeedCase | None) -> np.ndarray | None:
+    """Rows no method may return: left out by the filters or the candidate pool, and the seed case."""
     allowed = store.attributes.allowed(request.filters, store.metadata)
     if request.restrict_to is not None:
         pool = store.attributes.rows_for(request.restrict_to)
         allowed = pool if allowed is None else (allowed & pool)
-    return None if allowed is None else ~allowed
+    blocked = None if allowed is None else ~allowed
+    if seed is not None:
+        seed_block = np.zeros(store.size, dtype=bool)
+        seed_block[seed.row] = True
+        blocked = seed_block if blocked is None else (blocked | seed_block)
+    return blocked
 
 
 def _facts_keyword_hits(
@@ -115,47 +101,41 @@ def _facts_keyword_hits(
 
 
 def _recall(
-    store: IndexStore, request: SearchRequest, methods: tuple[Method, ...], blocked: np.ndarray | None
-) -> tuple[list[list[Hit]], list[str], list[str], str]:
-    """Run each method; returns hit lists, names of the methods run, provisions used, query text."""
-    facts = request.facts
-    provisions = request.provision_keys() or [a.key() for a in extract_articles(facts)]
+    store: IndexStore, query: QueryPlan, blocked: np.ndarray | None
+) -> tuple[list[list[Hit]], list[str]]:
+    """Run each planned method that has something to search with; hit lists and the names of those run."""
     hit_lists: list[list[Hit]] = []
     names: list[str] = []
     depth = RECALL_DEPTH
-    if Method.CASE in methods and request.seed_doc_id:
-        seed_row = resolve_seed(store, request.seed_doc_id)
-        seed = store.metadata.document(seed_row)
-        seed_block = np.zeros(store.size, dtype=bool)
-        seed_block[seed_row] = True
-        block = seed_block if blocked is None else (blocked | seed_block)
-        vector = store.vectors.reconstruct(seed_row)
+    facts = query.facts
+    if query.seed is not None:
+        seed_facts = query.seed.document.searchable_facts()
+        vector = store.vectors.reconstruct(query.seed.row)
         if vector is None:
-            vector = store.embedder.encode_passages([seed.searchable_facts()])[0]
-        case_hits = [Hit(h.row, h.score, "case", h.rank) for h in semantic_hits(store, vector, depth, block)]
+            vector = store.embedder.encode_passages([seed_facts])[0]
+        case_hits = [
+            Hit(h.row, h.score, "case", h.rank) for h in semantic_hits(store, vector, depth, blocked)
+        ]
         hit_lists.append(case_hits)
-        hit_lists.extend(_facts_keyword_hits(store, seed.searchable_facts(), depth, block, ("facts",)))
+        hit_lists.extend(_facts_keyword_hits(store, seed_facts, depth, blocked, ("facts",)))
         names.append(Method.CASE.value)
-        facts = facts or seed.searchable_facts()
-        provisions = provisions or [a.key() for a in seed.articles]
-        blocked = block
-    if Method.KEYWORD in methods:
-        if not request.keywords.is_empty():
+    if Method.KEYWORD in query.methods:
+        if not query.keywords.is_empty():
             hits = boolean_keyword_hits(
-                store, request.keywords, depth, store.segmenter.tokens(facts) if facts else (), blocked
+                store, query.keywords, depth, store.segmenter.tokens(facts) if facts else (), blocked
             )
             hit_lists.append(hits)
         elif facts:
             hit_lists.extend(_facts_keyword_hits(store, facts, depth, blocked, ("facts", "full")))
         names.append(Method.KEYWORD.value)
-    if Method.SEMANTIC in methods and facts.strip():
+    if Method.SEMANTIC in query.methods and facts.strip():
         vector = store.embedder.encode_queries([facts])[0]
         hit_lists.append(semantic_hits(store, vector, depth, blocked))
         names.append(Method.SEMANTIC.value)
-    if Method.STATUTE in methods and provisions:
-        hit_lists.append(statute_hits(store, provisions, depth, store.article_df, blocked))
+    if Method.STATUTE in query.methods and query.provisions:
+        hit_lists.append(statute_hits(store, query.provisions, depth, store.article_df, blocked))
         names.append(Method.STATUTE.value)
-    return hit_lists, names, provisions, facts
+    return hit_lists, names
 
 
 def search(
@@ -165,12 +145,8 @@ def search(
     request.validate()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    methods = tuple(request.methods or DEFAULT_METHODS)
-    if request.seed_doc_id and Method.CASE not in methods:
-        methods = (Method.CASE, *methods)
-    blocked = _blocked(store, request)
-
-    hit_lists, method_names, provisions, facts = _recall(store, request, methods, blocked)
+    query = plan(store, request)
+    hit_lists, method_names = _recall(store, query, _blocked(store, request, query.seed))
     timings["recall"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
@@ -187,9 +163,9 @@ def search(
     causes = list(dict.fromkeys(normalise_cause(c) for c in request.charges if c.strip()))
     predicted: list[PredictedCause] = []
     if not causes and fused_docs:
-        predicted = predict(facts, [doc for doc, _, _ in fused_docs[:PREDICTION_NEIGHBOURS]])
+        predicted = predict(query.facts, [doc for doc, _, _ in fused_docs[:PREDICTION_NEIGHBOURS]])
         causes = [p.name for p in predicted]
-    pending = pending_features(facts, causes, provisions, store.segmenter)
+    pending = pending_features(query.facts, causes, query.provisions, store.segmenter)
     results = _ranked_results(pending, fused_docs, features, request, weights)
     timings["rerank"] = (time.perf_counter() - clock) * 1000
 

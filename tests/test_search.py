@@ -21,8 +21,9 @@ from retrieval.keyword_index import Scoring
 from retrieval.methods import Hit
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.courts import parse_court
+from retrieval.query_plan import UnknownSeedCase
 from retrieval.request import MAX_K, KeywordQuery, Method, SearchFilters, SearchRequest
-from retrieval.search import SearchResponse, UnknownSeedCase, search
+from retrieval.search import SearchResponse, search
 from retrieval.tiers import MUST_REFER, NOT_CITABLE, Tier
 from tests.conftest import SAMPLE_INPUTS, SAMPLES, read_jsonl
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from retrieval.explain import explain, pending_features
 from retrieval.index_store import IndexStore
-from retrieval.parsing.articles import extract_articles
-from retrieval.request import KeywordQuery, Method, SearchRequest
-from retrieval.search import SearchResponse, SearchResult, UnknownSeedCase, resolve_seed
+from retrieval.query_plan import UnknownSeedCase, plan
+from retrieval.request import KeywordQuery, SearchRequest
+from retrieval.search import SearchResponse, SearchResult
 from retrieval.tiers import Tier, is_recent
 
 CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
@@ -63,17 +63,12 @@ def replay_search(
         )
     request = request_of(payload)
     methods = [str(m) for m in payload.get("methods") or []]
-    facts = request.facts
-    provisions = request.provision_keys() or [a.key() for a in extract_articles(facts)]
-    if Method.CASE.value in methods and request.seed_doc_id:
-        try:
-            seed = store.metadata.document(resolve_seed(store, request.seed_doc_id))
-        except UnknownSeedCase as exc:
-            raise ReplayError(str(exc)) from exc
-        facts = facts or seed.searchable_facts()
-        provisions = provisions or [a.key() for a in seed.articles]
+    try:
+        query = plan(store, request)  # a record names 案例关联 among its methods exactly when it has a seed
+    except UnknownSeedCase as exc:
+        raise ReplayError(str(exc)) from exc
     causes = [str(c) for c in payload.get("causes_used") or []]
-    pending = pending_features(facts, causes, provisions, store.segmenter)
+    pending = pending_features(query.facts, causes, query.provisions, store.segmenter)
 
     ranked = list(payload.get("results") or [])
     rows: list[int] = []
