@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from retrieval.candidate import Candidate, LegalAgreement
 from retrieval.charge_prediction import PredictedCause, predict
 from retrieval.document import Document
 from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features, query_terms
@@ -25,7 +26,7 @@ from retrieval.methods import Hit, boolean_keyword_hits, keyword_hits, semantic_
 from retrieval.parsing.causes import normalise_cause
 from retrieval.query_plan import QueryPlan, SeedCase, plan
 from retrieval.request import Method, SearchRequest
-from retrieval.rerank import DEFAULT_WEIGHTS, LegalAgreement, RerankWeights, legal_agreement, rerank
+from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights, legal_agreement, rerank
 from retrieval.tiers import Tier, assign_tier, effect_label, order_by_tier
 
 RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
@@ -37,6 +38,7 @@ CANDIDATE_DEPTH = 100  # fused candidates considered (rerank head, authorities b
 RERANK_DEPTH = 35
 PREDICTION_NEIGHBOURS = 10
 AUTHORITY_EXTRA = 3  # guiding/SPC cases on the same charges added beyond k (see _with_authorities)
+TAIL_SCORE_STEP = 1e-6  # how far each score below the reranked head stays under the one above it
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
 FUSION_WEIGHTS = {
     "keyword:facts": 0.5,
@@ -151,48 +153,42 @@ def search(
 
     clock = time.perf_counter()
     fusion_weights = [FUSION_WEIGHTS.get(hits[0].method, 1.0) if hits else 1.0 for hits in hit_lists]
-    fused = reciprocal_rank_fusion(hit_lists, fusion_weights)
     depth = max(CANDIDATE_DEPTH, request.k) if request.legal_rerank or request.tiering else request.k
-    fused = fused[:depth]
-    docs = store.metadata.cards(row for row, _, _ in fused)
-    features = {docs[row].doc_id: f for row, f in store.metadata.legal_features(docs).items()}
-    fused_docs = [(docs[row], score, ranks) for row, score, ranks in fused]
+    candidates = reciprocal_rank_fusion(hit_lists, fusion_weights)[:depth]
+    cards = store.metadata.cards(c.row for c in candidates)
+    candidates = [replace(c, document=cards[c.row]) for c in candidates]
+    features = {cards[row].doc_id: f for row, f in store.metadata.legal_features(cards).items()}
     timings["fuse"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
     causes = list(dict.fromkeys(normalise_cause(c) for c in request.charges if c.strip()))
     predicted: list[PredictedCause] = []
-    if not causes and fused_docs:
-        predicted = predict(query.facts, [doc for doc, _, _ in fused_docs[:PREDICTION_NEIGHBOURS]])
+    if not causes and candidates:
+        predicted = predict(query.facts, [c.document for c in candidates[:PREDICTION_NEIGHBOURS]])
         causes = [p.name for p in predicted]
     pending = pending_features(query.facts, causes, query.provisions, store.segmenter)
-    results = _ranked_results(pending, fused_docs, features, request, weights)
+    ranked = _final_order(pending, candidates, features, request, weights)
     timings["rerank"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
     tier_counts: dict[int, int] = {}
     first_tier = None
-    results = _with_authorities(results, request) if request.tiering else results[: request.k]
+    placed: list[tuple[Candidate, Tier | None, bool]]  # (candidate, tier, recent)
     if request.tiering:
         today = request.today or dt.date.today()
         order = order_by_tier(
-            results, lambda r: r.document, request.requesting_court, today, request.recency_years
+            _with_authorities(ranked, request),
+            lambda c: c.document,
+            request.requesting_court,
+            today,
+            request.recency_years,
         )
-        results = []
-        for result, tier, recent in order.ordered:
-            result.tier, result.recent = tier, recent
-            results.append(result)
+        placed = order.ordered
         first_tier = order.first_tier_with_results
         tier_counts = {int(t): n for t, n in order.counts.items()}
     else:
-        results = [r for r in results if not r.document.authority.withdrawn]
-    _read_whole(store, results, {doc.doc_id: row for row, doc in docs.items()})
-    terms = query_terms(pending.tokens, store)
-    for result in results:
-        result.effect = effect_label(result.document)
-        result.explanation = explain(
-            pending, result.document, store, features=features.get(result.document.doc_id), terms=terms
-        )
+        placed = [(c, None, False) for c in ranked[: request.k] if not c.document.authority.withdrawn]
+    results = _results(store, pending, placed, features)
     timings["tier_explain"] = (time.perf_counter() - clock) * 1000
 
     return SearchResponse(
@@ -209,57 +205,73 @@ def search(
     )
 
 
-def _read_whole(store: IndexStore, results: list[SearchResult], rows: dict[str, int]) -> None:
-    """Candidates were ranked as cards (no texts); the results shown are read whole."""
-    whole = store.metadata.documents(rows[r.document.doc_id] for r in results)
-    for result in results:
-        result.document = whole[rows[result.document.doc_id]]
+def _results(
+    store: IndexStore,
+    pending: PendingCaseFeatures,
+    placed: list[tuple[Candidate, Tier | None, bool]],
+    features: dict[str, LegalFeatures],
+) -> list[SearchResult]:
+    """The results shown, each explained: candidates were ranked as cards (no texts), results are read whole."""
+    whole = store.metadata.documents(c.row for c, _, _ in placed)
+    terms = query_terms(pending.tokens, store)
+    results = []
+    for candidate, tier, recent in placed:
+        document = whole[candidate.row]
+        results.append(
+            SearchResult(
+                document=document,
+                score=candidate.score,
+                fused_score=candidate.fused_score,
+                methods=candidate.ranks,
+                tier=tier,
+                recent=recent,
+                effect=effect_label(document),
+                agreement=candidate.agreement,
+                explanation=explain(
+                    pending, document, store, features=features.get(document.doc_id), terms=terms
+                ),
+            )
+        )
+    return results
 
 
-def _with_authorities(results: list[SearchResult], request: SearchRequest) -> list[SearchResult]:
+def _with_authorities(ranked: list[Candidate], request: SearchRequest) -> list[Candidate]:
     """The top k, plus guiding and SPC cases further down that share the pending case's charges.
 
     Art. 4 has the judge search 指导性案例 and 最高法 cases first; one of them on the same 罪名/案由
     should not be lost just because k ordinary judgments outscored it lexically.
     """
-    top = results[: request.k]
+    top = ranked[: request.k]
     # Tiers 1 and 2 do not depend on the requesting court: without one, assign_tier skips the
     # court-name matching that only tiers 3 and 4 need.
     extra = [
-        r
-        for r in results[request.k :]
-        if r.agreement is not None and r.agreement.causes > 0 and assign_tier(r.document, None) <= Tier.SPC
+        c
+        for c in ranked[request.k :]
+        if c.agreement is not None and c.agreement.causes > 0 and assign_tier(c.document, None) <= Tier.SPC
     ]
     return top + extra[:AUTHORITY_EXTRA]
 
 
-def _ranked_results(
+def _final_order(
     pending: PendingCaseFeatures,
-    fused_docs: list[tuple[Document, float, dict[str, int]]],
+    candidates: list[Candidate],
     features: dict[str, LegalFeatures],
     request: SearchRequest,
     weights: RerankWeights,
     rerank_depth: int = RERANK_DEPTH,
-) -> list[SearchResult]:
-    by_id = {doc.doc_id: (score, ranks) for doc, score, ranks in fused_docs}
+) -> list[Candidate]:
+    """The fused candidates (documents read) in their final order: the head reranked, the tail below it."""
     if not request.legal_rerank:
-        return [SearchResult(doc, score, score, ranks) for doc, score, ranks in fused_docs]
-    head, tail = fused_docs[:rerank_depth], fused_docs[rerank_depth:]
-    reranked = rerank(pending, [(doc, score) for doc, score, _ in head], features, weights)
-    results = [
-        SearchResult(doc, final, by_id[doc.doc_id][0], by_id[doc.doc_id][1], agreement=agreement)
-        for doc, final, agreement in reranked
-    ]
+        return candidates
+    head = rerank(pending, candidates[:rerank_depth], features, weights)
     # Below the reranked head, similarity alone orders; scores are capped so they still descend.
-    floor = results[-1].score if results else float("inf")
-    for doc, fused, ranks in tail:
-        floor = min(fused * RRF_K, floor - 1e-6)
-        results.append(
-            SearchResult(
-                doc, floor, fused, ranks, agreement=legal_agreement(pending, doc, features[doc.doc_id])
-            )
-        )
-    return results
+    floor = head[-1].score if head else float("inf")
+    tail = []
+    for candidate in candidates[rerank_depth:]:
+        floor = min(candidate.fused_score * RRF_K, floor - TAIL_SCORE_STEP)
+        agreement = legal_agreement(pending, candidate.document, features[candidate.document.doc_id])
+        tail.append(replace(candidate, score=floor, agreement=agreement))
+    return head + tail
 
 
 def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
