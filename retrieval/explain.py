@@ -251,12 +251,6 @@ def _caseless_spans(text: str, longest_first: Sequence[str]) -> list[tuple[str, 
     return spans
 
 
-def _segments(text: str) -> Iterable[tuple[int, int]]:
-    """Sentences of ``text`` (stripped), long ones cut at commas into pieces of at most MAX_PASSAGE_CHARS."""
-    for sentence in _SENTENCE.finditer(text):
-        yield from _sentence_segments(text, sentence.start(), sentence.end())
-
-
 def _sentence_segments(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
     """The segments of the sentence ``text[start:end]``: itself, or its comma-cut pieces when long."""
     if end - start <= MAX_PASSAGE_CHARS:

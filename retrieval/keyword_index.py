@@ -87,13 +87,6 @@ class KeywordIndex:
         size = int(json.loads((folder / "params.index.json").read_text())["num_docs"])
         return cls(retriever, size, TermFrequencies.load(folder, mmap))
 
-    @property
-    def supports_likelihood(self) -> bool:
-        return self._frequencies is not None
-
-    def has_token(self, token: str) -> bool:
-        return token in self._retriever.vocab_dict
-
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every row (0 where nothing matches); unknown tokens are ignored."""
         return self._scores_of_ids(self._retriever.get_tokens_ids(list(tokens)))

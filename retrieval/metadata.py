@@ -181,13 +181,6 @@ class MetadataStore:
             for (r,) in self._conn.execute(f"SELECT row FROM doc_causes WHERE cause IN ({marks})", keys)
         }
 
-    def causes_by_row(self) -> dict[int, list[str]]:
-        """Every document's causes, for charge prediction and rerank without decoding documents."""
-        out: dict[int, list[str]] = {}
-        for row, cause in self._conn.execute("SELECT row, cause FROM doc_causes ORDER BY rowid"):
-            out.setdefault(int(row), []).append(cause)
-        return out
-
     def article_document_frequency(self) -> dict[str, int]:
         """How many documents cite each article (条 level): rarer articles are more specific."""
         query = "SELECT article, COUNT(DISTINCT row) FROM doc_articles GROUP BY article"
@@ -230,12 +223,6 @@ class MetadataStore:
         marks = ",".join("?" * len(keys))
         query = f"SELECT row, case_number FROM doc_case_refs WHERE case_number IN ({marks})"
         return [(int(r), c) for r, c in self._conn.execute(query, keys)]
-
-    def case_refs_of(self, row: int) -> list[str]:
-        """Canonical 案号 cited in a document's text, other than its own."""
-        return [
-            c for (c,) in self._conn.execute("SELECT case_number FROM doc_case_refs WHERE row = ?", (row,))
-        ]
 
     def rows_with_party(self, names: Iterable[str]) -> list[tuple[int, str, str]]:
         keys = list(names)

@@ -272,8 +272,3 @@ def _final_order(
         agreement = legal_agreement(pending, candidate.document, features[candidate.document.doc_id])
         tail.append(replace(candidate, score=floor, agreement=agreement))
     return head + tail
-
-
-def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
-    """Shortcut for the default hybrid over facts alone (CLI, tests of the build)."""
-    return search(store, SearchRequest(facts=facts, k=k)).results

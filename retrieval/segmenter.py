@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -106,17 +105,6 @@ class Segmenter:
             return []
         words = self._jieba.cut(text, True)
         return list(filter(None, map(self._memo_with(words).__getitem__, words)))
-
-    def tokens_with_spans(self, text: str) -> list[tuple[str, int, int]]:
-        """Like ``tokens`` but with character offsets, for highlighting matched terms in a text."""
-        if not text:
-            return []
-        spans = self._jieba.tokenize(text, "default", True)
-        forms = self._memo_with([word for word, _, _ in spans])
-        return [(form, s, e) for w, s, e in spans if (form := forms[w])]
-
-    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self.tokens(t) for t in texts]
 
 
 @cache

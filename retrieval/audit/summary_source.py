@@ -22,8 +22,6 @@ from retrieval.audit.store import AuditLog
 from retrieval.audit.summary import Period, Summary, summarise
 from retrieval.audit.verify import verify_export
 
-MAX_PROBLEMS = 5
-
 
 class UnverifiedLog(RuntimeError):
     """The audit log fails verification: no summary is made from it."""
