@@ -59,8 +59,7 @@ def _coverage(wanted: set[str], present: set[str]) -> float:
 def legal_agreement(pending: PendingCaseFeatures, doc: Document, features: LegalFeatures) -> LegalAgreement:
     # Causes: the share of the pending case's charges the candidate was also tried for. A judgment on
     # 盗窃罪 and 抢劫罪 is as much a precedent for a 盗窃罪 case as one on 盗窃罪 alone, so its other
-    # charges are not held against it (Jaccard did; LeCaRD dev, previous fusion weights: rerank
-    # NDCG@10 0.863 → 0.876, MAP 0.656 → 0.679; bench/README.md).
+    # charges are not held against it, as a Jaccard similarity would (see bench/README.md).
     return LegalAgreement(
         causes=_coverage(set(pending.charges), set(doc.causes)),
         articles=_jaccard(_article_keys(pending.articles), {a.article_key() for a in doc.articles}),
