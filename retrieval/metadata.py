@@ -60,6 +60,7 @@ class LegalFeatures:
 # zlib level 2 compresses a judgment's JSON about 3.2x (level 6: 3.6x) in a third of the CPU time,
 # and compression was the largest part of preparing a row; any level decodes the same way.
 _DATA_LEVEL = 2
+_ROWS_PER_QUERY = 500  # rows bound in one ``IN (…)``: under SQLite's parameter limit (999 before 3.32)
 
 
 def encode_document(doc: Document) -> bytes:
@@ -143,8 +144,8 @@ class MetadataStore:
     ) -> dict[int, Document]:
         rows = list(rows)
         out: dict[int, Document] = {}
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
+        for start in range(0, len(rows), _ROWS_PER_QUERY):
+            chunk = rows[start : start + _ROWS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT row, {column} FROM docs WHERE row IN ({marks})"
             for row, blob in self._conn.execute(query, chunk):
@@ -154,8 +155,8 @@ class MetadataStore:
     def legal_features(self, rows: Iterable[int]) -> dict[int, LegalFeatures]:
         rows = list(rows)
         out: dict[int, LegalFeatures] = {}
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
+        for start in range(0, len(rows), _ROWS_PER_QUERY):
+            chunk = rows[start : start + _ROWS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT row, circumstances, amount_band FROM doc_features WHERE row IN ({marks})"
             for row, circumstances, band in self._conn.execute(query, chunk):

@@ -31,12 +31,9 @@ from retrieval.tiers import Tier, assign_tier, effect_label, order_by_tier
 
 RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
 CANDIDATE_DEPTH = 100  # fused candidates considered (rerank head, authorities beyond k)
-# The legal rerank reorders only the head of the fused list: further down, agreement on the charge
-# pulls in same-charge cases that are not otherwise similar (LeCaRD dev, current weights: depth 35
-# gave full-corpus NDCG@30 0.805 against 0.778 at 50; 30 gave the same 0.805 but a rerank-setting
-# MAP of 0.654 against 0.673; bench/README.md).
+# Only the fused head is reranked: deeper, a shared charge pulls up dissimilar cases (see bench/README.md).
 RERANK_DEPTH = 35
-PREDICTION_NEIGHBOURS = 10
+PREDICTION_NEIGHBOURS = 10  # nearest fused candidates whose causes vote when the judge named none
 AUTHORITY_EXTRA = 3  # guiding/SPC cases on the same charges added beyond k (see _with_authorities)
 TAIL_SCORE_STEP = 1e-6  # how far each score below the reranked head stays under the one above it
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).

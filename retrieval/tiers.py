@@ -42,6 +42,8 @@ MAY_REFER = "可以参考"
 """Art. 9: every other case is persuasive only."""
 NOT_CITABLE = "不再参照"
 """The SPC's wording for a withdrawn guiding case; used for any withdrawn case."""
+RECENT_YEARS = 3
+"""Art. 4: cases of the last three years first (guiding cases excepted)."""
 
 
 class Tier(IntEnum):
@@ -113,7 +115,7 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def is_recent(doc: Document, today: dt.date, years: int = 3) -> bool:
+def is_recent(doc: Document, today: dt.date, years: int = RECENT_YEARS) -> bool:
     """Decided (else published) on or after the same day ``years`` years before ``today``; unknown → False."""
     if years < 0:
         raise ValueError("years: must not be negative")
@@ -149,7 +151,7 @@ def order_by_tier(
     doc_of: Callable[[T], Document],
     requesting_court: Court | None,
     today: dt.date | None = None,
-    recency_years: int | None = 3,
+    recency_years: int | None = RECENT_YEARS,
 ) -> TieredOrder[T]:
     """Stable order: tier, then (tiers 2–5) the last ``recency_years`` years first, then given order.
 

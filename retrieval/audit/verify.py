@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 SIGNED_TEXT_FORMAT = "leian-audit/v1"
+_SHA256_BYTES = 32
 _ORDER = {"signature": 0}  # a bad signature first; then the record problems by seq
 
 
@@ -218,7 +219,7 @@ def _check_checkpoint_fields(cp: Any, source: str) -> dict[str, Any]:
     if cp["tree_size"] < 0:
         raise VerifyInputError(f"{source}: negative tree_size")
     try:
-        if len(bytes.fromhex(cp["root_hash"])) != 32:
+        if len(bytes.fromhex(cp["root_hash"])) != _SHA256_BYTES:
             raise ValueError("not 32 bytes")
     except ValueError as exc:
         raise VerifyInputError(f"{source}: root_hash is not a SHA-256 hex digest ({exc})") from exc
