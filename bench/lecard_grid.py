@@ -39,7 +39,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index_store import IndexStore
 from retrieval.methods import Hit
 from retrieval.parsing.causes import normalise_cause
-from retrieval.request import DEFAULT_METHODS
+from retrieval.query_plan import plan
 from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights
 
 SETTINGS = ("rerank", "full")
@@ -68,8 +68,8 @@ class Grid:
             pool = pools[query["ridx"]] if setting == "rerank" else None
             request = lecard.system_request(query, pool)
             request.validate()
-            blocked = service._blocked(store, request)
-            hit_lists, _, _, _ = service._recall(store, request, tuple(DEFAULT_METHODS), blocked)
+            planned = plan(store, request)
+            hit_lists, _ = service._recall(store, planned, service._blocked(store, request, planned.seed))
             self.recalls[(setting, query["ridx"])] = hit_lists
 
     def ranking(
@@ -81,13 +81,13 @@ class Grid:
         ]
         fused = reciprocal_rank_fusion(lists, [weights[hits[0].method] for hits in lists])
         fused = fused[: max(service.CANDIDATE_DEPTH, lecard.RUN_DEPTH)]
-        missing = [row for row, _, _ in fused if row not in self._cards]
+        missing = [c.row for c in fused if c.row not in self._cards]
         if missing:
             cards = self.store.metadata.cards(missing)
             features = self.store.metadata.legal_features(cards)
             self._cards.update({row: (cards[row], features[row]) for row in missing})
-        fused_docs = [(self._cards[row][0], score, ranks) for row, score, ranks in fused]
-        features = {self._cards[row][0].doc_id: self._cards[row][1] for row, _, _ in fused}
+        candidates = [dataclasses.replace(c, document=self._cards[c.row][0]) for c in fused]
+        features = {self._cards[c.row][0].doc_id: self._cards[c.row][1] for c in fused}
         pending = self._pending.get(query["ridx"])
         if pending is None:
             causes = [normalise_cause(c) for c in query["crime"]]
@@ -95,7 +95,7 @@ class Grid:
                 query["q"], causes, [], self.store.segmenter
             )
         request = lecard.system_request(query, None)
-        results = service._ranked_results(pending, fused_docs, features, request, rerank, depth)
+        results = service._final_order(pending, candidates, features, request, rerank, depth)
         return [lecard.strip_prefix(r.document.doc_id) for r in results][: lecard.RUN_DEPTH]
 
     def score(

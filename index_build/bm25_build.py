@@ -1,7 +1,7 @@
 """BM25 keyword index built in bounded memory, and extended by an add without re-reading old text.
 
-``bm25s.BM25.index`` keeps every token id of the corpus in Python lists (4.9 GB of RSS at 100k
-judgments), so it cannot reach a million. This builder writes the very folder ``bm25s.BM25.load``
+``bm25s.BM25.index`` keeps every token id of the corpus in Python lists, so its memory cannot reach
+a million judgments (see bench/README.md). This builder writes the very folder ``bm25s.BM25.load``
 reads, with bm25s's scores to the float32 bit for ``BM25_PARAMS`` ("lucene"):
 
 1. Pass 1 streams the token lines once: tokens get column ids in order of first occurrence (as

@@ -142,8 +142,8 @@ def _block_boundary(text: str, at: int) -> bool:
 
 def full_text_tokens(segmenter: Segmenter, full: str, facts: str, facts_tokens: list[str]) -> list[str]:
     """Tokens of the full text, reusing the facts' tokens when the facts lie in it between block
-    boundaries: the facts are most of a judgment, and segmenting them twice cost ~1 ms of the ~7 ms
-    of CPU that preparing a document takes."""
+    boundaries: the facts are most of a judgment, and segmenting them twice was a large share of
+    preparing a document (see bench/README.md)."""
     at = full.find(facts) if facts else -1
     end = at + len(facts)
     if at < 0 or not (_block_boundary(full, at) and _block_boundary(full, end)):

@@ -17,6 +17,7 @@ from retrieval.document import Document
 from retrieval.parsing.causes import extract_causes, load_charges, load_civil_causes, normalise_cause
 
 DEFAULT_MIN_SHARE = 0.3
+"""Neighbours' causes below this weighted share are not predicted: none is better than a coin toss shown as one."""
 
 
 @dataclass(frozen=True)
@@ -64,20 +65,6 @@ def neighbour_shares(
     order = {cause: i for i, cause in enumerate(votes)}
     ranked = sorted(votes.items(), key=lambda item: (-item[1], order[item[0]]))
     return [PredictedCause(name, vote / total) for name, vote in ranked]
-
-
-def predict_causes(
-    neighbour_docs: Sequence[Document],
-    weights: Sequence[float] | None = None,
-    *,
-    min_share: float = DEFAULT_MIN_SHARE,
-) -> list[PredictedCause]:
-    """Causes that at least ``min_share`` of the (weighted) neighbours carry, best first.
-
-    ``neighbour_docs`` are in rank order (nearest first); ``weights`` default to ``rank_weights``.
-    Can be empty when the neighbours disagree: no prediction is better than a coin toss shown as one.
-    """
-    return [p for p in neighbour_shares(neighbour_docs, weights) if p.share >= min_share]
 
 
 # Where facts name the defendant's charge: the accusation (``指控被告人张某犯盗窃罪``), the prosecution's

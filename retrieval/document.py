@@ -7,10 +7,11 @@ also the project's own JSON Lines input schema (documented in the README).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from retrieval.cited_article import CitedArticle
 
 SCHEMA_VERSION = 1
 
@@ -58,46 +59,6 @@ class Party:
 
     name: str
     role: str
-
-
-@dataclass(frozen=True, order=True)
-class CitedArticle:
-    """A cited provision normalised to law + 条 (+之N) + 款 + 项, e.g. ``刑法 第67条 第3款``."""
-
-    law: str
-    article: int
-    article_suffix: int = 0  # 之一 → 1, 之二 → 2
-    clause: int | None = None  # 款
-    item: int | None = None  # 项
-
-    def key(self) -> str:
-        """Canonical text form used in indexes and responses."""
-        parts = [
-            self.law,
-            f"第{self.article}条" + (f"之{self.article_suffix}" if self.article_suffix else ""),
-        ]
-        if self.clause is not None:
-            parts.append(f"第{self.clause}款")
-        if self.item is not None:
-            parts.append(f"第{self.item}项")
-        return " ".join(parts)
-
-    def article_key(self) -> str:
-        """The 条 level only (``刑法 第67条``): statute links match at this level first."""
-        return CitedArticle(self.law, self.article, self.article_suffix).key()
-
-    @classmethod
-    def from_key(cls, key: str) -> CitedArticle:
-        """Inverse of ``key``; raises ValueError on anything else."""
-        return _article_from_key(key)
-
-
-@functools.lru_cache(maxsize=65536)
-def _article_from_key(key: str) -> CitedArticle:
-    """Cached: a search decodes about a hundred candidates citing the same few hundred provisions."""
-    from retrieval.parsing.articles import parse_article_key
-
-    return parse_article_key(key)
 
 
 @dataclass(frozen=True)

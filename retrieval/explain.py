@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from retrieval.cited_article import parse_article_key
 from retrieval.document import CitedArticle, Document
 from retrieval.metadata import LegalFeatures
-from retrieval.parsing.articles import extract_articles, parse_article_key
+from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts, ordered
 from retrieval.segmenter import Segmenter, default_segmenter
@@ -31,6 +32,11 @@ MAX_PASSAGES = 3
 MAX_PASSAGE_CHARS = 160
 # A term in more than this share of the indexed documents is not distinctive (被告人, 公安机关 …).
 MAX_DOCUMENT_SHARE = 0.3
+# Without an index, a longer word weighs this much more per character (a proxy for topic words).
+_WEIGHT_PER_CHARACTER = 0.1
+# The one-line summary of a report names at most this many shared articles and matched terms.
+SUMMARY_ARTICLES = 4
+SUMMARY_TERMS = 6
 # Judgment boilerplate that is never distinctive; with an index their document frequency drops them too,
 # without one this list is what keeps them out of the matched terms.
 _GENERIC_WORDS = """被告人 被害人 公诉机关 人民检察院 指控 审理 查明 事实 证据 证实 供述 证言 证人 笔录 鉴定 意见 认定
@@ -136,7 +142,7 @@ def query_terms(query_tokens: Sequence[str], store: IndexStore | None = None) ->
         if len(token) >= 2 and token not in _GENERIC and not _PSEUDONYM.search(token):
             counts[token] = counts.get(token, 0) + 1
     if store is None:
-        return {t: math.log1p(n) + 0.1 * len(t) for t, n in counts.items()}
+        return {t: math.log1p(n) + _WEIGHT_PER_CHARACTER * len(t) for t, n in counts.items()}
     index, size = store.keyword_facts, max(store.size, 1)
     weights = {}
     for token in counts:
@@ -250,12 +256,6 @@ def _caseless_spans(text: str, longest_first: Sequence[str]) -> list[tuple[str, 
     return spans
 
 
-def _segments(text: str) -> Iterable[tuple[int, int]]:
-    """Sentences of ``text`` (stripped), long ones cut at commas into pieces of at most MAX_PASSAGE_CHARS."""
-    for sentence in _SENTENCE.finditer(text):
-        yield from _sentence_segments(text, sentence.start(), sentence.end())
-
-
 def _sentence_segments(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
     """The segments of the sentence ``text[start:end]``: itself, or its comma-cut pieces when long."""
     if end - start <= MAX_PASSAGE_CHARS:
@@ -348,11 +348,11 @@ def summarise(
     if causes:
         parts.append("同为" + "、".join(causes))
     if articles:
-        parts.append("共同援引" + "、".join(a.replace(" ", "") for a in articles[:4]))
+        parts.append("共同援引" + "、".join(a.replace(" ", "") for a in articles[:SUMMARY_ARTICLES]))
     if circumstances:
         parts.append("均有" + "、".join(circumstances) + "情节")
     if band:
         parts.append(f"涉案金额均在{band}")
     if terms:
-        parts.append("匹配：" + "、".join(terms[:6]))
+        parts.append("匹配：" + "、".join(terms[:SUMMARY_TERMS]))
     return "；".join(parts) if parts else "无共同的罪名、法条、情节或关键词"

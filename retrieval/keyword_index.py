@@ -20,13 +20,10 @@ from retrieval.index_layout import DOC_LENGTHS_FILE, TF_FILE
 
 BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
 
-# A pending case's facts are a long query (~300 distinct terms); its common terms have postings
-# lists as long as the corpus, so scoring every posting costs ~Σ df: at most 0.46M at 9k judgments,
-# 14–16M (p50) at a million, 72–81 ms a field there. Up to this many postings per query and field
-# everything is scored (every LeCaRD query stays under it, so rankings there are exhaustive);
-# beyond it the rarest terms within the budget select a shortlist whose exact scores then add the
-# remaining terms (``KeywordIndex.top``). At 1M: 23 ms p50, top-10 overlap with the exhaustive
-# ranking 0.975, top-200 0.92 (bench/results/keyword-budget-1m.json; 1M postings: 0.92 / 0.81).
+# A pending case's facts are a long query whose common terms have postings as long as the corpus: up
+# to this many postings per query and field everything is scored (every LeCaRD query is, so rankings
+# there are exhaustive); beyond, the rarest terms pick a shortlist (``KeywordIndex.top``) so that a
+# million judgments stay fast (see bench/README.md).
 POSTINGS_BUDGET = 2_000_000
 SHORTLIST_FACTOR = 4  # shortlist = this × k rows, rescored exactly
 
@@ -42,9 +39,8 @@ class Scoring(StrEnum):
     LIKELIHOOD = "likelihood"
 
 
-# λ of the likelihood scoring, chosen on the LeCaRD dev labels: alone, 0.1 ranks best (full-corpus
-# NDCG@30 0.760, 0.756 at 0.2); fused with BM25 and the semantic channel and reranked, 0.2 does
-# (0.7980 at 0.1, 0.7995 at 0.15, 0.8048 at 0.2, 0.8028 at 0.25, 0.7976 at 0.3; bench/README.md).
+# λ of the likelihood scoring: the value that ranks best fused with the other channels and reranked,
+# as the service runs it, on the LeCaRD dev labels (see bench/README.md).
 LIKELIHOOD_SMOOTHING = 0.2
 
 
@@ -86,13 +82,6 @@ class KeywordIndex:
         retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False, verbosity=0)
         size = int(json.loads((folder / "params.index.json").read_text())["num_docs"])
         return cls(retriever, size, TermFrequencies.load(folder, mmap))
-
-    @property
-    def supports_likelihood(self) -> bool:
-        return self._frequencies is not None
-
-    def has_token(self, token: str) -> bool:
-        return token in self._retriever.vocab_dict
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every row (0 where nothing matches); unknown tokens are ignored."""

@@ -60,6 +60,7 @@ class LegalFeatures:
 # zlib level 2 compresses a judgment's JSON about 3.2x (level 6: 3.6x) in a third of the CPU time,
 # and compression was the largest part of preparing a row; any level decodes the same way.
 _DATA_LEVEL = 2
+_ROWS_PER_QUERY = 500  # rows bound in one ``IN (…)``: under SQLite's parameter limit (999 before 3.32)
 
 
 def encode_document(doc: Document) -> bytes:
@@ -143,8 +144,8 @@ class MetadataStore:
     ) -> dict[int, Document]:
         rows = list(rows)
         out: dict[int, Document] = {}
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
+        for start in range(0, len(rows), _ROWS_PER_QUERY):
+            chunk = rows[start : start + _ROWS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT row, {column} FROM docs WHERE row IN ({marks})"
             for row, blob in self._conn.execute(query, chunk):
@@ -154,8 +155,8 @@ class MetadataStore:
     def legal_features(self, rows: Iterable[int]) -> dict[int, LegalFeatures]:
         rows = list(rows)
         out: dict[int, LegalFeatures] = {}
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
+        for start in range(0, len(rows), _ROWS_PER_QUERY):
+            chunk = rows[start : start + _ROWS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT row, circumstances, amount_band FROM doc_features WHERE row IN ({marks})"
             for row, circumstances, band in self._conn.execute(query, chunk):
@@ -180,13 +181,6 @@ class MetadataStore:
             int(r)
             for (r,) in self._conn.execute(f"SELECT row FROM doc_causes WHERE cause IN ({marks})", keys)
         }
-
-    def causes_by_row(self) -> dict[int, list[str]]:
-        """Every document's causes, for charge prediction and rerank without decoding documents."""
-        out: dict[int, list[str]] = {}
-        for row, cause in self._conn.execute("SELECT row, cause FROM doc_causes ORDER BY rowid"):
-            out.setdefault(int(row), []).append(cause)
-        return out
 
     def article_document_frequency(self) -> dict[str, int]:
         """How many documents cite each article (条 level): rarer articles are more specific."""
@@ -230,12 +224,6 @@ class MetadataStore:
         marks = ",".join("?" * len(keys))
         query = f"SELECT row, case_number FROM doc_case_refs WHERE case_number IN ({marks})"
         return [(int(r), c) for r, c in self._conn.execute(query, keys)]
-
-    def case_refs_of(self, row: int) -> list[str]:
-        """Canonical 案号 cited in a document's text, other than its own."""
-        return [
-            c for (c,) in self._conn.execute("SELECT case_number FROM doc_case_refs WHERE row = ?", (row,))
-        ]
 
     def rows_with_party(self, names: Iterable[str]) -> list[tuple[int, str, str]]:
         keys = list(names)

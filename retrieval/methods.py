@@ -10,9 +10,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.cited_article import CitedArticle
 from retrieval.index_store import IndexStore
 from retrieval.keyword_index import Scoring, top_rows
 from retrieval.request import KeywordQuery
+
+SAME_PROVISION_WEIGHT = 1.5
+"""A shared article counts this many times its IDF when the pending case's 款/项 is cited too."""
+VERBATIM_FETCH_FACTOR = 4
+"""Boolean keyword search fetches this many candidates per wanted hit for the verbatim check, and this
+many times more each round until enough pass: the index admits too many (a term inside a longer word)."""
+ADMITTED_SCORE_FLOOR = 1e-6
+"""The least score of a document the boolean query admits, so that one at BM25 zero still ranks."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +76,6 @@ def statute_hits(
     Each shared article (条) adds its IDF: 刑法 第67条, cited in most criminal judgments, adds
     little; a rare article adds much. Citing the same 款/项 as asked adds half as much again.
     """
-    from retrieval.document import CitedArticle
-
     wanted = [CitedArticle.from_key(p) for p in provisions]
     articles = {a.article_key() for a in wanted}
     detailed = {a.key() for a in wanted} - articles
@@ -79,7 +86,7 @@ def statute_hits(
     matched: dict[int, dict[str, float]] = {}
     for row, article, provision in store.metadata.rows_citing(articles):
         per_row = matched.setdefault(row, {})
-        weight = 1.5 if provision in detailed else 1.0
+        weight = SAME_PROVISION_WEIGHT if provision in detailed else 1.0
         per_row[article] = max(per_row.get(article, 0.0), weight)
     scores = np.zeros(store.size, dtype=np.float32)
     for row, per_article in matched.items():
@@ -120,10 +127,10 @@ def boolean_keyword_hits(
         tokens.extend(store.segmenter.tokens(term))
     scores = store.keyword_full.scores(tokens)
     # every admitted document ranks, even one whose BM25 score is zero (a must term that is a stopword)
-    scores = np.where(mask, 0.0, np.maximum(scores, 1e-6)).astype(np.float32)
+    scores = np.where(mask, 0.0, np.maximum(scores, ADMITTED_SCORE_FLOOR)).astype(np.float32)
     required = (*query.must, *query.phrases)
     hits: list[tuple[int, float]] = []
-    fetch = k * 4
+    fetch = k * VERBATIM_FETCH_FACTOR
     while True:
         ranked = top_rows(scores, fetch, mask)
         docs = store.metadata.documents(row for row, _ in ranked)
@@ -135,5 +142,5 @@ def boolean_keyword_hits(
         ]
         if len(hits) >= k or len(ranked) < fetch:
             break
-        fetch *= 4
+        fetch *= VERBATIM_FETCH_FACTOR
     return [Hit(row, score, "keyword:full", i) for i, (row, score) in enumerate(hits[:k], start=1)]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from retrieval.document import CaseCategory, Court, CourtLevel
+from retrieval.tiers import RECENT_YEARS
 
 MAX_K = 200
 
@@ -59,7 +60,7 @@ class SearchRequest:
     methods: tuple[Method, ...] | None = None  # None: the default hybrid
     k: int = 10
     tiering: bool = True  # group by Art. 4 tiers; off for benchmark scoring of similarity alone
-    recency_years: int | None = 3  # prefer the last N years (except tier 1); None: off
+    recency_years: int | None = RECENT_YEARS  # prefer the last N years (except tier 1); None: off
     today: dt.date | None = None  # for reproducible recency; None: today's date
     restrict_to: frozenset[str] | None = None  # only these doc ids (a candidate pool)
     legal_rerank: bool = True  # rerank fused results by agreement of causes, articles, circumstances
@@ -80,7 +81,8 @@ class SearchRequest:
 
     def provision_keys(self) -> list[str]:
         """``articles`` as canonical keys; accepts keys (刑法 第264条) or citations (刑法第二百六十四条)."""
-        from retrieval.parsing.articles import extract_articles, parse_article_key
+        from retrieval.cited_article import parse_article_key
+        from retrieval.parsing.articles import extract_articles
 
         keys: list[str] = []
         for value in self.articles:

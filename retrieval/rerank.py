@@ -12,9 +12,11 @@ are kept as features for explanations and for corpora where they do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from retrieval.document import CitedArticle, Document
+from retrieval.candidate import Candidate, LegalAgreement
+from retrieval.cited_article import CitedArticle
+from retrieval.document import Document
 from retrieval.explain import PendingCaseFeatures
 from retrieval.fusion import RRF_K
 from retrieval.metadata import LegalFeatures
@@ -31,14 +33,6 @@ class RerankWeights:
 
 
 DEFAULT_WEIGHTS = RerankWeights()
-
-
-@dataclass(frozen=True)
-class LegalAgreement:
-    causes: float
-    articles: float
-    circumstances: float
-    amount: float
 
 
 def _jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
@@ -65,8 +59,7 @@ def _coverage(wanted: set[str], present: set[str]) -> float:
 def legal_agreement(pending: PendingCaseFeatures, doc: Document, features: LegalFeatures) -> LegalAgreement:
     # Causes: the share of the pending case's charges the candidate was also tried for. A judgment on
     # 盗窃罪 and 抢劫罪 is as much a precedent for a 盗窃罪 case as one on 盗窃罪 alone, so its other
-    # charges are not held against it (Jaccard did; LeCaRD dev, previous fusion weights: rerank
-    # NDCG@10 0.863 → 0.876, MAP 0.656 → 0.679; bench/README.md).
+    # charges are not held against it, as a Jaccard similarity would (see bench/README.md).
     return LegalAgreement(
         causes=_coverage(set(pending.charges), set(doc.causes)),
         articles=_jaccard(_article_keys(pending.articles), {a.article_key() for a in doc.articles}),
@@ -77,25 +70,26 @@ def legal_agreement(pending: PendingCaseFeatures, doc: Document, features: Legal
 
 def rerank(
     pending: PendingCaseFeatures,
-    candidates: Sequence[tuple[Document, float]],
+    candidates: Sequence[Candidate],
     features: Mapping[str, LegalFeatures],
     weights: RerankWeights = DEFAULT_WEIGHTS,
-) -> list[tuple[Document, float, LegalAgreement]]:
-    """Reorder (document, fused score) pairs; returns (document, final score, agreement) best first.
+) -> list[Candidate]:
+    """The candidates (documents read) best first, each with its final score and its agreement.
 
-    ``fused`` is a reciprocal-rank-fusion score; multiplied by the RRF constant, a document ranked
-    first by one method contributes about 1, the scale the agreement weights were tuned on.
+    The fused score is a reciprocal-rank-fusion score; multiplied by the RRF constant, a document
+    ranked first by one method contributes about 1, the scale the agreement weights were tuned on.
+    Equal final scores keep the fused order.
     """
     scored = []
-    for position, (doc, fused) in enumerate(candidates):
-        agreement = legal_agreement(pending, doc, features[doc.doc_id])
+    for position, candidate in enumerate(candidates):
+        agreement = legal_agreement(pending, candidate.document, features[candidate.document.doc_id])
         final = (
-            fused * RRF_K
+            candidate.fused_score * RRF_K
             + weights.causes * agreement.causes
             + weights.articles * agreement.articles
             + weights.circumstances * agreement.circumstances
             + weights.amount * agreement.amount
         )
-        scored.append((final, -position, doc, agreement))
+        scored.append((final, -position, candidate, agreement))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [(doc, final, agreement) for final, _, doc, agreement in scored]
+    return [replace(candidate, score=final, agreement=agreement) for final, _, candidate, agreement in scored]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from retrieval.candidate import Candidate, LegalAgreement
 from retrieval.charge_prediction import PredictedCause, predict
 from retrieval.document import Document
 from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features, query_terms
@@ -22,22 +23,19 @@ from retrieval.index_store import IndexStore
 from retrieval.keyword_index import Scoring
 from retrieval.metadata import LegalFeatures
 from retrieval.methods import Hit, boolean_keyword_hits, keyword_hits, semantic_hits, statute_hits
-from retrieval.parsing.articles import extract_articles
-from retrieval.parsing.case_number import parse_case_number
 from retrieval.parsing.causes import normalise_cause
-from retrieval.request import DEFAULT_METHODS, Method, SearchRequest
-from retrieval.rerank import DEFAULT_WEIGHTS, LegalAgreement, RerankWeights, legal_agreement, rerank
+from retrieval.query_plan import QueryPlan, SeedCase, plan
+from retrieval.request import Method, SearchRequest
+from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights, legal_agreement, rerank
 from retrieval.tiers import Tier, assign_tier, effect_label, order_by_tier
 
 RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
 CANDIDATE_DEPTH = 100  # fused candidates considered (rerank head, authorities beyond k)
-# The legal rerank reorders only the head of the fused list: further down, agreement on the charge
-# pulls in same-charge cases that are not otherwise similar (LeCaRD dev, current weights: depth 35
-# gave full-corpus NDCG@30 0.805 against 0.778 at 50; 30 gave the same 0.805 but a rerank-setting
-# MAP of 0.654 against 0.673; bench/README.md).
+# Only the fused head is reranked: deeper, a shared charge pulls up dissimilar cases (see bench/README.md).
 RERANK_DEPTH = 35
-PREDICTION_NEIGHBOURS = 10
+PREDICTION_NEIGHBOURS = 10  # nearest fused candidates whose causes vote when the judge named none
 AUTHORITY_EXTRA = 3  # guiding/SPC cases on the same charges added beyond k (see _with_authorities)
+TAIL_SCORE_STEP = 1e-6  # how far each score below the reranked head stays under the one above it
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
 FUSION_WEIGHTS = {
     "keyword:facts": 0.5,
@@ -47,10 +45,6 @@ FUSION_WEIGHTS = {
     "statute": 0.3,
     "case": 1.0,
 }
-
-
-class UnknownSeedCase(ValueError):
-    """The seed case of a 案例关联 search is not in the index."""
 
 
 @dataclass
@@ -80,27 +74,18 @@ class SearchResponse:
     timings_ms: dict[str, float]
 
 
-def resolve_seed(store: IndexStore, seed: str) -> int:
-    """A seed case given by doc id or by 案号 (any printed form)."""
-    row = store.metadata.row_of(seed)
-    if row is not None:
-        return row
-    try:
-        canonical = parse_case_number(seed).canonical()
-    except ValueError:
-        canonical = seed.strip()
-    found = store.metadata.rows_with_case_numbers([canonical])
-    if not found:
-        raise UnknownSeedCase(f"seed_doc_id: no case {seed!r} in the index")
-    return found[0][0]
-
-
-def _blocked(store: IndexStore, request: SearchRequest) -> np.ndarray | None:
+def _blocked(store: IndexStore, request: SearchRequest, seed: SeedCase | None) -> np.ndarray | None:
+    """Rows no method may return: left out by the filters or the candidate pool, and the seed case."""
     allowed = store.attributes.allowed(request.filters, store.metadata)
     if request.restrict_to is not None:
         pool = store.attributes.rows_for(request.restrict_to)
         allowed = pool if allowed is None else (allowed & pool)
-    return None if allowed is None else ~allowed
+    blocked = None if allowed is None else ~allowed
+    if seed is not None:
+        seed_block = np.zeros(store.size, dtype=bool)
+        seed_block[seed.row] = True
+        blocked = seed_block if blocked is None else (blocked | seed_block)
+    return blocked
 
 
 def _facts_keyword_hits(
@@ -115,47 +100,41 @@ def _facts_keyword_hits(
 
 
 def _recall(
-    store: IndexStore, request: SearchRequest, methods: tuple[Method, ...], blocked: np.ndarray | None
-) -> tuple[list[list[Hit]], list[str], list[str], str]:
-    """Run each method; returns hit lists, names of the methods run, provisions used, query text."""
-    facts = request.facts
-    provisions = request.provision_keys() or [a.key() for a in extract_articles(facts)]
+    store: IndexStore, query: QueryPlan, blocked: np.ndarray | None
+) -> tuple[list[list[Hit]], list[str]]:
+    """Run each planned method that has something to search with; hit lists and the names of those run."""
     hit_lists: list[list[Hit]] = []
     names: list[str] = []
     depth = RECALL_DEPTH
-    if Method.CASE in methods and request.seed_doc_id:
-        seed_row = resolve_seed(store, request.seed_doc_id)
-        seed = store.metadata.document(seed_row)
-        seed_block = np.zeros(store.size, dtype=bool)
-        seed_block[seed_row] = True
-        block = seed_block if blocked is None else (blocked | seed_block)
-        vector = store.vectors.reconstruct(seed_row)
+    facts = query.facts
+    if query.seed is not None:
+        seed_facts = query.seed.document.searchable_facts()
+        vector = store.vectors.reconstruct(query.seed.row)
         if vector is None:
-            vector = store.embedder.encode_passages([seed.searchable_facts()])[0]
-        case_hits = [Hit(h.row, h.score, "case", h.rank) for h in semantic_hits(store, vector, depth, block)]
+            vector = store.embedder.encode_passages([seed_facts])[0]
+        case_hits = [
+            Hit(h.row, h.score, "case", h.rank) for h in semantic_hits(store, vector, depth, blocked)
+        ]
         hit_lists.append(case_hits)
-        hit_lists.extend(_facts_keyword_hits(store, seed.searchable_facts(), depth, block, ("facts",)))
+        hit_lists.extend(_facts_keyword_hits(store, seed_facts, depth, blocked, ("facts",)))
         names.append(Method.CASE.value)
-        facts = facts or seed.searchable_facts()
-        provisions = provisions or [a.key() for a in seed.articles]
-        blocked = block
-    if Method.KEYWORD in methods:
-        if not request.keywords.is_empty():
+    if Method.KEYWORD in query.methods:
+        if not query.keywords.is_empty():
             hits = boolean_keyword_hits(
-                store, request.keywords, depth, store.segmenter.tokens(facts) if facts else (), blocked
+                store, query.keywords, depth, store.segmenter.tokens(facts) if facts else (), blocked
             )
             hit_lists.append(hits)
         elif facts:
             hit_lists.extend(_facts_keyword_hits(store, facts, depth, blocked, ("facts", "full")))
         names.append(Method.KEYWORD.value)
-    if Method.SEMANTIC in methods and facts.strip():
+    if Method.SEMANTIC in query.methods and facts.strip():
         vector = store.embedder.encode_queries([facts])[0]
         hit_lists.append(semantic_hits(store, vector, depth, blocked))
         names.append(Method.SEMANTIC.value)
-    if Method.STATUTE in methods and provisions:
-        hit_lists.append(statute_hits(store, provisions, depth, store.article_df, blocked))
+    if Method.STATUTE in query.methods and query.provisions:
+        hit_lists.append(statute_hits(store, query.provisions, depth, store.article_df, blocked))
         names.append(Method.STATUTE.value)
-    return hit_lists, names, provisions, facts
+    return hit_lists, names
 
 
 def search(
@@ -165,58 +144,48 @@ def search(
     request.validate()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    methods = tuple(request.methods or DEFAULT_METHODS)
-    if request.seed_doc_id and Method.CASE not in methods:
-        methods = (Method.CASE, *methods)
-    blocked = _blocked(store, request)
-
-    hit_lists, method_names, provisions, facts = _recall(store, request, methods, blocked)
+    query = plan(store, request)
+    hit_lists, method_names = _recall(store, query, _blocked(store, request, query.seed))
     timings["recall"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
     fusion_weights = [FUSION_WEIGHTS.get(hits[0].method, 1.0) if hits else 1.0 for hits in hit_lists]
-    fused = reciprocal_rank_fusion(hit_lists, fusion_weights)
     depth = max(CANDIDATE_DEPTH, request.k) if request.legal_rerank or request.tiering else request.k
-    fused = fused[:depth]
-    docs = store.metadata.cards(row for row, _, _ in fused)
-    features = {docs[row].doc_id: f for row, f in store.metadata.legal_features(docs).items()}
-    fused_docs = [(docs[row], score, ranks) for row, score, ranks in fused]
+    candidates = reciprocal_rank_fusion(hit_lists, fusion_weights)[:depth]
+    cards = store.metadata.cards(c.row for c in candidates)
+    candidates = [replace(c, document=cards[c.row]) for c in candidates]
+    features = {cards[row].doc_id: f for row, f in store.metadata.legal_features(cards).items()}
     timings["fuse"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
     causes = list(dict.fromkeys(normalise_cause(c) for c in request.charges if c.strip()))
     predicted: list[PredictedCause] = []
-    if not causes and fused_docs:
-        predicted = predict(facts, [doc for doc, _, _ in fused_docs[:PREDICTION_NEIGHBOURS]])
+    if not causes and candidates:
+        predicted = predict(query.facts, [c.document for c in candidates[:PREDICTION_NEIGHBOURS]])
         causes = [p.name for p in predicted]
-    pending = pending_features(facts, causes, provisions, store.segmenter)
-    results = _ranked_results(pending, fused_docs, features, request, weights)
+    pending = pending_features(query.facts, causes, query.provisions, store.segmenter)
+    ranked = _final_order(pending, candidates, features, request, weights)
     timings["rerank"] = (time.perf_counter() - clock) * 1000
 
     clock = time.perf_counter()
     tier_counts: dict[int, int] = {}
     first_tier = None
-    results = _with_authorities(results, request) if request.tiering else results[: request.k]
+    placed: list[tuple[Candidate, Tier | None, bool]]  # (candidate, tier, recent)
     if request.tiering:
         today = request.today or dt.date.today()
         order = order_by_tier(
-            results, lambda r: r.document, request.requesting_court, today, request.recency_years
+            _with_authorities(ranked, request),
+            lambda c: c.document,
+            request.requesting_court,
+            today,
+            request.recency_years,
         )
-        results = []
-        for result, tier, recent in order.ordered:
-            result.tier, result.recent = tier, recent
-            results.append(result)
+        placed = order.ordered
         first_tier = order.first_tier_with_results
         tier_counts = {int(t): n for t, n in order.counts.items()}
     else:
-        results = [r for r in results if not r.document.authority.withdrawn]
-    _read_whole(store, results, {doc.doc_id: row for row, doc in docs.items()})
-    terms = query_terms(pending.tokens, store)
-    for result in results:
-        result.effect = effect_label(result.document)
-        result.explanation = explain(
-            pending, result.document, store, features=features.get(result.document.doc_id), terms=terms
-        )
+        placed = [(c, None, False) for c in ranked[: request.k] if not c.document.authority.withdrawn]
+    results = _results(store, pending, placed, features)
     timings["tier_explain"] = (time.perf_counter() - clock) * 1000
 
     return SearchResponse(
@@ -233,59 +202,70 @@ def search(
     )
 
 
-def _read_whole(store: IndexStore, results: list[SearchResult], rows: dict[str, int]) -> None:
-    """Candidates were ranked as cards (no texts); the results shown are read whole."""
-    whole = store.metadata.documents(rows[r.document.doc_id] for r in results)
-    for result in results:
-        result.document = whole[rows[result.document.doc_id]]
-
-
-def _with_authorities(results: list[SearchResult], request: SearchRequest) -> list[SearchResult]:
-    """The top k, plus guiding and SPC cases further down that share the pending case's charges.
-
-    Art. 4 has the judge search 指导性案例 and 最高法 cases first; one of them on the same 罪名/案由
-    should not be lost just because k ordinary judgments outscored it lexically.
-    """
-    top = results[: request.k]
-    # Tiers 1 and 2 do not depend on the requesting court: without one, assign_tier skips the
-    # court-name matching that only tiers 3 and 4 need.
-    extra = [
-        r
-        for r in results[request.k :]
-        if r.agreement is not None and r.agreement.causes > 0 and assign_tier(r.document, None) <= Tier.SPC
-    ]
-    return top + extra[:AUTHORITY_EXTRA]
-
-
-def _ranked_results(
+def _results(
+    store: IndexStore,
     pending: PendingCaseFeatures,
-    fused_docs: list[tuple[Document, float, dict[str, int]]],
+    placed: list[tuple[Candidate, Tier | None, bool]],
     features: dict[str, LegalFeatures],
-    request: SearchRequest,
-    weights: RerankWeights,
-    rerank_depth: int = RERANK_DEPTH,
 ) -> list[SearchResult]:
-    by_id = {doc.doc_id: (score, ranks) for doc, score, ranks in fused_docs}
-    if not request.legal_rerank:
-        return [SearchResult(doc, score, score, ranks) for doc, score, ranks in fused_docs]
-    head, tail = fused_docs[:rerank_depth], fused_docs[rerank_depth:]
-    reranked = rerank(pending, [(doc, score) for doc, score, _ in head], features, weights)
-    results = [
-        SearchResult(doc, final, by_id[doc.doc_id][0], by_id[doc.doc_id][1], agreement=agreement)
-        for doc, final, agreement in reranked
-    ]
-    # Below the reranked head, similarity alone orders; scores are capped so they still descend.
-    floor = results[-1].score if results else float("inf")
-    for doc, fused, ranks in tail:
-        floor = min(fused * RRF_K, floor - 1e-6)
+    """The results shown, each explained: candidates were ranked as cards (no texts), results are read whole."""
+    whole = store.metadata.documents(c.row for c, _, _ in placed)
+    terms = query_terms(pending.tokens, store)
+    results = []
+    for candidate, tier, recent in placed:
+        document = whole[candidate.row]
         results.append(
             SearchResult(
-                doc, floor, fused, ranks, agreement=legal_agreement(pending, doc, features[doc.doc_id])
+                document=document,
+                score=candidate.score,
+                fused_score=candidate.fused_score,
+                methods=candidate.ranks,
+                tier=tier,
+                recent=recent,
+                effect=effect_label(document),
+                agreement=candidate.agreement,
+                explanation=explain(
+                    pending, document, store, features=features.get(document.doc_id), terms=terms
+                ),
             )
         )
     return results
 
 
-def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
-    """Shortcut for the default hybrid over facts alone (CLI, tests of the build)."""
-    return search(store, SearchRequest(facts=facts, k=k)).results
+def _with_authorities(ranked: list[Candidate], request: SearchRequest) -> list[Candidate]:
+    """The top k, plus guiding and SPC cases further down that share the pending case's charges.
+
+    Art. 4 has the judge search 指导性案例 and 最高法 cases first; one of them on the same 罪名/案由
+    should not be lost just because k ordinary judgments outscored it lexically.
+    """
+    top = ranked[: request.k]
+    # Tiers 1 and 2 do not depend on the requesting court: without one, assign_tier skips the
+    # court-name matching that only tiers 3 and 4 need.
+    extra = [
+        c
+        for c in ranked[request.k :]
+        if c.agreement is not None and c.agreement.causes > 0 and assign_tier(c.document, None) <= Tier.SPC
+    ]
+    return top + extra[:AUTHORITY_EXTRA]
+
+
+def _final_order(
+    pending: PendingCaseFeatures,
+    candidates: list[Candidate],
+    features: dict[str, LegalFeatures],
+    request: SearchRequest,
+    weights: RerankWeights,
+    rerank_depth: int = RERANK_DEPTH,
+) -> list[Candidate]:
+    """The fused candidates (documents read) in their final order: the head reranked, the tail below it."""
+    if not request.legal_rerank:
+        return candidates
+    head = rerank(pending, candidates[:rerank_depth], features, weights)
+    # Below the reranked head, similarity alone orders; scores are capped so they still descend.
+    floor = head[-1].score if head else float("inf")
+    tail = []
+    for candidate in candidates[rerank_depth:]:
+        floor = min(candidate.fused_score * RRF_K, floor - TAIL_SCORE_STEP)
+        agreement = legal_agreement(pending, candidate.document, features[candidate.document.doc_id])
+        tail.append(replace(candidate, score=floor, agreement=agreement))
+    return head + tail

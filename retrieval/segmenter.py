@@ -1,16 +1,13 @@
 """The one text segmenter used by indexing and querying (jieba's words, Chinese stopwords dropped).
 
 We use ``rjieba`` (jieba-rs: jieba's dictionary and algorithm in Rust) rather than pure-Python jieba:
-measured here on 300 LeCaRD fact texts it runs at about 6.0M characters/s against 0.24M for jieba,
-with token sets differing in 0.05 % of tokens. Index and query must segment identically, so the
+nearly the same tokens, many times faster. Index and query must segment identically, so the
 segmenter has a ``fingerprint`` (engine version, our version and the stopwords' checksum) that the index
 manifest records and the query side checks before it serves.
 
-Version 2 dropped the legal user dictionary (charge names, 案由, terms such as 入户盗窃 as single
-words) and added the stopwords-iso Chinese list to our own: on the LeCaRD dev labels, jieba's finer
-words and the fuller stopword list each raised BM25 and query likelihood on the facts (full-corpus
-NDCG@30 of query likelihood 0.739 → 0.760, of BM25 0.686 → 0.695; bench/README.md). Charges and
-案由 are matched as parsed causes, not as tokens, so nothing else relied on them being one word.
+There is no legal user dictionary (charge names, 案由, 入户盗窃 as single words), and the stopwords-iso
+Chinese list is added to our own: jieba's finer words and the fuller list rank better on the LeCaRD
+dev labels (see bench/README.md). Charges and 案由 are matched as parsed causes, not as tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -106,17 +102,6 @@ class Segmenter:
             return []
         words = self._jieba.cut(text, True)
         return list(filter(None, map(self._memo_with(words).__getitem__, words)))
-
-    def tokens_with_spans(self, text: str) -> list[tuple[str, int, int]]:
-        """Like ``tokens`` but with character offsets, for highlighting matched terms in a text."""
-        if not text:
-            return []
-        spans = self._jieba.tokenize(text, "default", True)
-        forms = self._memo_with([word for word, _, _ in spans])
-        return [(form, s, e) for w, s, e in spans if (form := forms[w])]
-
-    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self.tokens(t) for t in texts]
 
 
 @cache

@@ -19,26 +19,20 @@ Decisions where the text leaves room:
 * A higher tier wins when several apply (an SPC typical case decided by the requesting court is tier 2).
 * A withdrawn case (``authority.withdrawn``) is never citable: ``order_by_tier`` drops it and
   ``effect_label`` says ``不再参照``; ``assign_tier`` still classifies it, for reporting.
-* Missing ``Court.level`` / ``Court.province`` are read from the court's name.
+* Missing ``Court.level`` / ``Court.province`` are read from the court's name; which court a name
+  denotes, and the court one level up, are ``retrieval.parsing.courts``' questions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Generic, TypeVar
 
 from retrieval.document import AuthorityKind, Court, CourtLevel, Document
-from retrieval.parsing.courts import (
-    CITY_PROVINCES,
-    PROVINCES,
-    court_level,
-    court_province,
-    normalize_court_name,
-)
+from retrieval.parsing.courts import level_of, province_of, same_court, superior_court_name
 
 T = TypeVar("T")
 
@@ -48,22 +42,8 @@ MAY_REFER = "可以参考"
 """Art. 9: every other case is persuasive only."""
 NOT_CITABLE = "不再参照"
 """The SPC's wording for a withdrawn guiding case; used for any withdrawn case."""
-
-SPC_NAME = "最高人民法院"
-
-_MUNICIPALITIES = frozenset({"北京市", "天津市", "上海市", "重庆市"})
-_BINGTUAN = "新疆生产建设兵团"
-_BINGTUAN_HIGH = "新疆维吾尔自治区高级人民法院生产建设兵团分院"
-_SHORT_BY_PROVINCE = {p.name: p.short for p in PROVINCES}
-
-# A prefecture-level unit at the start of a basic court's name, then at least one more character
-# (district, county, 第一, 城郊 …) before 人民法院/法院: "杭州市" + "西湖区", "东莞市" + "第一".
-_CITY_THEN_PLACE = re.compile(r"^(?P<city>[\u4e00-\u9fff]{2,}?(?:市|自治州|地区|盟))(?P<rest>.+)$")
-# Whether a province-less name still starts with a place, so that it may match a name with a province.
-_STARTS_WITH_PLACE = re.compile(r"^[\u4e00-\u9fff]{2,}?(?:市|自治州|地区|盟|县|区|旗)")
-# 派出人民法庭 decide in the name of their basic court: "…西湖区人民法院留下人民法庭" is that court.
-_TRIBUNAL = re.compile(r"^(?P<court>.+?人民法院).+人民法庭$")
-_CITY_PREFIXES = sorted(CITY_PROVINCES, key=len, reverse=True)
+RECENT_YEARS = 3
+"""Art. 4: cases of the last three years first (guiding cases excepted)."""
 
 
 class Tier(IntEnum):
@@ -89,103 +69,6 @@ _LABELS: dict[Tier, str] = {
 }
 
 
-# --------------------------------------------------------------------------- court names
-
-
-def _clean(name: str) -> str:
-    """Normalised name, a 人民法庭 replaced by its basic court."""
-    name = normalize_court_name(name)
-    match = _TRIBUNAL.match(name)
-    return match.group("court") if match else name
-
-
-def _level(court: Court) -> CourtLevel | None:
-    return court.level or court_level(court.name)
-
-
-def _province(court: Court) -> str | None:
-    return court.province or court_province(court.name)
-
-
-def _split_province(name: str, province: str | None) -> str:
-    """``name`` without its leading province ("浙江省", or "浙江" when not the start of a city: 吉林市)."""
-    if province is None:
-        return name
-    if name.startswith(province):
-        return name[len(province) :]
-    short = _SHORT_BY_PROVINCE.get(province)
-    if short and name.startswith(short) and name[len(short) : len(short) + 1] != "市":
-        return name[len(short) :]
-    return name
-
-
-def _city_of_basic(body: str) -> str | None:
-    """The prefecture-level unit a basic court's name (province and 法院 removed) starts with."""
-    match = _CITY_THEN_PLACE.match(body)
-    if match:
-        return match.group("city")
-    for city in _CITY_PREFIXES:  # 苏州工业园区, 杭州互联网, 深圳前海合作区: a known city without 市
-        rest = body[len(city) :]
-        if body.startswith(city) and rest and rest[0] not in "市区县旗":
-            return city + "市"
-    return None
-
-
-def superior_court_name(court: Court) -> str | None:
-    """The court one level up, read from the name; ``None`` when the name does not tell.
-
-    Basic courts map to the 中级人民法院 of the city their name starts with; a name that gives no city
-    (浙江省淳安县人民法院, 浙江省桐乡市人民法院: county-level units whose prefecture is not printed) is
-    unknown, as are courts in the four municipalities (several numbered 中级法院: which one is not in the
-    name), 铁路运输法院 (their 铁路运输中级法院 does not follow the city: 杭州 → 上海) and 兵团 courts.
-    """
-    name = _clean(court.name)
-    level = _level(Court(name, court.level, court.province))
-    province = _province(Court(name, court.level, court.province))
-    if level is CourtLevel.SUPREME or level is None:
-        return None
-    if level is CourtLevel.HIGH:
-        return SPC_NAME
-    if level is CourtLevel.INTERMEDIATE:
-        if province == _BINGTUAN:
-            return _BINGTUAN_HIGH
-        return f"{province}高级人民法院" if province else None
-    # basic
-    if province in _MUNICIPALITIES or province == _BINGTUAN or "运输法院" in name:
-        return None
-    body = _split_province(name, province)
-    for suffix in ("人民法院", "法院"):
-        if body.endswith(suffix):
-            body = body[: -len(suffix)]
-            break
-    else:
-        return None
-    city = _city_of_basic(body)
-    if city is None:
-        return None
-    return f"{province or ''}{city}中级人民法院"
-
-
-def same_court(a: str, b: str) -> bool:
-    """Whether two printed names denote one court: equal once normalised, the province prefix aside.
-
-    "杭州市中级人民法院" equals "浙江省杭州市中级人民法院"; a 人民法庭 is its basic court. Names whose
-    provinces both resolve must agree on them ("上海市第一中级人民法院" is not "重庆市第一中级人民法院").
-    """
-    a, b = _clean(a), _clean(b)
-    if not a or not b:
-        return False
-    if a == b:
-        return True
-    pa, pb = court_province(a), court_province(b)
-    rest_a, rest_b = _split_province(a, pa), _split_province(b, pb)
-    if rest_a != rest_b:
-        return False
-    if pa == pb:
-        return True
-    return (pa is None or pb is None) and bool(_STARTS_WITH_PLACE.match(rest_a))
-
-
 # --------------------------------------------------------------------------- tiers and labels
 
 
@@ -197,13 +80,13 @@ def assign_tier(doc: Document, requesting_court: Court | None) -> Tier:
     court = doc.court
     if kind in (AuthorityKind.SPC_TYPICAL, AuthorityKind.CASE_DATABASE):
         return Tier.SPC
-    if court is not None and _level(court) is CourtLevel.SUPREME:
+    if court is not None and level_of(court) is CourtLevel.SUPREME:
         return Tier.SPC
     if requesting_court is None or court is None:
         return Tier.OTHER
-    home = _province(requesting_court)
-    provincial = kind is AuthorityKind.PROVINCIAL_REFERENCE or _level(court) is CourtLevel.HIGH
-    if provincial and home is not None and _province(court) == home:
+    home = province_of(requesting_court)
+    provincial = kind is AuthorityKind.PROVINCIAL_REFERENCE or level_of(court) is CourtLevel.HIGH
+    if provincial and home is not None and province_of(court) == home:
         return Tier.PROVINCIAL_HIGH
     if same_court(court.name, requesting_court.name):
         return Tier.SUPERIOR_AND_SELF
@@ -232,7 +115,7 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def is_recent(doc: Document, today: dt.date, years: int = 3) -> bool:
+def is_recent(doc: Document, today: dt.date, years: int = RECENT_YEARS) -> bool:
     """Decided (else published) on or after the same day ``years`` years before ``today``; unknown → False."""
     if years < 0:
         raise ValueError("years: must not be negative")
@@ -268,7 +151,7 @@ def order_by_tier(
     doc_of: Callable[[T], Document],
     requesting_court: Court | None,
     today: dt.date | None = None,
-    recency_years: int | None = 3,
+    recency_years: int | None = RECENT_YEARS,
 ) -> TieredOrder[T]:
     """Stable order: tier, then (tiers 2–5) the last ``recency_years`` years first, then given order.
 

@@ -17,14 +17,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-# Exact search of one 256-dim query, one thread: p50 0.19 ms at 10k, 49.6 ms at 1M (linear), so
-# ~10 ms at this limit: below it exactness costs nothing a judge would notice (bench/README.md).
+# Up to this many vectors exact search is fast enough that exactness costs nothing a judge would notice
+# (see bench/README.md).
 EXACT_SEARCH_LIMIT = 200_000
-# At 1M synthetic judgments (107 LeCaRD queries): IVF3840,SQ8,RFlat recall@100 0.979 / 0.9955 /
-# 0.9992 at nprobe 32 / 64 / 128, p50 0.42 / 0.67 / 1.16 ms; HNSW32 needed efSearch 256 for 0.994
-# (0.92 ms) and 4x the build time; IVF-PQ32 stayed at 0.87. nprobe 64 clears recall 0.98 with margin.
+# nprobe 64: recall@100 above 0.98 with margin at a million judgments (see bench/README.md).
 IVF_PARAMS = {"nprobe": 64, "k_factor_rf": 2}
 TRAINING_SAMPLE = 160_000  # k-means points: faiss asks for 39 per list, 149,760 at 1M (nlist 3840)
+_ADD_BATCH = 65_536  # vectors copied to float32 and added at a time: bounds the copy, not the index
 _BUILD_ONLY = ("efConstruction",)  # set before vectors are added; not search parameters
 
 
@@ -71,8 +70,8 @@ def build_vector_index(spec: VectorIndexSpec, vectors: np.ndarray, first_id: int
     index = new_vector_index(spec, vectors.shape[1])
     if needs_training(index):
         train_on_sample(index, vectors)
-    for start in range(0, len(vectors), 65_536):
-        batch = np.ascontiguousarray(vectors[start : start + 65_536], dtype=np.float32)
+    for start in range(0, len(vectors), _ADD_BATCH):
+        batch = np.ascontiguousarray(vectors[start : start + _ADD_BATCH], dtype=np.float32)
         index.add_with_ids(batch, np.arange(first_id + start, first_id + start + len(batch), dtype=np.int64))
     return index
 
@@ -96,8 +95,7 @@ def single_thread() -> Iterator[None]:
     """One OpenMP thread for a one-query search (the thread setting is per calling thread).
 
     A single query gains nothing from a second thread, and when every core is busy (other
-    requests, other work) the threads wait on each other: measured on this 2-core machine under
-    load, HNSW over 20k vectors took p50 68 ms / p95 124 ms with 2 threads, 0.13 / 0.34 ms with 1.
+    requests, other work) the threads wait on each other, by orders of magnitude (see bench/README.md).
     """
     previous = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)

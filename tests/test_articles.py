@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.document import CitedArticle
-from retrieval.parsing.articles import StatuteBook, extract_articles, normalise_law_name, parse_article_key
+from retrieval.cited_article import CitedArticle, parse_article_key
+from retrieval.parsing.articles import StatuteBook, extract_articles, normalise_law_name
 from retrieval.parsing.numerals import chinese_to_int
 from tests.conftest import distinct_lecard_candidates, require
 

@@ -18,8 +18,14 @@ from retrieval import index_layout as layout
 from retrieval.document import Document, Sections
 from retrieval.index_layout import IndexLayoutError
 from retrieval.index_store import IndexStore
-from retrieval.search import search_similar
+from retrieval.request import SearchRequest
+from retrieval.search import SearchResult, search
 from tests.conftest import REPO
+
+
+def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
+    """The default hybrid over facts alone: what a built index must answer."""
+    return search(store, SearchRequest(facts=facts, k=k)).results
 
 
 def _jsonl_doc(doc_id: str, facts: str) -> str:

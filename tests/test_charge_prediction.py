@@ -17,7 +17,6 @@ from retrieval.charge_prediction import (
     causes_from_text,
     neighbour_shares,
     predict,
-    predict_causes,
     rank_weights,
 )
 from retrieval.document import Document, Sections
@@ -46,8 +45,7 @@ def test_rank_discounted_vote() -> None:
     shares = neighbour_shares(docs)
     assert [p.name for p in shares] == ["抢夺罪", "盗窃罪"]
     assert shares[0].share == pytest.approx(13 / 25)
-    assert [p.name for p in predict_causes(docs, min_share=0.5)] == ["抢夺罪"]
-    assert [p.name for p in predict_causes(docs, [1, 0, 0, 0])] == ["盗窃罪"]
+    assert [p.name for p in neighbour_shares(docs, [1, 0, 0, 0])] == ["盗窃罪"]
     assert rank_weights(3) == [1.0, 0.5, pytest.approx(1 / 3)]
 
 
@@ -55,12 +53,12 @@ def test_several_causes_and_no_causes() -> None:
     docs = [_doc("a", "盗窃罪", "抢劫罪"), _doc("b"), _doc("c", "盗窃")]
     shares = {p.name: p.share for p in neighbour_shares(docs, [1, 1, 1])}
     assert shares == {"盗窃罪": 1.0, "抢劫罪": 0.5}  # "盗窃" normalised; the cause-less doc not counted
-    assert predict_causes([]) == []
-    assert predict_causes([_doc("x")]) == []
+    assert neighbour_shares([]) == []
+    assert neighbour_shares([_doc("x")]) == []
     with pytest.raises(ValueError):
-        predict_causes(docs, [1, 1])
+        neighbour_shares(docs, [1, 1])
     with pytest.raises(ValueError):
-        predict_causes(docs, [1, -1, 1])
+        neighbour_shares(docs, [1, -1, 1])
 
 
 def test_causes_named_in_facts() -> None:

@@ -7,12 +7,12 @@ import json
 import zlib
 from dataclasses import asdict, fields
 
+from retrieval.cited_article import CitedArticle
 from retrieval.document import (
     SCHEMA_VERSION,
     Authority,
     AuthorityKind,
     CaseCategory,
-    CitedArticle,
     Court,
     CourtLevel,
     Document,

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from index_build.readers import lecard
-from retrieval.document import CitedArticle, Document, Sections
+from retrieval.cited_article import CitedArticle
+from retrieval.document import Document, Sections
 from retrieval.explain import (
     MAX_PASSAGES,
     MAX_TERMS,

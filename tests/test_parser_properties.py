@@ -22,8 +22,9 @@ from index_build.readers.base import Rejection
 from index_build.readers.detect import FORMATS, read_any
 from index_build.readers.gongbao_md import parse_gongbao
 from index_build.readers.guiding_md import parse_guiding
+from retrieval.cited_article import parse_article_key
 from retrieval.document import Document
-from retrieval.parsing.articles import extract_articles, parse_article_key
+from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.case_number import TYPE_CODES, find_case_numbers, parse_case_number
 from retrieval.parsing.courts import PROVINCE_BY_COURT_CODE
 from retrieval.parsing.judgment import parse_judgment

@@ -121,7 +121,6 @@ def test_blocked_rows_never_come_back(corpus) -> None:
 def test_an_index_without_a_tf_store_refuses_likelihood(tmp_path) -> None:
     build_keyword_index(["盗窃 手机", "诈骗"], tmp_path / "bm25s")
     keyword = KeywordIndex.load(tmp_path / "bm25s")
-    assert not keyword.supports_likelihood
     blocked = np.zeros(keyword.size, dtype=bool)
     assert top_rows(keyword.scores(["盗窃"]), 1, blocked)[0][0] == 0  # BM25 still works
     with pytest.raises(ValueError, match="tf store"):

@@ -12,7 +12,8 @@ import pytest
 from index_build.readers import cail, gongbao_md, guiding_md, jsonl, lecard, plaintext
 from index_build.readers.base import Rejection
 from index_build.readers.detect import FORMATS, MIXED, ReaderError, detect_format, read_any
-from retrieval.document import AuthorityKind, CaseCategory, CitedArticle, CourtLevel, Document, Party
+from retrieval.cited_article import CitedArticle
+from retrieval.document import AuthorityKind, CaseCategory, CourtLevel, Document, Party
 from tests.conftest import LECARD_ARCHIVE, SHARED_DATA, require
 
 CAIL = SHARED_DATA / "cail2018-sample" / "data"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from retrieval.candidate import Candidate
 from retrieval.document import Document
 from retrieval.explain import pending_features
 from retrieval.metadata import LegalFeatures
@@ -38,7 +39,7 @@ def test_a_multi_charge_judgment_is_not_ranked_below_a_single_charge_one_for_its
     other = Document(doc_id="other", causes=["诈骗罪"])
     features = {d.doc_id: NO_FEATURES for d in (single, multi, other)}
     # the other-charge case is fused first; the two theft judgments tie on agreement, fusion decides
-    ranked = rerank(
-        pending, [(other, 0.03), (multi, 0.02), (single, 0.019)], features, RerankWeights(causes=1.0)
-    )
-    assert [doc.doc_id for doc, _, _ in ranked] == ["multi", "single", "other"]
+    fused = [(other, 0.03), (multi, 0.02), (single, 0.019)]
+    candidates = [Candidate(row, score, score, document=doc) for row, (doc, score) in enumerate(fused)]
+    ranked = rerank(pending, candidates, features, RerankWeights(causes=1.0))
+    assert [c.document.doc_id for c in ranked] == ["multi", "single", "other"]

@@ -21,8 +21,9 @@ from retrieval.keyword_index import Scoring
 from retrieval.methods import Hit
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.courts import parse_court
+from retrieval.query_plan import UnknownSeedCase
 from retrieval.request import MAX_K, KeywordQuery, Method, SearchFilters, SearchRequest
-from retrieval.search import SearchResponse, UnknownSeedCase, search
+from retrieval.search import SearchResponse, search
 from retrieval.tiers import MUST_REFER, NOT_CITABLE, Tier
 from tests.conftest import SAMPLE_INPUTS, SAMPLES, read_jsonl
 
@@ -249,19 +250,20 @@ def hits(method: str, rows: list[int]) -> list[Hit]:
 
 def test_fusion_adds_reciprocal_ranks_across_methods() -> None:
     fused = reciprocal_rank_fusion([hits("a", [1, 2, 3]), hits("b", [2, 3, 4])])
-    rows = [row for row, _, _ in fused]
+    rows = [c.row for c in fused]
     assert rows == [2, 3, 1, 4]  # in both lists beats first in one
-    scores = {row: score for row, score, _ in fused}
+    scores = {c.row: c.fused_score for c in fused}
     assert scores[2] == pytest.approx(1 / (RRF_K + 2) + 1 / (RRF_K + 1))
     assert scores[1] == pytest.approx(1 / (RRF_K + 1))
-    assert dict(fused[0][2]) == {"a": 2, "b": 1}
-    assert fused[3][2] == {"b": 3}
+    assert all(c.score == c.fused_score for c in fused)  # until the rerank scores them
+    assert dict(fused[0].ranks) == {"a": 2, "b": 1}
+    assert fused[3].ranks == {"b": 3}
 
 
 def test_fusion_weights_decide_between_methods() -> None:
     lists = [hits("a", [1, 2]), hits("b", [2, 1])]
-    assert reciprocal_rank_fusion(lists, [2.0, 1.0])[0][0] == 1
-    assert reciprocal_rank_fusion(lists, [1.0, 2.0])[0][0] == 2
+    assert reciprocal_rank_fusion(lists, [2.0, 1.0])[0].row == 1
+    assert reciprocal_rank_fusion(lists, [1.0, 2.0])[0].row == 2
     with pytest.raises(ValueError):
         reciprocal_rank_fusion(lists, [1.0])
 
@@ -270,7 +272,7 @@ def test_fusion_ties_are_broken_by_row_whatever_the_list_order() -> None:
     lists = [hits("a", [7, 5]), hits("b", [3, 9])]
     expected = [3, 7, 5, 9]  # 3 and 7 tie at rank 1, 5 and 9 at rank 2
     for order in itertools.permutations(lists):
-        assert [row for row, _, _ in reciprocal_rank_fusion(list(order))] == expected
+        assert [c.row for c in reciprocal_rank_fusion(list(order))] == expected
     assert reciprocal_rank_fusion([]) == []
 
 

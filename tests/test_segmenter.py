@@ -44,13 +44,6 @@ def test_a_full_memo_is_replaced_not_grown(segmenter: Segmenter, monkeypatch: py
         assert len(fresh._forms) <= 40 + longest
 
 
-def test_spans_give_the_same_tokens(segmenter: Segmenter) -> None:
-    for text in TEXTS:
-        spans = segmenter.tokens_with_spans(text)
-        assert [token for token, _, _ in spans] == segmenter.tokens(text)
-        assert all(text[start:end].lower() == token for token, start, end in spans)
-
-
 def test_memo_keeps_one_string_per_word(segmenter: Segmenter) -> None:
     segmenter.tokens("被告人盗窃")
     word = next(w for w in segmenter._forms if w == "被告人")

@@ -8,7 +8,7 @@ import pytest
 
 from index_build.readers.detect import read_any
 from retrieval.document import Authority, AuthorityKind, Court, Document
-from retrieval.parsing.courts import parse_court
+from retrieval.parsing.courts import parse_court, same_court, superior_court_name
 from retrieval.tiers import (
     MAY_REFER,
     MUST_REFER,
@@ -19,8 +19,6 @@ from retrieval.tiers import (
     is_citable,
     is_recent,
     order_by_tier,
-    same_court,
-    superior_court_name,
 )
 from tests.conftest import SAMPLE_INPUTS
 

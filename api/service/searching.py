@@ -30,9 +30,10 @@ from retrieval.document import Court, Document, Party
 from retrieval.guidance import Trigger
 from retrieval.index_store import IndexStore
 from retrieval.parsing.courts import parse_court
+from retrieval.query_plan import UnknownSeedCase
 from retrieval.related import RelatedLink, find_related_for_pending
 from retrieval.request import Method, SearchFilters, SearchRequest
-from retrieval.search import SearchResponse, SearchResult, UnknownSeedCase, search
+from retrieval.search import SearchResponse, SearchResult, search
 from retrieval.tiers import Tier
 
 # ValueError messages of retrieval name the field of SearchRequest; the API's name may differ.

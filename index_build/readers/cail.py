@@ -21,7 +21,8 @@ from index_build.readers.common import (
     require_exists,
     source_name,
 )
-from retrieval.document import CaseCategory, CitedArticle, Document, Party, Sections
+from retrieval.cited_article import CitedArticle
+from retrieval.document import CaseCategory, Document, Party, Sections
 from retrieval.parsing.causes import normalise_cause
 
 FORMAT = "cail"

@@ -13,10 +13,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 
 from index_build.readers import cail, gongbao_md, guiding_md, jsonl, lecard, plaintext
-from index_build.readers.base import ReadItem, Rejection
+from index_build.readers.base import Reader, ReadItem, Rejection
 from index_build.readers.common import (
     ReaderError,
     is_skipped,
@@ -28,7 +27,7 @@ from index_build.readers.common import (
 
 __all__ = ["FORMATS", "MIXED", "ReaderError", "detect_format", "read_any"]
 
-FORMATS: dict[str, ModuleType] = {
+FORMATS: dict[str, Reader] = {
     module.FORMAT: module for module in (jsonl, lecard, cail, guiding_md, gongbao_md, plaintext)
 }
 MIXED = "mixed"

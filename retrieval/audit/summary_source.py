@@ -22,7 +22,8 @@ from retrieval.audit.store import AuditLog
 from retrieval.audit.summary import Period, Summary, summarise
 from retrieval.audit.verify import verify_export
 
-MAX_PROBLEMS = 5
+PROBLEMS_QUOTED = 2000
+"""Characters of the verifier's problems a refusal quotes: the first problems say where tampering starts."""
 
 
 class UnverifiedLog(RuntimeError):
@@ -45,7 +46,7 @@ def verified_summary(log: AuditLog, key: Ed25519PrivateKey, court: str | None, p
         report = verify_export(export, checkpoint)
         if not report.ok:
             problems = "; ".join(p.message for p in sorted(report.problems, key=lambda p: p.sort_key()))
-            raise UnverifiedLog(f"{report.summary()} ({problems[:2000]})")
+            raise UnverifiedLog(f"{report.summary()} ({problems[:PROBLEMS_QUOTED]})")
         summary = summarise(_records(export), court, period)
     cp = signed.checkpoint
     source = [

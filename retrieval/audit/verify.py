@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 SIGNED_TEXT_FORMAT = "leian-audit/v1"
+_SHA256_BYTES = 32
 _ORDER = {"signature": 0}  # a bad signature first; then the record problems by seq
 
 
@@ -218,7 +219,7 @@ def _check_checkpoint_fields(cp: Any, source: str) -> dict[str, Any]:
     if cp["tree_size"] < 0:
         raise VerifyInputError(f"{source}: negative tree_size")
     try:
-        if len(bytes.fromhex(cp["root_hash"])) != 32:
+        if len(bytes.fromhex(cp["root_hash"])) != _SHA256_BYTES:
             raise ValueError("not 32 bytes")
     except ValueError as exc:
         raise VerifyInputError(f"{source}: root_hash is not a SHA-256 hex digest ({exc})") from exc
@@ -229,6 +230,24 @@ def _load_checkpoint(
     checkpoint_path: str | Path, public_key_path: str | Path | None, report: VerifyReport
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read the checkpoint file, pick the key, and record signature problems in ``report``."""
+    body, latest, history = _read_checkpoint_file(checkpoint_path)
+    key = _public_key(body, checkpoint_path, public_key_path, report)
+    report.log_id = latest["log_id"]
+    report.tree_size = latest["tree_size"]
+    report.root_hash = latest["root_hash"]
+    if report.key_source == "embedded":
+        report.notes.append(
+            f"no public key given: the signature was checked with the key in the checkpoint file "
+            f"(key id {report.key_id}); compare it with the fingerprint the court published"
+        )
+    _check_signatures(latest, history, key, checkpoint_path, report)
+    return latest, sorted(history, key=lambda h: h["tree_size"])
+
+
+def _read_checkpoint_file(
+    checkpoint_path: str | Path,
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The file's body, its latest checkpoint and the earlier ones (``history``), each field checked."""
     try:
         body = _parse(Path(checkpoint_path).read_bytes())
     except (OSError, ValueError) as exc:
@@ -240,7 +259,16 @@ def _load_checkpoint(
     history = [
         _check_checkpoint_fields(h, f"{checkpoint_path}: history[{i}]") for i, h in enumerate(history_raw)
     ]
+    return body, latest, history
 
+
+def _public_key(
+    body: dict[str, Any],
+    checkpoint_path: str | Path,
+    public_key_path: str | Path | None,
+    report: VerifyReport,
+) -> Ed25519PublicKey:
+    """The key given (``--public-key``), else the one the checkpoint file embeds; noted in ``report``."""
     if public_key_path is not None:
         try:
             pem = Path(public_key_path).read_bytes()
@@ -255,15 +283,17 @@ def _load_checkpoint(
         key = _load_public_key(embedded.encode(), f"{checkpoint_path}: public_key")
         report.key_source = "embedded"
     report.key_id = _key_id(key)
-    report.log_id = latest["log_id"]
-    report.tree_size = latest["tree_size"]
-    report.root_hash = latest["root_hash"]
-    if report.key_source == "embedded":
-        report.notes.append(
-            f"no public key given: the signature was checked with the key in the checkpoint file "
-            f"(key id {report.key_id}); compare it with the fingerprint the court published"
-        )
+    return key
 
+
+def _check_signatures(
+    latest: dict[str, Any],
+    history: list[dict[str, Any]],
+    key: Ed25519PublicKey,
+    checkpoint_path: str | Path,
+    report: VerifyReport,
+) -> None:
+    """Every checkpoint in the file signed by ``key``, and each earlier one of the same log, no larger."""
     if not _signature_ok(latest, key):
         claimed = latest.get("key_id")
         hint = f" (the checkpoint names key {claimed})" if claimed and claimed != report.key_id else ""
@@ -289,20 +319,9 @@ def _load_checkpoint(
                     f"the earlier checkpoint of size {h['tree_size']} at {h['at']} is not signed by key {report.key_id}",
                 )
             )
-    return latest, sorted(history, key=lambda h: h["tree_size"])
 
 
 # -- the checks -----------------------------------------------------------------------------------
-
-
-def _runs(values: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for v in values:
-        if runs and runs[-1][1] == v - 1:
-            runs[-1] = (runs[-1][0], v)
-        else:
-            runs.append((v, v))
-    return runs
 
 
 def verify_export(
@@ -313,18 +332,40 @@ def verify_export(
     latest, history = _load_checkpoint(checkpoint_path, public_key_path, report)
     n = latest["tree_size"]
     problems = report.problems
+    entries = _read_entries(export_path, latest, report)
+    kept = _within_checkpoint(entries, _inserted_copies(entries, problems), n, problems)
+    by_seq = {entry.seq: entry for entry in kept}
+    _check_removed(by_seq, n, problems)
+    _check_order(kept, by_seq, problems)
+    _check_root(by_seq, latest, history, problems)
+    if report.ok:
+        report.notes.append(f"{n} records, seq 0..{n - 1}, every leaf hash and the root recomputed")
+    return report
 
+
+@dataclass(frozen=True)
+class _Entry:
+    """A record line of the export: where it is, the seq it claims, and its leaf hash if the line holds up."""
+
+    line: int
+    seq: int
+    leaf: bytes | None  # recomputed from the record; None when the line disagrees with its record
+
+
+def _read_entries(export_path: str | Path, latest: dict[str, Any], report: VerifyReport) -> list[_Entry]:
+    """The export's record lines in file order, each checked on its own; the header line is checked too."""
+    problems = report.problems
     try:
         fp = open(export_path, "rb")  # noqa: SIM115 - closed below; streamed, exports can be large
     except OSError as exc:
         raise VerifyInputError(f"{export_path}: cannot read the export ({exc})") from exc
 
-    entries: list[tuple[int, int, bytes | None]] = []  # (line, seq, recomputed leaf or None if unusable)
+    entries: list[_Entry] = []
     with fp:
         for line_no, raw in enumerate(fp, start=1):
             if not raw.strip():
                 continue
-            guess = entries[-1][1] + 1 if entries else 0
+            guess = entries[-1].seq + 1 if entries else 0
             try:
                 entry = _parse(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as exc:
@@ -340,13 +381,7 @@ def verify_export(
             if line_no == 1 and isinstance(entry, dict) and "header" in entry and "seq" not in entry:
                 _check_header(entry["header"], latest, report)
                 continue
-            if not (
-                isinstance(entry, dict)
-                and type(entry.get("seq")) is int
-                and entry["seq"] >= 0
-                and isinstance(entry.get("record"), dict)
-                and isinstance(entry.get("leaf_hash"), str)
-            ):
+            if not _is_record_line(entry):
                 problems.append(
                     Problem(
                         "malformed", guess, line_no, f"line {line_no} lacks seq, record or leaf_hash: edited"
@@ -354,51 +389,84 @@ def verify_export(
                 )
                 continue
             report.records += 1
-            entries.append((line_no, entry["seq"], _check_entry(entry, line_no, problems)))
+            entries.append(_Entry(line_no, entry["seq"], _check_entry(entry, line_no, problems)))
+    return entries
 
+
+def _is_record_line(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and type(entry.get("seq")) is int
+        and entry["seq"] >= 0
+        and isinstance(entry.get("record"), dict)
+        and isinstance(entry.get("leaf_hash"), str)
+    )
+
+
+def _inserted_copies(entries: list[_Entry], problems: list[Problem]) -> set[int]:
+    """Indexes of the lines that repeat a seq: the copy that follows its predecessor is taken as the
+    original, the others were inserted."""
     by_seq: dict[int, list[int]] = {}  # seq -> indexes into entries
-    for i, (_, seq, _) in enumerate(entries):
-        by_seq.setdefault(seq, []).append(i)
+    for i, entry in enumerate(entries):
+        by_seq.setdefault(entry.seq, []).append(i)
     intruders: set[int] = set()
     for seq, where in by_seq.items():
         if len(where) > 1:
-            # The copy that follows its predecessor is taken as the original; the others were inserted.
             keep = next(
-                (i for i in where if (i > 0 and entries[i - 1][1] == seq - 1) or (i == 0 and seq == 0)),
+                (i for i in where if (i > 0 and entries[i - 1].seq == seq - 1) or (i == 0 and seq == 0)),
                 where[0],
             )
             for i in where:
                 if i != keep:
                     intruders.add(i)
-                    line = entries[i][0]
+                    line = entries[i].line
                     problems.append(
                         Problem(
                             "inserted",
                             seq,
                             line,
-                            f"a record was inserted at line {line}: record {seq} already appears at line {entries[keep][0]}",
+                            f"a record was inserted at line {line}: record {seq} already appears at line {entries[keep].line}",
                         )
                     )
-    first_line: dict[int, int] = {}
-    leaves: dict[int, bytes | None] = {}
-    order: list[int] = []
-    for i, (line, seq, leaf) in enumerate(entries):
+    return intruders
+
+
+def _within_checkpoint(
+    entries: list[_Entry], intruders: set[int], n: int, problems: list[Problem]
+) -> list[_Entry]:
+    """The lines that are neither inserted copies nor beyond the checkpoint's ``n`` records, in file order."""
+    kept = []
+    for i, entry in enumerate(entries):
         if i in intruders:
             continue
-        if seq >= n:
+        if entry.seq >= n:
             problems.append(
                 Problem(
                     "inserted",
-                    seq,
-                    line,
-                    f"record {seq} was inserted (line {line}): the checkpoint covers records 0..{n - 1} only",
+                    entry.seq,
+                    entry.line,
+                    f"record {entry.seq} was inserted (line {entry.line}): the checkpoint covers records 0..{n - 1} only",
                 )
             )
             continue
-        first_line[seq], leaves[seq] = line, leaf
-        order.append(seq)
+        kept.append(entry)
+    return kept
 
-    missing = [s for s in range(n) if s not in leaves]
+
+def _runs(values: list[int]) -> list[tuple[int, int]]:
+    """Consecutive values as (first, last) pairs: [1, 2, 3, 7] → [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for v in values:
+        if runs and runs[-1][1] == v - 1:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    return runs
+
+
+def _check_removed(by_seq: dict[int, _Entry], n: int, problems: list[Problem]) -> None:
+    """Each run of seqs below ``n`` that no line holds: cut from the end, or removed in between."""
+    missing = [s for s in range(n) if s not in by_seq]
     for start, end in _runs(missing):
         if end == n - 1:
             where = f"the export ends after record {start - 1}" if start else "the export has no records"
@@ -414,40 +482,54 @@ def verify_export(
         else:
             what = f"record {start} was removed" if start == end else f"records {start}..{end} were removed"
             after = f"record {start - 1}" if start else "the start"
+            next_line = by_seq[end + 1].line
             problems.append(
                 Problem(
                     "removed",
                     start,
-                    first_line[end + 1],
-                    f"{what}: {after} is followed by record {end + 1} (line {first_line[end + 1]})",
+                    next_line,
+                    f"{what}: {after} is followed by record {end + 1} (line {next_line})",
                 )
             )
 
+
+def _check_order(kept: list[_Entry], by_seq: dict[int, _Entry], problems: list[Problem]) -> None:
+    """The first record out of seq order, if any (one problem: the rest follow from it)."""
+    order = [entry.seq for entry in kept]
     for got, want in zip(order, sorted(order), strict=True):
         if got != want:
             problems.append(
                 Problem(
                     "reordered",
                     want,
-                    first_line[got],
-                    f"record {want} is out of order: line {first_line[got]} holds record {got} where record {want} belongs "
-                    f"(record {want} is at line {first_line[want]})",
+                    by_seq[got].line,
+                    f"record {want} is out of order: line {by_seq[got].line} holds record {got} where record {want} belongs "
+                    f"(record {want} is at line {by_seq[want].line})",
                 )
             )
             break
 
-    # The root is worth computing whenever every leaf 0..n-1 is there and matches its content: then a
-    # mismatch means a forger recomputed leaf hashes, and the history says where.
-    ordered = [leaf for s in range(n) if (leaf := leaves.get(s)) is not None]
-    if len(ordered) == n:
-        root = _mth(ordered, 0, n)
-        if root.hex() != latest["root_hash"].lower():
-            problems.append(_locate_rewrite(ordered, latest, history, root))
-        else:
-            problems.extend(_contradicted_history(ordered, history))
-    if report.ok:
-        report.notes.append(f"{n} records, seq 0..{n - 1}, every leaf hash and the root recomputed")
-    return report
+
+def _check_root(
+    by_seq: dict[int, _Entry],
+    latest: dict[str, Any],
+    history: list[dict[str, Any]],
+    problems: list[Problem],
+) -> None:
+    """The tree hash of the records against the signed root, and against the earlier checkpoints.
+
+    Worth computing whenever every leaf 0..n-1 is there and matches its content: then a mismatch
+    means a forger recomputed leaf hashes, and the history says where.
+    """
+    n = latest["tree_size"]
+    leaves = [entry.leaf for s in range(n) if (entry := by_seq.get(s)) is not None and entry.leaf is not None]
+    if len(leaves) != n:
+        return
+    root = _mth(leaves, 0, n)
+    if root.hex() != latest["root_hash"].lower():
+        problems.append(_locate_rewrite(leaves, latest, history, root))
+    else:
+        problems.extend(_contradicted_history(leaves, history))
 
 
 def _check_entry(entry: dict[str, Any], line_no: int, problems: list[Problem]) -> bytes | None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.document import CitedArticle
+from retrieval.cited_article import CitedArticle
 from retrieval.parsing.numerals import chinese_to_int
 
 _PRC = "中华人民共和国"
@@ -108,7 +108,6 @@ _CHAIN_GAP = re.compile(
     r"(?:[\s、，,；;和及与]|以及|［[^［］\n]{0,20}］|【[^【】\n]{0,20}】|\[[^\[\]\n]{0,20}\])*"
 )
 _NUMBER_IN_LIST = re.compile(_NUM)
-_KEY = re.compile(r"(\S.*?) 第(\d+)条(?:之(\d+))?(?: 第(\d+)款)?(?: 第(\d+)项)?")
 _MAX_ARTICLE = 2000
 _CHINESE_DIGITS = frozenset("零〇○一二两三四五六七八九")
 
@@ -127,24 +126,6 @@ def normalise_law_name(name: str) -> str:
     text = _NESTED_TITLE.sub(lambda m: f"〈{normalise_law_name(m[1])}〉", text)
     text = _ISSUERS.sub("", text)
     return _ABBREVIATIONS.get(text, text)
-
-
-def parse_article_key(key: str) -> CitedArticle:
-    """Inverse of ``CitedArticle.key()``: ``"刑法 第67条 第3款"`` → ``CitedArticle("刑法", 67, 0, 3)``."""
-    match = _KEY.fullmatch(key)
-    if not match:
-        raise ValueError(f"not a cited-article key: {key!r}")
-    law, article, suffix, clause, item = match.groups()
-    result = CitedArticle(
-        law=law,
-        article=int(article),
-        article_suffix=int(suffix) if suffix else 0,
-        clause=int(clause) if clause else None,
-        item=int(item) if item else None,
-    )
-    if result.key() != key:
-        raise ValueError(f"not a canonical cited-article key: {key!r}")
-    return result
 
 
 def _numbers(text: str, *, split_digits: bool) -> list[int]:

@@ -1,7 +1,11 @@
-"""Court names: level and province from the name, and the deciding court in a judgment header.
+"""Court names: level and province from the name, which court a name denotes, the court one level up,
+and the deciding court in a judgment header.
 
 Level and province drive the 类案 ranking (a higher court's or the same province's case weighs more), so
-both are read only from what the name says; an unknown province stays ``None`` rather than a guess.
+both are read only from what the name says; an unknown province stays ``None`` rather than a guess. The
+Art. 4 tiers (``retrieval.tiers``) ask two more questions of names, answered here beside the tables they
+need: whether two printed names denote one court (``same_court``) and which court is one level up
+(``superior_court_name``).
 """
 
 from __future__ import annotations
@@ -110,6 +114,11 @@ CITY_PROVINCES: dict[str, str] = {
     "昌吉": "新疆维吾尔自治区", "阿克苏": "新疆维吾尔自治区", "阿勒泰": "新疆维吾尔自治区",
 }  # fmt: skip
 
+SPC_NAME = "最高人民法院"
+_BINGTUAN = "新疆生产建设兵团"
+_BINGTUAN_HIGH = "新疆维吾尔自治区高级人民法院生产建设兵团分院"
+_MUNICIPALITIES = frozenset({"北京市", "天津市", "上海市", "重庆市"})
+
 _NATIONAL_PREFIX = "中华人民共和国"
 _WS = re.compile(r"\s+")
 
@@ -136,7 +145,7 @@ def normalize_court_name(name: str) -> str:
 def court_level(name: str) -> CourtLevel | None:
     """Level as the name states it; ``None`` for names that do not say (e.g. 军事法院)."""
     name = normalize_court_name(name)
-    if name.startswith("最高人民法院"):
+    if name.startswith(SPC_NAME):
         return CourtLevel.SUPREME
     if "高级人民法院" in name:
         return CourtLevel.HIGH  # includes 分院 such as 高级人民法院生产建设兵团分院
@@ -150,10 +159,10 @@ def court_level(name: str) -> CourtLevel | None:
 def court_province(name: str) -> str | None:
     """Province named by the court's name, or by a known city at its start; ``None`` when unknown."""
     name = normalize_court_name(name)
-    if name.startswith("最高人民法院"):
+    if name.startswith(SPC_NAME):
         return None
     if "生产建设兵团" in name:
-        return "新疆生产建设兵团"
+        return _BINGTUAN
     for prefix, province in _MISLEADING_PREFIXES.items():
         if name.startswith(prefix):
             return province
@@ -177,7 +186,7 @@ def parse_court(name: str) -> Court:
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _COURT_PREFIX = re.compile(r".*(?:法院|法庭)")  # greedy: 最高人民法院第一巡回法庭, not 最高人民法院
 _DOC_TYPE = re.compile(r"判决|裁定|裁判|调解|决定|通知")
-_FULL_PROVINCE_NAME = re.compile("|".join(sorted(_BY_NAME, key=len, reverse=True)) + "|最高人民法院")
+_FULL_PROVINCE_NAME = re.compile("|".join(sorted(_BY_NAME, key=len, reverse=True)) + "|" + SPC_NAME)
 
 
 def find_court_name(text: str, window: int = 200) -> str | None:
@@ -203,3 +212,111 @@ def find_court_name(text: str, window: int = 200) -> str | None:
             if court_level(name) is not None and _DOC_TYPE.search(head, name_end):
                 return name
     return None
+
+
+# --------------------------------------------------------------------------- which court a name denotes
+
+# A prefecture-level unit at the start of a basic court's name, then at least one more character
+# (district, county, 第一, 城郊 …) before 人民法院/法院: "杭州市" + "西湖区", "东莞市" + "第一".
+_CITY_THEN_PLACE = re.compile(r"^(?P<city>[\u4e00-\u9fff]{2,}?(?:市|自治州|地区|盟))(?P<rest>.+)$")
+# Whether a province-less name still starts with a place, so that it may match a name with a province.
+_STARTS_WITH_PLACE = re.compile(r"^[\u4e00-\u9fff]{2,}?(?:市|自治州|地区|盟|县|区|旗)")
+# 派出人民法庭 decide in the name of their basic court: "…西湖区人民法院留下人民法庭" is that court.
+_TRIBUNAL = re.compile(r"^(?P<court>.+?人民法院).+人民法庭$")
+
+
+def level_of(court: Court) -> CourtLevel | None:
+    """The level the record gives, else the one its name states."""
+    return court.level or court_level(court.name)
+
+
+def province_of(court: Court) -> str | None:
+    """The province the record gives, else the one its name states."""
+    return court.province or court_province(court.name)
+
+
+def _clean(name: str) -> str:
+    """Normalised name, a 人民法庭 replaced by its basic court."""
+    name = normalize_court_name(name)
+    match = _TRIBUNAL.match(name)
+    return match.group("court") if match else name
+
+
+def _split_province(name: str, province: str | None) -> str:
+    """``name`` without its leading province ("浙江省", or "浙江" when not the start of a city: 吉林市)."""
+    if province is None:
+        return name
+    if name.startswith(province):
+        return name[len(province) :]
+    known = _BY_NAME.get(province)
+    short = known.short if known else None
+    if short and name.startswith(short) and name[len(short) : len(short) + 1] != "市":
+        return name[len(short) :]
+    return name
+
+
+def _city_of_basic(body: str) -> str | None:
+    """The prefecture-level unit a basic court's name (province and 法院 removed) starts with."""
+    match = _CITY_THEN_PLACE.match(body)
+    if match:
+        return match.group("city")
+    for city in _CITY_PREFIXES:  # 苏州工业园区, 杭州互联网, 深圳前海合作区: a known city without 市
+        rest = body[len(city) :]
+        if body.startswith(city) and rest and rest[0] not in "市区县旗":
+            return city + "市"
+    return None
+
+
+def superior_court_name(court: Court) -> str | None:
+    """The court one level up, read from the name; ``None`` when the name does not tell.
+
+    Basic courts map to the 中级人民法院 of the city their name starts with; a name that gives no city
+    (浙江省淳安县人民法院, 浙江省桐乡市人民法院: county-level units whose prefecture is not printed) is
+    unknown, as are courts in the four municipalities (several numbered 中级法院: which one is not in the
+    name), 铁路运输法院 (their 铁路运输中级法院 does not follow the city: 杭州 → 上海) and 兵团 courts.
+    """
+    name = _clean(court.name)
+    cleaned = Court(name, court.level, court.province)
+    level, province = level_of(cleaned), province_of(cleaned)
+    if level is CourtLevel.SUPREME or level is None:
+        return None
+    if level is CourtLevel.HIGH:
+        return SPC_NAME
+    if level is CourtLevel.INTERMEDIATE:
+        if province == _BINGTUAN:
+            return _BINGTUAN_HIGH
+        return f"{province}高级人民法院" if province else None
+    # basic
+    if province in _MUNICIPALITIES or province == _BINGTUAN or "运输法院" in name:
+        return None
+    body = _split_province(name, province)
+    for suffix in ("人民法院", "法院"):
+        if body.endswith(suffix):
+            body = body[: -len(suffix)]
+            break
+    else:
+        return None
+    city = _city_of_basic(body)
+    if city is None:
+        return None
+    return f"{province or ''}{city}中级人民法院"
+
+
+def same_court(a: str, b: str) -> bool:
+    """Whether two printed names denote one court: equal once normalised, the province prefix aside.
+
+    "杭州市中级人民法院" equals "浙江省杭州市中级人民法院"; a 人民法庭 is its basic court. Names whose
+    provinces both resolve must agree on them ("上海市第一中级人民法院" is not "重庆市第一中级人民法院").
+    """
+    a, b = _clean(a), _clean(b)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    pa, pb = court_province(a), court_province(b)
+    rest_a, rest_b = _split_province(a, pa), _split_province(b, pb)
+    if rest_a != rest_b:
+        return False
+    if pa == pb:
+        return True
+    return (pa is None or pb is None) and bool(_STARTS_WITH_PLACE.match(rest_a))

@@ -38,17 +38,6 @@ def _date_of(match: re.Match[str]) -> dt.date:
     return dt.date(_number(match["year"]), _number(match["month"]), _number(match["day"]))
 
 
-def parse_chinese_date(s: str) -> dt.date:
-    """The date written in ``s`` (二〇一五年六月十日, 二○一五年六月十日, 2015年6月10日).
-
-    Raises ValueError when ``s`` is not exactly one date or names no real day (2月30日).
-    """
-    match = _DATE_RE.fullmatch(s.strip())
-    if not match:
-        raise ValueError(f"not a date: {s!r}")
-    return _date_of(match)
-
-
 def extract_decision_date(text: str) -> dt.date | None:
     """The date the decision was signed, or None when no date looks like one.
 

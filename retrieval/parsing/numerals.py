@@ -31,9 +31,6 @@ _DIGITS = {
 _UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 _BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
 
-CHINESE_NUMERAL_CHARS = "".join(_DIGITS) + "".join(_UNITS) + "".join(_BIG_UNITS)
-"""Characters that may form a Chinese numeral; useful in regular expressions."""
-
 
 def chinese_to_int(text: str) -> int:
     """Value of a Chinese or Arabic numeral string; raises ValueError when it is neither.

@@ -15,9 +15,9 @@ import datetime as dt
 from retrieval.audit.records import SearchRecord
 from retrieval.explain import explain, pending_features
 from retrieval.index_store import IndexStore
-from retrieval.parsing.articles import extract_articles
-from retrieval.request import KeywordQuery, Method, SearchRequest
-from retrieval.search import SearchResponse, SearchResult, UnknownSeedCase, resolve_seed
+from retrieval.query_plan import UnknownSeedCase, plan
+from retrieval.request import KeywordQuery, SearchRequest
+from retrieval.search import SearchResponse, SearchResult
 from retrieval.tiers import Tier, is_recent
 
 CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
@@ -61,17 +61,12 @@ def replay_search(
         )
     request = request_of(record)
     methods = list(record.methods)
-    facts = request.facts
-    provisions = request.provision_keys() or [a.key() for a in extract_articles(facts)]
-    if Method.CASE.value in methods and request.seed_doc_id:
-        try:
-            seed = store.metadata.document(resolve_seed(store, request.seed_doc_id))
-        except UnknownSeedCase as exc:
-            raise ReplayError(str(exc)) from exc
-        facts = facts or seed.searchable_facts()
-        provisions = provisions or [a.key() for a in seed.articles]
+    try:
+        query = plan(store, request)  # a record names 案例关联 among its methods exactly when it has a seed
+    except UnknownSeedCase as exc:
+        raise ReplayError(str(exc)) from exc
     causes = list(record.causes_used)
-    pending = pending_features(facts, causes, provisions, store.segmenter)
+    pending = pending_features(query.facts, causes, query.provisions, store.segmenter)
 
     ranked = list(record.results)
     rows: list[int] = []
