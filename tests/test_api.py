@@ -599,6 +599,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_uvicorn_serves_the_app_from_the_environment(sample_index: Path, tmp_path: Path) -> None:
     port = _free_port()
     environ = {**os.environ, "LEIAN_INDEX": str(sample_index), "LEIAN_DATA": str(tmp_path / "data")}

@@ -27,6 +27,8 @@ from api.main import create_app
 from retrieval.audit.records import Actor
 from retrieval.audit.store import AuditLog
 
+pytestmark = pytest.mark.slow  # Chromium (Playwright) against a real uvicorn server
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "build" / "screenshots" / "web-page.png"

@@ -32,6 +32,8 @@ from retrieval.audit.signing import Checkpoint, generate_key, key_id, load_priva
 from retrieval.audit.store import AuditLog
 from retrieval.audit.verify import verify_export
 
+pytestmark = pytest.mark.slow  # a backup of a live uvicorn server under load
+
 
 def _records(db: Path) -> int:
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:

@@ -28,6 +28,7 @@ def _jsonl_doc(doc_id: str, facts: str) -> str:
     )
 
 
+@pytest.mark.slow
 def test_lecard_build_manifest_counts_match_input(lecard_index, lecard_subset: Path) -> None:
     home, manifest = lecard_index
     n_files = len({p.stem for p in lecard_subset.rglob("*.json")})
@@ -44,6 +45,7 @@ def test_lecard_build_manifest_counts_match_input(lecard_index, lecard_subset: P
         assert manifest["stages"][stage]["seconds"] >= 0
 
 
+@pytest.mark.slow
 def test_search_finds_a_document_from_its_own_facts(lecard_index) -> None:
     home, _ = lecard_index
     store = IndexStore.open(home)
@@ -148,6 +150,7 @@ def test_an_index_of_another_format_version_is_refused_with_how_to_fix_it(tmp_pa
         IndexStore.open(tmp_path / "home", verify_checksums=False)
 
 
+@pytest.mark.slow
 def test_killed_build_leaves_the_published_index_serving(lecard_subset: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     small = tmp_path / "small.jsonl"
@@ -196,6 +199,7 @@ def test_sample_corpus_builds_and_searches(sample_index: Path) -> None:
     assert results and any("盗窃罪" in r.document.causes for r in results[:3])
 
 
+@pytest.mark.slow
 def test_parallel_ingest_writes_what_a_single_process_writes(lecard_subset: Path, tmp_path: Path) -> None:
     import sqlite3
 

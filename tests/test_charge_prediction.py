@@ -125,6 +125,7 @@ def lecard() -> SimpleNamespace:
     return SimpleNamespace(pools=pools, docs=docs, queries=queries)
 
 
+@pytest.mark.slow
 def test_top1_accuracy_on_lecard_queries(lecard: SimpleNamespace) -> None:
     """For each query, the 10 BM25-nearest of its own ~100 candidates vote (rank-discounted).
 
@@ -161,6 +162,7 @@ def test_top1_accuracy_on_lecard_queries(lecard: SimpleNamespace) -> None:
     assert accuracy >= 0.43, accuracy  # measured 0.500; the margin leaves room for tokeniser drift
 
 
+@pytest.mark.slow
 def test_named_charge_agrees_with_the_judgment(lecard: SimpleNamespace) -> None:
     """Where a candidate's facts name a charge (指控, 以…罪追究), the first one is the judgment's charge.
 

@@ -130,6 +130,7 @@ def real_texts() -> tuple[str, ...]:
     return tuple(t for t in texts if t)
 
 
+@pytest.mark.slow
 def test_circumstances_as_a_full_scan_finds_them_on_real_text() -> None:
     texts = real_texts()
     assert len(texts) > 900
@@ -141,6 +142,7 @@ def test_circumstances_as_a_full_scan_finds_them_on_real_text() -> None:
     assert {"自首", "累犯", "借条", "书面合同"} <= labels  # criminal and civil rules were exercised
 
 
+@pytest.mark.slow
 def test_amounts_as_a_full_scan_finds_them_on_real_text() -> None:
     total = 0
     for text in real_texts():

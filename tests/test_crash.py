@@ -63,6 +63,7 @@ def crashed(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         server.stop()
 
 
+@pytest.mark.slow
 def test_the_kills_came_with_requests_in_flight(crashed: dict[str, Any]) -> None:
     outcomes = crashed["outcomes"]
     answered = [o for o in outcomes if o.status == 200]
@@ -72,6 +73,7 @@ def test_the_kills_came_with_requests_in_flight(crashed: dict[str, Any]) -> None
     assert not [o for o in outcomes if o.status is not None and o.status != 200]
 
 
+@pytest.mark.slow
 def test_the_restarted_log_is_whole_and_backs_every_answer(crashed: dict[str, Any]) -> None:
     deployment, server = crashed["deployment"], crashed["server"]
     conn = sqlite3.connect(f"file:{deployment.data_dir / 'audit.sqlite'}?mode=ro", uri=True)
@@ -87,6 +89,7 @@ def test_the_restarted_log_is_whole_and_backs_every_answer(crashed: dict[str, An
     assert audit.receipts == len([o for o in crashed["outcomes"] if o.status == 200 and o.receipt])
 
 
+@pytest.mark.slow
 def test_the_service_goes_on_extending_the_same_log(crashed: dict[str, Any]) -> None:
     deployment, server = crashed["deployment"], crashed["server"]
     before = max(o.receipt[0] for o in crashed["outcomes"] if o.receipt)
@@ -173,6 +176,7 @@ def test_an_app_on_a_damaged_index_is_never_ready_and_serves_nothing(
         assert search.status_code == 503 and search.json()["error"]["code"] == "index_unavailable"
 
 
+@pytest.mark.slow
 def test_a_server_started_on_a_damaged_index_says_why(sample_index: Path, tmp_path: Path) -> None:
     """The same through uvicorn: the bench's Server gives up at once with /readyz's reason."""
     home = _damaged(sample_index, tmp_path, "corrupt")

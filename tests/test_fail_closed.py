@@ -169,6 +169,7 @@ def test_a_locked_store_fails_closed_and_recovers(env: Env, tmp_path: Path) -> N
 # -- a uvicorn server whose disk is full ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_closed_and_recovers(sample_index: Path, tmp_path: Path) -> None:
     deployment = load.provision(sample_index, tmp_path, 1)
     judge = {"Authorization": f"Bearer {deployment.clients[0].token}"}

@@ -234,6 +234,7 @@ def _who_may(env: Env, method: str, url: str, body: Any) -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_injection_and_traversal_in_every_string_parameter(env: Env, search_id: int) -> None:
     doc_id = "guiding-901"
     result = env.client.get(f"/api/v1/searches/{search_id}", headers=env.h("judge_a")).json()["doc_ids"][0]
@@ -318,6 +319,7 @@ def test_raw_path_traversal_finds_nothing(env: Env, raw_path: bytes) -> None:
     assert headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.slow
 def test_afterwards_accounts_work_and_the_audit_log_verifies(env: Env, tmp_path: Path) -> None:
     assert env.client.get("/api/v1/me", headers=env.h("judge_a")).json()["name"] == "judge_a"
     deadline = time.monotonic() + 120  # the batches submitted above append records until they finish

@@ -59,6 +59,7 @@ def _assert_same_index(expected: Path, actual: Path, lines: list[str]) -> None:
         assert got.document_frequency(token) == want.document_frequency(token)
 
 
+@pytest.mark.slow
 def test_streaming_build_scores_exactly_as_bm25s(tmp_path: Path) -> None:
     lines = _corpus(400, seed=1)
     assert any(not line for line in lines) and max(len(line.split()) for line in lines) == 300
@@ -71,6 +72,7 @@ def test_streaming_build_scores_exactly_as_bm25s(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".bm25-spill-*"))  # spill files are removed
 
 
+@pytest.mark.slow
 def test_run_and_window_sizes_do_not_change_a_byte(tmp_path: Path) -> None:
     lines = _corpus(300, seed=2)
     build_bm25(lines, tmp_path / "one", Tuning(chunk_tokens=10**9, window_postings=10**9))
@@ -140,6 +142,7 @@ def _tree_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_add_equals_a_full_build_of_old_and_new_rows(tmp_path: Path) -> None:
     old = _corpus(250, seed=3)
     new_words = [*WORDS[:40], "新词甲", "新词乙", "盗窃罪名"]  # old tokens and tokens never seen before

@@ -19,6 +19,8 @@ from retrieval.request import SearchRequest
 from retrieval.search import search
 from tests.conftest import LECARD_SUBSET_POOLS, SHARED_DATA, bench_module, require
 
+pytestmark = pytest.mark.slow  # LeCaRD quality: builds the 1,200-candidate LeCaRD subset
+
 LECARD = SHARED_DATA / "lecard" / "data"
 PREFIX = "lecard-"
 

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from load_env import load
 
+pytestmark = pytest.mark.slow  # load runs against real uvicorn servers
+
 
 @pytest.fixture(scope="module")
 def loaded(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:

@@ -141,6 +141,7 @@ def printed_case_numbers(draw: st.DrawFn) -> tuple[str, int, int]:
     return f"{open_}{year_text}{close}{court}{code}{middle}{digits}{tail}", year, sequence
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(printed_case_numbers(), legal_text)
 def test_a_printed_case_number_parses_and_its_canonical_form_is_a_fixed_point(
@@ -272,6 +273,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("reader-fuzz")
 
 
+@pytest.mark.slow
 @settings(max_examples=READER_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fmt=st.sampled_from(sorted(FORMATS)), data=file_bytes())
 @example(fmt="jsonl", data=b"[" * 100_000 + b"]" * 100_000)

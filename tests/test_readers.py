@@ -260,6 +260,7 @@ def test_guiding_case_in_detail(guiding) -> None:
     assert by_id["guiding-24"].title.startswith("荣宝英诉王阳")
 
 
+@pytest.mark.slow
 def test_gongbao_folder(guiding) -> None:
     files = list(GONGBAO.glob("FYGB*.md"))  # SOURCE.md's "934 files" counts the listing index2.md
     docs, rejected = split(gongbao_md.read(require(GONGBAO)))

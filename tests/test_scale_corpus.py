@@ -13,6 +13,8 @@ from retrieval.document import Document
 from retrieval.parsing.case_number import parse_case_number
 from retrieval.parsing.judgment import parse_judgment
 
+pytestmark = pytest.mark.slow  # generates from 400 LeCaRD judgments and CAIL (bench/scale_corpus.py)
+
 
 def _module():
     return bench_module("scale_corpus")

@@ -24,6 +24,8 @@ from starlette.types import Receive, Scope, Send
 from api.config import Settings
 from api.main import create_app
 
+pytestmark = pytest.mark.slow  # schemathesis: many generated requests per operation
+
 EXAMPLES = 40
 """Per operation, valid and invalid input together; keeps the file to a few seconds of requests."""
 AUDITOR_ONLY = {"GET /api/v1/audit/export", "GET /api/v1/audit/summary"}
