@@ -139,7 +139,9 @@ def test_the_app_limits_each_token_and_says_so_with_its_usual_headers(env: Env) 
     assert [env.client.get("/api/v1/me", headers=env.h("judge_a")).status_code for _ in range(3)] == [200] * 3
     refused = env.client.post("/api/v1/searches", json={}, headers=env.h("judge_a"))
     assert refused.status_code == 429, refused.text
-    assert int(refused.headers["retry-after"]) == 10  # 6 a minute: one every 10 s
+    # 6 a minute: one every 10 s, less the time the three requests took on a busy machine (the exact
+    # figure is checked with a fake clock above).
+    assert 1 <= int(refused.headers["retry-after"]) <= 10
     assert (
         refused.headers["x-content-type-options"] == "nosniff" and refused.headers["content-security-policy"]
     )
