@@ -1,20 +1,21 @@
 """A snapshot of the HTTP API's answers: a fixed list of requests against the app, in process.
 
-    python bench/api_snapshot.py --index /work/baseline/demo-index --out api-snapshot.json
-    python bench/api_snapshot.py --out api-snapshot.json        # builds a fresh demo index first
+    python bench/api_snapshot.py --index build/bench/demo-index --out build/bench/api-snapshot.json
+    python bench/api_snapshot.py --out api-snapshot.json        # builds a fresh sample index first
 
 For refactors that must not change behaviour: run it before and after on the same index (a rebuild
-retrains the static embedder, which changes rankings) and ``diff`` the two files. Everything the
-script relies on is what a deployment relies on: the ``leian`` CLI (``build``, ``user add``,
-``token revoke``) and ``api.app:app`` configured from the environment (``LEIAN_INDEX``,
-``LEIAN_DATA``, ``LEIAN_SIGNING_KEY``; ``LEIAN_RATE_LIMIT=off``, so that no answer depends on
-timing), driven by FastAPI's TestClient in a fresh temporary data folder.
+retrains the static embedder, which changes rankings) and ``diff`` the two files. The script relies
+on what a deployment relies on: the ``leian`` CLI (``user add``, ``token issue``, ``token revoke``)
+and ``api.app:app`` configured from the environment (``LEIAN_INDEX``, ``LEIAN_DATA``,
+``LEIAN_SIGNING_KEY``; ``LEIAN_RATE_LIMIT=off``, so that no answer depends on timing), driven by
+FastAPI's TestClient over a fresh temporary data folder.
 
-Each entry gives the request (method, path with its query, account, body) and the answer (status,
-the headers that carry meaning, the body). Values that differ from run to run are masked: timings,
-timestamps, tokens and token ids (named after their user), audit hashes, roots and signatures, the
-signing key, batch ids, the index's build id and manifest hash. JSON Lines and CSV bodies are parsed
-row by row, Markdown and HTML kept as masked text, DOCX and XLSX reduced to their media type.
+Each entry gives the request (method, path, query, account, body) and the answer (status, the
+headers that carry meaning, the body). Values that differ from run to run are masked: timings,
+timestamps, today's date, tokens and token ids (named after their user), audit hashes, roots and
+signatures, the signing key, batch ids, the index's build id, any hexadecimal digest of 32 or more
+digits and UUIDs. JSON Lines and CSV bodies are parsed row by row, Markdown and HTML kept as masked
+text, DOCX and XLSX reduced to their media type, Prometheus metrics to their names.
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+if str(REPO / "bench") not in sys.path:
+    sys.path.append(str(REPO / "bench"))  # for _common; appended, shadows nothing
 
-SAMPLES = REPO / "corpus_samples"
-SAMPLE_INPUTS = [SAMPLES / "judgments", SAMPLES / "guiding", SAMPLES / "extra.jsonl"]
+from _common import SAMPLE_PENDING, SAMPLES, build_sample_index, emit_json  # noqa: E402
+
 PENDING = [
-    json.loads(line)
-    for line in (SAMPLES / "pending" / "pending_cases.jsonl").read_text(encoding="utf-8").splitlines()
-    if line.strip()
+    json.loads(line) for line in SAMPLE_PENDING.read_text(encoding="utf-8").splitlines() if line.strip()
 ]
 COURT_A = "浙江省杭州市西湖区人民法院"
 COURT_B = "江苏省苏州市姑苏区人民法院"
@@ -212,7 +213,7 @@ def _short(value: Any) -> Any:
     return value
 
 
-def leian(*argv: str) -> list[str]:
+def leian_in_process(*argv: str) -> list[str]:
     """Run the ``leian`` CLI in process; its stdout lines (exit status 0 required)."""
     from api.cli import main
 
@@ -228,7 +229,7 @@ def create_accounts(data: Path, masker: Masker) -> dict[str, str]:
     """The accounts of ``USERS`` with a token each (no expiry), and a revoked token of judge_a."""
     tokens: dict[str, str] = {}
     for name, role, court in USERS:
-        lines = leian(
+        lines = leian_in_process(
             "user",
             "add",
             name,
@@ -242,12 +243,12 @@ def create_accounts(data: Path, masker: Masker) -> dict[str, str]:
         tokens[name] = lines[-1].strip()
         masker.add(tokens[name], f"<token:{name}>")
         masker.add(_token_id(lines), f"<token-id:{name}>")
-    lines = leian("token", "issue", "--user", "judge_a", "--no-expiry", "--data", str(data))
+    lines = leian_in_process("token", "issue", "--user", "judge_a", "--no-expiry", "--data", str(data))
     tokens[REVOKED] = lines[-1].strip()
     revoked_id = _token_id(lines)
     masker.add(tokens[REVOKED], f"<token:{REVOKED}>")
     masker.add(revoked_id, f"<token-id:{REVOKED}>")
-    leian("token", "revoke", revoked_id, "--data", str(data))
+    leian_in_process("token", "revoke", revoked_id, "--data", str(data))
     return tokens
 
 
@@ -651,7 +652,6 @@ def snapshot(index: Path) -> dict[str, Any]:
                 masker.add_date(f"{day.year}年{day.month}月{day.day}日")
                 masker.add_date(f"{day.year}年{day.month:02d}月{day.day:02d}日")
             s = Snapshot(client, tokens, masker)
-            _add_manifest_hash(client, tokens, masker)
             run_requests(s)
         return {
             "snapshot": "leian-api",
@@ -669,16 +669,6 @@ def _beijing_today() -> dt.date:
     return dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
 
 
-def _add_manifest_hash(client: Any, tokens: dict[str, str], masker: Masker) -> None:
-    """The index's manifest sha256, as a search reports it (without making a search: a case view
-    carries none, so the manifest file is hashed here)."""
-    from retrieval.index_layout import resolve_current
-
-    with contextlib.suppress(Exception):
-        build = resolve_current(Path(os.environ["LEIAN_INDEX"]))
-        masker.add(hashlib.sha256((build / "manifest.json").read_bytes()).hexdigest(), "<manifest-sha256>")
-
-
 def _key_text(path: Path) -> str | None:
     """The public key as the checkpoint states it (base64 of the raw key), when it can be read."""
     with contextlib.suppress(Exception):
@@ -688,14 +678,6 @@ def _key_text(path: Path) -> str | None:
         raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return base64.b64encode(raw).decode()
     return None
-
-
-def build_demo_index(home: Path) -> Path:
-    print(f"building the demo index of {SAMPLES} into {home}", file=sys.stderr)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        leian("build", "--input", *map(str, SAMPLE_INPUTS), "--out", str(home), "--quiet")
-    return home
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -713,14 +695,10 @@ def main(argv: list[str] | None = None) -> int:
         index = args.index
         if index is None:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="leian-demo-index-")))
-            index = build_demo_index(tmp / "index")
+            print(f"building the demo index of {SAMPLES} into {tmp / 'index'}", file=sys.stderr)
+            index = build_sample_index(tmp / "index")
         result = snapshot(index)
-    text = json.dumps(result, ensure_ascii=False, indent=1) + "\n"
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    emit_json(result, args.out, echo=args.out is None)
     return 0
 
 
