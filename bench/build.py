@@ -24,11 +24,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+if str(REPO / "bench") not in sys.path:
+    sys.path.append(str(REPO / "bench"))  # for _common; appended, shadows nothing
+
+from _common import LECARD_ARCHIVE, LECARD_INDEX, emit_json  # noqa: E402
 
 from index_build.build import BuildOptions, build, cpu_seconds  # noqa: E402
 from index_build.recipes.static_embedder import StaticRecipe  # noqa: E402
-
-DEFAULT_ARCHIVE = REPO.parent / "shared" / "data" / "lecard" / "data" / "candidates.tar.xz"
 
 
 def _trained_on(build_dir: Path, manifest: dict) -> int | None:
@@ -39,10 +41,10 @@ def _trained_on(build_dir: Path, manifest: dict) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
+    parser.add_argument("--archive", type=Path, default=LECARD_ARCHIVE)
     parser.add_argument("--input", type=Path, nargs="+", help="instead of --archive: any build inputs")
     parser.add_argument("--format", help="format of --input (default: detect)")
-    parser.add_argument("--home", type=Path, default=REPO / "build" / "bench" / "lecard-index")
+    parser.add_argument("--home", type=Path, default=LECARD_INDEX)
     parser.add_argument("--embedder", type=Path, help="model folder (default: train the static embedder)")
     parser.add_argument(
         "--train-docs",
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     manifest = result.manifest
     docs = manifest["counts"]["documents"]
-    text = json.dumps(
+    emit_json(
         {
             "benchmark": "build-lecard",
             "machine": {
@@ -95,13 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             "build_dir": str(result.build_dir),
             "input_bytes": _input_bytes(inputs),
         },
-        ensure_ascii=False,
-        indent=1,
+        args.out,
     )
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
     return 0
 
 

@@ -11,9 +11,7 @@ uses) and of the top 10, the share of queries the budget pruned, and latency. Pr
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from perf_ann import lecard_queries  # noqa: E402
-from perf_peers import summary  # noqa: E402
+from _common import emit_json, latency_and_rate, lecard_query_texts, timed_calls  # noqa: E402
 
 from retrieval.index_store import IndexStore  # noqa: E402
 from retrieval.keyword_index import KeywordIndex, top_rows  # noqa: E402
@@ -37,27 +34,25 @@ def _postings(index: KeywordIndex, tokens: list[str]) -> int:
 
 def measure(index: KeywordIndex, queries: list[list[str]], budgets: list[int], depth: int) -> dict:
     unblocked = np.zeros(index.size, dtype=bool)
-    exhaustive, seconds = [], []
-    for tokens in queries:
-        started = time.perf_counter()
-        exhaustive.append(top_rows(index.scores(tokens), depth, unblocked))
-        seconds.append(time.perf_counter() - started)
+    exhaustive, seconds = timed_calls(
+        lambda tokens: top_rows(index.scores(tokens), depth, unblocked), queries
+    )
     postings = [_postings(index, tokens) for tokens in queries]
     out: dict[str, object] = {
         "postings_per_query": {p: float(np.percentile(postings, p)) for p in (50, 90, 100)},
-        "exhaustive": summary(seconds),
+        "exhaustive": latency_and_rate(seconds),
     }
     for budget in budgets:
-        overlap, overlap10, seconds = [], [], []
-        for tokens, truth in zip(queries, exhaustive, strict=True):
-            started = time.perf_counter()
-            ranked = index.top(tokens, depth, unblocked, budget=budget)
-            seconds.append(time.perf_counter() - started)
+        overlap, overlap10 = [], []
+        budgeted, seconds = timed_calls(
+            lambda tokens, b=budget: index.top(tokens, depth, unblocked, budget=b), queries
+        )
+        for truth, ranked in zip(exhaustive, budgeted, strict=True):
             truth_rows = [row for row, _ in truth]
             rows = [row for row, _ in ranked]
             overlap.append(len(set(truth_rows) & set(rows)) / max(1, len(truth_rows)))
             overlap10.append(len(set(truth_rows[:10]) & set(rows[:10])) / max(1, len(truth_rows[:10])))
-        out[str(budget)] = summary(seconds) | {
+        out[str(budget)] = latency_and_rate(seconds) | {
             "pruned_share": round(float(np.mean([p > budget for p in postings])), 3),
             f"overlap@{depth}": round(float(np.mean(overlap)), 4),
             f"overlap@{depth}_min": round(float(np.min(overlap)), 4),
@@ -75,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     store = IndexStore.open(args.index, verify_checksums=False)
-    texts = lecard_queries()[: args.queries]
+    texts = lecard_query_texts()[: args.queries]
     queries = [store.segmenter.tokens(text) for text in texts]
     result = {
         "benchmark": "keyword_budget",
@@ -87,10 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             "full": measure(store.keyword_full, queries, args.budgets, args.depth),
         },
     }
-    text = json.dumps(result, ensure_ascii=False, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit_json(result, args.out)
     return 0
 
 

@@ -34,14 +34,23 @@ sys.path.insert(0, str(REPO))
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))  # for lecard_metrics; appended, shadows nothing
 
+from _common import (  # noqa: E402
+    BENCH_BUILD,
+    LECARD_ARCHIVE,
+    LECARD_DATA,
+    LECARD_INDEX,
+    LECARD_QUERIES,
+    emit_json,
+    timed_calls,
+)
 from lecard_metrics import evaluate  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "lecard" / "data"
+DATA = LECARD_DATA
 DEFAULT_LABELS = DATA / "label" / "label_top30_dev.json"
-DEFAULT_ARCHIVE = DATA / "candidates.tar.xz"
-DEFAULT_QUERIES = DATA / "query" / "query.json"
-DEFAULT_INDEX = REPO / "build" / "bench" / "lecard-index"
-CACHE_DIR = REPO / "build" / "bench"
+DEFAULT_ARCHIVE = LECARD_ARCHIVE
+DEFAULT_QUERIES = LECARD_QUERIES
+DEFAULT_INDEX = LECARD_INDEX
+CACHE_DIR = BENCH_BUILD
 POOLS_CACHE = "lecard-pools.json"
 TOKENS_CACHE = "lecard-peer-tokens.txt.gz"
 PEER_INDEX_CACHE = "lecard-peer-bm25"
@@ -358,20 +367,18 @@ def run_setting(
     """Rank every query (``rerank``: its own candidates; ``full``: everything); runs and timing."""
     if setting not in SETTINGS:
         raise ValueError(f"setting: one of {SETTINGS}")
-    runs: dict[str, list[str]] = {}
-    latencies = []
+
+    def pool_of(query: Query) -> list[str] | None:
+        if setting != "rerank":
+            return None
+        if query["ridx"] not in pools:
+            raise KeyError(f"query {query['ridx']}: no candidates in the archive")
+        return pools[query["ridx"]]
+
     started = time.perf_counter()
-    for query in queries:
-        pool = None
-        if setting == "rerank":
-            if query["ridx"] not in pools:
-                raise KeyError(f"query {query['ridx']}: no candidates in the archive")
-            pool = pools[query["ridx"]]
-        t0 = time.perf_counter()
-        ranking = list(rank(query, pool))[:RUN_DEPTH]
-        latencies.append(time.perf_counter() - t0)
-        runs[query["ridx"]] = ranking
+    rankings, latencies = timed_calls(lambda query: list(rank(query, pool_of(query)))[:RUN_DEPTH], queries)
     elapsed = time.perf_counter() - started
+    runs = {query["ridx"]: ranking for query, ranking in zip(queries, rankings, strict=True)}
     ms = sorted(1000 * s for s in latencies)
     timing = {
         "queries_run": len(runs),
@@ -472,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         report["system_error"] = problem
     report["runs_out"] = str(out)
     report["files"] = files
-    print(json.dumps(report, ensure_ascii=False, indent=1))
+    emit_json(report)
     return 0 if problem is None else 1
 
 

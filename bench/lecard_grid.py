@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 import lecard
 import lecard_metrics
+from _common import emit_json
 
 from retrieval import keyword_index
 from retrieval import search as service
@@ -111,7 +111,7 @@ class Grid:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, default=lecard.CACHE_DIR / "lecard-index")
+    parser.add_argument("--index", type=Path, default=lecard.DEFAULT_INDEX)
     parser.add_argument("--labels", type=Path, default=lecard.DEFAULT_LABELS)
     parser.add_argument("--queries", type=Path, default=lecard.DEFAULT_QUERIES)
     parser.add_argument("--archive", type=Path, default=lecard.DEFAULT_ARCHIVE)
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "depth": depth,
             "smoothing": keyword_index.LIKELIHOOD_SMOOTHING,
         }
-        print(json.dumps({**point, **metrics}, ensure_ascii=False))
+        emit_json({**point, **metrics}, indent=None)
     return 0
 
 

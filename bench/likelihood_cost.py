@@ -13,7 +13,6 @@ every query term's collection count is known (``likelihood_warm``).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -25,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from perf_ann import lecard_queries  # noqa: E402
+from _common import emit_json, lecard_query_texts  # noqa: E402
 
 from retrieval import index_layout as layout  # noqa: E402
 from retrieval.keyword_index import KeywordIndex, Scoring  # noqa: E402
@@ -57,14 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     field = layout.BM25_FACTS if args.field == "facts" else layout.BM25_FULL
     index = KeywordIndex.load(layout.resolve_current(args.index) / field)
     segmenter = default_segmenter()
-    queries = [segmenter.tokens(text) for text in lecard_queries()[: args.queries]]
+    queries = [segmenter.tokens(text) for text in lecard_query_texts()[: args.queries]]
     for tokens in queries[:3]:  # page in the arrays the first queries touch
         index.top(tokens, args.depth, np.zeros(index.size, dtype=bool))
     result: dict[str, object] = {"documents": index.size, "field": args.field, "queries": len(queries)}
     for scoring in Scoring:
         result[scoring.value] = cpu_ms(index, queries, args.depth, scoring)
     result["likelihood_warm"] = cpu_ms(index, queries, args.depth, Scoring.LIKELIHOOD)
-    print(json.dumps(result, indent=1))
+    emit_json(result, ensure_ascii=True)
     return 0
 
 

@@ -26,12 +26,10 @@ import argparse
 import asyncio
 import itertools
 import json
-import math
 import os
 import platform
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -48,13 +46,14 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+if str(REPO / "bench") not in sys.path:
+    sys.path.append(str(REPO / "bench"))  # for _common; appended, shadows nothing
+
+from _common import SAMPLE_PENDING, build_sample_index, emit_json, free_port, nearest_rank  # noqa: E402
 
 COURTS = ("浙江省杭州市西湖区人民法院", "江苏省苏州市姑苏区人民法院")
 CASE_PREFIX = {COURTS[0]: "浙0106", COURTS[1]: "苏0508"}
 AUDITOR_EVERY = 8
-SAMPLES = REPO / "corpus_samples"
-SAMPLE_INPUTS = [SAMPLES / "judgments", SAMPLES / "guiding", SAMPLES / "extra.jsonl"]
-PENDING = SAMPLES / "pending" / "pending_cases.jsonl"
 TRIGGERS = ("缺乏明确或统一裁判规则", "拟提交专业法官会议或审委会讨论", "院庭长要求", "人民法院案例库检索")
 RATE_LIMIT = "1000000/min,burst=100000"
 SEARCH_OPS = frozenset({"search", "similar"})
@@ -85,13 +84,6 @@ class Deployment:
     @property
     def public_key(self) -> Path:
         return self.signing_key.with_name(self.signing_key.name + ".pub")
-
-
-def build_sample_index(home: Path) -> Path:
-    from index_build.build import BuildOptions, build
-
-    build(BuildOptions(inputs=SAMPLE_INPUTS, home=home, progress=False))
-    return home
 
 
 def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
@@ -125,13 +117,9 @@ def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
 
 def pending_facts() -> list[str]:
     """The facts of the sample pending cases: what the clients search with."""
-    return [json.loads(line)["facts"] for line in PENDING.read_text("utf-8").splitlines() if line.strip()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return [
+        json.loads(line)["facts"] for line in SAMPLE_PENDING.read_text("utf-8").splitlines() if line.strip()
+    ]
 
 
 class Server:
@@ -523,13 +511,6 @@ def _tracebacks(text: str) -> Iterator[str]:
 # -- figures --------------------------------------------------------------------------------------
 
 
-def percentile(sorted_values: Sequence[float], p: float) -> float:
-    """Nearest rank: the smallest value with at least p % of the values at or below it."""
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
-
-
 def figures(run: LoadRun) -> dict[str, Any]:
     elapsed = run.elapsed or (time.perf_counter() - run.started)
     per_op: dict[str, Any] = {}
@@ -539,7 +520,7 @@ def figures(run: LoadRun) -> dict[str, Any]:
         per_op[op] = {
             "requests": len(mine),
             "ok": len(ms),
-            **{f"p{p}_ms": round(percentile(ms, p), 1) for p in (50, 95, 99)},
+            **{f"p{p}_ms": round(nearest_rank(ms, p), 1) for p in (50, 95, 99)},
             "max_ms": round(ms[-1], 1) if ms else None,
         }
     statuses = Counter(str(o.status) if o.status is not None else "no answer" for o in run.outcomes)
@@ -596,10 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "failures": failures,
             "ok": not failures,
         }
-    text = json.dumps(out, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit_json(out, args.out, indent=2)
     return 0 if not failures else 1
 
 

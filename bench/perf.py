@@ -40,7 +40,15 @@ sys.path.insert(0, str(REPO / "bench"))
 import perf_ann  # noqa: E402
 import perf_http  # noqa: E402
 import perf_peers  # noqa: E402
-from perf_peers import summary, timed  # noqa: E402
+from _common import (  # noqa: E402
+    emit_json,
+    latency_and_rate,
+    latency_summary,
+    lecard_query_texts,
+    leian,
+    timed,
+    timed_calls,
+)
 from procmem import PeakSampler, memory_mb  # noqa: E402
 
 from retrieval import index_layout as layout  # noqa: E402
@@ -67,13 +75,13 @@ def in_process(store: IndexStore, queries: list[str]) -> dict[str, object]:
     def only(method: Method) -> Callable[[str], object]:
         return lambda q: search(store, SearchRequest(facts=q, k=10, methods=(method,)))
 
-    out: dict[str, object] = {"hybrid": summary(timed(hybrid, queries))}
+    out: dict[str, object] = {"hybrid": latency_and_rate(timed(hybrid, queries))}
     out["hybrid_stage_ms_mean"] = {
         name: round(float(np.mean([s[name] for s in stages])), 2) for name in stages[-1]
     }
-    out["keyword"] = summary(timed(only(Method.KEYWORD), queries))
-    out["semantic"] = summary(timed(only(Method.SEMANTIC), queries))
-    out["keyword_recall_only"] = summary(
+    out["keyword"] = latency_and_rate(timed(only(Method.KEYWORD), queries))
+    out["semantic"] = latency_and_rate(timed(only(Method.SEMANTIC), queries))
+    out["keyword_recall_only"] = latency_and_rate(
         timed(lambda q: keyword_hits(store, store.segmenter.tokens(q), PEER_K, "facts"), queries)
     )
     return out
@@ -87,15 +95,13 @@ def served_ann(store: IndexStore, queries: list[str]) -> dict[str, object]:
     query_vectors = store.embedder.encode_queries(queries)
     _, truth = faiss.knn(query_vectors, vectors, perf_ann.RECALL_K, metric=faiss.METRIC_INNER_PRODUCT)
     del vectors
-    found, seconds = [], []
-    for query in query_vectors:
-        started = time.perf_counter()
-        found.append(store.vectors.search(query.reshape(1, -1), perf_ann.RECALL_K)[1][0])
-        seconds.append(time.perf_counter() - started)
+    found, seconds = timed_calls(
+        lambda query: store.vectors.search(query.reshape(1, -1), perf_ann.RECALL_K)[1][0], query_vectors
+    )
     return {
         "index": store.vectors.describe(),
         "recall@100": round(perf_ann.recall_at(np.stack(found), truth), 4),
-        "latency_ms": perf_ann.latency_summary(seconds),
+        "latency_ms": latency_summary(seconds),
     }
 
 
@@ -176,8 +182,8 @@ def http(home: Path, queries: list[str], seconds: float, clients: int, data: Pat
     return {
         "audit": "on (every search recorded before it is answered)",
         "start_seconds": round(ready, 1),
-        "clients_1": summary(single),
-        f"clients_{clients}": perf_ann.latency_summary(many)
+        "clients_1": latency_and_rate(single),
+        f"clients_{clients}": latency_summary(many)
         | {
             "searches": len(many),
             "seconds": round(wall, 1),
@@ -190,22 +196,7 @@ def http(home: Path, queries: list[str], seconds: float, clients: int, data: Pat
 
 def incremental_add(home: Path, inputs: list[Path]) -> dict[str, object]:
     started = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "api.cli.main",
-            "add",
-            "--index",
-            str(home),
-            "--input",
-            *map(str, inputs),
-            "--quiet",
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
+    leian("add", "--index", str(home), "--input", *map(str, inputs), "--quiet")
     wall = time.perf_counter() - started
     manifest = json.loads((layout.resolve_current(home) / layout.MANIFEST).read_text())
     return {"seconds": round(wall, 1), "stages": manifest["stages"], "documents_after": manifest["counts"]}
@@ -318,13 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.fit:
-        print(json.dumps(fit(args.fit), indent=1))
+        emit_json(fit(args.fit), ensure_ascii=True)
         return 0
     if args.index is None:
         parser.error("--index is required (or --fit)")
     if args.skip_checksums:  # the server reads its settings from the environment
         os.environ["LEIAN_VERIFY_INDEX_CHECKSUMS"] = "false"
-    queries = perf_ann.lecard_queries()[: args.query_limit]
+    queries = lecard_query_texts()[: args.query_limit]
     started_all = time.perf_counter()
     report: dict[str, object] = {
         "benchmark": "perf",
@@ -384,11 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         report["incremental_add"] = incremental_add(args.index, args.add_input)
     report["machine"]["load_average_end"] = os.getloadavg()
     report["seconds"] = round(time.perf_counter() - started_all, 1)
-    text = json.dumps(report, ensure_ascii=False, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    emit_json(report, args.out)
     return 0
 
 

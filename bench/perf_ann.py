@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
@@ -31,6 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
+
+from _common import emit_json, latency_summary, lecard_query_texts, timed_calls  # noqa: E402
 
 from retrieval import index_layout as layout  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
@@ -43,13 +43,7 @@ from retrieval.vector_index import (  # noqa: E402
     single_thread,
 )
 
-DEFAULT_QUERIES = REPO.parent / "shared" / "data" / "lecard" / "data" / "query" / "query.json"
 RECALL_K = 100
-
-
-def lecard_queries(path: Path = DEFAULT_QUERIES) -> list[str]:
-    with Path(path).open(encoding="utf-8") as handle:
-        return [json.loads(line)["q"] for line in handle if line.strip()]
 
 
 def index_vectors(build_dir: Path) -> np.ndarray:
@@ -79,30 +73,10 @@ def _flat_vectors(inner: faiss.Index) -> faiss.IndexFlat | None:
     return None
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
-    ms = [s * 1000 for s in seconds]
-    return {
-        "p50": round(_percentile(ms, 50), 3),
-        "p95": round(_percentile(ms, 95), 3),
-        "p99": round(_percentile(ms, 99), 3),
-        "mean": round(statistics.fmean(ms), 3),
-    }
-
-
 def timed_search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[float]]:
     """One query per call on one thread, as ``VectorIndex.search`` runs a search."""
-    rows, seconds = [], []
     with single_thread():
-        for query in queries:
-            started = time.perf_counter()
-            _, found = index.search(query.reshape(1, -1), k)
-            seconds.append(time.perf_counter() - started)
-            rows.append(found[0])
+        rows, seconds = timed_calls(lambda query: index.search(query.reshape(1, -1), k)[1][0], queries)
     return np.stack(rows), seconds
 
 
@@ -230,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = read_manifest(build_dir)
     location = Path(manifest["embedder"]["location"])
     folder = location if location.is_absolute() else build_dir / location
-    queries = Embedder(folder).encode_queries(lecard_queries())
+    queries = Embedder(folder).encode_queries(lecard_query_texts())
     started = time.perf_counter()
     report: dict[str, object] = {"benchmark": "ann", "embedder": manifest["embedder"]["name"]}
     if args.synthetic:
@@ -260,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     report["vectors_s"] = round(time.perf_counter() - started, 1)
     grid = json.loads(args.grid.read_text()) if args.grid else None
     report |= ann_sweep(vectors, queries, grid, {"efConstruction": args.efConstruction})
-    print(json.dumps(report, ensure_ascii=False, indent=1))
+    emit_json(report)
     return 0
 
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -31,26 +29,17 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "bench") not in sys.path:
+    sys.path.append(str(REPO / "bench"))  # for _common; appended, shadows nothing
+
+from _common import emit_json, free_port, latency_summary, lecard_query_texts, leian  # noqa: E402
+
 COURT = "浙江省杭州市西湖区人民法院"
 CASE_NUMBER = "（2025）浙0106刑初88号"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _leian(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "api.cli.main", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
+    return leian(*args, env=env).stdout.strip().splitlines()[-1]
 
 
 def issue_tokens(env: dict[str, str], n: int) -> list[str]:
@@ -82,7 +71,7 @@ def running_service(
         **(env_overrides or {}),
     }
     tokens = issue_tokens(env, clients)
-    port = _free_port()
+    port = free_port()
     if workers == 1:
         command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port)]
     else:
@@ -216,7 +205,7 @@ def _phase(pid: int, run: Callable[[], tuple[list[float], float]]) -> dict[str, 
     latencies, wall = run()
     server_cpu, own_cpu = process_cpu_s(pid) - cpu_before, time.process_time() - own_before
     n = len(latencies)
-    return latency_summary(latencies) | {
+    return latency_summary(latencies, digits=1) | {
         "searches": n,
         "seconds": round(wall, 1),
         "searches_per_second": round(n / wall, 2),
@@ -225,15 +214,6 @@ def _phase(pid: int, run: Callable[[], tuple[list[float], float]]) -> dict[str, 
         "server_memory_mb": memory_mb(pid),
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
-
-
-def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
-    ms = sorted(s * 1000 for s in seconds)
-
-    def pick(q: float) -> float:
-        return round(ms[min(len(ms) - 1, round(q / 100 * (len(ms) - 1)))], 1)
-
-    return {"p50": pick(50), "p95": pick(95), "p99": pick(99), "mean": round(sum(ms) / len(ms), 1)}
 
 
 @contextlib.contextmanager
@@ -269,10 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="server environment")
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(REPO / "bench"))
-    from perf_ann import lecard_queries
-
-    queries = lecard_queries()
+    queries = lecard_query_texts()
     report: dict[str, object] = {
         "benchmark": "perf_http",
         "index": str(args.index),
@@ -291,11 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pid, lambda: concurrent(base, tokens, queries, args.seconds)
             )
         report["server_peak_rss_mb"] = peak_rss_mb(pid)
-    text = json.dumps(report, ensure_ascii=False, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    emit_json(report, args.out)
     return 0
 
 

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import perf_ann  # noqa: E402
+from _common import emit_json, latency_and_rate, lecard_query_texts, timed  # noqa: E402
 from procmem import PeakSampler, memory_mb  # noqa: E402
 
 from retrieval import index_layout as layout  # noqa: E402
@@ -52,21 +52,6 @@ def facts_token_lines(build_dir: Path) -> Iterator[str]:
     from index_build.token_store import iter_token_lines
 
     return iter_token_lines(build_dir, "facts")
-
-
-def timed(fn: Callable[[str], object], queries: list[str], warmup: int = 3) -> list[float]:
-    for query in queries[:warmup]:
-        fn(query)
-    seconds = []
-    for query in queries:
-        started = time.perf_counter()
-        fn(query)
-        seconds.append(time.perf_counter() - started)
-    return seconds
-
-
-def summary(seconds: list[float]) -> dict[str, float]:
-    return perf_ann.latency_summary(seconds) | {"per_second": round(len(seconds) / sum(seconds), 2)}
 
 
 PEER_BM25_PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene"}  # bm25s's own defaults
@@ -109,7 +94,7 @@ def jieba_bm25s(build_dir: Path, queries: list[str], cache: Path | None = None) 
     after_index = memory_mb()
     peer_tokenize("被告人")  # jieba's dictionary loads here, not in the first timed query
     seconds = timed(lambda q: model.retrieve([peer_tokenize(q)], k=PEER_K, show_progress=False), queries)
-    return summary(seconds) | {
+    return latency_and_rate(seconds) | {
         "documents": int(model.scores["num_docs"]),
         "postings": len(model.scores["data"]),
         "index_seconds": round(built, 1),
@@ -132,7 +117,7 @@ def rank_bm25(build_dir: Path, queries: list[str], max_docs: int) -> dict[str, o
     model = BM25Okapi(lines)
     built = time.perf_counter() - started
     seconds = timed(lambda q: np.argsort(-model.get_scores(peer_tokenize(q)))[:PEER_K], queries, 1)
-    return summary(seconds) | {
+    return latency_and_rate(seconds) | {
         "documents": len(lines),
         "index_seconds": round(built, 1),
         "limit": f"indexes the first {max_docs} documents (a dict per document; linear per query)",
@@ -158,8 +143,8 @@ def faiss_exact(build_dir: Path, queries: list[str]) -> dict[str, object]:
         with_embedding = timed(lambda q: exact.search(embedder.encode_queries([q]), PEER_K), queries)
         search_only = timed(lambda i: exact.search(encoded[int(i) : int(i) + 1], PEER_K), rows)
     return {
-        "with_embedding": summary(with_embedding),
-        "search_only": summary(search_only),
+        "with_embedding": latency_and_rate(with_embedding),
+        "search_only": latency_and_rate(search_only),
         "documents": int(exact.ntotal),
     }
 
@@ -198,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank-bm25-docs", type=int, default=RANK_BM25_MAX_DOCS)
     parser.add_argument("--peer-cache", type=Path, help="folder of jieba_bm25s indexes, one per build id")
     args = parser.parse_args(argv)
-    queries = perf_ann.lecard_queries()[: args.queries]
+    queries = lecard_query_texts()[: args.queries]
     build_dir = layout.resolve_current(args.index)
     out = run_peer(args.peer, build_dir, queries, args.rank_bm25_docs, args.peer_cache)
-    print(json.dumps(out, ensure_ascii=False))
+    emit_json(out, indent=None)  # one line: bench/perf.py reads the last line of the output
     return 0
 
 

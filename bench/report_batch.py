@@ -38,6 +38,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+if str(REPO / "bench") not in sys.path:
+    sys.path.append(str(REPO / "bench"))  # for _common; appended, shadows nothing
+
+from _common import BENCH_BUILD, LECARD_INDEX, LECARD_QUERIES, SHARED_DATA, emit_json  # noqa: E402
 
 from api.service.accounts import AccountStore, Role  # noqa: E402
 from retrieval.audit.records import Actor, TypedRecord, batch_of  # noqa: E402
@@ -46,11 +50,8 @@ from retrieval.index_layout import IndexLayoutError, resolve_current  # noqa: E4
 from retrieval.index_store import read_manifest  # noqa: E402
 from retrieval.parsing.courts import find_court_name, parse_court  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
-LECARD_QUERIES = SHARED / "lecard" / "data" / "query" / "query.json"
-LECARDV2_QUERIES = SHARED / "lecardv2" / "query" / "test_query.json"
-DEFAULT_INDEX = REPO / "build" / "bench" / "lecard-index"
-WORK = REPO / "build" / "bench" / "report-batch"
+LECARDV2_QUERIES = SHARED_DATA / "lecardv2" / "query" / "test_query.json"
+WORK = BENCH_BUILD / "report-batch"
 LECARD_JUDGE, LECARD_COURT = "bench-lecard", "浙江省杭州市西湖区人民法院"
 TRIGGERS = (
     "拟提交专业法官会议或审委会讨论",
@@ -140,8 +141,13 @@ def run_killed(cmd: list[str], out: Path, kill_at: int) -> dict[str, Any]:
     }
 
 
-def batch_records(data: Path, batch_id: str) -> list[tuple[str, int]]:
-    """(kind, item) of every audit record of the batch, in log order."""
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+
+
+def batch_records(out: Path, data: Path) -> list[tuple[str, int]]:
+    """(kind, item) of every audit record the batch in ``out`` made."""
+    batch_id = json.loads((out / "batch.json").read_text("utf-8"))["batch_id"]
     with AuditLog(data / "audit.sqlite") as log:
         return [
             (r.kind, ref.item)
@@ -152,9 +158,8 @@ def batch_records(data: Path, batch_id: str) -> list[tuple[str, int]]:
 
 def in_flight_at_kill(out: Path, data: Path) -> dict[str, int]:
     """Cases the kill caught between their audit records and their state line (the window resuming covers)."""
-    batch_id = json.loads((out / "batch.json").read_text("utf-8"))["batch_id"]
     finished = {json.loads(line)["item"] for line in (out / "state.jsonl").read_text("utf-8").splitlines()}
-    tagged = batch_records(data, batch_id)
+    tagged = batch_records(out, data)
     return {
         "searched_not_finished": len({i for k, i in tagged if k == "search"} - finished),
         "reported_not_finished": len({i for k, i in tagged if k == "report"} - finished),
@@ -177,8 +182,7 @@ def check(out: Path, data: Path, n_cases: int) -> dict[str, Any]:
     rows = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text("utf-8-sig"))))
     items = [int(r["序号"]) for r in rows]
     states = [json.loads(line) for line in (out / "state.jsonl").read_text("utf-8").splitlines()]
-    batch_id = json.loads((out / "batch.json").read_text("utf-8"))["batch_id"]
-    tagged = batch_records(data, batch_id)
+    tagged = batch_records(out, data)
     searches = Counter(item for kind, item in tagged if kind == "search")
     reports = Counter(item for kind, item in tagged if kind == "report")
     ok = [int(r["序号"]) for r in rows if r["状态"] == "已生成"]
@@ -219,7 +223,7 @@ def compare_workers(rows: list[dict[str, Any]], index: Path, root: Path) -> dict
         folder = root / f"workers-{workers}"
         pending = folder / "pending.jsonl"
         folder.mkdir(parents=True)
-        pending.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+        write_jsonl(pending, rows)
         create_judges(folder / "data", rows)
         result, wall = run_to_end(command(pending, folder / "out", folder / "data", index, workers))
         out[f"workers_{workers}"] = {
@@ -234,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lecard", type=int, default=60, help="LeCaRD queries (of 107)")
     parser.add_argument("--lecardv2", type=int, default=60, help="LeCaRDv2 test queries (of 160)")
-    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
+    parser.add_argument("--index", type=Path, default=LECARD_INDEX)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kill-after", type=float, default=0.4, help="share of cases done before SIGKILL")
     parser.add_argument(
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     root = WORK / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     data, out, pending = root / "data", root / "out", root / "pending.jsonl"
     root.mkdir(parents=True)
-    pending.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    write_jsonl(pending, rows)
     judges = create_judges(data, rows)
     cmd = command(pending, out, data, index, args.workers)
 
@@ -280,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.compare_workers:
         report["parallel"] = compare_workers(rows[: args.compare_workers], index, root / "compare")
-    print(json.dumps(report, ensure_ascii=False, indent=1))
+    emit_json(report)
     return 0 if verdict["all_checks_pass"] else 1
 
 

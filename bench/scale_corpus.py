@@ -39,14 +39,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+if str(REPO / "bench") not in sys.path:
+    sys.path.append(str(REPO / "bench"))  # for _common; appended, shadows nothing
+
+from _common import LECARD_ARCHIVE, SHARED_DATA  # noqa: E402
 
 from index_build.readers import cail, lecard  # noqa: E402
 from retrieval.document import Document  # noqa: E402
 from retrieval.parsing.courts import PROVINCES  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
-DEFAULT_LECARD = SHARED / "lecard" / "data" / "candidates.tar.xz"
-DEFAULT_CAIL = SHARED / "cail2018-sample" / "data" / "data_test.json"
+DEFAULT_LECARD = LECARD_ARCHIVE
+DEFAULT_CAIL = SHARED_DATA / "cail2018-sample" / "data" / "data_test.json"
 DOC_PREFIX = "SYN-"
 DEFENDANT_ROLES = ("被告人", "原审被告人", "上诉人", "罪犯")
 KEEP_SHARE = 0.5  # share of the skeleton's fact sentences kept; the rest come from same-charge cases
