@@ -13,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.slow  # Chromium (Playwright) against a real uvicorn se
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "build" / "screenshots" / "web-page.png"
+REPORT = REPO / "build" / "screenshots" / "downloads" / "report.docx"
 COURT = "浙江省杭州市西湖区人民法院"
 PENDING = json.loads(
     (REPO / "corpus_samples" / "pending" / "pending_cases.jsonl").read_text("utf-8").splitlines()[0]
@@ -52,6 +54,7 @@ def _require_browser() -> Any:
 class Server:
     url: str
     token: str
+    auditor_token: str
     settings: Settings
 
 
@@ -73,6 +76,8 @@ def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
         accounts.create_user("王法官", Role.JUDGE, COURT, record)
         token = accounts.issue_token("王法官", None, record)[1]
+        accounts.create_user("李审管", Role.AUDITOR, COURT, record)
+        auditor_token = accounts.issue_token("李审管", None, record)[1]
     accounts.close()
     port = _free_port()
     uv = uvicorn.Server(
@@ -85,7 +90,7 @@ def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         time.sleep(0.05)
     try:
         assert uv.started, "the server did not start within 60 s"
-        yield Server(f"http://127.0.0.1:{port}", token, settings)
+        yield Server(f"http://127.0.0.1:{port}", token, auditor_token, settings)
     finally:
         uv.should_exit = True
         thread.join(timeout=15)
@@ -111,9 +116,14 @@ def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
             assert COURT in page.inner_text("#who")
 
             page.fill("#case_number", PENDING["case_number"])
-            page.select_option("#trigger", "缺乏明确或统一裁判规则")
             page.fill("#facts", PENDING["facts"])
             page.fill("#charges", "盗窃罪")
+            # No default 检索情形: a search without one is not sent (and so never counted under a default).
+            assert page.input_value("#trigger") == ""
+            page.click("#search-button")
+            page.wait_for_timeout(500)
+            assert page.locator("#results").is_hidden()
+            page.select_option("#trigger", "缺乏明确或统一裁判规则")
             page.click("#search-button")
             page.wait_for_selector(".result", timeout=30_000)
             headings = page.locator(".tier h3").all_inner_texts()
@@ -133,6 +143,12 @@ def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
             first.locator("input[type=text]").fill("同为入户盗窃，均有多次盗窃情节")
             first.locator("button[type=submit]").click()
             expect(first.locator(".marked")).to_contain_text("已标注为类案")
+            with page.expect_download() as downloaded:
+                page.click("#report-actions button[data-format='docx']")
+            report_path = REPORT.parent / downloaded.value.suggested_filename
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            downloaded.value.save_as(report_path)
+            expect(page.locator("#report-status")).to_contain_text("已下载")
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:
@@ -147,6 +163,47 @@ def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
     assert len(searches) == 1 and searches[0].payload["case_number"] == PENDING["case_number"]
     assert searches[0].actor.user == "王法官" and searches[0].payload["charges"] == ["盗窃罪"]
     assert len(decisions) == 1
+    reports = [r for r in records if r.kind == "report"]
+    assert len(reports) == 1 and reports[0].payload["search_id"] == searches[0].seq
+    with zipfile.ZipFile(report_path) as docx:  # a real DOCX that carries the judge's mark and reason
+        body = docx.read("word/document.xml").decode("utf-8")
+    assert "同为入户盗窃，均有多次盗窃情节" in body and PENDING["case_number"] in body
     (mark,) = decisions[0].payload["marks"]
     assert mark["label"] == "类案" and mark["doc_id"] == searches[0].payload["results"][0]["doc_id"]
     assert decisions[0].payload["search_id"] == searches[0].seq
+
+
+def test_the_court_management_sees_the_summary_and_exports_but_no_search_form(server: Server) -> None:
+    sync_playwright, expect = _require_browser()
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.goto(server.url + "/")
+            page.fill("#token", server.auditor_token)
+            page.click("#signin-button")
+            expect(page.locator("#who")).to_contain_text("李审管")
+            assert page.locator("#search").is_hidden() and page.locator("#management").is_visible()
+            # The period defaults to this month up to today, which holds the first test's search.
+            assert page.input_value("#summary_from") <= page.input_value("#summary_to")
+            page.click("#summary-button")
+            expect(page.locator("#summary table")).to_contain_text("强制检索次数")
+            with page.expect_download() as downloaded:
+                page.click("#export-actions button[data-export='jsonl']")
+            exported = REPORT.parent / downloaded.value.suggested_filename
+            downloaded.value.save_as(exported)
+        finally:
+            browser.close()
+    assert problems == [], problems
+    records = [json.loads(line)["record"] for line in exported.read_text("utf-8").splitlines()[1:]]
+    assert {"summary", "export"} <= {r["kind"] for r in records}  # the acts themselves, recorded first
+    assert {r["actor"]["court"] for r in records} == {COURT}  # the court's own records only
+    with AuditLog(server.settings.audit_db) as log:
+        drawn = [r for r in log.iter_records() if r.kind in ("summary", "export")]
+    assert [r.actor.user for r in drawn] == ["李审管"] * len(drawn) and {r.kind for r in drawn} == {
+        "summary",
+        "export",
+    }

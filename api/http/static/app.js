@@ -43,6 +43,31 @@ async function api(method, path, body) {
   return data;
 }
 
+// A file the server makes (a report, a summary, an export): fetched with the token, saved under the
+// name the server gives in Content-Disposition. Returns that name.
+async function download(path, fallbackName) {
+  const response = await fetch(API + path, { headers: { "Authorization": "Bearer " + token() } });
+  if (!response.ok) {
+    let err = null;
+    try { err = (await response.json()).error; } catch (e) { err = null; }
+    throw new Error(err && err.message_zh ? err.message_zh : "请求失败（" + response.status + "）");
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="([^"]+)"/.exec(disposition);
+  const name = match ? match[1] : fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
+}
+
+const CASEWORK_ROLES = ["承办法官", "法官助理", "院长/庭长"];
+const SUMMARY_ROLES = ["审判管理", "院长/庭长", "admin"];
+const EXPORT_ROLES = ["审判管理", "admin"];
+
 function splitList(text) {
   return text.split(/[,，;；、\n]/).map((s) => s.trim()).filter((s) => s);
 }
@@ -61,7 +86,10 @@ async function signIn(event) {
     $("who").textContent = me.name + "（" + me.role + "，" + (me.court || "全部法院") + "）";
     $("token").value = "";
     $("signout-button").hidden = false;
-    $("search").hidden = false;
+    // Each role sees what it may do: casework roles search and mark; 审判管理 reads the summary and exports.
+    $("search").hidden = !CASEWORK_ROLES.includes(me.role);
+    $("management").hidden = !SUMMARY_ROLES.includes(me.role);
+    $("export-actions").hidden = !EXPORT_ROLES.includes(me.role);
   } catch (e) {
     sessionStorage.removeItem(TOKEN_KEY);
     showError(box, "登录失败：" + e.message);
@@ -72,7 +100,7 @@ function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
   $("who").textContent = "未登录";
   $("signout-button").hidden = true;
-  for (const id of ["search", "results", "case"]) $(id).hidden = true;
+  for (const id of ["search", "results", "case", "management"]) $(id).hidden = true;
 }
 
 // ---------------------------------------------------------------- search
@@ -209,8 +237,46 @@ function relatedList(container, related) {
   }
 }
 
+let currentSearchId = null;
+
+function predictedCauses(result) {
+  // Causes the judge did not give were predicted: shown for the judge to confirm or correct.
+  const box = $("predicted");
+  box.replaceChildren();
+  const predicted = result.predicted_causes || [];
+  box.hidden = !result.causes_predicted || !predicted.length;
+  if (box.hidden) return;
+  box.append("系统预测的罪名/案由（请确认或更正后重新检索）：");
+  for (const cause of predicted) {
+    const choose = el("button", { type: "button", class: "secondary",
+      text: cause.name + "（" + Math.round(cause.share * 100) + "%）" });
+    choose.addEventListener("click", () => {
+      $("charges").value = cause.name;
+      $("charges").focus();
+    });
+    box.append(choose);
+  }
+}
+
+async function downloadReport(event) {
+  const format = event.target.dataset.format;
+  const status = $("report-status");
+  if (!format || currentSearchId === null) return;
+  status.textContent = "正在生成报告…";
+  try {
+    const name = await download("/searches/" + currentSearchId + "/report?format=" + format,
+      "leian-report-" + currentSearchId + "." + format);
+    status.textContent = "已下载 " + name;
+  } catch (e) {
+    status.textContent = "报告生成失败：" + e.message;
+  }
+}
+
 function renderResults(result) {
   $("results").hidden = false;
+  currentSearchId = result.search_id;
+  $("report-status").textContent = "";
+  predictedCauses(result);
   $("receipt").textContent = "检索编号 " + result.search_id + "；审计记录哈希 " + result.audit.leaf_hash +
     "；检索方法 " + result.methods.join("、") + "；罪名/案由 " + (result.causes_used.join("、") || "-") +
     (result.causes_predicted ? "（预测）" : "") + "；索引 " + result.index.build_id;
@@ -223,6 +289,81 @@ function renderResults(result) {
     tiers.append(section);
   }
   relatedList($("related"), result.related);
+}
+
+// ---------------------------------------------------------------- 审判管理: Art. 13 summary, export
+
+function figuresTable(rows) {
+  const table = el("table", { class: "figures" });
+  for (const [name, value] of rows) table.append(el("tr", {}, el("th", { text: name }), el("td", { text: value })));
+  return table;
+}
+
+function counts(map) {
+  const entries = Object.entries(map || {});
+  return entries.length ? entries.map(([k, v]) => k + " " + v).join("；") : "-";
+}
+
+function percent(share) {
+  return share === null || share === undefined ? "-" : (share * 100).toFixed(1) + "%";
+}
+
+function summaryQuery(format) {
+  return "/audit/summary?from=" + $("summary_from").value + "&to=" + $("summary_to").value + "&format=" + format;
+}
+
+async function showSummary(event) {
+  event.preventDefault();
+  const box = $("summary-error");
+  box.hidden = true;
+  const out = $("summary");
+  out.replaceChildren(el("p", { text: "正在核验审计日志并统计…" }));
+  try {
+    const s = await api("GET", summaryQuery("json"));
+    out.replaceChildren(el("p", { class: "meta", text: (s.court || "全部法院") + "，" + s.from + " 至 " + s.to + "（北京时间）" }),
+      figuresTable([
+        ["强制检索次数", String(s.searches)],
+        ["按检索情形", counts(s.by_trigger)],
+        ["按案件类型", counts(s.by_case_type)],
+        ["按检索人", counts(s.by_user)],
+        ["检得指导性案例或最高法案例的检索", s.searches_with_tier_1_2 + "（" + percent(s.tier_1_2_share) + "）"],
+        ["已标注结果 / 其中类案", s.marked_results + " / " + s.marked_similar + "（" + percent(s.similar_share) + "）"],
+        ["生成类案检索报告", String(s.reports)],
+      ]));
+    const chart = await fetch(API + summaryQuery("png"), { headers: { "Authorization": "Bearer " + token() } });
+    if (chart.ok) {
+      const reader = new FileReader();
+      reader.onload = () => out.append(el("img", { class: "chart", src: reader.result, alt: "每日检索次数" }));
+      reader.readAsDataURL(await chart.blob());
+    }
+  } catch (e) {
+    out.replaceChildren();
+    showError(box, e.message);
+  }
+}
+
+async function downloadSummary(event) {
+  const format = event.target.dataset.summary;
+  if (!format) return;
+  const box = $("summary-error");
+  box.hidden = true;
+  if (!$("summary-form").reportValidity()) return;
+  try {
+    await download(summaryQuery(format), "summary." + format);
+  } catch (e) {
+    showError(box, e.message);
+  }
+}
+
+async function downloadExport(event) {
+  const format = event.target.dataset.export;
+  if (!format) return;
+  const status = $("export-status");
+  try {
+    status.textContent = "已导出 " + await download("/audit/export?format=" + format, "audit." + format);
+  } catch (e) {
+    status.textContent = "导出失败：" + e.message;
+  }
 }
 
 // ---------------------------------------------------------------- case view
@@ -276,5 +417,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signout-button").addEventListener("click", signOut);
   $("search-form").addEventListener("submit", runSearch);
   $("case-close").addEventListener("click", () => { $("case").hidden = true; });
+  $("report-actions").addEventListener("click", downloadReport);
+  $("summary-form").addEventListener("submit", showSummary);
+  $("summary-form").addEventListener("click", downloadSummary);
+  $("export-actions").addEventListener("click", downloadExport);
+  // The summary counts days in Beijing time, whatever the workstation's clock zone is.
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
+  $("summary_from").value = today.slice(0, 8) + "01";
+  $("summary_to").value = today;
   if (token()) signIn();
 });
