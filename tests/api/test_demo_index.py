@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from api.cli.service import _ensure_demo_index
 from retrieval.index_layout import MANIFEST, resolve_current
 from retrieval.index_store import IndexStore
@@ -14,6 +16,7 @@ def _build_id(home: Path) -> str:
     return json.loads((resolve_current(home) / MANIFEST).read_text(encoding="utf-8"))["build_id"]
 
 
+@pytest.mark.slow
 def test_a_demo_index_from_another_segmenter_is_rebuilt_and_a_current_one_kept(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     _ensure_demo_index(home)

@@ -148,6 +148,7 @@ def test_a_read_only_store_fails_closed_and_recovers(env: Env, tmp_path: Path) -
     fails_closed_and_recovers(_in_process(env), read_only, "ro", tmp_path)
 
 
+@pytest.mark.slow
 def test_a_locked_store_fails_closed_and_recovers(env: Env, tmp_path: Path) -> None:
     @contextlib.contextmanager
     def locked() -> Iterator[None]:

@@ -58,6 +58,7 @@ def reference_log_likelihood(lines: list[str], query: list[str]) -> tuple[np.nda
     return out, constant
 
 
+@pytest.mark.slow
 def test_the_ranking_is_the_textbook_likelihood_ranking(corpus) -> None:
     keyword, lines = corpus
     none_blocked = np.zeros(keyword.size, dtype=bool)

@@ -128,6 +128,7 @@ def test_not_an_archive_or_a_truncated_one_is_one_rejection(tmp_path: Path) -> N
 # -- CAIL2018 ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cail_gbk_train_file() -> None:
     path = require(CAIL / "data_train.json")
     docs, rejected = split(cail.read(path))

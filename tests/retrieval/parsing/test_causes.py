@@ -220,6 +220,7 @@ def test_result_wins_over_title() -> None:
     assert extract_causes(title="刘振健绑架罪一案", result="驳回上诉，维持原判。") == ["绑架罪"]
 
 
+@pytest.mark.slow
 def test_lecard_results_agree_with_titles() -> None:
     """Charges from the result (pjjg) against those from the case name (ajName) on 2,000 candidates.
 

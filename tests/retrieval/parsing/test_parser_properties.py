@@ -96,6 +96,7 @@ def assert_well_formed(doc: Document) -> None:
 # -- 案号 -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(any_text)
 @example("（2015）嘉桐刑初字第328号")
@@ -161,6 +162,7 @@ def test_a_printed_case_number_parses_and_its_canonical_form_is_a_fixed_point(
 # -- 法条 -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(any_text)
 @example("依照《中华人民共和国刑法》第二百六十四条、第六十七条第三款，第七十二条第一款第（三）项之规定")
@@ -184,6 +186,7 @@ def test_article_extraction_and_case_numbers_on_hostile_strings(text: str) -> No
 # -- whole judgments ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.one_of(st.text(max_size=2000), st.text(alphabet=st.sampled_from(LEGAL), max_size=2000)))
 @example("浙江省杭州市西湖区人民法院\n刑事判决书\n（2023）浙0106刑初123号\n公诉机关杭州市西湖区人民检察院。\n被告人张三。\n"
@@ -201,6 +204,7 @@ def test_parse_judgment_on_hostile_strings(text: str) -> None:
     assert doc.doc_id == "fuzz"
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.one_of(st.text(max_size=1500), legal_text, legal_text.map(lambda t: "指导性案例12号：" + t)))
 def test_markdown_case_parsers_return_a_document_or_a_rejection(text: str) -> None:
