@@ -1,8 +1,9 @@
 """罪名 (criminal charges) and 案由 (civil and administrative causes of action) of a judgment.
 
-Names are validated against two resource lists: ``charges.txt`` (the 罪名 in force, per the 最高法/最高检
-确定罪名 rules) and ``civil_causes.txt`` (民事案件案由规定 2020 and 行政案由). Judgments write charges in
-three other ways that must land on the same name for similar-case matching:
+Names are validated against ``charges.txt`` (the 罪名 in force, per the 最高法/最高检 确定罪名 rules) and
+the 案由 tree (``cause_tree.py``: 民事案件案由规定 2020 and 行政案由 2020, with the 2008/2011 names
+mapped to the 2020 ones). Judgments write charges in three other ways that must land on the same name
+for similar-case matching:
 
 * a former name of a renamed charge (``非法获取公民个人信息罪`` before 2015): mapped to the current name;
 * part of a 选择性罪名 (``贩卖毒品罪``, ``非法持有枪支罪``): resolved to the full charge when the short
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 from importlib import resources
+
+from retrieval.parsing.cause_tree import load_cause_tree
 
 _CRIME = "罪"
 # The longest 罪名 is 32 characters; a candidate longer than this is not a name.
@@ -68,30 +71,6 @@ _FORMER_CHARGES = {
     "食品监管渎职罪": "食品、药品监管渎职罪",
 }
 
-# Older or colloquial 案由 that the 2020 案由规定 names differently.
-_FORMER_CIVIL = {
-    "居间合同纠纷": "中介合同纠纷",
-    "合伙协议纠纷": "合伙合同纠纷",
-    "物业管理合同纠纷": "物业服务合同纠纷",
-    "企业借贷纠纷": "借款合同纠纷",
-    "商品房买卖合同纠纷": "商品房销售合同纠纷",
-    "生命权纠纷": "生命权、身体权、健康权纠纷",
-    "健康权纠纷": "生命权、身体权、健康权纠纷",
-    "身体权纠纷": "生命权、身体权、健康权纠纷",
-    "生命权、健康权、身体权纠纷": "生命权、身体权、健康权纠纷",
-    "道路交通事故人身损害赔偿纠纷": "机动车交通事故责任纠纷",
-    "交通事故人身损害赔偿纠纷": "机动车交通事故责任纠纷",
-    "道路交通事故损害赔偿纠纷": "机动车交通事故责任纠纷",
-    "雇员受害赔偿纠纷": "提供劳务者受害责任纠纷",
-    "著作权侵权纠纷": "著作权权属、侵权纠纷",
-    "商标侵权纠纷": "侵害商标权纠纷",
-    "船舶碰撞损害赔偿纠纷": "船舶碰撞损害责任纠纷",
-    "海上货物运输合同纠纷": "海上、通海水域货物运输合同纠纷",
-    "海上旅客运输合同纠纷": "海上、通海水域旅客运输合同纠纷",
-    "海上保险合同纠纷": "海上、通海水域保险合同纠纷",
-    "侵犯商标专用权纠纷": "侵害商标权纠纷",
-}
-
 # Short forms common in titles and results that are not a plain part of the full name.
 _COLLOQUIAL_CHARGES = {
     "掩饰、隐瞒犯罪": "掩饰、隐瞒犯罪所得、犯罪所得收益罪",
@@ -140,8 +119,8 @@ def load_charges() -> frozenset[str]:
 
 @cache
 def load_civil_causes() -> frozenset[str]:
-    """Civil and administrative 案由 (``retrieval/resources/civil_causes.txt``)."""
-    return _resource_names("civil_causes.txt")
+    """Civil and administrative 案由: every node of the 案由 tree (``retrieval/resources/cause_tree.txt``)."""
+    return frozenset(load_cause_tree().nodes)
 
 
 def _clean(name: str) -> str:
@@ -164,15 +143,14 @@ def normalise_cause(name: str) -> str:
 def _resolve_civil(text: str) -> str | None:
     if text.endswith("争议纠纷"):
         text = text.removesuffix("纠纷")
-    civil = load_civil_causes()
+    tree = load_cause_tree()
     candidates = [text]
     if text.startswith("侵犯"):
         candidates += ["侵害" + text.removeprefix("侵犯"), text.removeprefix("侵犯")]
     for candidate in candidates:
-        if candidate in civil:
-            return candidate
-        if candidate in _FORMER_CIVIL:
-            return _FORMER_CIVIL[candidate]
+        resolved = tree.canonical(candidate)
+        if resolved:
+            return resolved
     return None
 
 
