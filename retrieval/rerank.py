@@ -46,7 +46,7 @@ def _article_keys(provisions: Sequence[str]) -> set[str]:
     keys = set()
     for provision in provisions:
         try:
-            keys.add(CitedArticle.from_key(provision).article_key())
+            keys.add(CitedArticle.from_key(provision).provision_key())
         except ValueError:
             continue
     return keys
@@ -68,7 +68,8 @@ def legal_agreement(pending: PendingCaseFeatures, doc: Document, features: Legal
     # candidate filed under the parent or a child of the pending 案由 counts in part.
     return LegalAgreement(
         causes=_coverage(set(pending.charges), set(doc.causes)),
-        articles=_jaccard(_article_keys(pending.articles), {a.article_key() for a in doc.articles}),
+        # provision keys: a 合同法 citation agrees with the 民法典 article that replaced it
+        articles=_jaccard(_article_keys(pending.articles), {a.provision_key() for a in doc.articles}),
         circumstances=_jaccard(pending.circumstances, features.circumstances),
         amount=1.0 if pending.amount_band and pending.amount_band == features.amount_band else 0.0,
     )
