@@ -94,7 +94,7 @@ _NAME_STOP = frozenset("，。；：,.;:！!？?“”\"'《》\n\r\t 　")
 _DECISION = re.compile(r"(?:判决|裁定|决定)如下")
 # The end of a title's case name: "一案", the instance and the document type.
 _TITLE_END = re.compile(
-    r"一案|[一二]审|再审|重审|复核|审判监督|管辖权异议|执行复议|(?:刑事)?附带民事(?:公益)?诉讼"
+    r"一案|[一二]审|再审|重审|复核|上诉(?!人)|审判监督|管辖权异议|执行复议|(?:刑事)?附带民事(?:公益)?诉讼"
     r"|(?:刑事附带民事|刑事|民事|行政|执行|国家赔偿)?(?:判决书|裁定书|调解书|决定书|通知书)"
 )
 _TITLE_TRAILER = re.compile(r"(?:等罪|等|一案|案)+$")
@@ -152,6 +152,27 @@ def _resolve_civil(text: str) -> str | None:
         if resolved:
             return resolved
     return None
+
+
+# What administrative case names say for a 二级 行政案由 that they do not name (工伤认定 is a 行政确认).
+_ADMIN_WORDS = (
+    (re.compile(r"工伤认定|工伤决定|伤残等级"), "行政确认"),
+    (re.compile(r"(?<!政府)信息公开"), "政府信息公开"),
+    (re.compile(r"不履行[^，。]{0,12}?职责|行政不作为"), "不履行职责"),
+    (re.compile(r"征收|征用"), "行政征收或者征用"),
+)
+
+
+def _administrative_causes(title: str) -> list[str]:
+    """二级 行政案由 a case name names (…行政处罚决定案, …政府信息公开案) or implies (…工伤认定案)."""
+    tree = load_cause_tree()
+    names = [
+        n.name for n in tree.nodes.values() if n.system == "行政" and n.level == 2 and n.name != "公益诉讼"
+    ]
+    # 公益诉讼 is left out: 民事公益诉讼 names carry it too
+    found = [name for name in names if name in title]
+    found += [cause for pattern, cause in _ADMIN_WORDS if pattern.search(title) and cause not in found]
+    return sorted(found, key=title.find) if found else []
 
 
 @lru_cache(maxsize=1 << 16)
@@ -287,6 +308,8 @@ def _resolve_item(text: str, tail: str) -> str | None:
     resolved = _resolve_civil(text) or _resolve_charge(text)
     if resolved is None and tail and not text.endswith(tail):
         resolved = _resolve_civil(text + tail)
+    if resolved is None and not tail and len(text) >= 2 and not text.endswith(("争议", "之诉", "诉讼")):
+        resolved = _resolve_civil(text + "纠纷")  # case names drop it: 聂美兰诉…确认劳动关系案
     return resolved
 
 
@@ -356,7 +379,7 @@ def extract_causes(*, title: str = "", result: str = "", text: str = "") -> list
     ``张某与李某民间借贷纠纷一审民事判决书``); otherwise ``text``. A title naming only civil causes wins
     over the result, whose narrative may mention a related criminal case.
     """
-    title_causes = _title_causes(title) if title else []
+    title_causes = (_title_causes(title) or _administrative_causes(title)) if title else []
     if title_causes and not any(c.endswith("罪") for c in title_causes):
         # a civil title is not overridden by a charge the result mentions (a related criminal case)
         return list(dict.fromkeys(title_causes))

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from retrieval.parsing.cause_tree import _parse, cause_affinity, load_cause_tree
-from retrieval.parsing.causes import load_charges, normalise_cause
+from retrieval.parsing.causes import extract_causes, load_charges, normalise_cause
 from tests.conftest import SHARED_DATA, require
 
 CJRC = SHARED_DATA / "cail2019-cjrc-dev" / "docs.jsonl"
@@ -100,3 +100,20 @@ def test_every_cjrc_civil_cause_normalises_into_the_tree() -> None:
     assert len(causes) == 188
     missing = sorted(c for c in causes if normalise_cause(c) not in tree.nodes)
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("聂美兰诉北京某文化有限公司确认劳动关系案", ["确认劳动关系纠纷"]),  # 纠纷 left out of the case name
+        ("张三诉李四离婚案", ["离婚纠纷"]),
+        ("张美云与朱忠民第三人撤销诉讼纠纷案", ["第三人撤销之诉"]),
+        ("某建设公司诉某置业公司保函欺诈纠纷案", ["独立保函欺诈纠纷"]),
+        ("某燃料公司诉某市质量技术监督局行政处罚决定案", ["行政处罚"]),
+        ("某服饰公司诉某区人力资源和社会保障局工伤认定决定案", ["行政确认"]),
+        ("某某诉某市人民政府政府信息公开案", ["政府信息公开"]),
+        ("周某盗窃案", ["盗窃罪"]),  # charges are unchanged
+    ],
+)
+def test_case_names_of_published_cases(title: str, expected: list[str]) -> None:
+    assert extract_causes(title=title) == expected
