@@ -16,6 +16,7 @@ from typing import TypeVar
 from retrieval.document import CaseCategory, Court, Document, Party, Sections
 from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
+from retrieval.parsing.cause_tree import load_cause_tree
 from retrieval.parsing.causes import extract_causes
 from retrieval.parsing.courts import find_court_name, parse_court
 from retrieval.parsing.dates import extract_decision_date
@@ -32,6 +33,7 @@ _CATEGORY_RE = re.compile(r"刑事|民事|(?<!特别)行政(?!区)|国家赔偿|
 # Without a 案号 or a category word: who the parties are says civil or criminal.
 _CIVIL_PARTIES_RE = re.compile(r"原告|诉称|诉讼请求|上诉人")
 _CRIMINAL_PARTIES_RE = re.compile(r"公诉机关|被告人|检察院指控|罪犯")
+_ADMINISTRATIVE_RE = re.compile(r"行政行为|行政机关|行政诉讼|行政复议|人民政府|(?<!特别)行政(?!区)")
 _FINDINGS_ARE_FACTS = (CaseCategory.CIVIL, CaseCategory.ADMINISTRATIVE)
 _OPENING_CHARS = 100  # court, document type and 案号 open a judgment; later mentions are other documents
 _MAX_TITLE_CHARS = 100
@@ -51,18 +53,27 @@ def _category_from(text: str) -> CaseCategory | None:
 
 
 def _category_from_causes(causes: list[str], title: str) -> CaseCategory | None:
-    """罪名 end in 罪 and civil 案由 in 纠纷 / 争议: enough to classify a case report without a 案号."""
+    """罪名 end in 罪, civil 案由 in 纠纷 / 争议, 行政案由 are nodes of the 行政 tree: enough to classify a
+    case report without a 案号."""
     if any(c.endswith("罪") for c in causes):
         return CaseCategory.CRIMINAL
+    tree = load_cause_tree()
+    if any(c in tree.nodes and tree.nodes[c].system == "行政" for c in causes):
+        return CaseCategory.ADMINISTRATIVE
     if any(c.endswith(("纠纷", "争议")) for c in causes) or "纠纷" in title:
         return CaseCategory.CIVIL
     return None
 
 
 def _looks_civil(header: str, full_text: str) -> bool:
-    """Party roles of a civil suit (原告, 诉称) and none of a criminal one (公诉机关, 被告人)."""
+    """Party roles of a civil suit (原告, 诉称) and none of a criminal (公诉机关, 被告人) or administrative
+    one (行政行为, 人民政府)."""
     opening = full_text[:3000]
-    return bool(_CIVIL_PARTIES_RE.search(opening)) and not _CRIMINAL_PARTIES_RE.search(header + opening)
+    return (
+        bool(_CIVIL_PARTIES_RE.search(opening))
+        and not _CRIMINAL_PARTIES_RE.search(header + opening)
+        and not _ADMINISTRATIVE_RE.search(header + opening)  # 原告 … 诉被告某局: an administrative suit
+    )
 
 
 def _first_line(header: str) -> str:

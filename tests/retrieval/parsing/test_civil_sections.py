@@ -108,3 +108,14 @@ def test_criminal_facts_keep_the_prosecution_account() -> None:
 def test_has_sections() -> None:
     assert has_sections(CIVIL)
     assert not has_sections("2019年3月1日，张某向李某借款十万元，至今未还。")
+
+
+def test_an_administrative_case_report_without_a_case_number() -> None:
+    text = (
+        "某服饰公司诉某区人力资源和社会保障局工伤认定决定案\n原告某服饰公司诉称：被告作出的工伤认定决定错误。"
+        "被告某区人力资源和社会保障局辩称：认定正确。经审理查明：职工王某在上班途中受伤。"
+        "本院认为，被诉行政行为认定事实清楚。判决如下：驳回原告的诉讼请求。"
+    )
+    doc = parse_judgment(text, doc_id="adm-report")
+    assert doc.causes == ["行政确认"]
+    assert doc.category is CaseCategory.ADMINISTRATIVE
