@@ -30,7 +30,7 @@ from index_build.publish import build_lock, new_build_id, new_staging, publish, 
 from index_build.readers.base import Rejection
 from index_build.readers.detect import read_any
 from index_build.recipes.static_embedder import StaticRecipe, train_static_embedder_from_lines
-from index_build.validate import facts_for_index, full_text_for_index, rejection_reason
+from index_build.validate import facts_for_index, full_text_for_index, index_warnings, rejection_reason
 from retrieval import index_layout as layout
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
@@ -48,6 +48,7 @@ class ValidationReport:
     read: int = 0
     indexed: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[Rejection] = field(default_factory=list)  # indexed, but only partly read
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +56,8 @@ class ValidationReport:
             "indexed": self.indexed,
             "rejected_count": len(self.rejected),
             "rejected": [{"source": r.source, "line": r.line, "reason": r.reason} for r in self.rejected],
+            "warnings_count": len(self.warnings),
+            "warnings": [{"source": w.source, "line": w.line, "reason": w.reason} for w in self.warnings],
         }
 
 
@@ -174,6 +177,10 @@ def _validated(
                 report.rejected.append(Rejection(item.source or str(path), None, reason))
                 continue
             seen.add(item.doc_id)
+            report.warnings.extend(
+                Rejection(item.source or str(path), None, f"{item.doc_id}: {warning}")
+                for warning in index_warnings(item)
+            )
             yield item
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from retrieval.document import Document
+from retrieval.document import CaseCategory, Document
+from retrieval.parsing.sections import has_sections
 
 MAX_TEXT_CHARS = 1_000_000  # the longest real judgment seen (LeCaRD) has about 100k characters
 
@@ -18,6 +19,21 @@ def rejection_reason(doc: Document, seen_ids: set[str]) -> str | None:
     if len(doc.full_text) > MAX_TEXT_CHARS:
         return f"full text longer than {MAX_TEXT_CHARS} characters"
     return None
+
+
+def index_warnings(doc: Document) -> list[str]:
+    """What is wrong with ``doc`` but does not stop it being indexed; listed in validation.json so that
+    nothing is indexed half-read without the operator seeing it."""
+    warnings = []
+    if (
+        doc.full_text.strip()
+        and doc.category not in (CaseCategory.CRIMINAL,)
+        and not has_sections(doc.full_text)
+    ):
+        warnings.append(
+            "no recognisable sections (诉称/经审理查明/本院认为/判决如下 …): indexed with the whole text as facts"
+        )
+    return warnings
 
 
 def full_text_for_index(doc: Document) -> str:

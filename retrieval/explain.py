@@ -327,9 +327,10 @@ def _shared_articles(
     pending_keys: Sequence[str], doc_articles: Sequence[CitedArticle]
 ) -> tuple[list[str], list[str]]:
     doc_keys = {a.key() for a in doc_articles}
-    doc_article_keys = {a.article_key() for a in doc_articles}
+    # 合同法 第206条 and 民法典 第675条 are one provision in two versions (CitedArticle.provision_key)
+    doc_article_keys = {a.provision_key() for a in doc_articles}
     pending = [parse_article_key(k) for k in pending_keys]
-    articles = list(dict.fromkeys(a.article_key() for a in pending if a.article_key() in doc_article_keys))
+    articles = list(dict.fromkeys(a.article_key() for a in pending if a.provision_key() in doc_article_keys))
     provisions = [
         a.key() for a in pending if (a.clause is not None or a.item is not None) and a.key() in doc_keys
     ]

@@ -77,7 +77,8 @@ def statute_hits(
     little; a rare article adds much. Citing the same 款/项 as asked adds half as much again.
     """
     wanted = [CitedArticle.from_key(p) for p in provisions]
-    articles = {a.article_key() for a in wanted}
+    # a provision's other versions count as it (民法典 第675条 finds judgments citing 合同法 第206条)
+    articles = {key for a in wanted for key in a.equivalent_article_keys()}
     detailed = {a.key() for a in wanted} - articles
     if not articles:
         return []

@@ -20,6 +20,7 @@ from retrieval.document import Document
 from retrieval.explain import PendingCaseFeatures
 from retrieval.fusion import RRF_K
 from retrieval.metadata import LegalFeatures
+from retrieval.parsing.cause_tree import cause_affinity
 
 
 @dataclass(frozen=True)
@@ -45,24 +46,30 @@ def _article_keys(provisions: Sequence[str]) -> set[str]:
     keys = set()
     for provision in provisions:
         try:
-            keys.add(CitedArticle.from_key(provision).article_key())
+            keys.add(CitedArticle.from_key(provision).provision_key())
         except ValueError:
             continue
     return keys
 
 
 def _coverage(wanted: set[str], present: set[str]) -> float:
-    """Share of ``wanted`` found in ``present``."""
-    return len(wanted & present) / len(wanted) if wanted else 0.0
+    """Share of ``wanted`` found in ``present``; a 案由 met only by its parent or child in the 案由 tree
+    (保证合同纠纷 and 合同纠纷) counts in part (``cause_affinity``). 罪名 are not in the tree and count
+    only when equal."""
+    if not wanted or not present:
+        return 0.0
+    return sum(max(cause_affinity(w, p) for p in present) for w in wanted) / len(wanted)
 
 
 def legal_agreement(pending: PendingCaseFeatures, doc: Document, features: LegalFeatures) -> LegalAgreement:
     # Causes: the share of the pending case's charges the candidate was also tried for. A judgment on
     # 盗窃罪 and 抢劫罪 is as much a precedent for a 盗窃罪 case as one on 盗窃罪 alone, so its other
-    # charges are not held against it, as a Jaccard similarity would (see bench/README.md).
+    # charges are not held against it, as a Jaccard similarity would (see bench/README.md). A civil
+    # candidate filed under the parent or a child of the pending 案由 counts in part.
     return LegalAgreement(
         causes=_coverage(set(pending.charges), set(doc.causes)),
-        articles=_jaccard(_article_keys(pending.articles), {a.article_key() for a in doc.articles}),
+        # provision keys: a 合同法 citation agrees with the 民法典 article that replaced it
+        articles=_jaccard(_article_keys(pending.articles), {a.provision_key() for a in doc.articles}),
         circumstances=_jaccard(pending.circumstances, features.circumstances),
         amount=1.0 if pending.amount_band and pending.amount_band == features.amount_band else 0.0,
     )

@@ -230,5 +230,5 @@ def _detect_file(path: Path) -> str | None:
             return gongbao_md.FORMAT
         return None
     if name.endswith(".txt"):
-        return plaintext.FORMAT if "法院" in head else None
+        return plaintext.FORMAT if plaintext.looks_like_judgment(head) else None
     return None

@@ -1,8 +1,9 @@
 """罪名 (criminal charges) and 案由 (civil and administrative causes of action) of a judgment.
 
-Names are validated against two resource lists: ``charges.txt`` (the 罪名 in force, per the 最高法/最高检
-确定罪名 rules) and ``civil_causes.txt`` (民事案件案由规定 2020 and 行政案由). Judgments write charges in
-three other ways that must land on the same name for similar-case matching:
+Names are validated against ``charges.txt`` (the 罪名 in force, per the 最高法/最高检 确定罪名 rules) and
+the 案由 tree (``cause_tree.py``: 民事案件案由规定 2020 and 行政案由 2020, with the 2008/2011 names
+mapped to the 2020 ones). Judgments write charges in three other ways that must land on the same name
+for similar-case matching:
 
 * a former name of a renamed charge (``非法获取公民个人信息罪`` before 2015): mapped to the current name;
 * part of a 选择性罪名 (``贩卖毒品罪``, ``非法持有枪支罪``): resolved to the full charge when the short
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 from importlib import resources
+
+from retrieval.parsing.cause_tree import load_cause_tree
 
 _CRIME = "罪"
 # The longest 罪名 is 32 characters; a candidate longer than this is not a name.
@@ -68,30 +71,6 @@ _FORMER_CHARGES = {
     "食品监管渎职罪": "食品、药品监管渎职罪",
 }
 
-# Older or colloquial 案由 that the 2020 案由规定 names differently.
-_FORMER_CIVIL = {
-    "居间合同纠纷": "中介合同纠纷",
-    "合伙协议纠纷": "合伙合同纠纷",
-    "物业管理合同纠纷": "物业服务合同纠纷",
-    "企业借贷纠纷": "借款合同纠纷",
-    "商品房买卖合同纠纷": "商品房销售合同纠纷",
-    "生命权纠纷": "生命权、身体权、健康权纠纷",
-    "健康权纠纷": "生命权、身体权、健康权纠纷",
-    "身体权纠纷": "生命权、身体权、健康权纠纷",
-    "生命权、健康权、身体权纠纷": "生命权、身体权、健康权纠纷",
-    "道路交通事故人身损害赔偿纠纷": "机动车交通事故责任纠纷",
-    "交通事故人身损害赔偿纠纷": "机动车交通事故责任纠纷",
-    "道路交通事故损害赔偿纠纷": "机动车交通事故责任纠纷",
-    "雇员受害赔偿纠纷": "提供劳务者受害责任纠纷",
-    "著作权侵权纠纷": "著作权权属、侵权纠纷",
-    "商标侵权纠纷": "侵害商标权纠纷",
-    "船舶碰撞损害赔偿纠纷": "船舶碰撞损害责任纠纷",
-    "海上货物运输合同纠纷": "海上、通海水域货物运输合同纠纷",
-    "海上旅客运输合同纠纷": "海上、通海水域旅客运输合同纠纷",
-    "海上保险合同纠纷": "海上、通海水域保险合同纠纷",
-    "侵犯商标专用权纠纷": "侵害商标权纠纷",
-}
-
 # Short forms common in titles and results that are not a plain part of the full name.
 _COLLOQUIAL_CHARGES = {
     "掩饰、隐瞒犯罪": "掩饰、隐瞒犯罪所得、犯罪所得收益罪",
@@ -115,7 +94,7 @@ _NAME_STOP = frozenset("，。；：,.;:！!？?“”\"'《》\n\r\t 　")
 _DECISION = re.compile(r"(?:判决|裁定|决定)如下")
 # The end of a title's case name: "一案", the instance and the document type.
 _TITLE_END = re.compile(
-    r"一案|[一二]审|再审|重审|复核|审判监督|管辖权异议|执行复议|(?:刑事)?附带民事(?:公益)?诉讼"
+    r"一案|[一二]审|再审|重审|复核|上诉(?!人)|审判监督|管辖权异议|执行复议|(?:刑事)?附带民事(?:公益)?诉讼"
     r"|(?:刑事附带民事|刑事|民事|行政|执行|国家赔偿)?(?:判决书|裁定书|调解书|决定书|通知书)"
 )
 _TITLE_TRAILER = re.compile(r"(?:等罪|等|一案|案)+$")
@@ -140,8 +119,8 @@ def load_charges() -> frozenset[str]:
 
 @cache
 def load_civil_causes() -> frozenset[str]:
-    """Civil and administrative 案由 (``retrieval/resources/civil_causes.txt``)."""
-    return _resource_names("civil_causes.txt")
+    """Civil and administrative 案由: every node of the 案由 tree (``retrieval/resources/cause_tree.txt``)."""
+    return frozenset(load_cause_tree().nodes)
 
 
 def _clean(name: str) -> str:
@@ -164,16 +143,36 @@ def normalise_cause(name: str) -> str:
 def _resolve_civil(text: str) -> str | None:
     if text.endswith("争议纠纷"):
         text = text.removesuffix("纠纷")
-    civil = load_civil_causes()
+    tree = load_cause_tree()
     candidates = [text]
     if text.startswith("侵犯"):
         candidates += ["侵害" + text.removeprefix("侵犯"), text.removeprefix("侵犯")]
     for candidate in candidates:
-        if candidate in civil:
-            return candidate
-        if candidate in _FORMER_CIVIL:
-            return _FORMER_CIVIL[candidate]
+        resolved = tree.canonical(candidate)
+        if resolved:
+            return resolved
     return None
+
+
+# What administrative case names say for a 二级 行政案由 that they do not name (工伤认定 is a 行政确认).
+_ADMIN_WORDS = (
+    (re.compile(r"工伤认定|工伤决定|伤残等级"), "行政确认"),
+    (re.compile(r"(?<!政府)信息公开"), "政府信息公开"),
+    (re.compile(r"不履行[^，。]{0,12}?职责|行政不作为"), "不履行职责"),
+    (re.compile(r"征收|征用"), "行政征收或者征用"),
+)
+
+
+def _administrative_causes(title: str) -> list[str]:
+    """二级 行政案由 a case name names (…行政处罚决定案, …政府信息公开案) or implies (…工伤认定案)."""
+    tree = load_cause_tree()
+    names = [
+        n.name for n in tree.nodes.values() if n.system == "行政" and n.level == 2 and n.name != "公益诉讼"
+    ]
+    # 公益诉讼 is left out: 民事公益诉讼 names carry it too
+    found = [name for name in names if name in title]
+    found += [cause for pattern, cause in _ADMIN_WORDS if pattern.search(title) and cause not in found]
+    return sorted(found, key=title.find) if found else []
 
 
 @lru_cache(maxsize=1 << 16)
@@ -309,6 +308,8 @@ def _resolve_item(text: str, tail: str) -> str | None:
     resolved = _resolve_civil(text) or _resolve_charge(text)
     if resolved is None and tail and not text.endswith(tail):
         resolved = _resolve_civil(text + tail)
+    if resolved is None and not tail and len(text) >= 2 and not text.endswith(("争议", "之诉", "诉讼")):
+        resolved = _resolve_civil(text + "纠纷")  # case names drop it: 聂美兰诉…确认劳动关系案
     return resolved
 
 
@@ -378,7 +379,7 @@ def extract_causes(*, title: str = "", result: str = "", text: str = "") -> list
     ``张某与李某民间借贷纠纷一审民事判决书``); otherwise ``text``. A title naming only civil causes wins
     over the result, whose narrative may mention a related criminal case.
     """
-    title_causes = _title_causes(title) if title else []
+    title_causes = (_title_causes(title) or _administrative_causes(title)) if title else []
     if title_causes and not any(c.endswith("罪") for c in title_causes):
         # a civil title is not overridden by a charge the result mentions (a related criminal case)
         return list(dict.fromkeys(title_causes))

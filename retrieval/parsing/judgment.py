@@ -16,6 +16,7 @@ from typing import TypeVar
 from retrieval.document import CaseCategory, Court, Document, Party, Sections
 from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
+from retrieval.parsing.cause_tree import load_cause_tree
 from retrieval.parsing.causes import extract_causes
 from retrieval.parsing.courts import find_court_name, parse_court
 from retrieval.parsing.dates import extract_decision_date
@@ -26,8 +27,14 @@ _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 _DOC_TYPE_RE = re.compile(r"判决书|裁定书|调解书|决定书|通知书|(?:支付|保护|禁|强制|搜查)令")
-# 执行 alone is too common in criminal titles (拒不执行判决、裁定罪) to mean an enforcement case.
-_CATEGORY_RE = re.compile(r"刑事|民事|行政|国家赔偿|执行(?=裁定|决定|通知|案件)")
+# 执行 alone is too common in criminal titles (拒不执行判决、裁定罪) to mean an enforcement case, and
+# 行政 inside 特别行政区 / 行政区划 (澳门特别行政区居民 in a civil party listing) is no 行政 case.
+_CATEGORY_RE = re.compile(r"刑事|民事|(?<!特别)行政(?!区)|国家赔偿|执行(?=裁定|决定|通知|案件)")
+# Without a 案号 or a category word: who the parties are says civil or criminal.
+_CIVIL_PARTIES_RE = re.compile(r"原告|诉称|诉讼请求|上诉人")
+_CRIMINAL_PARTIES_RE = re.compile(r"公诉机关|被告人|检察院指控|罪犯")
+_ADMINISTRATIVE_RE = re.compile(r"行政行为|行政机关|行政诉讼|行政复议|人民政府|(?<!特别)行政(?!区)")
+_FINDINGS_ARE_FACTS = (CaseCategory.CIVIL, CaseCategory.ADMINISTRATIVE)
 _OPENING_CHARS = 100  # court, document type and 案号 open a judgment; later mentions are other documents
 _MAX_TITLE_CHARS = 100
 
@@ -46,12 +53,27 @@ def _category_from(text: str) -> CaseCategory | None:
 
 
 def _category_from_causes(causes: list[str], title: str) -> CaseCategory | None:
-    """罪名 end in 罪 and civil 案由 in 纠纷 / 争议: enough to classify a case report without a 案号."""
+    """罪名 end in 罪, civil 案由 in 纠纷 / 争议, 行政案由 are nodes of the 行政 tree: enough to classify a
+    case report without a 案号."""
     if any(c.endswith("罪") for c in causes):
         return CaseCategory.CRIMINAL
+    tree = load_cause_tree()
+    if any(c in tree.nodes and tree.nodes[c].system == "行政" for c in causes):
+        return CaseCategory.ADMINISTRATIVE
     if any(c.endswith(("纠纷", "争议")) for c in causes) or "纠纷" in title:
         return CaseCategory.CIVIL
     return None
+
+
+def _looks_civil(header: str, full_text: str) -> bool:
+    """Party roles of a civil suit (原告, 诉称) and none of a criminal (公诉机关, 被告人) or administrative
+    one (行政行为, 人民政府)."""
+    opening = full_text[:3000]
+    return (
+        bool(_CIVIL_PARTIES_RE.search(opening))
+        and not _CRIMINAL_PARTIES_RE.search(header + opening)
+        and not _ADMINISTRATIVE_RE.search(header + opening)  # 原告 … 诉被告某局: an administrative suit
+    )
 
 
 def _first_line(header: str) -> str:
@@ -110,12 +132,30 @@ def _composed_title(
 
 
 def parse_judgment(full_text: str, *, doc_id: str, title: str = "", source: str | None = None) -> Document:
-    """Parse a judgment's full text; fields that cannot be found stay empty (garbage in → bare Document)."""
-    sections = _guarded("sections", doc_id, Sections(), lambda: split_sections(full_text))
+    """Parse a judgment's full text; fields that cannot be found stay empty (garbage in → bare Document).
+
+    The category comes from the 案号's type code (民初, 行终 …) when there is one and nothing overrides
+    it; only without one do the title, the opening words and the causes decide. Civil and
+    administrative facts are the court's findings (``split_sections(findings_are_facts=True)``).
+    """
     header = _guarded("header", doc_id, "", lambda: header_of(full_text))
     opening = header[:_OPENING_CHARS]
     title = title.strip() or _first_line(header)
     case_number, category = _guarded("case number", doc_id, (None, None), lambda: _case_number(header))
+    early = (
+        category
+        if category not in (None, CaseCategory.OTHER)
+        else _category_from(title) or _category_from(opening)
+    )
+    findings_are_facts = early in _FINDINGS_ARE_FACTS or (
+        early is None and _guarded("civil roles", doc_id, False, lambda: _looks_civil(header, full_text))
+    )
+    sections = _guarded(
+        "sections",
+        doc_id,
+        Sections(),
+        lambda: split_sections(full_text, findings_are_facts=findings_are_facts),
+    )
     causes = _guarded(
         "causes", doc_id, [], lambda: extract_causes(title=title, result=sections.result, text=full_text)
     )
@@ -127,6 +167,7 @@ def parse_judgment(full_text: str, *, doc_id: str, title: str = "", source: str 
             _category_from(title)
             or _category_from(opening)
             or _category_from_causes(causes, title)
+            or (CaseCategory.CIVIL if findings_are_facts else None)  # 原告 … 诉称, no 公诉机关
             or category
         )
     court = _guarded("court", doc_id, None, lambda: _court(header))

@@ -17,10 +17,22 @@ from retrieval.document import Sections
 # follows them in the facts, so that "起诉书指控被告人…犯…罪" in the procedural history is skipped.
 _FACTS_RE = re.compile(
     r"指控(?:称|内容如下|如下)?[：:，,。]|查明[：:，,。]|(?:原判|判决|法院|原审|一审|二审)认定[：:，,]"
-    r"|(?:诉|辩|申请)称[：:，,]|请求[：:]|基本案情|经复核确认"
+    r"|(?:诉|辩|述|申请)称[：:，,]|请求[：:]|基本案情|经复核确认"
+    r"|向本院提出(?:诉讼|上诉|再审)?(?:请求|申请)"  # "原告向本院提出诉讼请求，1.判令…" has no colon
 )
 _FACTS_LOOSE_RE = re.compile(r"检察院指控|审理查明|诉称")
 """Used only when no strict marker is found: "XX检察院指控被告人梅高清于2017年…"."""
+# Where the court's own findings (经审理查明) begin in a civil or administrative judgment: after the
+# parties' claims, defence and the evidence assessment, whose "本院认为，该证据…" is not the reasoning.
+_FINDINGS_RE = re.compile(
+    r"(?:经审理|经审查|审理|本院(?:一审|二审|再审)?)查明[：:，,。]|经审理查明|审理查明(?:如下|以下)"  # 经审理查明：
+    r"|(?:确认|认定|查明|确定)(?:并认定)?(?:本案)?(?:如下|以下|下列)(?:本案|案件)?(?:的)?(?:基本|法律)?事实"  # 确认以下事实
+    r"|(?:确认|认定|查明)(?:本案|案件)?(?:的)?(?:基本|案件|法律)?事实(?:如下|[：:])"  # 本院认定事实如下
+    r"|(?:本院|本案)(?:经审理|经审查)?[，,]?(?:对本案|对案件)?(?:的)?(?:案件)?(?:法律)?事实(?:综合)?(?:作)?(?:认定|确认)如下"
+    r"|事实作如下(?:认定|确认)"
+    r"|对(?:以下|如下|下列|争议|本案|案件)?(?:的)?(?:法律)?事实(?:予以|作出如下)?(?:认定|确认)"  # 对以下事实予以认定
+    r"|经审理[，,]?本院认定[：:，,]"
+)
 _REASONING_RE = re.compile(r"本院(?:一审|二审|再审|经审理|经?审查|经审核)?认为")
 # Texts that report another court's decision (公报案例) name the court instead of 本院.
 _REASONING_FALLBACK_RE = re.compile(r"法院(?:一审|二审|再审)?(?:经审理)?认为[：:，,]")
@@ -38,6 +50,7 @@ HEADER_FALLBACK_CHARS = 1000
 
 @dataclass(frozen=True)
 class _Bounds:
+    findings_start: int | None
     facts_start: int | None
     facts_end: int
     reasoning_start: int | None
@@ -55,8 +68,23 @@ def _sentence_start(text: str, pos: int) -> int:
     return 0 if floor == 0 else pos
 
 
+def _findings(text: str) -> re.Match[str] | None:
+    """The court's findings marker, if one precedes the decision (判决如下)."""
+    findings = _FINDINGS_RE.search(text)
+    if findings is None:
+        return None
+    decision = _RESULT_RE.search(text)
+    return findings if decision is None or findings.start() < decision.start() else None
+
+
 def _locate(text: str) -> _Bounds:
-    reasoning = _REASONING_RE.search(text) or _REASONING_FALLBACK_RE.search(text)
+    findings = _findings(text)
+    # A 本院认为 before the findings assesses evidence (对原告提交的证据，本院认为…): the reasoning is
+    # the first one after them.
+    reasoning = None
+    if findings is not None:
+        reasoning = _REASONING_RE.search(text, findings.end())
+    reasoning = reasoning or _REASONING_RE.search(text) or _REASONING_FALLBACK_RE.search(text)
     reasoning_start = None
     if reasoning:
         reasoning_start = (
@@ -72,18 +100,28 @@ def _locate(text: str) -> _Bounds:
     facts = _FACTS_RE.search(text, 0, facts_end) or _FACTS_LOOSE_RE.search(text, 0, facts_end)
     facts_start = _sentence_start(text, facts.start()) if facts else None
     reasoning_end = result.end() if result else body_end
-    return _Bounds(facts_start, facts_end, reasoning_start, reasoning_end, result_start, body_end)
+    findings_start = None
+    if findings is not None and findings.start() < facts_end:
+        findings_start = _sentence_start(text, findings.start())
+    return _Bounds(
+        findings_start, facts_start, facts_end, reasoning_start, reasoning_end, result_start, body_end
+    )
 
 
-def split_sections(full_text: str) -> Sections:
+def split_sections(full_text: str, *, findings_are_facts: bool = False) -> Sections:
     """Facts, reasoning and result of a judgment; the signature block and appendix are dropped.
 
     Reasoning runs from 本院认为 through 判决如下 (the statutes applied are cited just before it).
     Without a facts marker everything before the reasoning counts as facts, so a bare fact
-    description still yields facts to compare.
+    description still yields facts to compare. With ``findings_are_facts`` (civil and administrative
+    judgments) the facts are the court's findings (经审理查明 / 本院认定事实如下 …) when it states
+    them, not the parties' claims and defence before them; criminal facts keep the 指控 (LeCaRD's
+    figures were measured on them).
     """
     b = _locate(full_text)
     facts_start = b.facts_start if b.facts_start is not None else 0
+    if findings_are_facts and b.findings_start is not None:
+        facts_start = b.findings_start
     reasoning = full_text[b.reasoning_start : b.reasoning_end] if b.reasoning_start is not None else ""
     result = full_text[b.result_start : b.body_end] if b.result_start is not None else ""
     return Sections(
@@ -96,6 +134,13 @@ def split_sections(full_text: str) -> Sections:
 def _trim(part: str) -> str:
     """Drop the separators a marker leaves behind (判决如下：，被告人… → 被告人…)."""
     return part.strip().lstrip("，,：:；;。").strip()
+
+
+def has_sections(full_text: str) -> bool:
+    """Whether any section marker (facts, findings, 本院认为, 判决如下) is found; a text without one
+    is still indexed (as facts), but the build lists it."""
+    b = _locate(full_text)
+    return any(p is not None for p in (b.facts_start, b.findings_start, b.reasoning_start, b.result_start))
 
 
 def header_of(full_text: str) -> str:

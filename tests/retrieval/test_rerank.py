@@ -22,6 +22,12 @@ NO_FEATURES = LegalFeatures(circumstances=frozenset(), amount_band=None)
         (["盗窃罪"], ["诈骗罪"], 0.0),
         (["盗窃罪"], [], 0.0),
         ([], ["盗窃罪"], 0.0),  # nothing to agree with
+        (["保证合同纠纷"], ["合同纠纷"], 0.5),  # a child of the pending 案由's parent 大类
+        (["民间借贷纠纷"], ["借款合同纠纷"], 0.5),  # 第四级 under its 第三级
+        (["民间借贷纠纷"], ["合同纠纷"], 0.25),  # two levels up
+        (["民间借贷纠纷"], ["买卖合同纠纷", "借款合同纠纷"], 0.5),  # the closest cause counts
+        (["民间借贷纠纷"], ["买卖合同纠纷"], 0.0),  # siblings share a parent, not a provision
+        (["网络购物合同纠纷"], ["信息网络买卖合同纠纷"], 1.0),  # the pending 2011 name is normalised
     ],
 )
 def test_cause_agreement_is_the_share_of_the_pending_charges_covered(

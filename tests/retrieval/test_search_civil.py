@@ -95,8 +95,13 @@ def test_a_loan_pending_case_with_its_court_and_cause(store: IndexStore) -> None
     assert tier_of["extra-zj-ref-2023-07"] is Tier.PROVINCIAL_HIGH  # 浙江高院 参考性案例
     assert tier_of["txt-2022_zhe0110_minchu_8765"] is Tier.SUPERIOR_AND_SELF  # chain B, same court
     assert tier_of["txt-2023_zhe01_minzhong_1024"] is Tier.SUPERIOR_AND_SELF  # 杭州中院
-    # every case in the Art. 4 tiers is a loan case; unrelated civil cases only appear as "other"
-    assert all(LOAN in r.document.causes for r in response.results if r.tier is not Tier.OTHER)
+    # Tiers follow authority, not the cause: on this small corpus an unrelated SPC case can fill the
+    # last of the k places (which one does is a lexical near-tie). What the rerank promises is that
+    # every loan case scores above every case on another cause.
+    loan = [r.score for r in response.results if LOAN in r.document.causes]
+    other = [r.score for r in response.results if LOAN not in r.document.causes]
+    assert len(loan) >= 7
+    assert not other or min(loan) > max(other)
 
 
 def test_a_civil_category_filter_on_a_loan_query(store: IndexStore) -> None:

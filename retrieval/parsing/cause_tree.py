@@ -1,0 +1,145 @@
+"""The 案由 tree: 《民事案件案由规定》 (2020) and 《关于行政案件案由的暂行规定》 (2020) with parent links.
+
+Similar-case matching needs more than equal names: a 保证合同纠纷 precedent is a 合同纠纷 precedent,
+and a 2015 judgment filed as 网络购物合同纠纷 is a 信息网络买卖合同纠纷 case under the 2020 names. The
+tree (``retrieval/resources/cause_tree.txt``, sources in its header) gives each cause its level,
+number and parent; its ``[历史名称]`` section maps names of earlier versions to the 2020 ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_RESOURCE = "cause_tree.txt"
+_PART = re.compile(r"^第([一二三四五六七八九十]+)部分\s*(\S+)$")
+_CLASS = re.compile(r"^([一二三四五六七八九十]+)、\s*(\S+)$")
+_THIRD = re.compile(r"^(\d+)\.\s*(\S+)$")
+_FOURTH = re.compile(r"^（(\d+)）\s*(\S+)$")
+_FORMER = re.compile(r"^(\S+)\s*→\s*(\S+)$")
+SYSTEMS = ("民事", "行政")
+
+
+@dataclass(frozen=True)
+class CauseNode:
+    """One 案由 of the tree.
+
+    ``level``: 1 部分 (行政: 一级), 2 大类 (第二级; 行政: 二级), 3 第三级, 4 第四级. ``number`` as the
+    规定 prints it: 第一部分, 一, 103, 103（3）. ``parent`` is the name of the node above, or None.
+    """
+
+    name: str
+    system: str
+    level: int
+    number: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class CauseTree:
+    """All nodes by name (a name printed at two levels, 人格权纠纷, keeps the deeper node) and the
+    historical names (历史名称) with the 2020 name each maps to."""
+
+    nodes: dict[str, CauseNode]
+    former: dict[str, str]
+    entries: tuple[CauseNode, ...]  # every line of the 规定, in order, repeated names included
+
+    def lineage(self, name: str) -> tuple[str, ...]:
+        """``name`` and its ancestors, nearest first; empty when ``name`` is not a node."""
+        chain: list[str] = []
+        node = self.nodes.get(name)
+        while node is not None and node.name not in chain:
+            chain.append(node.name)
+            node = self.nodes.get(node.parent) if node.parent else None
+        return tuple(chain)
+
+    def canonical(self, name: str) -> str | None:
+        """The 2020 node ``name`` stands for, directly or as a historical name, or None."""
+        if name in self.nodes:
+            return name
+        target = self.former.get(name)
+        return target if target in self.nodes else None
+
+
+def _node_line(line: str) -> tuple[int, re.Match[str] | None]:
+    """The level a line's numbering marks (第一部分 / 一、 / 1. / （1）) and its match."""
+    for level, pattern in enumerate((_PART, _CLASS, _THIRD, _FOURTH), start=1):
+        match = pattern.match(line)
+        if match:
+            return level, match
+    return 0, None
+
+
+def _parse(text: str) -> CauseTree:
+    nodes: dict[str, CauseNode] = {}
+    entries: list[CauseNode] = []
+    former: dict[str, str] = {}
+    section = ""
+    stack: dict[int, str] = {}  # level → the latest node name at that level
+    third_number = ""
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section, stack = line[1:-1], {}
+            continue
+        if section == "历史名称":
+            match = _FORMER.match(line)
+            if not match:
+                raise ValueError(f"{_RESOURCE}: bad 历史名称 line {raw!r}")
+            former[match[1]] = match[2]
+            continue
+        if section not in SYSTEMS:
+            raise ValueError(f"{_RESOURCE}: line outside a section: {raw!r}")
+        level, match = _node_line(line)
+        if match is None:
+            raise ValueError(f"{_RESOURCE}: unreadable line {raw!r}")
+        number, name = match[1], match[2]
+        if section == "行政":
+            level -= 1  # the 行政 规定 has no 部分: its 一级 is printed "一、", its 二级 "1."
+        if level == 1:
+            number = f"第{number}部分"
+        elif level == 3:
+            third_number = number
+        elif level == 4:
+            number = f"{third_number}（{number}）"
+        parent = next((stack[lv] for lv in range(level - 1, 0, -1) if lv in stack), None)
+        stack = {lv: n for lv, n in stack.items() if lv < level} | {level: name}
+        previous = nodes.get(name)
+        if parent == name and previous is not None:  # 不当得利纠纷 under 十一、不当得利纠纷
+            parent = previous.parent
+        node = CauseNode(name, section, level, number, parent)
+        entries.append(node)
+        if previous is None or previous.level < level:
+            nodes[name] = node
+    return CauseTree(nodes, former, tuple(entries))
+
+
+@cache
+def load_cause_tree() -> CauseTree:
+    """The 案由 tree from ``retrieval/resources/cause_tree.txt``."""
+    text = resources.files("retrieval").joinpath("resources", _RESOURCE).read_text(encoding="utf-8")
+    return _parse(text)
+
+
+def cause_affinity(a: str, b: str) -> float:
+    """How far a precedent filed under ``b`` serves a case under ``a``: 1 for the same 案由, 0.5 for a
+    parent or child (民间借贷纠纷 and 借款合同纠纷), 0.25 two levels apart within one 大类 (民间借贷纠纷
+    and 合同纠纷), else 0. Names are taken as normalised; names outside the tree (罪名) only match
+    themselves, so criminal ranking is unchanged."""
+    if a == b:
+        return 1.0
+    tree = load_cause_tree()
+    up_a, up_b = tree.lineage(a), tree.lineage(b)
+    for near, far in ((up_a, b), (up_b, a)):
+        if far in near:
+            distance = near.index(far)
+            node = tree.nodes[far]
+            if distance == 1 and node.level >= 2:
+                return 0.5
+            if distance == 2 and node.level >= 2:
+                return 0.25
+    return 0.0
