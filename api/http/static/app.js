@@ -141,7 +141,7 @@ function highlighted(passage) {
 }
 
 function effectBadge(effect) {
-  const cls = effect === "应当参照" ? "effect must" : effect === "不再参照" ? "effect withdrawn" : "effect";
+  const cls = effect.includes("应当参照") ? "effect must" : effect === "不再参照" ? "effect withdrawn" : "effect";
   return el("span", { class: cls, text: effect });
 }
 
