@@ -49,8 +49,7 @@ def _whole(sentence: str) -> str:
 
 
 def _score(sentence: str, causes: list[str]) -> int:
-    body = _OPENING.sub("", sentence)
-    if _RECITAL.search(body.rstrip("。")) or _CHARGE_SHEET.search(body):
+    if _is_recital(sentence):
         return 0
     score = 0
     if any(cause and cause.rstrip("罪纠纷") in sentence for cause in causes):
@@ -61,16 +60,18 @@ def _score(sentence: str, causes: list[str]) -> int:
     return score
 
 
-def reasoning_point(doc: Document) -> str:
-    """Whole sentences of the reasoning that state the conclusion and its decisive circumstances."""
-    reasoning = doc.sections.reasoning.strip() or doc.full_text.strip()
-    start = reasoning.find(_REASONING_START)
-    sentences = _sentences(reasoning[max(start, 0) :])
-    if not sentences:
-        return ""
-    scored = [(_score(s, doc.causes), i) for i, s in enumerate(sentences)]
+def _is_recital(sentence: str) -> bool:
+    body = _OPENING.sub("", sentence)
+    return bool(_RECITAL.search(body.rstrip("。")) or _CHARGE_SHEET.search(body))
+
+
+def _select(text: str, causes: list[str]) -> str:
+    start = text.find(_REASONING_START)
+    sentences = _sentences(text[max(start, 0) :])
+    scored = [(_score(s, causes), i) for i, s in enumerate(sentences)]
     if not any(score for score, _ in scored):
-        return _whole(sentences[0])
+        # No sentence states a conclusion: the first one that is not a recital, else nothing.
+        return next((_whole(s) for s in sentences if not _is_recital(s)), "")
     best_first = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))
     chosen: list[int] = []
     used = 0
@@ -81,6 +82,18 @@ def reasoning_point(doc: Document) -> str:
         chosen.append(index)
         used += length
     return "".join(_whole(sentences[i]) for i in sorted(chosen))
+
+
+def reasoning_point(doc: Document) -> str:
+    """Whole sentences of the reasoning that state the conclusion and its decisive circumstances.
+
+    When the reasoning section yields nothing (a parser that left only the closing recital there),
+    the full text's 本院认为 is read instead.
+    """
+    point = _select(doc.sections.reasoning.strip(), doc.causes)
+    if not point and _REASONING_START in doc.full_text:
+        point = _select(doc.full_text, doc.causes)
+    return point
 
 
 def key_point(doc: Document) -> tuple[str, str]:

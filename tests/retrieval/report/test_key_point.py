@@ -45,3 +45,15 @@ def test_a_run_on_sentence_is_cut_at_a_clause_end_not_mid_clause() -> None:
 def test_reasoning_without_a_conclusion_gives_its_first_sentence_whole() -> None:
     doc = Document("y", sections=Sections(reasoning="本院认为，本案事实清楚。其他。"))
     assert key_point(doc)[1] == "本院认为，本案事实清楚。"
+
+
+def test_a_reasoning_that_is_only_the_closing_recital_gives_no_point_rather_than_the_recital() -> None:
+    recital = "依照《中华人民共和国刑法》第三百五十四条之规定，判决如下："
+    assert key_point(Document("z", sections=Sections(reasoning=recital)))[1] == ""
+    whole = Document(
+        "w",
+        causes=["容留他人吸毒罪"],
+        full_text="本院认为，被告人甲容留他人吸食毒品，其行为已构成容留他人吸毒罪。" + recital,
+    )
+    whole.sections = Sections(reasoning=recital)
+    assert key_point(whole)[1] == "本院认为，被告人甲容留他人吸食毒品，其行为已构成容留他人吸毒罪。"
