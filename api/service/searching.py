@@ -26,6 +26,7 @@ from retrieval.audit.records import (
     utc_timestamp,
 )
 from retrieval.audit.store import AppendResult
+from retrieval.citation import citation
 from retrieval.document import Court, Document, Party
 from retrieval.guidance import Trigger
 from retrieval.index_store import IndexStore
@@ -211,6 +212,7 @@ def document_summary(doc: Document) -> dict[str, Any]:
             "withdrawn_reason": auth.withdrawn_reason,
         },
         "holding": doc.holding,
+        "citation": citation(doc),
     }
 
 

@@ -87,6 +87,7 @@ def test_search_returns_tiered_explained_results_with_its_audit_receipt(first_se
     guiding = [r for r in results if r["authority"]["kind"] == "指导性案例"]
     # Art. 9: a guiding case binds once the judge finds it similar; a fresh result is a candidate
     assert guiding and all(r["effect"] == "经比对属于类案的，应当参照" for r in guiding)
+    assert all(r["citation"] == f"指导案例{r['authority']['number']}号" for r in guiding)
     assert all(r["effect"] == "可以参考" for r in results if r not in guiding)
     assert body["requesting_court"]["name"] == COURT_A
     for result in results:

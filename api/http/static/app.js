@@ -182,7 +182,7 @@ function resultCard(searchId, result) {
   open.addEventListener("click", () => openCase(result.doc_id));
   const card = el("div", { class: "result" },
     el("div", { class: "title" }, String(result.rank) + ". ", open, effectBadge(result.effect)),
-    el("div", { class: "meta", text: [result.case_number, court, result.decision_date,
+    el("div", { class: "meta", text: [result.citation || result.case_number, court, result.decision_date,
       (result.causes || []).join("、"), result.authority.kind, result.recent ? "近三年" : ""]
       .filter((s) => s).join(" | ") }));
   if (result.explanation) {
