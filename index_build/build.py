@@ -32,6 +32,7 @@ from index_build.readers.detect import read_any
 from index_build.recipes.static_embedder import StaticRecipe, train_static_embedder_from_lines
 from index_build.validate import facts_for_index, full_text_for_index, index_warnings, rejection_reason
 from retrieval import index_layout as layout
+from retrieval.authority_registry import withdrawn_by_registry
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
 from retrieval.metadata import MetadataStore
@@ -181,7 +182,8 @@ def _validated(
                 Rejection(item.source or str(path), None, f"{item.doc_id}: {warning}")
                 for warning in index_warnings(item)
             )
-            yield item
+            # A guiding case the SPC has stopped is indexed withdrawn, whatever the file says.
+            yield withdrawn_by_registry(item)
 
 
 def default_workers() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,12 @@ class MetadataWriter:
             (reason, *encode_row(doc), row),
         )
         return row
+
+    def active_documents_of_kind(self, kind: str) -> Iterator[Document]:
+        """Documents of one authority kind still served (not withdrawn): what the registry re-checks."""
+        query = "SELECT data FROM docs WHERE authority_kind = ? AND withdrawn = 0 ORDER BY row"
+        for (blob,) in self._conn.execute(query, (kind,)).fetchall():
+            yield decode_document(blob)
 
     def counts(self) -> dict[str, int]:
         total, withdrawn = self._conn.execute(

@@ -35,6 +35,8 @@ from index_build.build import (
 from index_build.metadata_writer import MetadataWriter
 from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
 from retrieval import index_layout as layout
+from retrieval.authority_registry import stopped_entry
+from retrieval.document import AuthorityKind
 from retrieval.embedder import Embedder
 from retrieval.index_store import read_manifest
 
@@ -103,6 +105,23 @@ def add_keyword_indexes(staging: Path, new_parts: dict[str, Path | None]) -> Non
     token_store.remove_field(staging, "full")
 
 
+def withdraw_registry_stopped(writer: MetadataWriter) -> list[int]:
+    """Withdraw the parent's guiding cases that the registry stops (it may have grown since the build)."""
+    rows = []
+    for doc in writer.active_documents_of_kind(AuthorityKind.GUIDING.value):
+        entry = stopped_entry(doc)
+        if entry is not None:
+            rows.append(writer.withdraw(doc.doc_id, entry.withdrawal_reason()))
+    return rows
+
+
+def _remove_vectors(index: faiss.Index, rows: list[int]) -> None:
+    # Approximate indexes cannot remove; the withdrawn mask still hides the row there.
+    if rows:
+        with contextlib.suppress(RuntimeError):
+            index.remove_ids(np.array(rows, dtype=np.int64))
+
+
 def add_documents(
     home: Path, inputs: list[Path], fmt: str | None = None, progress: bool = True
 ) -> BuildResult:
@@ -123,6 +142,8 @@ def add_documents(
             ingest(inputs, fmt, writer, tokens, report, progress, existing_ids=existing)
         finally:
             tokens.close()
+        stopped = withdraw_registry_stopped(writer)
+        writer.commit()
         counts = writer.counts()
         writer.close()
         timer.record("read_parse_segment", report.read, time.perf_counter() - started)
@@ -132,6 +153,7 @@ def add_documents(
         embedder = Embedder(location if location.is_absolute() else staging / location)
         index = faiss.read_index(str(staging / layout.VECTORS))
         embed_rows(embedder, index, staging, first_row, report.indexed, progress)
+        _remove_vectors(index, stopped)
         faiss.write_index(index, str(staging / layout.VECTORS))
         timer.record("embed_and_vector_index", report.indexed, time.perf_counter() - started)
 
@@ -143,7 +165,11 @@ def add_documents(
             "stages": timer.stages,
             "vector_index": parent["vector_index"] | {"ntotal": int(index.ntotal)},
             "validation": {"read": report.read, "indexed": report.indexed, "rejected": len(report.rejected)},
-            "last_change": {"kind": "add", "inputs": [str(Path(p).resolve()) for p in inputs]},
+            "last_change": {
+                "kind": "add",
+                "inputs": [str(Path(p).resolve()) for p in inputs],
+                "registry_withdrawn": len(stopped),
+            },
             "_report": report,
         }
 
@@ -164,9 +190,7 @@ def withdraw_document(home: Path, doc_id: str, reason: str) -> BuildResult:
         counts = writer.counts()
         writer.close()
         index = faiss.read_index(str(staging / layout.VECTORS))
-        # Approximate indexes cannot remove; the withdrawn mask still hides the row there.
-        with contextlib.suppress(RuntimeError):
-            index.remove_ids(np.array([row], dtype=np.int64))
+        _remove_vectors(index, [row])
         faiss.write_index(index, str(staging / layout.VECTORS))
         return {
             "counts": counts,

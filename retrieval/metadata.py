@@ -167,6 +167,12 @@ class MetadataStore:
         for row, blob in self._conn.execute("SELECT row, data FROM docs ORDER BY row"):
             yield int(row), decode_document(blob)
 
+    def documents_of_kind(self, kind: str) -> Iterator[tuple[int, Document]]:
+        """Every document of one authority kind (指导性案例 …), withdrawn ones included."""
+        query = "SELECT row, data FROM docs WHERE authority_kind = ? ORDER BY row"
+        for row, blob in self._conn.execute(query, (kind,)).fetchall():
+            yield int(row), decode_document(blob)
+
     def attribute_rows(self) -> Iterator[tuple[int, str, str | None, str | None, str | None, str | None]]:
         """(row, doc_id, court level, province, category, decision date) for every document."""
         query = "SELECT row, doc_id, court_level, province, category, decision_date FROM docs ORDER BY row"

@@ -27,7 +27,7 @@ from retrieval.parsing.causes import normalise_cause
 from retrieval.query_plan import QueryPlan, SeedCase, plan
 from retrieval.request import Method, SearchRequest
 from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights, legal_agreement, rerank
-from retrieval.tiers import Tier, assign_tier, effect_label, order_by_tier
+from retrieval.tiers import MAY_REFER, Tier, assign_tier, effect_label, order_by_tier
 
 RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
 CANDIDATE_DEPTH = 100  # fused candidates considered (rerank head, authorities beyond k)
@@ -55,7 +55,7 @@ class SearchResult:
     methods: dict[str, int] = field(default_factory=dict)  # method → rank within it
     tier: Tier | None = None
     recent: bool = False
-    effect: str = "可以参考"  # 应当参照 (guiding case in force) / 可以参考
+    effect: str = MAY_REFER  # tiers.effect_label before any mark: a guiding case is a candidate
     agreement: LegalAgreement | None = None
     explanation: Explanation | None = None
 

@@ -4,7 +4,10 @@
 最高人民法院 典型案例 and 裁判生效的案件; 本省（自治区、直辖市）高级人民法院 参考性案例 and 裁判生效的案件;
 上一级人民法院 and 本院 裁判生效的案件. Art. 4 also lets a search stop at a tier once a higher one has
 yielded a similar case, and asks for cases of the last three years first (指导性案例 excepted). Art. 9 makes
-a guiding case binding (应当参照) and everything else persuasive (可以作为作出裁判的参考).
+a guiding case binding when it is a similar case (检索到的类案为指导性案例的，应当参照) and everything else
+persuasive (可以作为作出裁判的参考). Whether a result *is* a similar case is the judge's Art. 6 comparison
+(``retrieval.guidance.DecisionLabel``), never the search's: until the judge marks it, a guiding case is a
+candidate (经比对属于类案的，应当参照); marked 类案 it binds (应当参照); marked 非类案 it is not applied.
 
 Decisions where the text leaves room:
 
@@ -32,16 +35,23 @@ from enum import IntEnum
 from typing import Generic, TypeVar
 
 from retrieval.document import AuthorityKind, Court, CourtLevel, Document
+from retrieval.guidance import DecisionLabel
 from retrieval.parsing.courts import level_of, province_of, same_court, superior_court_name
 
 T = TypeVar("T")
 
 MUST_REFER = "应当参照"
-"""Art. 9: a guiding case in force binds."""
+"""Art. 9: a guiding case in force that the judge found to be a similar case (类案) binds."""
+GUIDING_CANDIDATE = "经比对属于类案的，应当参照"
+"""Art. 9: a guiding case in force not yet compared by the judge; it binds only once marked 类案."""
 MAY_REFER = "可以参考"
 """Art. 9: every other case is persuasive only."""
+NOT_APPLIED = "经比对不属于类案，不予参照"
+"""Art. 6: the judge marked the case 非类案, so it is neither followed nor referred to (the reason is the mark's)."""
 NOT_CITABLE = "不再参照"
 """The SPC's wording for a withdrawn guiding case; used for any withdrawn case."""
+EFFECT_LABELS = (MUST_REFER, GUIDING_CANDIDATE, MAY_REFER, NOT_APPLIED, NOT_CITABLE)
+"""Every effect a result, a case view or a report can carry; this module is their one owner."""
 RECENT_YEARS = 3
 """Art. 4: cases of the last three years first (guiding cases excepted)."""
 
@@ -101,11 +111,25 @@ def is_citable(doc: Document) -> bool:
     return not doc.authority.withdrawn
 
 
-def effect_label(doc: Document) -> str:
-    """Art. 9 effect: 应当参照 for a guiding case in force, 可以参考 otherwise, 不再参照 if withdrawn."""
-    if not is_citable(doc):
+def effect_label(doc: Document, mark: DecisionLabel | str | None = None) -> str:
+    """Art. 9 effect of ``doc`` given the judge's Art. 6 ``mark`` (``None``: not compared yet)."""
+    return effect_of(doc.authority.kind, withdrawn=not is_citable(doc), mark=mark)
+
+
+def effect_of(kind: AuthorityKind | str | None, *, withdrawn: bool, mark: DecisionLabel | str | None) -> str:
+    """The effect from what a snapshot keeps (authority kind, withdrawn, mark); ``effect_label``'s rule.
+
+    Withdrawn → 不再参照 whatever the mark; 非类案 → 经比对不属于类案，不予参照; a guiding case →
+    应当参照 once marked 类案, else the candidate wording; every other case → 可以参考.
+    """
+    if withdrawn:
         return NOT_CITABLE
-    return MUST_REFER if doc.authority.kind is AuthorityKind.GUIDING else MAY_REFER
+    label = DecisionLabel(mark) if mark is not None else None
+    if label is DecisionLabel.NOT_SIMILAR:
+        return NOT_APPLIED
+    if kind is not None and AuthorityKind(kind) is AuthorityKind.GUIDING:
+        return MUST_REFER if label is DecisionLabel.SIMILAR else GUIDING_CANDIDATE
+    return MAY_REFER
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:

@@ -60,6 +60,8 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 
 def _format_result(rank: int, result) -> str:
+    from retrieval.citation import citation
+
     doc = result.document
     court = doc.court.name if doc.court else "?"
     date = doc.decision_date.isoformat() if doc.decision_date else "?"
@@ -67,7 +69,7 @@ def _format_result(rank: int, result) -> str:
     tier = f"第{int(result.tier)}层 {result.tier.label}" if result.tier else "未分层"
     lines = [
         f"{rank:>2}. {doc.title or doc.doc_id}  [{doc.doc_id}]",
-        f"    {doc.case_number or '(无案号)'} | {court} | {date} | {'、'.join(doc.causes) or '-'}",
+        f"    {citation(doc)} | {court} | {date} | {'、'.join(doc.causes) or '-'}",
         f"    {tier} | {result.effect}{' | 近三年' if result.recent else ''} | score {result.score:.3f} via {methods}",
     ]
     if result.explanation:

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from api.cli import authority as authority_cli
 from api.cli import backup as backup_cli
 from api.cli import index as index_cli
 from api.cli import report_batch as report_cli
@@ -26,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
     service_cli.add_commands(sub)  # serve, user, token, audit: the HTTP service and its administration
     backup_cli.add_commands(sub)  # backup, restore: the data folder, verified
     report_cli.add_commands(sub)  # report batch: 类案检索报告 for pending cases
+    authority_cli.add_commands(sub)  # authority list|check: the 不再参照 registry
     return root
 
 

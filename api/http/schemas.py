@@ -179,6 +179,7 @@ class ResultOut(BaseModel):
     causes: list[str]
     authority: AuthorityOut
     holding: str | None
+    citation: str  # how a judge cites it: 指导案例N号, 公报 issue, 案号 (retrieval.citation)
     tier: int | None
     tier_label: str | None
     recent: bool

@@ -4,9 +4,11 @@ A report is always tied to the audit record of its search: the record gives the 
 actor), the 检索时间 (its timestamp, shown in China time), the trigger, the query and the ranked
 results, and its seq and leaf hash go into the report so that a printed page can be traced to the
 log. Right after a search the live response is used; later (a resumed batch, a report asked for a
-past search) the results are replayed from the record on the same index build
-(``retrieval.report.replay``), never searched again, so the report shows what the judge was shown.
-Marks (Art. 6) come from the ledger as they stand when the report is made.
+past search) the report is made from the record's snapshot of what the judge was shown, whatever
+the index has become since, noting any shown case the current index now holds as withdrawn. A
+record without a snapshot (made before snapshots existed) is replayed on the same index build
+(``retrieval.report.replay``), never searched again. Marks (Art. 6) come from the ledger as they
+stand when the report is made.
 
 Producing a report is itself recorded (kind ``report``) before it is written or served.
 """
@@ -25,7 +27,15 @@ from retrieval.audit.records import Actor, AuditRecord, BatchRef, RecordKind, Re
 from retrieval.audit.store import AppendResult, AuditUnavailable
 from retrieval.report import RetrievalReport, build_report
 from retrieval.report.files import report_format
-from retrieval.report.replay import ReplayError, record_time, replay_search
+from retrieval.report.model import SearchShown
+from retrieval.report.replay import (
+    ReplayError,
+    record_time,
+    replay_search,
+    request_of,
+    shown_search,
+    withdrawn_since,
+)
 from retrieval.request import SearchRequest
 from retrieval.search import SearchResponse
 
@@ -75,14 +85,22 @@ def report_for_record(
     """The report of search record ``record``; ReplayError when it must be replayed and cannot be."""
     searched = SearchRecord.from_payload(record.payload)
     searched_at = record_time(record.at)
-    if live is None:
-        store = services.index()
-        with store.exclusive():
-            live = replay_search(store, searched, searched_at)
-    response, request = live
+    store = services.index()
+    shown: SearchShown | None = shown_search(searched) if live is None else None
+    with store.exclusive():
+        if live is not None:
+            response: SearchResponse | SearchShown = live[0]
+            request: SearchRequest | None = live[1]
+        elif shown is not None:
+            response, request = shown, request_of(searched)
+        else:
+            response, request = replay_search(store, searched, searched_at)
+        # The live response is the index as it is; a snapshot may predate a withdrawal.
+        gone = withdrawn_since(store, list(searched.doc_ids)) if live is None else {}
     actor = record.actor
     return build_report(
         response,
+        withdrawn_since=gone,
         request=request,
         pending_case_number=searched.case_number,
         pending_facts=searched.query,

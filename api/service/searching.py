@@ -26,12 +26,14 @@ from retrieval.audit.records import (
     utc_timestamp,
 )
 from retrieval.audit.store import AppendResult
+from retrieval.citation import citation
 from retrieval.document import Court, Document, Party
 from retrieval.guidance import Trigger
 from retrieval.index_store import IndexStore
 from retrieval.parsing.courts import parse_court
 from retrieval.query_plan import UnknownSeedCase
 from retrieval.related import RelatedLink, find_related_for_pending
+from retrieval.report.model import explanation_json, snapshot
 from retrieval.request import Method, SearchFilters, SearchRequest
 from retrieval.search import SearchResponse, SearchResult, search
 from retrieval.tiers import Tier
@@ -168,6 +170,7 @@ def search_record(
         filters=_filters_json(request.filters),
         index_version=index["build_id"],
         manifest_sha256=index["manifest_sha256"],
+        index_documents=int(index["documents"]),
         embedder=f"{embedder.get('name')}@sha256:{embedder.get('sha256')}",
         ann={
             "factory": vector_index.get("factory"),
@@ -186,16 +189,8 @@ def search_record(
         parties=tuple({"name": p.name, "role": p.role} for p in job.parties),
         related=tuple({"doc_id": link.doc_id, "kind": link.kind.value} for link in related),
         batch=job.batch,
+        shown=snapshot(response.results),
     )
-
-
-def _explanation_json(result: SearchResult) -> dict[str, Any] | None:
-    if result.explanation is None:
-        return None
-    data = result.explanation.to_dict()
-    passages: list[dict[str, Any]] = data["passages"]  # type: ignore[assignment]
-    data["passages"] = [{**p, "highlights": [list(h) for h in p["highlights"]]} for p in passages]
-    return data
 
 
 def document_summary(doc: Document) -> dict[str, Any]:
@@ -217,6 +212,7 @@ def document_summary(doc: Document) -> dict[str, Any]:
             "withdrawn_reason": auth.withdrawn_reason,
         },
         "holding": doc.holding,
+        "citation": citation(doc),
     }
 
 
@@ -230,7 +226,7 @@ def _result_json(rank: int, result: SearchResult) -> dict[str, Any]:
         "effect": result.effect,
         "score": round(float(result.score), 6),
         "methods": dict(result.methods),
-        "explanation": _explanation_json(result),
+        "explanation": explanation_json(result),
     }
 
 

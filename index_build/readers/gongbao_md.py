@@ -28,6 +28,7 @@ from index_build.readers.guiding_md import (
     read_markdown,
     split_fixed_sections,
 )
+from retrieval.citation import GONGBAO_ID_PREFIX
 from retrieval.document import Authority, AuthorityKind, Document
 from retrieval.parsing.judgment import parse_judgment
 
@@ -59,7 +60,7 @@ def read(path: Path) -> Iterator[ReadItem]:
         if isinstance(text, Rejection):
             yield text
             continue
-        yield parse_gongbao(text, doc_id=f"gongbao-{file.stem}", source=name)
+        yield parse_gongbao(text, doc_id=f"{GONGBAO_ID_PREFIX}{file.stem}", source=name)
 
 
 def parse_gongbao(text: str, *, doc_id: str, source: str) -> Document | Rejection:

@@ -238,7 +238,13 @@ class RankedResult:
 
 @dataclass(frozen=True)
 class ShownResult:
-    """A result as the judge saw it (卡片): what a report needs when the index has changed since."""
+    """A result as the judge saw it (卡片): what a report needs when the index has changed since.
+
+    ``holding`` is the key point as shown (``key_point_kind`` says whether it is the published
+    裁判要点 or sentences selected from the reasoning); ``citation`` is how the case is cited
+    (指导案例N号, 公报 issue, 案号); ``causes``/``outcome``/``committee`` feed the Art. 11 conflict
+    check, ``authority_kind`` the Art. 9 effect once the judge has marked the case.
+    """
 
     doc_id: str
     title: str | None = None
@@ -249,6 +255,13 @@ class ShownResult:
     tier: int | None = None
     effect: str | None = None
     explanation: Mapping[str, Any] | None = None
+    citation: str | None = None
+    key_point_kind: str | None = None
+    authority_kind: str | None = None
+    recent: bool = False
+    causes: tuple[str, ...] = ()
+    outcome: str | None = None
+    committee: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -261,6 +274,13 @@ class ShownResult:
             "tier": self.tier,
             "effect": self.effect,
             "explanation": dict(self.explanation) if self.explanation is not None else None,
+            "citation": self.citation,
+            "key_point_kind": self.key_point_kind,
+            "authority_kind": self.authority_kind,
+            "recent": self.recent,
+            "causes": list(self.causes),
+            "outcome": self.outcome,
+            "committee": self.committee,
         }
 
     @classmethod
@@ -278,6 +298,13 @@ class ShownResult:
             tier=int(tier) if tier is not None else None,
             effect=_str_or_none(data.get("effect")),
             explanation=dict(explanation) if isinstance(explanation, Mapping) else None,
+            citation=_str_or_none(data.get("citation")),
+            key_point_kind=_str_or_none(data.get("key_point_kind")),
+            authority_kind=_str_or_none(data.get("authority_kind")),
+            recent=bool(data.get("recent")),
+            causes=_strings(data.get("causes")),
+            outcome=_str_or_none(data.get("outcome")),
+            committee=bool(data.get("committee")),
         )
 
 
@@ -323,6 +350,7 @@ class SearchRecord:
     filters: Mapping[str, Any] = field(default_factory=dict)
     index_version: str | None = None
     manifest_sha256: str | None = None
+    index_documents: int | None = None  # documents in the build searched (the report's 检索平台)
     embedder: str | None = None
     ann: Mapping[str, Any] = field(default_factory=dict)
     endpoint: str | None = None
@@ -348,7 +376,8 @@ class SearchRecord:
             "articles": list(self.articles),
             "seed": self.seed,
             "filters": dict(self.filters),
-            "index": {"version": self.index_version, "manifest_sha256": self.manifest_sha256},
+            "index": {"version": self.index_version, "manifest_sha256": self.manifest_sha256}
+            | ({"documents": self.index_documents} if self.index_documents is not None else {}),
             "embedder": self.embedder,
             "ann": dict(self.ann),
             "results": [r.to_dict() for r in self.results],
@@ -396,6 +425,7 @@ class SearchRecord:
             filters=_mapping(payload.get("filters")),
             index_version=_str_or_none(index.get("version")),
             manifest_sha256=_str_or_none(index.get("manifest_sha256")),
+            index_documents=int(index["documents"]) if isinstance(index.get("documents"), int) else None,
             embedder=_str_or_none(payload.get("embedder")),
             ann=_mapping(payload.get("ann")),
             endpoint=_str_or_none(payload.get("endpoint")),

@@ -10,10 +10,15 @@ tiers 1–4 always listed, "其他" when it has results) · 类案裁判要点 �
 
 Rules kept deliberately simple:
 
-* A case's key point is its 裁判要点 (``doc.holding``) when it has one, else the first
-  ``KEY_PASSAGE_CHARS`` characters of its reasoning starting at "本院认为" (from the start when absent).
-* The 类案裁判要点 summary lists the tier-1/2 results' key points, else those of the top three results.
-* Conflicts (Art. 11): among results sharing a 罪名/案由 with the pending case, each
+* The report is made from the snapshot of what the judge was shown (``ShownResult``, kept in the
+  search record) plus the judge's marks as they stand: the index may have changed since, and a case
+  withdrawn since the search is noted (``ReportCase.withdrawn_since``) rather than silently changed.
+* A case's key point is its published 裁判要点 when it has one, else whole sentences of its reasoning
+  that state the conclusion (``retrieval.report.key_point``); its citation is ``retrieval.citation``'s.
+* Art. 6 marks decide what counts as a similar case: only cases marked 类案 feed 类案裁判要点 and the
+  Art. 11 conflict check; 非类案 are listed with the judge's reasons; unmarked ones are 待比对 and are
+  never called 类案. The effect (Art. 9) of each case follows its mark (``retrieval.tiers.effect_of``).
+* Conflicts (Art. 11): among 类案-marked results sharing a 罪名/案由 with the pending case, each
   ``doc.sections.result`` is read into one coarse outcome (criminal: 无罪 / 免予刑事处罚 / 缓刑 / 实刑;
   civil and others: 驳回诉讼请求 / 支持诉讼请求); a pair with two different known outcomes is flagged.
   An outcome that cannot be read (驳回上诉，维持原判 …) never conflicts. At most ``MAX_CONFLICTS`` pairs.
@@ -27,23 +32,37 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from retrieval.audit.records import ShownResult
+from retrieval.citation import citation, reference
 from retrieval.document import CaseCategory, Document
 from retrieval.guidance import DecisionLabel
 from retrieval.parsing.courts import court_level
+from retrieval.report.key_point import key_point
 from retrieval.request import KeywordQuery, SearchRequest
 from retrieval.search import SearchResponse, SearchResult
-from retrieval.tiers import MAY_REFER, MUST_REFER, Tier
+from retrieval.tiers import (
+    GUIDING_CANDIDATE,
+    MAY_REFER,
+    MUST_REFER,
+    NOT_APPLIED,
+    NOT_CITABLE,
+    Tier,
+    effect_of,
+)
 
 SERVICE_NAME = "类案强制检索服务"
 TO_BE_FILLED = "【待承办法官填写】"
-KEY_PASSAGE_CHARS = 200
-SUMMARY_FALLBACK_COUNT = 3
 MAX_CONFLICTS = 20
 MARK_LABELS = tuple(label.value for label in DecisionLabel)
+PENDING_COMPARISON = "待比对"
+"""A result the judge has not marked: listed, never called 类案."""
+NO_SIMILAR_YET = "尚无经比对认定为类案的案件；未比对的检索结果不作为类案。"
 ART4_TIERS = (Tier.GUIDING, Tier.SPC, Tier.PROVINCIAL_HIGH, Tier.SUPERIOR_AND_SELF)
 EFFECT_RULES = (
-    f"指导性案例：{MUST_REFER}（《关于统一法律适用加强类案检索的指导意见（试行）》第九条）；",
-    f"其他类案：{MAY_REFER}，可以作为作出裁判的参考。",
+    f"指导性案例：{GUIDING_CANDIDATE}（《关于统一法律适用加强类案检索的指导意见（试行）》第九条）；"
+    f"经比对标记为类案的，{MUST_REFER}；",
+    f"其他类案：{MAY_REFER}，可以作为作出裁判的参考；",
+    f"经比对标记为非类案的：{NOT_APPLIED}；已被停止参照或撤回的案例：{NOT_CITABLE}。",
 )
 METHOD_LABELS = {
     "keyword": "关键词检索",
@@ -67,11 +86,18 @@ class ReportCase:
     court_level: str | None
     date: str | None  # ISO decision date
     tier: int
-    effect: str  # 应当参照 / 可以参考
+    effect: str  # retrieval.tiers.effect_of, after the judge's mark
     recent: bool
     similarity: str  # the explanation's one-line summary
-    key_point: str  # 裁判要点, or the key passage of the reasoning
+    key_point: str  # 裁判要点, or the selected sentences of the reasoning
     key_point_kind: str  # "裁判要点" or "裁判理由摘要"
+    citation: str = ""  # 指导案例N号 / 《最高人民法院公报》YYYY年第N期 / 案号 (retrieval.citation)
+    mark: str = PENDING_COMPARISON  # 类案 / 非类案 / 待比对
+    mark_reason: str = ""
+    withdrawn_since: str | None = None  # the reason, when withdrawn after the search
+    causes: list[str] = field(default_factory=list)
+    outcome: str | None = None
+    committee: bool = False
 
 
 @dataclass
@@ -85,7 +111,7 @@ class TierGroup:
 class Mark:
     doc_id: str
     title: str | None  # None when the case is not among the results
-    label: str  # 类案 / 非类案
+    label: str  # 类案 / 非类案 / 待比对
     reason: str
 
 
@@ -93,7 +119,7 @@ class Mark:
 class ConflictSide:
     doc_id: str
     title: str
-    case_number: str | None
+    case_number: str | None  # the citation (retrieval.citation): 指导案例N号, 公报 issue or 案号
     court: str | None
     court_level: str | None
     date: str | None
@@ -142,17 +168,6 @@ class RetrievalReport:
         return sum(len(group.cases) for group in self.tiers)
 
 
-def key_point(doc: Document) -> tuple[str, str]:
-    """(kind, text): the 裁判要点 when the case has one, else the key passage of its reasoning."""
-    if doc.holding and doc.holding.strip():
-        return "裁判要点", doc.holding.strip()
-    reasoning = doc.sections.reasoning.strip()
-    start = reasoning.find(_REASONING_START)
-    passage = reasoning[max(start, 0) : max(start, 0) + KEY_PASSAGE_CHARS]
-    cut = len(reasoning) - max(start, 0) > KEY_PASSAGE_CHARS
-    return "裁判理由摘要", passage + ("……" if cut else "")
-
-
 def outcome_of(doc: Document) -> str | None:
     """A coarse outcome read from ``doc.sections.result``; ``None`` when it cannot be told."""
     text = doc.sections.result
@@ -178,80 +193,134 @@ def outcome_of(doc: Document) -> str | None:
     return None
 
 
-def _level(doc: Document) -> str | None:
-    if doc.court is None:
+def _level(court: dict[str, Any] | None) -> str | None:
+    if not court or not court.get("name"):
         return None
-    level = doc.court.level or court_level(doc.court.name)
-    return level.value if level else None
+    level = court.get("level") or court_level(str(court["name"]))
+    return str(level) if level else None
 
 
-def _date(doc: Document) -> str | None:
-    return doc.decision_date.isoformat() if doc.decision_date else None
+def explanation_json(result: SearchResult) -> dict[str, Any] | None:
+    """The explanation as JSON (highlight spans as lists), as the API answers it and the snapshot keeps it."""
+    if result.explanation is None:
+        return None
+    data = result.explanation.to_dict()
+    passages: list[dict[str, Any]] = data["passages"]  # type: ignore[assignment]
+    data["passages"] = [{**p, "highlights": [list(h) for h in p["highlights"]]} for p in passages]
+    return data
 
 
-def _case(result: SearchResult) -> ReportCase:
+def shown_result(result: SearchResult) -> ShownResult:
+    """What the judge is shown of one result, kept in the search record so a later report can use it."""
     doc = result.document
     kind, text = key_point(doc)
-    return ReportCase(
+    court = doc.court
+    return ShownResult(
         doc_id=doc.doc_id,
-        title=doc.title or doc.doc_id,
+        title=doc.title or None,
         case_number=doc.case_number,
-        court=doc.court.name if doc.court else None,
-        court_level=_level(doc),
-        date=_date(doc),
-        tier=int(result.tier or Tier.OTHER),
+        court=(
+            {
+                "name": court.name,
+                "level": court.level.value if court.level else None,
+                "province": court.province,
+            }
+            if court is not None
+            else None
+        ),
+        decision_date=doc.decision_date.isoformat() if doc.decision_date else None,
+        holding=text,
+        tier=int(result.tier) if result.tier is not None else None,
         effect=result.effect,
-        recent=result.recent,
-        similarity=result.explanation.summary if result.explanation else "",
-        key_point=text,
+        explanation=explanation_json(result),
+        citation=citation(doc),
         key_point_kind=kind,
-    )
-
-
-def _tiers(results: list[SearchResult]) -> list[TierGroup]:
-    groups = {tier: TierGroup(int(tier), tier.label) for tier in Tier}
-    for result in results:
-        groups[Tier(result.tier or Tier.OTHER)].cases.append(_case(result))
-    return [groups[t] for t in ART4_TIERS] + ([groups[Tier.OTHER]] if groups[Tier.OTHER].cases else [])
-
-
-def _summary(tiers: list[TierGroup]) -> list[str]:
-    high = [c for g in tiers if g.tier in (Tier.GUIDING, Tier.SPC) for c in g.cases]
-    chosen = high or [c for g in tiers for c in g.cases][:SUMMARY_FALLBACK_COUNT]
-    return [
-        f"{case_reference(c.title, c.case_number, c.doc_id)}：{c.key_point}" for c in chosen if c.key_point
-    ]
-
-
-def _side(doc: Document, outcome: str) -> ConflictSide:
-    return ConflictSide(
-        doc_id=doc.doc_id,
-        title=doc.title or doc.doc_id,
-        case_number=doc.case_number,
-        court=doc.court.name if doc.court else None,
-        court_level=_level(doc),
-        date=_date(doc),
-        outcome=outcome,
+        authority_kind=doc.authority.kind.value,
+        recent=result.recent,
+        causes=tuple(doc.causes),
+        outcome=outcome_of(doc),
         committee="审判委员会" in doc.text(),
     )
 
 
-def find_conflicts(results: list[SearchResult], causes: list[str]) -> list[Conflict]:
-    """Pairs of results sharing a pending cause whose outcomes differ (see the module docstring)."""
+def snapshot(results: list[SearchResult]) -> tuple[ShownResult, ...]:
+    return tuple(shown_result(r) for r in results)
+
+
+def _case(shown: ShownResult, mark: tuple[str, str] | None, withdrawn_since: str | None) -> ReportCase:
+    label, reason = mark if mark is not None else (PENDING_COMPARISON, "")
+    court = dict(shown.court) if shown.court is not None else None
+    explanation = shown.explanation or {}
+    return ReportCase(
+        doc_id=shown.doc_id,
+        title=shown.title or shown.citation or shown.doc_id,
+        case_number=shown.case_number,
+        court=str(court["name"]) if court and court.get("name") else None,
+        court_level=_level(court),
+        date=shown.decision_date,
+        tier=int(shown.tier or Tier.OTHER),
+        effect=effect_of(
+            shown.authority_kind,
+            withdrawn=withdrawn_since is not None,
+            mark=label if mark is not None else None,
+        ),
+        recent=shown.recent,
+        similarity=str(explanation.get("summary") or ""),
+        key_point=shown.holding or "",
+        key_point_kind=shown.key_point_kind or "",
+        citation=shown.citation or shown.case_number or shown.doc_id,
+        mark=label,
+        mark_reason=reason,
+        withdrawn_since=withdrawn_since,
+        causes=list(shown.causes),
+        outcome=shown.outcome,
+        committee=shown.committee,
+    )
+
+
+def _tiers(cases: list[ReportCase]) -> list[TierGroup]:
+    groups = {tier: TierGroup(int(tier), tier.label) for tier in Tier}
+    for case in cases:
+        groups[Tier(case.tier)].cases.append(case)
+    return [groups[t] for t in ART4_TIERS] + ([groups[Tier.OTHER]] if groups[Tier.OTHER].cases else [])
+
+
+def similar_cases(cases: list[ReportCase]) -> list[ReportCase]:
+    """The cases the judge marked 类案 and that may still be cited: the only ones called 类案."""
+    return [c for c in cases if c.mark == DecisionLabel.SIMILAR and c.withdrawn_since is None]
+
+
+def _summary(cases: list[ReportCase]) -> list[str]:
+    return [f"{reference(c.title, c.citation)}：{c.key_point}" for c in similar_cases(cases) if c.key_point]
+
+
+def _side(case: ReportCase, outcome: str) -> ConflictSide:
+    return ConflictSide(
+        doc_id=case.doc_id,
+        title=case.title,
+        case_number=case.citation,
+        court=case.court,
+        court_level=case.court_level,
+        date=case.date,
+        outcome=outcome,
+        committee=case.committee,
+    )
+
+
+def find_conflicts(cases: list[ReportCase], causes: list[str]) -> list[Conflict]:
+    """Pairs of 类案-marked cases sharing a pending cause whose outcomes differ (see the module docstring)."""
     wanted = set(causes)
-    read: list[tuple[Document, str, list[str]]] = []
-    for result in results:
-        doc = result.document
-        shared = [c for c in doc.causes if c in wanted]
-        outcome = outcome_of(doc) if shared else None
-        if outcome is not None:
-            read.append((doc, outcome, shared))
+    read: list[tuple[ReportCase, str, list[str]]] = []
+    for case in similar_cases(cases):
+        shared = [c for c in case.causes if c in wanted]
+        if shared and case.outcome is not None:
+            read.append((case, case.outcome, shared))
     conflicts: list[Conflict] = []
-    for i, (doc_a, outcome_a, causes_a) in enumerate(read):
-        for doc_b, outcome_b, causes_b in read[i + 1 :]:
+    for i, (case_a, outcome_a, causes_a) in enumerate(read):
+        for case_b, outcome_b, causes_b in read[i + 1 :]:
             common = [c for c in causes_a if c in causes_b]
             if common and outcome_a != outcome_b:
-                conflicts.append(Conflict(common, _side(doc_a, outcome_a), _side(doc_b, outcome_b)))
+                conflicts.append(Conflict(common, _side(case_a, outcome_a), _side(case_b, outcome_b)))
                 if len(conflicts) == MAX_CONFLICTS:
                     return conflicts
     return conflicts
@@ -266,18 +335,52 @@ def _keyword_terms(query: KeywordQuery) -> list[str]:
     )
 
 
-def _marks(marks: dict[str, tuple[str, str]] | None, results: list[SearchResult]) -> list[Mark]:
-    titles = {r.document.doc_id: r.document.title or r.document.doc_id for r in results}
-    out = []
-    for doc_id, (label, reason) in (marks or {}).items():
+def _checked_marks(marks: dict[str, tuple[str, str]] | None) -> dict[str, tuple[str, str]]:
+    for doc_id, (label, _) in (marks or {}).items():
         if label not in MARK_LABELS:
             raise ValueError(f"marks: label for {doc_id!r} must be 类案 or 非类案, not {label!r}")
-        out.append(Mark(doc_id, titles.get(doc_id), label, reason))
-    return out
+    return dict(marks or {})
+
+
+def _marks(marks: dict[str, tuple[str, str]], cases: list[ReportCase]) -> list[Mark]:
+    """类案 first, then 非类案 with the judge's reasons, then the results still 待比对 (unmarked)."""
+    shown = {c.doc_id for c in cases}
+    out = [Mark(c.doc_id, reference(c.title, c.citation), c.mark, c.mark_reason) for c in cases]
+    out += [
+        Mark(doc_id, None, label, reason) for doc_id, (label, reason) in marks.items() if doc_id not in shown
+    ]
+    order = {DecisionLabel.SIMILAR.value: 0, DecisionLabel.NOT_SIMILAR.value: 1, PENDING_COMPARISON: 2}
+    return sorted(out, key=lambda m: order.get(m.label, 3))
+
+
+@dataclass
+class SearchShown:
+    """One search as the report needs it: what was shown (the snapshot) and how it was run."""
+
+    shown: tuple[ShownResult, ...]
+    methods: list[str]
+    causes_used: list[str]
+    causes_predicted: bool
+    seed_doc_id: str | None
+    build_id: str
+    documents: int | None
+
+    @classmethod
+    def of_response(cls, response: SearchResponse) -> SearchShown:
+        documents = response.index.get("documents")
+        return cls(
+            shown=snapshot(response.results),
+            methods=list(response.methods),
+            causes_used=list(response.causes_used),
+            causes_predicted=response.causes_predicted,
+            seed_doc_id=response.seed_doc_id,
+            build_id=str(response.index.get("build_id") or ""),
+            documents=int(documents) if isinstance(documents, int) else None,
+        )
 
 
 def build_report(
-    response: SearchResponse,
+    response: SearchResponse | SearchShown,
     *,
     pending_case_number: str | None,
     pending_facts: str,
@@ -289,42 +392,47 @@ def build_report(
     marks: dict[str, tuple[str, str]] | None = None,
     request: SearchRequest | None = None,
     trigger: str | None = None,
+    withdrawn_since: dict[str, str] | None = None,
 ) -> RetrievalReport:
     """The Art. 8 report for one search; ``request`` (when given) supplies the keywords and articles.
 
-    Raises ValueError on a mark label other than 类案/非类案 or a judge without name/court/role.
+    ``withdrawn_since`` maps a shown case withdrawn after the search to the reason. Raises ValueError
+    on a mark label other than 类案/非类案 or a judge without name/court/role.
     """
     missing = [k for k in ("name", "court", "role") if not str(judge.get(k) or "").strip()]
     if missing:
         raise ValueError(f"judge: missing {', '.join(missing)}")
-    documents = response.index.get("documents")
+    searched = response if isinstance(response, SearchShown) else SearchShown.of_response(response)
+    checked = _checked_marks(marks)
+    gone = withdrawn_since or {}
+    cases = [_case(s, checked.get(s.doc_id), gone.get(s.doc_id)) for s in searched.shown]
+    documents = searched.documents
     platform = {
         "service": SERVICE_NAME,
-        "build_id": str(response.index.get("build_id") or ""),
+        "build_id": searched.build_id,
         "documents": documents,
         "description": f"索引收录裁判文书及案例 {documents} 篇" if documents is not None else "",
     }
-    tiers = _tiers(response.results)
     return RetrievalReport(
         pending_case_number=pending_case_number,
         pending_facts=pending_facts,
         judge={k: str(judge[k]) for k in ("name", "court", "role")},
         searched_at=searched_at.isoformat(timespec="seconds"),
         platform=platform,
-        methods=[METHOD_LABELS.get(m, m) for m in response.methods],
+        methods=[METHOD_LABELS.get(m, m) for m in searched.methods],
         query_text=request.facts if request is not None and request.facts else pending_facts,
         keywords=_keyword_terms(request.keywords) if request is not None else [],
         articles=request.provision_keys() if request is not None else [],
-        causes=list(response.causes_used),
-        causes_predicted=response.causes_predicted,
-        seed_case=response.seed_doc_id,
-        tiers=tiers,
-        holdings_summary=_summary(tiers),
+        causes=list(searched.causes_used),
+        causes_predicted=searched.causes_predicted,
+        seed_case=searched.seed_doc_id,
+        tiers=_tiers(cases),
+        holdings_summary=_summary(cases),
         dispute_focus=dispute_focus.strip() if dispute_focus and dispute_focus.strip() else TO_BE_FILLED,
-        marks=_marks(marks, response.results),
+        marks=_marks(checked, cases),
         application_analysis=TO_BE_FILLED,
         effect_rules=list(EFFECT_RULES),
-        conflicts=find_conflicts(response.results, response.causes_used),
+        conflicts=find_conflicts(cases, searched.causes_used),
         audit_search_id=audit_search_id,
         audit_hash=audit_hash,
         trigger=trigger,
@@ -356,13 +464,6 @@ def display_time(iso: str) -> str:
     if offset is not None and offset != dt.timedelta(hours=8):
         text += f"（UTC{moment:%z}）"
     return text
-
-
-def case_reference(title: str, case_number: str | None, doc_id: str) -> str:
-    """Name and 案号 of a case; a 案号 already carries its year in （）, so it is not bracketed again."""
-    if case_number:
-        return f"{title}　{case_number}"
-    return f"{title}（{doc_id}）"
 
 
 def basic_info(report: RetrievalReport) -> list[tuple[str, str]]:
@@ -401,8 +502,11 @@ def case_lines(case: ReportCase) -> list[str]:
     lines = [
         f"法院：{case.court or '（不详）'}；裁判日期：{case.date or '（不详）'}",
         f"效力：{case.effect}{'；近三年裁判' if case.recent else ''}",
+        f"比对结论：{case.mark}{'。理由：' + case.mark_reason if case.mark_reason else ''}",
         f"相似之处：{case.similarity or '（无）'}",
     ]
+    if case.withdrawn_since is not None:
+        lines.insert(2, f"检索后已停止参照或撤回：{case.withdrawn_since}")
     if case.key_point:
         lines.append(f"{case.key_point_kind}：{case.key_point}")
     return lines
@@ -415,18 +519,20 @@ def tier_heading(group: TierGroup) -> str:
 
 
 def case_heading(number: int, case: ReportCase) -> str:
-    return f"{number}. {case_reference(case.title, case.case_number, case.doc_id)}"
+    return f"{number}. {reference(case.title, case.citation)}"
 
 
 def mark_line(mark: Mark) -> str:
     title = mark.title or f"{mark.doc_id}（不在本次检索结果中）"
+    if mark.label == PENDING_COMPARISON:
+        return f"{title}：{PENDING_COMPARISON}（尚未比对，不作为类案）"
     return f"{title}：{mark.label}。理由：{mark.reason or '（未说明）'}"
 
 
 def _side_text(s: ConflictSide) -> str:
     committee = "，经审判委员会讨论" if s.committee else ""
     return (
-        f"{case_reference(s.title, s.case_number, s.doc_id)}（{s.court or '法院不详'}，"
+        f"{reference(s.title, s.case_number or s.doc_id)}（{s.court or '法院不详'}，"
         f"{s.court_level or '层级不详'}法院，{s.date or '日期不详'}{committee}）"
     )
 

@@ -25,6 +25,7 @@ from docx.shared import Cm, Pt, RGBColor
 
 from retrieval.atomic_file import write_atomic
 from retrieval.report.model import (
+    NO_SIMILAR_YET,
     NONE_FOUND,
     SECTIONS,
     RetrievalReport,
@@ -195,7 +196,7 @@ def build_docx(report: RetrievalReport):
     for number, item in enumerate(report.holdings_summary, 1):
         _paragraph(document, f"{number}. {item}")
     if not report.holdings_summary:
-        _paragraph(document, "（无）")
+        _paragraph(document, NO_SIMILAR_YET)
 
     _heading(document, SECTIONS[3], 1)
     _paragraph(document, report.dispute_focus)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from retrieval.report.model import (
+    NO_SIMILAR_YET,
     NONE_FOUND,
     SECTIONS,
     RetrievalReport,
@@ -45,7 +46,7 @@ def render_markdown(report: RetrievalReport) -> str:
             lines += [f"- {_md(line)}" for line in case_lines(case)]
             lines.append("")
     lines += [f"## {SECTIONS[2]}", ""]
-    lines += [f"{i}. {_md(item)}" for i, item in enumerate(report.holdings_summary, 1)] or ["（无）"]
+    lines += [f"{i}. {_md(item)}" for i, item in enumerate(report.holdings_summary, 1)] or [NO_SIMILAR_YET]
     lines += ["", f"## {SECTIONS[3]}", "", _md(report.dispute_focus), "", f"## {SECTIONS[4]}", ""]
     lines += [f"- {_md(mark_line(m))}" for m in report.marks] or [f"尚未标记。{report.application_analysis}"]
     lines += ["", f"## {SECTIONS[5]}", ""]
@@ -101,7 +102,7 @@ def render_html(report: RetrievalReport) -> str:
     if report.holdings_summary:
         parts.append("<ol>" + "".join(f"<li>{e(i)}</li>" for i in report.holdings_summary) + "</ol>")
     else:
-        parts.append("<p>（无）</p>")
+        parts.append(f"<p>{NO_SIMILAR_YET}</p>")
     parts += [f"<h2>{SECTIONS[3]}</h2>", f"<p>{e(report.dispute_focus)}</p>", f"<h2>{SECTIONS[4]}</h2>"]
     marks = [mark_line(m) for m in report.marks]
     parts.append(_ul(marks) if marks else f"<p>尚未标记。{e(report.application_analysis)}</p>")

@@ -1,4 +1,9 @@
-"""A recorded search brought back as a ``SearchResponse``, so that a report can be made from the audit log.
+"""A recorded search brought back for its report: from its snapshot, else replayed on the same build.
+
+A search record made since the snapshot existed keeps what the judge was shown (``SearchRecord.shown``):
+the report is made from that, whatever the index has become (``shown_search``), and the current
+index only tells which shown cases were withdrawn since (``withdrawn_since``). The rest of this
+module serves older records, which have no snapshot:
 
 The audit record of a search holds the query, the causes used, the articles, keywords and seed, the
 index build, and the ranked results with their tiers, scores and effects. Those results are taken as
@@ -16,6 +21,7 @@ from retrieval.audit.records import SearchRecord
 from retrieval.explain import explain, pending_features
 from retrieval.index_store import IndexStore
 from retrieval.query_plan import UnknownSeedCase, plan
+from retrieval.report.model import SearchShown
 from retrieval.request import KeywordQuery, SearchRequest
 from retrieval.search import SearchResponse, SearchResult
 from retrieval.tiers import Tier, is_recent
@@ -47,6 +53,31 @@ def request_of(record: SearchRecord) -> SearchRequest:
         ),
         seed_doc_id=record.seed,
     )
+
+
+def shown_search(record: SearchRecord) -> SearchShown | None:
+    """The search as the judge was shown it, from the record's snapshot; None for a record without one."""
+    if record.shown is None:
+        return None
+    return SearchShown(
+        shown=record.shown,
+        methods=list(record.methods),
+        causes_used=list(record.causes_used),
+        causes_predicted=record.causes_predicted,
+        seed_doc_id=record.seed,
+        build_id=record.index_version or "",
+        documents=record.index_documents,
+    )
+
+
+def withdrawn_since(store: IndexStore, doc_ids: list[str]) -> dict[str, str]:
+    """Shown cases the current index now holds as withdrawn (不再参照 / 撤回), with the reason recorded."""
+    out: dict[str, str] = {}
+    for doc_id in doc_ids:
+        doc = store.document_by_id(doc_id)
+        if doc is not None and doc.authority.withdrawn:
+            out[doc_id] = doc.authority.withdrawn_reason or "已撤回"
+    return out
 
 
 def replay_search(

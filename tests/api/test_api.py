@@ -85,7 +85,9 @@ def test_search_returns_tiered_explained_results_with_its_audit_receipt(first_se
     for group in body["tiers"]:
         assert all(r["tier"] == group["tier"] and r["tier_label"] == group["label"] for r in group["results"])
     guiding = [r for r in results if r["authority"]["kind"] == "指导性案例"]
-    assert guiding and all(r["effect"] == "应当参照" for r in guiding)
+    # Art. 9: a guiding case binds once the judge finds it similar; a fresh result is a candidate
+    assert guiding and all(r["effect"] == "经比对属于类案的，应当参照" for r in guiding)
+    assert all(r["citation"] == f"指导案例{r['authority']['number']}号" for r in guiding)
     assert all(r["effect"] == "可以参考" for r in results if r not in guiding)
     assert body["requesting_court"]["name"] == COURT_A
     for result in results:
@@ -116,6 +118,7 @@ def test_the_audit_record_of_a_search_holds_what_the_rules_ask_for(
     assert payload["index"] == {
         "version": build["build_id"],
         "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+        "documents": build["counts"]["documents"],
     }
     assert payload["embedder"] == f"{build['embedder']['name']}@sha256:{build['embedder']['sha256']}"
     assert payload["ann"]["factory"] == build["vector_index"]["factory"]
@@ -125,6 +128,14 @@ def test_the_audit_record_of_a_search_holds_what_the_rules_ask_for(
         (r["doc_id"], r["tier"], r["effect"]) for r in results
     ]
     assert all(abs(p["score"] - r["score"]) < 1e-6 for p, r in zip(payload["results"], results, strict=True))
+    # the snapshot of what the judge was shown, from which a later report is made
+    shown = payload["shown"]
+    assert [(s["doc_id"], s["title"], s["case_number"], s["tier"], s["effect"]) for s in shown] == [
+        (r["doc_id"], r["title"], r["case_number"], r["tier"], r["effect"]) for r in results
+    ]
+    assert all(s["holding"] and s["citation"] and s["explanation"]["summary"] for s in shown)
+    guiding = next(s for s in shown if s["authority_kind"] == "指导性案例")
+    assert guiding["citation"].startswith("指导案例") and guiding["key_point_kind"] == "裁判要点"
 
 
 def test_the_requesting_court_is_the_accounts_not_the_bodys(env: Env) -> None:
@@ -261,7 +272,11 @@ def test_marks_by_the_searcher_or_the_courts_president(env: Env, first_search: d
 
 def test_case_record_related_and_similar(env: Env) -> None:
     case = env.client.get("/api/v1/cases/guiding-901", headers=env.h("auditor_a")).json()
-    assert case["document"]["doc_id"] == "guiding-901" and case["effect"] == "应当参照" and case["tier"] == 1
+    assert (
+        case["document"]["doc_id"] == "guiding-901"
+        and case["effect"] == "经比对属于类案的，应当参照"
+        and case["tier"] == 1
+    )
     assert case["citable"] and not case["withdrawn"]
     related = env.client.get("/api/v1/cases/txt-2023_zhe0106_xingchu_123/related", headers=env.h("judge_b"))
     assert {r["doc_id"] for r in related.json()["related"]} == {"txt-2023_zhe01_xingzhong_588"}

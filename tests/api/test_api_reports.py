@@ -6,8 +6,10 @@ index changed since. The batch runs in the service's background thread, exactly 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,11 @@ import openpyxl
 import pytest
 
 from api.service.report_batch.service import BatchService
+from index_build.update import withdraw_document
+from retrieval.audit.records import SearchRecord
+from retrieval.index_store import IndexStore
 from retrieval.report.model import SECTIONS, TO_BE_FILLED
+from retrieval.tiers import GUIDING_CANDIDATE, MUST_REFER, NOT_CITABLE
 from tests.api_env import COURT_A, THEFT_FACTS, Env, serve
 from tests.conftest import SAMPLES, read_jsonl
 
@@ -227,7 +233,9 @@ def test_report_of_a_search_is_rebuilt_from_its_record(env: Env, marked_search: 
     )
     shown = [c["doc_id"] for group in report["tiers"] for c in group["cases"]]
     assert shown == [r["doc_id"] for group in marked_search["tiers"] for r in group["results"]]
-    assert {m["label"] for m in report["marks"]} == {"类案", "非类案"}
+    assert {m["label"] for m in report["marks"]} == {"类案", "非类案", "待比对"}
+    similar = [m["doc_id"] for m in report["marks"] if m["label"] == "类案"]
+    assert len(report["holdings_summary"]) <= len(similar) == 1  # only the 类案-marked case
     assert report["query_text"] == THEFT_FACTS and report["dispute_focus"] == TO_BE_FILLED
     recorded = env.records("judge_a", kind="report")
     assert len(recorded) == before + 1 and recorded[-1]["payload"]["search_id"] == search_id
@@ -256,15 +264,68 @@ def test_report_of_an_unknown_search_is_404(env: Env) -> None:
     assert env.client.get("/api/v1/searches/0/report", headers=env.h("admin")).status_code == 404
 
 
-def test_report_after_an_index_change_is_refused_not_made_up(
+def _report(env: Env, search_id: int, fmt: str = "json") -> Any:
+    return env.client.get(
+        f"/api/v1/searches/{search_id}/report", params={"format": fmt}, headers=env.h("judge_a")
+    )
+
+
+def test_report_after_an_index_update_is_made_from_what_the_judge_saw(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search, a 类案 mark on its guiding case, then the case is withdrawn and the service restarts
+    on the new build: the report is still the search as shown, and says the case was withdrawn since."""
+    body = env.search("judge_a", k=5).json()
+    results = [r for group in body["tiers"] for r in group["results"]]
+    guiding = next(r for r in results if r["authority"]["kind"] == "指导性案例")
+    assert guiding["effect"] == GUIDING_CANDIDATE  # a candidate until compared
+    marks = [{"doc_id": guiding["doc_id"], "label": "类案", "reason": "同为入户盗窃"}]
+    marked = env.client.post(
+        f"/api/v1/searches/{body['search_id']}/decisions", json={"marks": marks}, headers=env.h("judge_a")
+    )
+    assert marked.status_code == 200, marked.text
+    before = _report(env, body["search_id"]).json()
+    case = next(c for g in before["tiers"] for c in g["cases"] if c["doc_id"] == guiding["doc_id"])
+    assert case["effect"] == MUST_REFER and case["withdrawn_since"] is None  # marked 类案: the report says so
+    assert any(guiding["title"] in line for line in before["holdings_summary"])
+
+    home = tmp_path / "index"
+    shutil.copytree(env.index_home, home, symlinks=True)
+    withdraw_document(home, guiding["doc_id"], "测试：检索后不再参照")
+    services = env.app.state.services
+    monkeypatch.setattr(services, "store", IndexStore.open(home))  # what a restart on the new build does
+    assert services.index_facts()["build_id"] != body["index"]["build_id"]
+
+    response = _report(env, body["search_id"])
+    assert response.status_code == 200, response.text  # no more 409: the record has its snapshot
+    after = response.json()
+    shown = [c["doc_id"] for g in after["tiers"] for c in g["cases"]]
+    assert shown == [r["doc_id"] for r in results]
+    case = next(c for g in after["tiers"] for c in g["cases"] if c["doc_id"] == guiding["doc_id"])
+    assert case["withdrawn_since"] == "测试：检索后不再参照" and case["effect"] == NOT_CITABLE
+    assert not any(guiding["title"] in line for line in after["holdings_summary"])
+    assert after["platform"]["build_id"] == body["index"]["build_id"]  # the build the judge searched
+    text = _report(env, body["search_id"], "md").text
+    assert "检索后已停止参照或撤回：测试：检索后不再参照" in text
+
+
+def test_report_of_a_record_without_snapshot_is_refused_on_another_build(
     env: Env, marked_search: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = env.app.state.services.store
-    monkeypatch.setitem(store.manifest, "build_id", "20990101T000000Z-000000")
-    response = env.client.get(
-        f"/api/v1/searches/{marked_search['search_id']}/report", headers=env.h("judge_a")
+    """Records made before snapshots existed are replayed on their own build, or refused (409)."""
+    services = env.app.state.services
+    record, _ = services.audit_log().read(marked_search["search_id"])
+    old_style = dataclasses.replace(SearchRecord.from_payload(record.payload), shown=None)
+    appended = services.record(record.actor, None, old_style)
+    user = services.accounts.user("judge_a")
+    services.accounts.ledger.record_search(
+        appended.seq, user, old_style.case_number, old_style.trigger, record.at, old_style.doc_ids
     )
+    assert _report(env, appended.seq).status_code == 200  # same build: replayed
+    monkeypatch.setitem(services.store.manifest, "build_id", "20990101T000000Z-000000")
+    response = _report(env, appended.seq)
     assert response.status_code == 409 and response.json()["error"]["code"] == "report_unavailable"
+    assert _report(env, marked_search["search_id"]).status_code == 200  # it has a snapshot
 
 
 def test_a_restarted_service_resumes_a_batch_it_had_not_run(sample_index: Path, tmp_path: Path) -> None:

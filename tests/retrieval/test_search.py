@@ -24,7 +24,7 @@ from retrieval.parsing.courts import parse_court
 from retrieval.query_plan import UnknownSeedCase
 from retrieval.request import MAX_K, KeywordQuery, Method, SearchFilters, SearchRequest
 from retrieval.search import SearchResponse, search
-from retrieval.tiers import MUST_REFER, NOT_CITABLE, Tier
+from retrieval.tiers import GUIDING_CANDIDATE, MAY_REFER, MUST_REFER, NOT_CITABLE, Tier
 from tests.conftest import SAMPLE_INPUTS, SAMPLES, read_jsonl
 
 PENDING = read_jsonl(SAMPLES / "pending" / "pending_cases.jsonl")
@@ -438,10 +438,12 @@ def test_tiers_relative_to_the_requesting_court(tiered: SearchResponse) -> None:
     assert tier_of["txt-2021_yue_minzai_87"] is Tier.OTHER  # another province's high court
 
 
-def test_effect_is_must_refer_only_for_guiding_cases(tiered: SearchResponse) -> None:
+def test_a_guiding_case_is_a_candidate_until_the_judge_compares_it(tiered: SearchResponse) -> None:
+    """Art. 9 binds a guiding case that *is* a similar case; the search cannot say so, the judge does."""
     for result in tiered.results:
         guiding = result.document.authority.kind is AuthorityKind.GUIDING
-        assert result.effect == (MUST_REFER if guiding else "可以参考"), result.document.doc_id
+        assert result.effect == (GUIDING_CANDIDATE if guiding else MAY_REFER), result.document.doc_id
+        assert result.effect != MUST_REFER
         assert result.tier is not None
 
 

@@ -8,10 +8,13 @@ import pytest
 
 from index_build.readers.detect import read_any
 from retrieval.document import Authority, AuthorityKind, Court, Document
+from retrieval.guidance import DecisionLabel
 from retrieval.parsing.courts import parse_court, same_court, superior_court_name
 from retrieval.tiers import (
+    GUIDING_CANDIDATE,
     MAY_REFER,
     MUST_REFER,
+    NOT_APPLIED,
     NOT_CITABLE,
     Tier,
     assign_tier,
@@ -235,21 +238,39 @@ def test_only_withdrawn_gives_no_result() -> None:
     assert result.dropped_withdrawn == 1
 
 
+SIMILAR, NOT_SIMILAR = DecisionLabel.SIMILAR, DecisionLabel.NOT_SIMILAR
+
+
 @pytest.mark.parametrize(
-    ("kind", "withdrawn", "label"),
+    ("kind", "withdrawn", "mark", "label"),
     [
-        (AuthorityKind.GUIDING, False, MUST_REFER),
-        (AuthorityKind.GUIDING, True, NOT_CITABLE),
-        (AuthorityKind.SPC_TYPICAL, False, MAY_REFER),
-        (AuthorityKind.CASE_DATABASE, False, MAY_REFER),
-        (AuthorityKind.PROVINCIAL_REFERENCE, False, MAY_REFER),
-        (AuthorityKind.ORDINARY, False, MAY_REFER),
-        (AuthorityKind.SPC_TYPICAL, True, NOT_CITABLE),
+        # Art. 9: a guiding case binds only when it is a similar case, which is the judge's finding
+        (AuthorityKind.GUIDING, False, None, GUIDING_CANDIDATE),
+        (AuthorityKind.GUIDING, False, SIMILAR, MUST_REFER),
+        (AuthorityKind.GUIDING, False, NOT_SIMILAR, NOT_APPLIED),
+        (AuthorityKind.GUIDING, True, None, NOT_CITABLE),
+        (AuthorityKind.GUIDING, True, SIMILAR, NOT_CITABLE),
+        (AuthorityKind.SPC_TYPICAL, False, None, MAY_REFER),
+        (AuthorityKind.SPC_TYPICAL, False, SIMILAR, MAY_REFER),
+        (AuthorityKind.SPC_TYPICAL, False, NOT_SIMILAR, NOT_APPLIED),
+        (AuthorityKind.CASE_DATABASE, False, None, MAY_REFER),
+        (AuthorityKind.PROVINCIAL_REFERENCE, False, None, MAY_REFER),
+        (AuthorityKind.ORDINARY, False, None, MAY_REFER),
+        (AuthorityKind.SPC_TYPICAL, True, None, NOT_CITABLE),
     ],
 )
-def test_effect_label(kind: AuthorityKind, withdrawn: bool, label: str) -> None:
-    assert effect_label(doc("d", "最高人民法院", kind, withdrawn=withdrawn)) == label
-    assert (MUST_REFER, MAY_REFER) == ("应当参照", "可以参考")
+def test_effect_label(kind: AuthorityKind, withdrawn: bool, mark: DecisionLabel | None, label: str) -> None:
+    assert effect_label(doc("d", "最高人民法院", kind, withdrawn=withdrawn), mark) == label
+    assert (MUST_REFER, MAY_REFER, GUIDING_CANDIDATE) == (
+        "应当参照",
+        "可以参考",
+        "经比对属于类案的，应当参照",
+    )
+
+
+def test_effect_label_refuses_an_unknown_mark() -> None:
+    with pytest.raises(ValueError):
+        effect_label(doc("d", "最高人民法院", AuthorityKind.GUIDING), "相似")
 
 
 # --------------------------------------------------------------------------- court names
@@ -354,7 +375,7 @@ def test_sample_corpus_relative_to_xihu_court() -> None:
     result = order_by_tier(docs, lambda d: d, parse_court("浙江省杭州市西湖区人民法院"), TODAY)
     assert result.counts == {G: 3, S: 2, P: 1, U: 4, X: 20}
     assert [d.doc_id for d, _, _ in result.ordered[:3]] == ["guiding-901", "guiding-902", "guiding-903"]
-    assert all(effect_label(d) == MUST_REFER for d, tier, _ in result.ordered if tier is G)
+    assert all(effect_label(d) == GUIDING_CANDIDATE for d, tier, _ in result.ordered if tier is G)
     tier4 = [(d.doc_id, recent) for d, tier, recent in result.ordered if tier is U]
     assert tier4 == [  # within three years of 2025-06-30 first, then the rest, each in input order
         ("txt-2023_zhe01_minzhong_1024", True),

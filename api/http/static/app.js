@@ -169,7 +169,7 @@ function highlighted(passage) {
 }
 
 function effectBadge(effect) {
-  const cls = effect === "应当参照" ? "effect must" : effect === "不再参照" ? "effect withdrawn" : "effect";
+  const cls = effect.includes("应当参照") ? "effect must" : effect === "不再参照" ? "effect withdrawn" : "effect";
   return el("span", { class: cls, text: effect });
 }
 
@@ -210,7 +210,7 @@ function resultCard(searchId, result) {
   open.addEventListener("click", () => openCase(result.doc_id));
   const card = el("div", { class: "result" },
     el("div", { class: "title" }, String(result.rank) + ". ", open, effectBadge(result.effect)),
-    el("div", { class: "meta", text: [result.case_number, court, result.decision_date,
+    el("div", { class: "meta", text: [result.citation || result.case_number, court, result.decision_date,
       (result.causes || []).join("、"), result.authority.kind, result.recent ? "近三年" : ""]
       .filter((s) => s).join(" | ") }));
   if (result.explanation) {

@@ -30,7 +30,9 @@ from api.service.report_batch.pending import BadRow, PendingCase, read_pending
 from retrieval import atomic_file
 from retrieval.audit import merkle
 from retrieval.audit.store import AuditLog
+from retrieval.citation import citation
 from retrieval.report.model import SECTIONS, TO_BE_FILLED
+from retrieval.tiers import GUIDING_CANDIDATE
 from tests.api_env import COURT_A, COURT_B, create_accounts, settings_for
 from tests.conftest import SAMPLES, read_jsonl
 
@@ -234,18 +236,20 @@ def test_docx_has_the_art8_elements_traced_to_the_audit_log(batch: Batch, store)
     assert [t[:4] for t in tiers[:4]] == ["第1层级", "第2层级", "第3层级", "第4层级"]
     assert SAMPLE[0]["facts"] in texts and "检索方法：关键词检索、语义检索" in texts
     # the results, in the order the audit record ranked them (tier by tier)
-    numbers = {doc.doc_id: doc.case_number for _, doc in store.metadata.iter_documents()}
+    numbers = {doc.doc_id: citation(doc) for _, doc in store.metadata.iter_documents()}
     recorded = [numbers[r["doc_id"]] for r in record.payload["results"]]
     results = texts[texts.index(SECTIONS[1]) : texts.index(SECTIONS[2])]
     shown = [t.split("　")[-1] for t in results if t[:1].isdigit() and ". " in t[:4]]
     assert shown == recorded
     guiding = texts.index(tiers[0]) + 1
-    assert "龚小川盗窃案" in texts[guiding] and "效力：应当参照" in texts[guiding + 2]
+    assert "龚小川盗窃案" in texts[guiding] and f"效力：{GUIDING_CANDIDATE}" in texts[guiding + 2]
     assert any(t.startswith("裁判要点：") for t in texts[guiding:])
     assert SAMPLE[0]["dispute_focus"] in texts
     analysis = texts.index(SECTIONS[5])
     assert TO_BE_FILLED in texts[analysis : texts.index(SECTIONS[6])]
-    assert texts[texts.index(SECTIONS[4]) + 1].startswith("尚未标记")
+    # nothing marked yet: every result is listed as 待比对, none is called 类案
+    listed = texts[texts.index(SECTIONS[4]) + 1 : analysis]
+    assert listed and all(t.endswith("待比对（尚未比对，不作为类案）") for t in listed)
 
 
 def test_a_case_without_dispute_focus_leaves_it_to_the_judge(batch: Batch) -> None:

@@ -16,20 +16,21 @@ from retrieval.document import CaseCategory, Document, Sections
 from retrieval.index_store import IndexStore
 from retrieval.parsing.courts import parse_court
 from retrieval.report import RetrievalReport, build_report
+from retrieval.report.key_point import key_point
 from retrieval.report.model import (
-    KEY_PASSAGE_CHARS,
+    NO_SIMILAR_YET,
+    PENDING_COMPARISON,
     SECTIONS,
     SERVICE_NAME,
     TO_BE_FILLED,
     conflict_lines,
-    key_point,
     outcome_of,
 )
 from retrieval.report.render_docx import render_docx
 from retrieval.report.render_text import render_html, render_markdown
 from retrieval.request import SearchRequest
 from retrieval.search import SearchResponse, search
-from retrieval.tiers import MAY_REFER, MUST_REFER, Tier
+from retrieval.tiers import GUIDING_CANDIDATE, MAY_REFER, MUST_REFER, NOT_APPLIED, Tier
 from tests.conftest import SAMPLES, read_jsonl
 
 PENDING = read_jsonl(SAMPLES / "pending" / "pending_cases.jsonl")
@@ -75,12 +76,22 @@ def make(response: SearchResponse, request: SearchRequest | None = None, **overr
     return build_report(response, request=request, **fields)
 
 
+NOT_SIMILAR_REASON = "罪名不同，事实不具可比性"
+
+
+def other_cause(response: SearchResponse) -> str:
+    return next(r.document.doc_id for r in response.results if "盗窃罪" not in r.document.causes)
+
+
 @pytest.fixture(scope="module")
 def marks(response: SearchResponse) -> dict[str, tuple[str, str]]:
-    other = next(r.document.doc_id for r in response.results if "盗窃罪" not in r.document.causes)
+    """The guiding case and the other 盗窃 cases but one marked 类案, one other case 非类案, one theft unmarked."""
+    thefts = [r.document.doc_id for r in response.results if "盗窃罪" in r.document.causes]
+    similar = [d for d in thefts if d != GUIDING_THEFT][:-1]
     return {
         GUIDING_THEFT: ("类案", "同为盗窃财物，扒窃认定规则可供参照"),
-        other: ("非类案", "罪名不同，事实不具可比性"),
+        **{d: ("类案", "同为盗窃罪，情节可比") for d in similar},
+        other_cause(response): ("非类案", NOT_SIMILAR_REASON),
     }
 
 
@@ -138,47 +149,84 @@ def elements(report: RetrievalReport, response: SearchResponse) -> list[str]:
         "语义检索",
         THEFT["facts"],
         THEFT["case_number"],
-        MUST_REFER,
+        f"效力：{MUST_REFER}",  # the guiding case was marked 类案
         MAY_REFER,
+        f"效力：{NOT_APPLIED}",  # the case marked 非类案
         guiding.holding.strip()[:60],
         *SECTIONS,
         TO_BE_FILLED,
         "同为盗窃财物，扒窃认定规则可供参照",
         "罪名不同，事实不具可比性",
         "非类案",
+        PENDING_COMPARISON,
         str(AUDIT_ID),
         AUDIT_HASH,
-        "指导性案例：应当参照",
+        f"指导性案例：{GUIDING_CANDIDATE}",
+        "指导案例",  # the guiding case is cited by its number, not an internal id
     ]
 
 
 # --------------------------------------------------------------------------- the data
 
 
-def test_report_groups_results_by_tier_in_art4_order(report: RetrievalReport, response: SearchResponse):
+def test_report_groups_results_by_tier_in_art4_order(
+    report: RetrievalReport, response: SearchResponse, marks
+):
     tiers = [group.tier for group in report.tiers]
     assert tiers[:4] == [1, 2, 3, 4] and tiers == sorted(tiers)
     assert report.result_count() == len(response.results)
     guiding = report.tiers[0].cases
     assert [c.doc_id for c in guiding] == [GUIDING_THEFT]
     assert guiding[0].effect == MUST_REFER and guiding[0].key_point_kind == "裁判要点"
-    assert all(c.effect == MAY_REFER for g in report.tiers[1:] for c in g.cases)
+    others = [c for g in report.tiers[1:] for c in g.cases]
+    assert all(c.effect == (NOT_APPLIED if c.mark == "非类案" else MAY_REFER) for c in others)
     assert all(c.similarity for g in report.tiers for c in g.cases)
 
 
-def test_key_point_is_holding_else_reasoning_from_benyuan_renwei(response: SearchResponse):
+def test_guiding_case_effect_follows_the_judges_mark(response: SearchResponse):
+    """Art. 9: a guiding case binds once the judge found it similar; before, it is a candidate."""
+
+    def guiding_case(marks):
+        return make(response, marks=marks).tiers[0].cases[0]
+
+    unmarked = guiding_case(None)
+    assert unmarked.effect == GUIDING_CANDIDATE and unmarked.mark == PENDING_COMPARISON
+    assert guiding_case({GUIDING_THEFT: ("类案", "可比")}).effect == MUST_REFER
+    rejected = guiding_case({GUIDING_THEFT: ("非类案", "争议焦点不同")})
+    assert rejected.effect == NOT_APPLIED and rejected.mark_reason == "争议焦点不同"
+    assert "理由：争议焦点不同" in render_markdown(
+        make(response, marks={GUIDING_THEFT: ("非类案", "争议焦点不同")})
+    )
+
+
+def test_key_point_is_holding_else_whole_sentences_of_the_reasoning(response: SearchResponse):
     plain = next(r.document for r in response.results if not r.document.holding)
     kind, text = key_point(plain)
-    assert kind == "裁判理由摘要" and text.startswith("本院认为")
-    assert len(text.rstrip("…")) <= KEY_PASSAGE_CHARS
+    assert kind == "裁判理由摘要" and text and text[-1] in "。！？"
+    assert text in plain.sections.reasoning or all(
+        part + "。" in plain.sections.reasoning for part in text.split("。")[:-1]
+    )
     kind, text = key_point(Document("x", holding=" 要点 ", sections=Sections(reasoning="本院认为，甲。")))
     assert (kind, text) == ("裁判要点", "要点")
     assert key_point(Document("y", sections=Sections(reasoning="经审理，本院认为乙。")))[1] == "本院认为乙。"
 
 
-def test_summary_uses_tier_1_2_holdings(report: RetrievalReport):
-    assert len(report.holdings_summary) == 1 and "龚小川盗窃案" in report.holdings_summary[0]
-    assert "扒窃" in report.holdings_summary[0]
+def test_summary_lists_only_cases_marked_similar(report: RetrievalReport, marks, response: SearchResponse):
+    similar = [d for d, (label, _) in marks.items() if label == "类案"]
+    assert len(report.holdings_summary) == len(similar)
+    assert "龚小川盗窃案" in report.holdings_summary[0] and "扒窃" in report.holdings_summary[0]
+    excluded = next(c for g in report.tiers for c in g.cases if c.doc_id == other_cause(response))
+    assert not any(excluded.title in line for line in report.holdings_summary)
+    assert all(c.doc_id in similar for c in report.tiers[0].cases + report.tiers[1].cases if c.mark == "类案")
+
+
+def test_unmarked_results_are_pending_comparison_never_similar(response: SearchResponse):
+    report = make(response, marks=None)
+    assert report.holdings_summary == [] and report.conflicts == []
+    assert {m.label for m in report.marks} == {PENDING_COMPARISON}
+    assert len(report.marks) == len(response.results)
+    text = render_markdown(report)
+    assert NO_SIMILAR_YET in text and "：类案。" not in text
 
 
 def test_method_fields_and_defaults(report: RetrievalReport, response: SearchResponse):
@@ -187,13 +235,16 @@ def test_method_fields_and_defaults(report: RetrievalReport, response: SearchRes
     assert report.platform["build_id"] == response.index["build_id"]
     assert report.dispute_focus == TO_BE_FILLED and report.application_analysis == TO_BE_FILLED
     assert report.searched_at == "2025-06-01T09:30:00+08:00"
-    assert {m.label for m in report.marks} == {"类案", "非类案"}
+    assert {m.label for m in report.marks} == {"类案", "非类案", PENDING_COMPARISON}
+    reasons = {m.doc_id: m.reason for m in report.marks if m.label == "非类案"}
+    assert reasons == {other_cause(response): NOT_SIMILAR_REASON}
 
 
-def test_conflicting_outcomes_are_flagged(report: RetrievalReport):
+def test_conflicting_outcomes_are_flagged(report: RetrievalReport, marks):
     # the sample corpus has one 盗窃 case sentenced to 拘役 with 缓刑 against several custodial sentences
     assert report.conflicts
     for conflict in report.conflicts:
+        assert marks[conflict.first.doc_id][0] == marks[conflict.second.doc_id][0] == "类案"
         assert conflict.causes == ["盗窃罪"]
         assert {conflict.first.outcome, conflict.second.outcome} == {"实刑", "缓刑"}
         for side in (conflict.first, conflict.second):
