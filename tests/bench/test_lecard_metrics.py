@@ -257,6 +257,7 @@ def test_scan_archive_maps_queries_to_candidates_and_reads_facts_once(tmp_path):
     assert bench.scan_archive(archive, with_facts=False)[1] == {}
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_pools_and_peer_are_cached(tmp_path):
     archive = _tiny_archive(tmp_path / "c.tar.xz", TINY)
     cache = tmp_path / "cache"

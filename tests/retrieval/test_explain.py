@@ -69,6 +69,7 @@ def _check_offsets(explanation: Explanation, source: str, field: str) -> None:
     assert len({p.text for p in explanation.passages}) == len(explanation.passages)
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_passages_index_the_real_facts(corpus: SimpleNamespace) -> None:
     for doc in corpus.ranked[:10]:
         explanation = explain(corpus.pending, doc, corpus.store, corpus.pending.tokens)

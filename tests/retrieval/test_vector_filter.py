@@ -44,6 +44,7 @@ def _masks(seed: int = 3) -> list[np.ndarray]:
     return [rng.random(N) < share for share in (0.01, 0.3, 0.7, 0.97)] + [few]
 
 
+@pytest.mark.slow  # trains two IVF indexes (seconds); the exact index's filtering stays in the inner loop
 @pytest.mark.parametrize(
     ("factory", "params"),
     [

@@ -36,6 +36,10 @@ from retrieval.tiers import GUIDING_CANDIDATE
 from tests.api_env import COURT_A, COURT_B, create_accounts, settings_for
 from tests.conftest import SAMPLES, read_jsonl
 
+# Batches killed mid-way and resumed, Ctrl-C, half-written files: minutes of processes; batches over
+# HTTP stay in the inner loop (tests/api/test_api_reports.py).
+pytestmark = pytest.mark.slow
+
 SAMPLE = read_jsonl(SAMPLES / "pending" / "pending_cases.jsonl")
 TRIGGER = "拟提交专业法官会议或审委会讨论"
 DEFAULT_TRIGGER = "其他"

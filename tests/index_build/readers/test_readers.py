@@ -59,6 +59,7 @@ def lecard_docs() -> list[Document]:
     return items
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_lecard_archive_ids_unique_and_fields_mapped(lecard_docs: list[Document]) -> None:
     ids = [d.doc_id for d in lecard_docs]
     assert len(ids) == len(set(ids)) == 300

@@ -57,6 +57,7 @@ def _assert_valid(number: CaseNumber, min_year: int) -> None:
     assert hash(again) == hash(number)
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_every_header_case_number_parses(judgments: list[tuple[str, str]]) -> None:
     distinct: set[CaseNumber] = set()
     for name, text in judgments:

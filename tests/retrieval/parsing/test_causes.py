@@ -242,6 +242,7 @@ def test_lecard_results_agree_with_titles() -> None:
     assert same >= 0.77  # measured: 79.8 %
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_lecard_full_text_agrees_with_result() -> None:
     """Only the full text (qw) given: its decision part yields the result's charges."""
     docs = lecard_sample()[:500]

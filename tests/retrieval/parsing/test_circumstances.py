@@ -164,6 +164,7 @@ def surrender_sample() -> list[tuple[str, str]]:
     return sample
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_surrender_precision_and_recall_on_400_labelled_judgments() -> None:
     """Measured: precision 328/329 = 0.997, recall 328/328 (the miss is 38488, an appellate reversal).
 

@@ -148,6 +148,7 @@ def judgments() -> list[str]:
     return out
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_courts_in_lecard_headers(judgments: list[str]) -> None:
     """Every header names a court with a level; its province agrees with the post-2016 案号's."""
     levels: set[CourtLevel] = set()

@@ -116,6 +116,7 @@ def test_real_texts_sections_found() -> None:
         assert share >= 0.98, part
 
 
+@pytest.mark.slow  # reads real judgments from ../shared
 def test_real_texts_agree_with_lecard_fields() -> None:
     """Agreement with LeCaRD's fields (whitespace ignored); measured facts 0.92, reasoning 0.92,
     result 0.98 — LeCaRD starts reasoning at the last 本院认为, this splitter at the first."""
