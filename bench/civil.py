@@ -105,7 +105,9 @@ def open_index(rows: Sequence[Row], home: Path, rebuild: bool) -> tuple[Any, dic
 # --- rankers ------------------------------------------------------------------------------------
 
 
-def system_ranker(store: Any) -> Callable[[Row, frozenset[str]], Ranking]:
+def system_ranker(
+    store: Any, models: dict[str, Any] | None = None
+) -> Callable[[Row, frozenset[str]], Ranking]:
     """Our search on the facts alone (no cause, no 案号), restricted to every document but the query's."""
     from retrieval.request import SearchRequest
     from retrieval.search import search
@@ -114,7 +116,7 @@ def system_ranker(store: Any) -> Callable[[Row, frozenset[str]], Ranking]:
         request = SearchRequest(
             facts=row["facts"], k=TOP, tiering=False, recency_years=None, restrict_to=others
         )
-        response = search(store, request)
+        response = search(store, request, cause_model=None if models is None else models[row["id"]])
         return [r.document.doc_id for r in response.results], [p.name for p in response.predicted_causes]
 
     return rank
@@ -144,6 +146,50 @@ def peer_ranker(rows: Sequence[Row]) -> Callable[[Row, frozenset[str]], Ranking]
         return top, causes
 
     return rank
+
+
+SPC_CASES = SHARED_DATA / "spc-cases-xtjeyvc" / "doc"
+SEED = 7
+
+
+def cross_validated(rows: Sequence[Row], queries: Sequence[Row], store: Any, args: Any) -> dict[str, object]:
+    """The search with a trained classifier, k-fold over CJRC: each fold is predicted by a model trained
+    on the other folds plus ``--extra`` (never on itself); and in-sample (trained on all) beside it."""
+    from index_build.recipes.cause_classifier import (
+        ClassifierRecipe,
+        LabelledText,
+        labelled_documents,
+        train,
+        write,
+    )
+    from retrieval.cause_model import CauseModel
+
+    def texts(part: Sequence[Row]) -> list[LabelledText]:
+        return [LabelledText(r["facts"], (r["cause"],), CATEGORY[r["domain"]]) for r in part]
+
+    extra = labelled_documents(args.extra) if args.extra else []
+    folds = np.random.default_rng(SEED).permutation(len(rows)) % args.folds
+    fold_of = {r["id"]: int(f) for r, f in zip(rows, folds, strict=True)}
+    models: dict[str, Any] = {}
+    folder = BENCH_BUILD / "cjrc-cause-models"
+    started = time.perf_counter()
+    for fold in range(args.folds):
+        training = texts([r for r in rows if fold_of[r["id"]] != fold]) + extra
+        model = CauseModel.load(write(train(training, ClassifierRecipe()), folder / f"fold{fold}"))
+        models.update({r["id"]: model for r in rows if fold_of[r["id"]] == fold})
+        log(f"fold {fold}: trained on {len(training)} texts")
+    result: dict[str, object] = {
+        "recipe": train.__module__,
+        "extra_inputs": [str(p) for p in args.extra or []],
+        "extra_texts": len(extra),
+        "folds": args.folds,
+        "seed": SEED,
+    }
+    result["cross_validated"] = evaluate(rows, system_ranker(store, models), queries)
+    whole = CauseModel.load(write(train(texts(rows) + extra, ClassifierRecipe()), folder / "all"))
+    result["in_sample"] = evaluate(rows, system_ranker(store, dict.fromkeys(models, whole)), queries)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
 
 
 # --- scoring ------------------------------------------------------------------------------------
@@ -194,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, default=CJRC_INDEX, help="index home (built if missing)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index even if published")
     parser.add_argument("--limit", type=int, default=None, help="only the first N queries (smoke runs)")
+    parser.add_argument("--folds", type=int, default=5, help="k of the classifier's k-fold (0: none)")
+    parser.add_argument(
+        "--extra", type=Path, nargs="*", default=[SPC_CASES], help="extra labelled training inputs"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -223,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report["system"] = {**evaluate(rows, system_ranker(store), queries)}
     report["system"]["seconds"] = round(time.perf_counter() - started, 1)
+    if args.extra is not None or args.folds:
+        report["classifier"] = cross_validated(rows, queries, store, args)
     store.close()
     emit_json(report, args.out)
     return 0
