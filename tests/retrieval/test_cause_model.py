@@ -144,3 +144,27 @@ def test_cjrc_cross_validated_accuracy_stays_above_the_floor(tmp_path: Path) -> 
                 hits[r["domain"]].append(float(bool(first) and first[0].name == r["cause"]))
     for domain, floor in FLOORS.items():
         assert statistics.fmean(hits[domain]) >= floor, (domain, statistics.fmean(hits[domain]))
+
+
+def test_search_predicts_with_the_index_model(sample_index: Path, model: CauseModel) -> None:
+    from retrieval.index_store import IndexStore
+    from retrieval.search import search
+
+    store = IndexStore.open(sample_index, cause_model_folder=model.folder)
+    try:
+        request = SearchRequest(facts=CIVIL_STABBING, case_number="（2020）京0105民初123号", tiering=False)
+        predicted = search(store, request).predicted_causes
+    finally:
+        store.close()
+    assert predicted and all(p.source.startswith("model") for p in predicted)
+    assert not any(p.name.endswith("罪") for p in predicted)  # a 民初 case is never given a 罪名
+
+
+def test_a_build_carries_a_checked_copy_of_the_model(tmp_path: Path, model: CauseModel) -> None:
+    from index_build.build import copy_cause_model
+    from retrieval.index_store import CAUSE_MODEL_DIR
+
+    copy_cause_model(model.folder, tmp_path / "build")
+    assert CauseModel.load(tmp_path / "build" / CAUSE_MODEL_DIR).labels == model.labels
+    with pytest.raises(CauseModelError):
+        copy_cause_model(tmp_path / "missing", tmp_path / "other")
