@@ -48,7 +48,7 @@ CATEGORY = {"civil": "民事", "criminal": "刑事"}
 TOP = 10
 
 Row = dict[str, Any]  # {"id", "domain", "cause", "facts"}
-Ranking = tuple[list[str], list[str]]  # (doc ids best first, predicted causes best first)
+Ranking = tuple[list[str], list[str], list[float]]  # doc ids, predicted causes (best first), confidences
 
 
 def log(message: str) -> None:
@@ -117,7 +117,12 @@ def system_ranker(
             facts=row["facts"], k=TOP, tiering=False, recency_years=None, restrict_to=others
         )
         response = search(store, request, cause_model=None if models is None else models[row["id"]])
-        return [r.document.doc_id for r in response.results], [p.name for p in response.predicted_causes]
+        predicted = response.predicted_causes
+        return (
+            [r.document.doc_id for r in response.results],
+            [p.name for p in predicted],
+            [p.share for p in predicted],
+        )
 
     return rank
 
@@ -143,7 +148,7 @@ def peer_ranker(rows: Sequence[Row]) -> Callable[[Row, frozenset[str]], Ranking]
         votes = Counter(cause_of[d] for d in top)
         first = {cause: i for i, cause in reversed(list(enumerate(cause_of[d] for d in top)))}
         causes = sorted(votes, key=lambda c: (-votes[c], first[c]))
-        return top, causes
+        return top, causes, [votes[c] / len(top) for c in causes]
 
     return rank
 
@@ -208,10 +213,10 @@ def evaluate(
     started = time.perf_counter()
     for n, row in enumerate(queries, start=1):
         others = all_ids - {row["id"]}
-        ranked, predicted = rank(row, others)
+        ranked, predicted, confidences = rank(row, others)
         if row["id"] in ranked:
             raise AssertionError(f"{row['id']}: its own document was ranked")
-        stats = per_domain.setdefault(row["domain"], {"p10": [], "top1": [], "top3": []})
+        stats = per_domain.setdefault(row["domain"], {"p10": [], "top1": [], "top3": [], "confidence": []})
         available = counts[row["cause"]] - 1
         if available > 0:
             hits = sum(cause_of[d] == row["cause"] for d in ranked[:TOP])
@@ -220,6 +225,7 @@ def evaluate(
         names = [normalise_cause(p) for p in predicted]
         stats["top1"].append(float(names[:1] == [truth]))
         stats["top3"].append(float(truth in names[:3]))
+        stats["confidence"].append(confidences[0] if confidences else 0.0)
         if n % 200 == 0:
             log(f"{n}/{len(queries)} queries, {time.perf_counter() - started:.0f} s")
     return {
@@ -229,6 +235,8 @@ def evaluate(
             "P@10": round(statistics.fmean(stats["p10"]), 4) if stats["p10"] else None,
             "cause_top1": round(statistics.fmean(stats["top1"]), 4),
             "cause_top3": round(statistics.fmean(stats["top3"]), 4),
+            # beside cause_top1: a calibrated first guess is right about as often as it claims
+            "top1_confidence_mean": round(statistics.fmean(stats["confidence"]), 4),
         }
         for domain, stats in sorted(per_domain.items())
     }
