@@ -25,8 +25,9 @@ from retrieval.parsing.causes import extract_causes, load_charges, load_civil_ca
 
 TOP_PREDICTIONS = 3
 TEXT_EVIDENCE = 0.1
-"""Added to the classifier's raw score of a cause the facts name: about one temperature, so it tips a
-close call and cannot outweigh a clear one."""
+"""Added to the classifier's raw ridge score of a cause the facts name (scores regress 0/1 targets, so
+this is a tenth of the gap between a cause and none): it tips a close call, it cannot outweigh a
+clear one. Not tuned."""
 DEFAULT_MIN_SHARE = 0.3
 """Neighbours' causes below this weighted share are not predicted: none is better than a coin toss shown as one."""
 
