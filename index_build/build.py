@@ -33,8 +33,10 @@ from index_build.recipes.static_embedder import StaticRecipe, train_static_embed
 from index_build.validate import facts_for_index, full_text_for_index, index_warnings, rejection_reason
 from retrieval import index_layout as layout
 from retrieval.authority_registry import withdrawn_by_registry
+from retrieval.cause_model import CauseModel
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
+from retrieval.index_store import CAUSE_MODEL_DIR
 from retrieval.metadata import MetadataStore
 from retrieval.segmenter import Segmenter, default_segmenter
 from retrieval.vector_index import choose_index_spec, needs_training, new_vector_index, train_on_sample
@@ -93,6 +95,9 @@ class BuildOptions:
     fmt: str | None = None
     embedder: Path | None = None  # None: train the in-domain static embedder from this corpus
     static_recipe: StaticRecipe | None = None  # how to train it (None: the recipe's defaults)
+    # A 罪名/案由 classifier folder (index_build.recipes.cause_classifier) copied into the build as
+    # ``cause_model/``; None: the search predicts causes by the neighbours' vote.
+    cause_model: Path | None = None
     progress: bool = True
     workers: int = field(default_factory=lambda: default_workers())
 
@@ -321,6 +326,12 @@ def prepare_embedder(
     return embedder, record
 
 
+def copy_cause_model(folder: Path, build_dir: Path) -> None:
+    """Check the classifier folder loads, then copy it into the build (its checksums join the manifest)."""
+    CauseModel.load(folder)
+    shutil.copytree(folder, build_dir / CAUSE_MODEL_DIR)
+
+
 def build(options: BuildOptions) -> BuildResult:
     """Build a new index from ``options.inputs`` and publish it atomically under ``options.home``."""
     home = Path(options.home)
@@ -388,6 +399,8 @@ def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildRes
     timer.record("keyword_index", report.indexed, time.perf_counter() - keyword_started)
     timer.stages["keyword_index"]["parallel_with"] = ["embedder", "embed_and_vector_index"]
 
+    if options.cause_model is not None:
+        copy_cause_model(options.cause_model, staging)
     (staging / layout.VALIDATION).write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     manifest = manifest_mod.write_manifest(
         staging,

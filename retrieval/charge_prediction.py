@@ -1,9 +1,13 @@
 """Predicting the 罪名/案由 of a pending case for which the judge named none.
 
-Similar-case search filters and explains by cause, so a query without one loses both. Two signals fill
-the gap: the causes of the nearest neighbours found on the facts alone (a weighted vote, nearer
-neighbours counting more), and a charge that the facts themselves name (``应当以盗窃罪追究其刑事责任``
-in an 起诉书-style text), which is taken first because it is the prosecution's or court's own word.
+Similar-case search filters and explains by cause, so a query without one loses both. The main signal
+is a trained classifier (``retrieval.cause_model``) when the index has one: its top 3 with a softmax
+confidence, limited to the 案件类别 that the 案号 or the judge gives (a 民初 case is never predicted a
+罪名). A charge or an earlier suit that the facts name is evidence added to the classifier's score, not
+the answer: civil facts quote criminal judgments (``指控…犯故意伤害罪`` in a 安全保障义务 case) and
+earlier suits (``…民间借贷纠纷一案`` in an 执行异议之诉). Without a model the nearest neighbours' causes
+vote as before (a weighted vote, nearer neighbours counting more) and a named cause is taken first,
+but only within the category.
 """
 
 from __future__ import annotations
@@ -13,20 +17,30 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from retrieval.cause_model import CauseModel
 from retrieval.document import Document
 from retrieval.parsing.causes import extract_causes, load_charges, load_civil_causes, normalise_cause
 
+TOP_PREDICTIONS = 3
+TEXT_EVIDENCE = 0.1
+"""Added to the classifier's raw ridge score of a cause the facts name (scores regress 0/1 targets, so
+this is a tenth of the gap between a cause and none): it tips a close call, it cannot outweigh a
+clear one. Not tuned."""
 DEFAULT_MIN_SHARE = 0.3
 """Neighbours' causes below this weighted share are not predicted: none is better than a coin toss shown as one."""
 
 
 @dataclass(frozen=True)
 class PredictedCause:
-    """A predicted cause; ``share`` is the weighted fraction of neighbours that carry it (0–1)."""
+    """A predicted cause; ``share`` is its confidence (0–1): the classifier's probability, or the
+    weighted fraction of neighbours that carry it when there is no classifier."""
 
     name: str
     share: float
-    source: str = "neighbours"  # "neighbours", "text" (named in the facts) or "text+neighbours"
+    # "model", "model+text" (the facts also name it), "neighbours", "text" or "text+neighbours"
+    source: str = "neighbours"
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "share": round(self.share, 4), "source": self.source}
@@ -104,20 +118,69 @@ def causes_from_text(facts: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def cause_category(cause: str) -> str:
+    """The 案件类别 of a cause without a model to ask: a 罪名 is 刑事, anything else is not."""
+    return "刑事" if normalise_cause(cause).endswith("罪") else "民事"
+
+
+def _in_category(cause: str, category: str | None) -> bool:
+    if category is None:
+        return True
+    return (cause_category(cause) == "刑事") == (category == "刑事")
+
+
+def predict_with_model(
+    facts: str, model: CauseModel, category: str | None = None, top: int = TOP_PREDICTIONS
+) -> list[PredictedCause]:
+    """The classifier's ``top`` causes with softmax confidences over the labels of ``category``.
+
+    Causes the facts name (``causes_from_text``) get ``TEXT_EVIDENCE`` added to their raw score when
+    the model knows them; the confidences are renormalised over the allowed labels only.
+    """
+    if not facts.strip():
+        return []
+    allowed = np.array([category is None or label.category == category for label in model.labels])
+    if not allowed.any():
+        return []
+    scores = model.scores(facts)
+    named = set(causes_from_text(facts))
+    boost = np.array([TEXT_EVIDENCE if label.name in named else 0.0 for label in model.labels])
+    logits = np.where(allowed, (scores + boost) / model.temperature, -np.inf)
+    logits -= logits.max()
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum()
+    order = np.argsort(-probabilities, kind="stable")[: min(top, int(allowed.sum()))]
+    return [
+        PredictedCause(
+            model.labels[i].name,
+            float(probabilities[i]),
+            "model+text" if model.labels[i].name in named else "model",
+        )
+        for i in order
+    ]
+
+
 def predict(
     facts: str,
     neighbour_docs: Sequence[Document],
     weights: Sequence[float] | None = None,
     *,
     min_share: float = DEFAULT_MIN_SHARE,
+    model: CauseModel | None = None,
+    category: str | None = None,
 ) -> list[PredictedCause]:
-    """Causes named in ``facts`` first (whatever the neighbours say), then the neighbours' vote.
+    """The pending case's likely causes, limited to ``category`` (刑事/民事/行政…) when it is known.
 
-    A cause named in the text carries its neighbour share too (0 when no neighbour has it), and its
-    source says where it came from, so a caller can show "案情载明" apart from "类案多数为".
+    With a ``model``: its top 3 (``predict_with_model``). Without: causes named in ``facts`` first,
+    then the neighbours' vote; a named cause carries its neighbour share too (0 when no neighbour has
+    it), and its source says where it came from, so a caller can show "案情载明" apart from "类案多数为".
     """
-    shares = {p.name: p.share for p in neighbour_shares(neighbour_docs, weights)}
-    named = causes_from_text(facts)
+    if model is not None:
+        return predict_with_model(facts, model, category)
+    shares = {
+        p.name: p.share for p in neighbour_shares(neighbour_docs, weights) if _in_category(p.name, category)
+    }
+    named = [name for name in causes_from_text(facts) if _in_category(name, category)]
     predicted = [
         PredictedCause(name, shares.get(name, 0.0), "text+neighbours" if name in shares else "text")
         for name in named

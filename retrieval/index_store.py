@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import index_layout as layout
+from retrieval.cause_model import CauseModel
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
 from retrieval.fair_lock import FairLock
@@ -68,6 +69,9 @@ def verify_published(home: Path, *, checksums: bool = True) -> tuple[Path, dict]
     return build_dir, manifest
 
 
+CAUSE_MODEL_DIR = "cause_model"  # a build's own classifier folder, if it has one
+
+
 @dataclass
 class IndexStore:
     build_dir: Path
@@ -81,6 +85,9 @@ class IndexStore:
     withdrawn: np.ndarray  # bool per row
     attributes: RowAttributes
     article_df: dict[str, int]  # documents citing each article: the specificity of 法条关联
+    # The 罪名/案由 classifier (retrieval.cause_model): the build's ``cause_model/`` folder or the one
+    # ``open`` is given; None: the search predicts causes by the neighbours' vote.
+    cause_model: CauseModel | None = None
     # One SQLite connection and one FAISS index: a threaded server lets one caller in at a time,
     # in arrival order (``exclusive``). More cores are used by more processes.
     _lock: FairLock = field(default_factory=FairLock, repr=False, compare=False)
@@ -100,7 +107,12 @@ class IndexStore:
 
     @classmethod
     def open(
-        cls, home: Path, *, verify_checksums: bool = True, embedder_folder: Path | None = None
+        cls,
+        home: Path,
+        *,
+        verify_checksums: bool = True,
+        embedder_folder: Path | None = None,
+        cause_model_folder: Path | None = None,
     ) -> IndexStore:
         """Open the current build of ``home`` (or a build folder). Raises IndexLayoutError if unusable."""
         build_dir, manifest = verify_published(home, checksums=verify_checksums)
@@ -139,6 +151,7 @@ class IndexStore:
             withdrawn=metadata.withdrawn_mask(size),
             attributes=RowAttributes.load(metadata),
             article_df=metadata.article_document_frequency(),
+            cause_model=_cause_model(build_dir, cause_model_folder),
         )
 
     def describe(self) -> dict[str, object]:
@@ -176,6 +189,14 @@ class IndexStore:
 
     def close(self) -> None:
         self.metadata.close()
+
+
+def _cause_model(build_dir: Path, override: Path | None) -> CauseModel | None:
+    """The classifier given, else the build's own ``cause_model/``, else None (neighbour vote)."""
+    folder = override if override is not None else build_dir / CAUSE_MODEL_DIR
+    if override is None and not folder.is_dir():
+        return None
+    return CauseModel.load(folder)
 
 
 def _embedder_folder(build_dir: Path, manifest: dict, override: Path | None) -> Path:

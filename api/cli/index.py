@@ -34,7 +34,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     result = build(
         BuildOptions(
-            inputs=args.input, home=args.out, fmt=args.format, embedder=args.embedder, progress=not args.quiet
+            inputs=args.input,
+            home=args.out,
+            fmt=args.format,
+            embedder=args.embedder,
+            cause_model=args.cause_model,
+            progress=not args.quiet,
         )
     )
     _print_build(result, sys.stdout)
@@ -226,6 +231,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", help="jsonl, lecard, cail, guiding-md, gongbao-md, txt (default: detect)")
     p.add_argument("--embedder", type=Path, help="sentence-transformers model folder (default: train static)")
+    p.add_argument(
+        "--cause-model",
+        type=Path,
+        help="罪名/案由 classifier folder (python -m index_build.recipes.cause_classifier); default: none",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_build)
 
