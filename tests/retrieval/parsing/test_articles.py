@@ -262,6 +262,7 @@ def test_parse_article_key_rejects(bad: str) -> None:
         parse_article_key(bad)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     law=st.sampled_from(["刑法", "民法典", "刑诉法解释", "关于〈刑法〉第九十三条第二款的解释"]),
@@ -277,6 +278,7 @@ def test_key_round_trip_property(
     assert parse_article_key(cited.key()) == cited
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="第一二三十百条款项之（）()、，和《》刑法中华人民共和国解释 0123456789", max_size=80))
 def test_extract_never_raises(text: str) -> None:

@@ -172,6 +172,7 @@ _JUDGMENT_WORDS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(_JUDGMENT_WORDS, st.text(max_size=5)), max_size=40).map("".join))
 def test_arbitrary_text_never_raises(text: str) -> None:
