@@ -8,6 +8,7 @@ font) shows up as a console error and fails the test. A screenshot is saved to b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -96,9 +97,10 @@ def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         thread.join(timeout=15)
 
 
-def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
-    sync_playwright, expect = _require_browser()
-    problems: list[str] = []
+@contextlib.contextmanager
+def _page(url: str, problems: list[str]) -> Iterator[Any]:
+    """Chromium on the page at ``url``; console errors, page errors, failed requests and 4xx/5xx go to ``problems``."""
+    sync_playwright, _ = _require_browser()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
@@ -107,52 +109,58 @@ def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
             page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            page.goto(server.url + "/")
-
-            page.fill("#token", server.token)
-            page.click("#signin-button")
-            # Locator waits, not wait_for_function: the page's CSP (no 'unsafe-eval') forbids string eval.
-            expect(page.locator("#who")).to_contain_text("王法官")
-            assert COURT in page.inner_text("#who")
-
-            page.fill("#case_number", PENDING["case_number"])
-            page.fill("#facts", PENDING["facts"])
-            page.fill("#charges", "盗窃罪")
-            # No default 检索情形: a search without one is not sent (and so never counted under a default).
-            assert page.input_value("#trigger") == ""
-            page.click("#search-button")
-            page.wait_for_timeout(500)
-            assert page.locator("#results").is_hidden()
-            page.select_option("#trigger", "缺乏明确或统一裁判规则")
-            page.click("#search-button")
-            page.wait_for_selector(".result", timeout=30_000)
-            headings = page.locator(".tier h3").all_inner_texts()
-            assert headings[0] == "第1层 指导性案例"
-            assert page.locator(".effect.must").count() >= 1
-            assert page.locator(".passage mark").count() >= 1
-            receipt = page.inner_text("#receipt")
-            assert "检索编号" in receipt and "审计记录哈希" in receipt
-
-            first = page.locator(".result").first
-            first.locator(".title button.link").click()
-            page.wait_for_selector("#case:not([hidden]) .section-text")
-            assert page.inner_text("#case-title")
-            page.click("#case-close")
-
-            first.locator("input[value='类案']").check()
-            first.locator("input[type=text]").fill("同为入户盗窃，均有多次盗窃情节")
-            first.locator("button[type=submit]").click()
-            expect(first.locator(".marked")).to_contain_text("已标注为类案")
-            with page.expect_download() as downloaded:
-                page.click("#report-actions button[data-format='docx']")
-            report_path = REPORT.parent / downloaded.value.suggested_filename
-            report_path.parent.mkdir(parents=True, exist_ok=True)
-            downloaded.value.save_as(report_path)
-            expect(page.locator("#report-status")).to_contain_text("已下载")
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            page.goto(url)
+            yield page
         finally:
             browser.close()
+
+
+def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
+    _, expect = _require_browser()
+    problems: list[str] = []
+    with _page(server.url + "/", problems) as page:
+        page.fill("#token", server.token)
+        page.click("#signin-button")
+        # Locator waits, not wait_for_function: the page's CSP (no 'unsafe-eval') forbids string eval.
+        expect(page.locator("#who")).to_contain_text("王法官")
+        assert COURT in page.inner_text("#who")
+
+        page.fill("#case_number", PENDING["case_number"])
+        page.fill("#facts", PENDING["facts"])
+        page.fill("#charges", "盗窃罪")
+        # No default 检索情形: a search without one is not sent (and so never counted under a default).
+        assert page.input_value("#trigger") == ""
+        page.click("#search-button")
+        page.wait_for_timeout(500)
+        assert page.locator("#results").is_hidden()
+        page.select_option("#trigger", "缺乏明确或统一裁判规则")
+        page.click("#search-button")
+        page.wait_for_selector(".result", timeout=30_000)
+        headings = page.locator(".tier h3").all_inner_texts()
+        assert headings[0] == "第1层 指导性案例"
+        assert page.locator(".effect.must").count() >= 1
+        assert page.locator(".passage mark").count() >= 1
+        receipt = page.inner_text("#receipt")
+        assert "检索编号" in receipt and "审计记录哈希" in receipt
+
+        first = page.locator(".result").first
+        first.locator(".title button.link").click()
+        page.wait_for_selector("#case:not([hidden]) .section-text")
+        assert page.inner_text("#case-title")
+        page.click("#case-close")
+
+        first.locator("input[value='类案']").check()
+        first.locator("input[type=text]").fill("同为入户盗窃，均有多次盗窃情节")
+        first.locator("button[type=submit]").click()
+        expect(first.locator(".marked")).to_contain_text("已标注为类案")
+        with page.expect_download() as downloaded:
+            page.click("#report-actions button[data-format='docx']")
+        report_path = REPORT.parent / downloaded.value.suggested_filename
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        downloaded.value.save_as(report_path)
+        expect(page.locator("#report-status")).to_contain_text("已下载")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert problems == [], problems
     assert SCREENSHOT.stat().st_size > 10_000
 
@@ -174,29 +182,21 @@ def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
 
 
 def test_the_court_management_sees_the_summary_and_exports_but_no_search_form(server: Server) -> None:
-    sync_playwright, expect = _require_browser()
+    _, expect = _require_browser()
     problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            page.goto(server.url + "/")
-            page.fill("#token", server.auditor_token)
-            page.click("#signin-button")
-            expect(page.locator("#who")).to_contain_text("李审管")
-            assert page.locator("#search").is_hidden() and page.locator("#management").is_visible()
-            # The period defaults to this month up to today, which holds the first test's search.
-            assert page.input_value("#summary_from") <= page.input_value("#summary_to")
-            page.click("#summary-button")
-            expect(page.locator("#summary table")).to_contain_text("强制检索次数")
-            with page.expect_download() as downloaded:
-                page.click("#export-actions button[data-export='jsonl']")
-            exported = REPORT.parent / downloaded.value.suggested_filename
-            downloaded.value.save_as(exported)
-        finally:
-            browser.close()
+    with _page(server.url + "/", problems) as page:
+        page.fill("#token", server.auditor_token)
+        page.click("#signin-button")
+        expect(page.locator("#who")).to_contain_text("李审管")
+        assert page.locator("#search").is_hidden() and page.locator("#management").is_visible()
+        # The period defaults to this month up to today, which holds the first test's search.
+        assert page.input_value("#summary_from") <= page.input_value("#summary_to")
+        page.click("#summary-button")
+        expect(page.locator("#summary table")).to_contain_text("强制检索次数")
+        with page.expect_download() as downloaded:
+            page.click("#export-actions button[data-export='jsonl']")
+        exported = REPORT.parent / downloaded.value.suggested_filename
+        downloaded.value.save_as(exported)
     assert problems == [], problems
     records = [json.loads(line)["record"] for line in exported.read_text("utf-8").splitlines()[1:]]
     assert {"summary", "export"} <= {r["kind"] for r in records}  # the acts themselves, recorded first
