@@ -179,6 +179,14 @@ def payload_schema(payload: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
+def _readable(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Refuse a payload written by a newer layout than this code reads, rather than misread it."""
+    schema = payload_schema(payload)
+    if schema > PAYLOAD_SCHEMA:
+        raise InvalidRecord(f"payload schema {schema} is newer than this version reads ({PAYLOAD_SCHEMA})")
+    return payload
+
+
 def _versioned(body: dict[str, Any]) -> dict[str, Any]:
     body[_SCHEMA_KEY] = PAYLOAD_SCHEMA
     _check(body, "payload")
@@ -400,6 +408,7 @@ class SearchRecord:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> SearchRecord:
+        payload = _readable(payload)
         index = _mapping(payload.get("index"))
         keywords = _mapping(payload.get("keywords"))
         court = payload.get("requesting_court")
@@ -488,6 +497,7 @@ class DecisionRecord:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> DecisionRecord:
+        payload = _readable(payload)
         marks = tuple(
             Mark(str(m.get("doc_id")), str(m.get("label")), str(m.get("reason") or ""))
             for m in payload.get("marks") or ()
@@ -531,6 +541,7 @@ class ReportRecord:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> ReportRecord:
+        payload = _readable(payload)
         search_id = payload.get("search_id")
         return cls(
             search_id=search_id if isinstance(search_id, int) else -1,

@@ -144,3 +144,11 @@ def test_casework_fields_read_any_kind_without_raising() -> None:
     assert (token.case_number, token.trigger, token.methods, token.result_count) == (None, None, None, None)
     odd = CaseworkFields.of({"results": "x", "methods": "keyword"})
     assert (odd.result_count, odd.methods, odd.result_tiers) == (None, None, ())
+
+
+def test_a_payload_of_a_newer_layout_is_refused_not_misread() -> None:
+    newer = {**_search().to_payload(), "schema": PAYLOAD_SCHEMA + 1}
+    with pytest.raises(InvalidRecord, match="newer"):
+        SearchRecord.from_payload(newer)
+    with pytest.raises(InvalidRecord, match="newer"):
+        DecisionRecord.from_payload({"schema": PAYLOAD_SCHEMA + 1, "search_id": 1, "marks": []})
