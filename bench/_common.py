@@ -42,6 +42,35 @@ def lecard_query_texts(path: Path = LECARD_QUERIES) -> list[str]:
         return [json.loads(line)["q"] for line in handle if line.strip()]
 
 
+def open_or_build(
+    home: Path,
+    source: Path,
+    fmt: str,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> tuple[Any, dict[str, object] | None]:
+    """(store, how it was built or None): the index at ``home``, built from ``source`` first when it
+    has no published build or ``rebuild`` — a benchmark compares runs on one index, so it reuses it."""
+    from index_build.build import BuildOptions, build
+    from retrieval.index_layout import IndexLayoutError, resolve_current
+    from retrieval.index_store import IndexStore
+
+    try:
+        resolve_current(home)
+        missing = rebuild
+    except IndexLayoutError:
+        missing = True
+    built = None
+    if missing:
+        log(f"building {home} from {source}")
+        started = time.perf_counter()
+        result = build(BuildOptions(inputs=[source], home=home, fmt=fmt, progress=progress))
+        built = {"seconds": round(time.perf_counter() - started, 1), "build_dir": str(result.build_dir)}
+    return IndexStore.open(home), built
+
+
 def build_sample_index(home: Path) -> Path:
     """The sample corpus (``corpus_samples/``) built and published into ``home``."""
     from index_build.build import BuildOptions, build

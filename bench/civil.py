@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
-from _common import BENCH_BUILD, SHARED_DATA, emit_json  # noqa: E402
+from _common import BENCH_BUILD, SHARED_DATA, emit_json, open_or_build  # noqa: E402
 
 CJRC_DOCS = SHARED_DATA / "cail2019-cjrc-dev" / "docs.jsonl"
 CJRC_JSONL = BENCH_BUILD / "cjrc-docs.jsonl"
@@ -83,23 +83,7 @@ def write_jsonl(rows: Sequence[Row], path: Path = CJRC_JSONL) -> Path:
 
 def open_index(rows: Sequence[Row], home: Path, rebuild: bool) -> tuple[Any, dict[str, object] | None]:
     """The CJRC index at ``home``, built with the project's build when missing or ``rebuild``."""
-    from index_build.build import BuildOptions, build
-    from retrieval.index_layout import IndexLayoutError, resolve_current
-    from retrieval.index_store import IndexStore
-
-    built = None
-    source = write_jsonl(rows)
-    try:
-        resolve_current(home)
-        missing = rebuild
-    except IndexLayoutError:
-        missing = True
-    if missing:
-        log(f"building {home} from {source}")
-        started = time.perf_counter()
-        result = build(BuildOptions(inputs=[source], home=home, fmt="jsonl", progress=False))
-        built = {"seconds": round(time.perf_counter() - started, 1), "build_dir": str(result.build_dir)}
-    return IndexStore.open(home), built
+    return open_or_build(home, write_jsonl(rows), "jsonl", rebuild=rebuild, log=log)
 
 
 # --- rankers ------------------------------------------------------------------------------------
@@ -281,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report["system"] = {**evaluate(rows, system_ranker(store), queries)}
     report["system"]["seconds"] = round(time.perf_counter() - started, 1)
-    if args.extra is not None or args.folds:
+    if args.folds > 1:  # --folds 0 (or 1, which leaves nothing to train on): no classifier, as documented
         report["classifier"] = cross_validated(rows, queries, store, args)
     store.close()
     emit_json(report, args.out)

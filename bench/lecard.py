@@ -41,6 +41,7 @@ from _common import (  # noqa: E402
     LECARD_INDEX,
     LECARD_QUERIES,
     emit_json,
+    open_or_build,
     timed_calls,
 )
 from lecard_metrics import evaluate  # noqa: E402
@@ -343,19 +344,7 @@ def system_available() -> str | None:
 
 def open_index(home: Path, archive: Path) -> tuple[Any, dict[str, object] | None]:
     """Open ``home``; build it from ``archive`` first if it has no published build."""
-    from index_build.build import BuildOptions, build
-    from retrieval.index_layout import IndexLayoutError, resolve_current
-    from retrieval.index_store import IndexStore
-
-    built = None
-    try:
-        resolve_current(home)
-    except IndexLayoutError:
-        log(f"{home} has no published build: building it from {archive}")
-        started = time.perf_counter()
-        result = build(BuildOptions(inputs=[archive], home=home, fmt="lecard", progress=True))
-        built = {"seconds": round(time.perf_counter() - started, 1), "build_dir": str(result.build_dir)}
-    return IndexStore.open(home), built
+    return open_or_build(home, archive, "lecard", progress=True, log=log)
 
 
 # --- running and scoring ----------------------------------------------------------------------
