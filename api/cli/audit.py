@@ -1,20 +1,22 @@
 """``leian audit …``: verify an export offline, make keys, export with a fresh checkpoint, summarise.
 
-Exit status: 0 verified / done, 1 verification failed (the message names the first bad record),
-2 bad input (missing or unreadable files, a filtered export, a key that would be overwritten).
+Exit status: 0 verified / done, 1 verification failed (the message names the first bad record, or
+the accounts database that differs from the accounts the log rebuilds), 2 bad input (missing or unreadable files, a filtered export, a key that would be overwritten).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.cli.common import os_user
-from retrieval.audit.records import ExportRecord, SummaryRecord, TypedRecord
+from retrieval.audit.records import AuditRecord, ExportRecord, SummaryRecord, TypedRecord
 from retrieval.audit.verify import VerifyInputError, VerifyReport, verify_export, verify_inclusion_file
 
 if TYPE_CHECKING:
@@ -36,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("export", type=Path)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--public-key", type=Path, help="PEM public key published by the court (recommended)")
+    p.add_argument(
+        "--accounts",
+        type=Path,
+        help="an accounts.sqlite to compare with the accounts the verified export rebuilds",
+    )
 
     p = sub.add_parser("verify-record", help="check one record's inclusion proof against a signed checkpoint")
     p.add_argument("proof", type=Path)
@@ -92,6 +99,52 @@ def _print_report(report: VerifyReport) -> int:
     for note in report.notes:
         print(f"note: {note}")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _exported_records(export: Path) -> Iterator[AuditRecord]:
+    """The records of a (verified) JSONL export, in its order; the header line is skipped."""
+    with open(export, "rb") as fp:
+        for line in fp:
+            entry = json.loads(line)
+            if "record" in entry:
+                yield AuditRecord.from_dict(entry["record"])
+
+
+def _check_accounts(export: Path, accounts: Path | None) -> int:
+    """Rebuild the accounts from the verified export; with ``accounts``, compare the database with them."""
+    from api.service.accounts import read_accounts_state
+    from retrieval.audit.accounts_replay import ReplayError, check_accounts, replay_accounts
+
+    if accounts is None:
+        try:
+            replay = replay_accounts(_exported_records(export))
+        except ReplayError as exc:
+            print(f"accounts: the log's account records do not replay: {exc}")
+            return EXIT_FAILED
+        state = replay.state
+        if replay.complete:
+            print(f"accounts rebuilt from the log: {len(state.users)} users, {len(state.tokens)} tokens")
+        else:
+            print(f"note: {len(replay.legacy)} account records predate whole-row records (no snapshot after)")
+        return EXIT_OK
+    if not accounts.is_file():
+        print(f"error: {accounts} does not exist", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        held = read_accounts_state(accounts)
+    except sqlite3.Error as exc:
+        print(f"error: {accounts} is not an accounts database: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    check = check_accounts(_exported_records(export), held)
+    if not check.ok:
+        print(f"FAILED: {accounts.name} does not match the accounts rebuilt from the log")
+        for line in check.problems:
+            print(f"  - {line}")
+        return EXIT_FAILED
+    print(
+        f"{accounts.name} matches the accounts rebuilt from the log: {len(held.users)} users, {len(held.tokens)} tokens"
+    )
+    return EXIT_OK
 
 
 def _keygen(out: Path) -> int:
@@ -226,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         if args.command == "verify":
-            return _print_report(verify_export(args.export, args.checkpoint, args.public_key))
+            code = _print_report(verify_export(args.export, args.checkpoint, args.public_key))
+            return _check_accounts(args.export, args.accounts) if code == EXIT_OK else code
         if args.command == "verify-record":
             return _print_report(verify_inclusion_file(args.proof, args.checkpoint, args.public_key))
     except VerifyInputError as exc:

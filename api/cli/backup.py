@@ -31,7 +31,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     try:
-        done = restore(args.backup, args.data, args.public_key)
+        done = restore(args.backup, args.data, args.public_key, trust_backup_key=args.trust_backup_key)
     except BackupError as exc:
         raise CliError(f"restore refused, nothing was written: {exc}", exc.code) from exc
     audit = done.manifest["audit"]
@@ -39,9 +39,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     print(
         f"audit log verified: {audit['tree_size']} records, root {audit['root_hash']}, key {audit['key_id']}"
     )
+    print("manifest signature verified; accounts match the accounts rebuilt from the audit log")
     if not args.public_key:
         print(
-            "note: checked against the key inside the backup; pass --public-key with the court's published key"
+            "warning: checked against the key inside the backup (--trust-backup-key): that proves the"
+            " backup is intact, not who made it; pass --public-key with the court's published key"
         )
     print("put the signing key back (LEIAN_SIGNING_KEY) before serving, or new checkpoints get a new key")
     return 0
@@ -64,5 +66,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("backup", type=Path, help="the backup folder")
     p.add_argument("--data", type=Path, required=True, help="new (or empty) data folder")
-    p.add_argument("--public-key", type=Path, help="the court's published public key (recommended)")
+    p.add_argument("--public-key", type=Path, help="the court's published public key (required, or:)")
+    p.add_argument(
+        "--trust-backup-key",
+        action="store_true",
+        help="check against the key inside the backup instead: integrity only, not who made it",
+    )
     p.set_defaults(func=cmd_restore)

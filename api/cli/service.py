@@ -8,6 +8,7 @@ actor (role ``operator``), since whoever runs these commands has the data folder
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable
@@ -39,7 +40,12 @@ class _Operator:
         self.actor = Actor(os_user(), "operator", None)
 
     def record(self, entry: TypedRecord) -> object:
-        return self.audit.record(self.actor, "cli", entry)
+        """Recorded under the court concerned, so that its 审判管理 sees who changed its accounts."""
+        from retrieval.audit.accounts_replay import court_concerned
+        from retrieval.audit.records import Actor
+
+        actor = Actor(self.actor.user, self.actor.role, court_concerned(entry))
+        return self.audit.record(actor, "cli", entry)
 
     def __enter__(self) -> _Operator:
         return self
@@ -117,6 +123,94 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     finally:
         accounts.close()
     return 0
+
+
+def cmd_user_set(args: argparse.Namespace) -> int:
+    from api.service.accounts import parse_role
+
+    if args.role is None and args.court is None:
+        raise CliError("give --role, --court or both")
+    try:
+        role = parse_role(args.role) if args.role is not None else None
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    with _Operator(settings_from(args)) as op:
+
+        def action() -> int:
+            user = op.accounts.change_user(args.name, op.record, role=role, court=args.court)
+            print(f"user {user.name} is now {user.role.value}, {user.court or '全部法院'}")
+            return 0
+
+        return _run(action)
+
+
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
+    with _Operator(settings_from(args)) as op:
+
+        def action() -> int:
+            user = op.accounts.set_disabled(args.name, disabled, op.record)
+            print(f"user {user.name} {'disabled: its tokens no longer work' if disabled else 'enabled'}")
+            return 0
+
+        return _run(action)
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, True)
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, False)
+
+
+def accounts_refusal(settings: Settings) -> str | None:
+    """Why the data folder's accounts cannot be trusted (they differ from the log), or None."""
+    from api.service.accounts import AccountStore
+    from api.service.accounts_audit import check_store
+    from retrieval.audit.store import AuditLog, AuditUnavailable
+
+    if not settings.accounts_db.is_file():
+        return None
+    try:
+        log = AuditLog(settings.audit_db)
+    except AuditUnavailable as exc:
+        return f"the audit log cannot be read to check the accounts: {exc}"
+    accounts = AccountStore(settings.accounts_db)
+    try:
+        check = check_store(accounts, log)
+    finally:
+        accounts.close()
+        log.close()
+    return None if check.ok else check.summary()
+
+
+def cmd_accounts_check(args: argparse.Namespace) -> int:
+    problem = accounts_refusal(settings_from(args))
+    if problem is not None:
+        raise CliError(problem, 1)
+    print("the accounts database matches the accounts rebuilt from the audit log")
+    return 0
+
+
+def cmd_accounts_adopt(args: argparse.Namespace) -> int:
+    from api.service.accounts_audit import AdoptionRefused, adopt
+
+    with _Operator(settings_from(args)) as op:
+
+        def action() -> int:
+            try:
+                done = adopt(op.accounts, op.audit, op.actor, force=args.force)
+            except AdoptionRefused as exc:
+                raise CliError(str(exc), 1) from exc
+            if done.seq is None:
+                print(f"nothing to adopt: the audit log already rebuilds these accounts ({done.users} users)")
+                return 0
+            for line in done.differences:
+                print(f"  adopted: {line}")
+            print(f"recorded {done.users} users and {done.tokens} tokens as audit record {done.seq}")
+            return 0
+
+        return _run(action)
 
 
 def cmd_token_issue(args: argparse.Namespace) -> int:
@@ -252,6 +346,12 @@ def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
                 name, dt.datetime.now(dt.UTC) + dt.timedelta(days=1), op.record
             )
             out.append((name, role, token))
+        from api.service.accounts_audit import AdoptionRefused, adopt
+
+        with contextlib.suppress(
+            AdoptionRefused
+        ):  # a demo folder from before: adopted; an edited one: refused
+            adopt(op.accounts, op.audit, op.actor)
     return out
 
 
@@ -290,6 +390,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.index_home is None:
         raise CliError("no index: pass --index HOME or set LEIAN_INDEX (or use --demo)")
     settings = _checked_index(settings)
+    refusal = accounts_refusal(settings)
+    if refusal is not None:
+        raise CliError(f"refusing to serve {settings.data_dir}: {refusal}", 1)
     print(f"serving index {settings.index_home}, data in {settings.data_dir}")
     print(f"open http://{args.host}:{args.port}/ in a browser and sign in with a token (API docs: /docs)")
     sys.stdout.flush()
@@ -361,6 +464,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     u = usub.add_parser("list", help="list users")
     data_option(u)
     u.set_defaults(func=cmd_user_list)
+    u = usub.add_parser("set", help="change a user's role and/or court (audited)")
+    u.add_argument("name")
+    u.add_argument("--role")
+    u.add_argument("--court")
+    data_option(u)
+    u.set_defaults(func=cmd_user_set)
+    for verb, func in (("disable", cmd_user_disable), ("enable", cmd_user_enable)):
+        u = usub.add_parser(verb, help=f"{verb} a user and so every token of theirs (audited)")
+        u.add_argument("name")
+        data_option(u)
+        u.set_defaults(func=func)
+
+    p = sub.add_parser("accounts", help="the accounts database against the audit log it is derived from")
+    asub = p.add_subparsers(dest="accounts_command", required=True)
+    a = asub.add_parser("check", help="exit 1 unless the accounts equal what the audit log rebuilds")
+    data_option(a)
+    a.set_defaults(func=cmd_accounts_check)
+    a = asub.add_parser(
+        "adopt", help="record the accounts as they stand (once, for accounts older than this version)"
+    )
+    a.add_argument("--force", action="store_true", help="adopt even differences from a log that rebuilds")
+    data_option(a)
+    a.set_defaults(func=cmd_accounts_adopt)
 
     p = sub.add_parser("token", help="API tokens (stored only as hashes)")
     tsub = p.add_subparsers(dest="token_command", required=True)

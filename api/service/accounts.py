@@ -2,7 +2,9 @@
 
 Every change to accounts or tokens goes through ``_changing``: the row is written inside a
 transaction, then the audit callback runs, and only if it succeeds is the transaction committed. A
-token that the audit log does not know about can therefore never exist.
+token that the audit log does not know about can therefore never exist. Each record carries the whole
+row it leaves (token hashes, never tokens), so the accounts can be rebuilt from the log and a
+database edited behind the service's back is caught (``retrieval.audit.accounts_replay``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from api.service import security
 from api.service.ledger import SearchLedger
+from retrieval.audit.accounts_replay import AccountsState, TokenRow, UserRow
 from retrieval.audit.records import AccountRecord, TokenRecord, TypedRecord, utc_timestamp
 from retrieval.parsing.courts import parse_court
 
@@ -74,6 +77,17 @@ class User:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "role": self.role.value, "court": self.court}
+
+    def record(self, action: str, previous: User | None = None) -> AccountRecord:
+        """The audit record of this user's row as it now stands, after ``action``."""
+        return AccountRecord(
+            action=action,
+            user=self.to_dict(),
+            user_id=self.id,
+            created_at=self.created_at,
+            disabled=self.disabled,
+            previous={"role": previous.role.value, "court": previous.court} if previous else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -165,8 +179,46 @@ class AccountStore:
                 (name, role.value, court, at),
             )
             user = User(int(cur.lastrowid or 0), name, role, court, at)
-            audit(AccountRecord(action="create_user", user=user.to_dict()))
+            audit(user.record("create_user"))
         return user
+
+    def change_user(
+        self, name: str, audit: AuditCallback, *, role: Role | None = None, court: str | None = None
+    ) -> User:
+        """A new role and/or court for ``name`` (recorded with both, and the previous ones)."""
+        with self._changing() as conn:
+            before = self._user_in(conn, name)
+            new_role = role or before.role
+            new_court = _checked_court(new_role, court if court is not None else before.court)
+            if new_role is Role.ADMIN and court is None:
+                new_court = None  # an admin reads every court's records: no court of its own
+            if (new_role, new_court) == (before.role, before.court):
+                raise AccountError(f"user {name!r} is already {new_role.value} of {new_court or '全部法院'}")
+            conn.execute(
+                "UPDATE users SET role = ?, court = ? WHERE id = ?", (new_role.value, new_court, before.id)
+            )
+            after = User(before.id, before.name, new_role, new_court, before.created_at, before.disabled)
+            audit(after.record("change_user", previous=before))
+        return after
+
+    def set_disabled(self, name: str, disabled: bool, audit: AuditCallback) -> User:
+        """Disable (every token stops working) or enable a user again."""
+        with self._changing() as conn:
+            before = self._user_in(conn, name)
+            if before.disabled == disabled:
+                raise AccountError(f"user {name!r} is already {'disabled' if disabled else 'enabled'}")
+            conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), before.id))
+            after = User(before.id, before.name, before.role, before.court, before.created_at, disabled)
+            audit(after.record("disable_user" if disabled else "enable_user"))
+        return after
+
+    def _user_in(self, conn: sqlite3.Connection, name: str) -> User:
+        row = conn.execute(
+            "SELECT id, name, role, court, created_at, disabled FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            raise AccountError(f"user: no user {name!r}")
+        return _user(row)
 
     def user(self, name: str) -> User | None:
         with self._lock:
@@ -195,14 +247,21 @@ class AccountStore:
         info = TokenInfo(
             token_id, user.name, utc_timestamp(), utc_timestamp(expires_at) if expires_at else None, None
         )
+        token_hash = security.hash_token(token)
         with self._changing() as conn:
             conn.execute(
                 "INSERT INTO tokens(token_id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                (token_id, user.id, security.hash_token(token), info.created_at, info.expires_at),
+                (token_id, user.id, token_hash, info.created_at, info.expires_at),
             )
             audit(
                 TokenRecord(
-                    action="issue", token_id=token_id, user=user.to_dict(), expires_at=info.expires_at
+                    action="issue",
+                    token_id=token_id,
+                    user=user.to_dict(),
+                    expires_at=info.expires_at,
+                    user_id=user.id,
+                    token_hash=token_hash,
+                    created_at=info.created_at,
                 )
             )
         return info, token
@@ -210,7 +269,7 @@ class AccountStore:
     def revoke_token(self, token_id: str, audit: AuditCallback) -> TokenInfo:
         with self._changing() as conn:
             row = conn.execute(
-                "SELECT t.token_id, u.name, t.created_at, t.expires_at, t.revoked_at, u.role, u.court"
+                "SELECT t.token_id, u.name, t.created_at, t.expires_at, t.revoked_at, u.role, u.court, u.id"
                 " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_id = ?",
                 (token_id,),
             ).fetchone()
@@ -222,7 +281,11 @@ class AccountStore:
             conn.execute("UPDATE tokens SET revoked_at = ? WHERE token_id = ?", (at, token_id))
             audit(
                 TokenRecord(
-                    action="revoke", token_id=token_id, user={"name": row[1], "role": row[5], "court": row[6]}
+                    action="revoke",
+                    token_id=token_id,
+                    user={"name": row[1], "role": row[5], "court": row[6]},
+                    user_id=row[7],
+                    revoked_at=at,
                 )
             )
         return TokenInfo(row[0], row[1], row[2], row[3], at)
@@ -239,6 +302,18 @@ class AccountStore:
         with self._lock:
             rows = self._conn.execute(query + " ORDER BY t.created_at", args).fetchall()
         return [TokenInfo(*r) for r in rows]
+
+    def state(self) -> AccountsState:
+        """Every user and token row, to compare with the accounts rebuilt from the audit log."""
+        with self._lock:
+            return accounts_state(self._conn)
+
+    def snapshot_into(self, audit: AuditCallback, reason: str) -> AccountsState:
+        """Record every row as an ``accounts`` snapshot, holding the write lock so no change slips between."""
+        with self._changing() as conn:
+            state = accounts_state(conn)
+            audit(state.snapshot(reason))
+        return state
 
     def authenticate(self, token: str, now: dt.datetime | None = None) -> Principal | None:
         """The principal of a valid token; None for unknown, wrong, revoked or expired tokens alike."""
@@ -273,6 +348,26 @@ class AccountStore:
         except sqlite3.Error:
             return False
         return True
+
+
+def accounts_state(conn: sqlite3.Connection) -> AccountsState:
+    users = conn.execute("SELECT id, name, role, court, created_at, disabled FROM users").fetchall()
+    tokens = conn.execute(
+        "SELECT token_id, user_id, token_hash, created_at, expires_at, revoked_at FROM tokens"
+    ).fetchall()
+    return AccountsState.of(
+        (UserRow(int(i), n, r, c, at, bool(d)) for i, n, r, c, at, d in users),
+        (TokenRow(*row) for row in tokens),
+    )
+
+
+def read_accounts_state(path: Path) -> AccountsState:
+    """The rows of an accounts database opened read-only (a backup's copy is never written to)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return accounts_state(conn)
+    finally:
+        conn.close()
 
 
 def _user(row: tuple[Any, ...]) -> User:

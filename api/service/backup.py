@@ -6,14 +6,19 @@ writers). The backup is recorded in the live log before the copy, as an export i
 log then gets a checkpoint signed now, so that every record in the backup is covered by a signature.
 The public half of the signing key goes along; the private key does not (it lives outside the data
 folder, and whoever keeps keys backs it up). The index is immutable and only referenced, by build id
-and manifest checksum. ``backup.json`` lists every file with its size and sha256; the folder is
-written as ``DIR.partial`` and renamed when complete, so a killed backup never looks like one.
+and manifest checksum. ``backup.json`` lists every file with its size and sha256 and is signed with
+the audit key (``retrieval.audit.signed_document``), so that nobody without the key can edit a file
+and fix the checksums up. The copy's accounts must equal the accounts its log rebuilds
+(``retrieval.audit.accounts_replay``); an account changed between the two copies is retried. The
+folder is written as ``DIR.partial`` and renamed when complete, so a killed backup never looks like one.
 
 Restore: copies the files into a staging folder beside the target, checks them against the
 manifest, verifies the log with the independent verifier (every leaf, the root, every checkpoint
-signature) against the court's published key when one is given, checks the accounts database, and
-only then renames the staging folder to the target. A backup that fails a check is refused and the
-target is left as it was.
+signature) against the court's published key, rebuilds the accounts from the verified log and
+compares them with the accounts database row by row, and only then renames the staging folder to the
+target. The manifest's signature is checked first, against the court's published key (the key inside
+the backup only with ``trust_backup_key``: it proves integrity, not who signed). A backup that fails
+a check is refused and the target is left as it was.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.service.accounts import read_accounts_state
 from api.service.config import ACCOUNTS_DB, AUDIT_DB, Settings
 from retrieval import index_layout as layout
 from retrieval.atomic_file import write_atomic
+from retrieval.audit.accounts_replay import AccountsCheck, check_accounts
 from retrieval.audit.records import Actor, BackupRecord, utc_timestamp
+from retrieval.audit.signed_document import DocumentSignatureError, sign_document, verify_document
 from retrieval.audit.signing import (
     SigningKeyError,
     checkpoint_file_json,
@@ -45,6 +53,8 @@ from retrieval.audit.verify import VerifyInputError, verify_export
 
 BACKUP_FORMAT = "leian-backup/v1"
 MANIFEST = "backup.json"
+MANIFEST_PURPOSE = "leian-backup-manifest/v1"  # what the manifest's signature is a signature of
+COPY_ATTEMPTS = 3  # an account changed between the two copies: copy both again
 PUBLIC_KEY = "audit-signing-key.pub"
 DATABASES = (ACCOUNTS_DB, AUDIT_DB)
 """In the order they are copied: a search or token reaches the accounts database only after its
@@ -131,8 +141,7 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
     try:
         with AuditLog(settings.audit_db) as live:
             live.record(actor, "cli", BackupRecord(target=str(out), index=index))
-        for name in DATABASES:
-            copy_database(settings.data_dir / name, partial / name)
+        _copy_consistent(settings.data_dir, partial)
         with AuditLog(partial / AUDIT_DB) as copy:
             signed = copy.checkpoint(key)
         _single_file(partial / AUDIT_DB)
@@ -152,6 +161,7 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
             },
             "index": index,
         }
+        manifest = sign_document(manifest, key, MANIFEST_PURPOSE)
         write_atomic(partial / MANIFEST, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
         partial.rename(out)
         _fsync_dir(out.parent)
@@ -162,6 +172,36 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return Summary(out, manifest)
+
+
+def _copy_consistent(data_dir: Path, folder: Path) -> None:
+    """Both databases, such that the log's account records rebuild exactly the accounts copied.
+
+    An account change commits its audit record inside the accounts transaction, so a change made
+    while the two are copied can leave the log one change ahead; copying again settles it. A live
+    folder whose accounts differ for good (edited, or not yet adopted) is not backed up.
+    """
+    check = AccountsCheck(False)
+    for _ in range(COPY_ATTEMPTS):
+        for name in DATABASES:
+            (folder / name).unlink(missing_ok=True)
+            copy_database(data_dir / name, folder / name)
+        check = _accounts_against_log(folder)
+        if check.ok or check.needs_adoption:
+            break
+    if not check.ok:
+        raise BackupError(f"the accounts of {data_dir} do not match its audit log: {check.summary()}")
+
+
+def _accounts_against_log(folder: Path, tree_size: int | None = None) -> AccountsCheck:
+    try:
+        state = read_accounts_state(folder / ACCOUNTS_DB)
+        with AuditLog(folder / AUDIT_DB) as log:
+            return check_accounts(log.iter_records(tree_size=tree_size), state)
+    except sqlite3.Error as exc:
+        raise RestoreRefused(f"{ACCOUNTS_DB} is not a readable accounts database: {exc}") from exc
+    except AuditUnavailable as exc:
+        raise RestoreRefused(f"the audit log cannot be read to rebuild the accounts: {exc}") from exc
 
 
 # -- restore --------------------------------------------------------------------------------------
@@ -185,15 +225,25 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore(backup_dir: Path, data_dir: Path, public_key: Path | None = None) -> Summary:
+def restore(
+    backup_dir: Path, data_dir: Path, public_key: Path | None = None, *, trust_backup_key: bool = False
+) -> Summary:
     """Verify the backup in ``backup_dir`` and put it in place as the new data folder ``data_dir``.
 
-    ``public_key``: the court's published key; without it the key in the backup is trusted, which
-    checks the backup's integrity but not who signed it.
+    ``public_key``: the court's published key. Without it a restore is refused unless
+    ``trust_backup_key``: the key in the backup then checks the backup's integrity, but not who
+    signed it (whoever made a key pair can sign a forged backup with it).
     """
     manifest = read_manifest(backup_dir)
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise BackupError(f"{data_dir} exists and is not empty; restore into a new folder", 2)
+    if public_key is None and not trust_backup_key:
+        raise BackupError(
+            "no key to check the backup against: pass --public-key with the court's published key "
+            "(or --trust-backup-key to check integrity only, with the key inside the backup)",
+            2,
+        )
+    _verify_manifest_signature(manifest, public_key or backup_dir / PUBLIC_KEY)
     staging = data_dir.with_name(f".{data_dir.name}.restoring")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -211,6 +261,10 @@ def restore(backup_dir: Path, data_dir: Path, public_key: Path | None = None) ->
                 )
         _verify_log(staging, manifest["audit"], public_key or staging / PUBLIC_KEY)
         _check_accounts(staging / ACCOUNTS_DB, manifest["audit"]["tree_size"])
+        derived = _accounts_against_log(staging, manifest["audit"]["tree_size"])
+        if not derived.ok:
+            raise RestoreRefused(f"{ACCOUNTS_DB} does not match the audit log: {derived.summary()}")
+        _single_file(staging / AUDIT_DB)
         layout.file_checksums(staging, sync=True)  # fsync what is about to become the data folder
         if data_dir.exists():
             data_dir.rmdir()
@@ -220,6 +274,19 @@ def restore(backup_dir: Path, data_dir: Path, public_key: Path | None = None) ->
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Summary(data_dir, manifest)
+
+
+def _verify_manifest_signature(manifest: dict[str, Any], key_path: Path) -> None:
+    try:
+        public = load_public_key(key_path)
+    except SigningKeyError as exc:
+        raise BackupError(str(exc), 2) from exc
+    try:
+        verify_document(manifest, public, MANIFEST_PURPOSE)
+    except DocumentSignatureError as exc:
+        raise RestoreRefused(
+            f"{MANIFEST} is not signed by the audit key {key_id(public)} ({key_path.name}): {exc}"
+        ) from exc
 
 
 def _verify_log(folder: Path, expected: dict[str, Any], key_path: Path) -> None:

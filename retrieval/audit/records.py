@@ -28,7 +28,8 @@ class RecordKind(StrEnum):
     EXPORT = "export"  # the audit log itself was exported
     TOKEN = "token"  # an access token was issued or revoked
     SUMMARY = "summary"  # an Art. 13 periodic summary was drawn from the log
-    ACCOUNT = "account"  # a user account was created
+    ACCOUNT = "account"  # a user account was created, changed (role, court), disabled or enabled
+    ACCOUNTS = "accounts"  # the accounts as they stood were adopted into the log (a snapshot)
     BACKUP = "backup"  # the log and the accounts were backed up
 
 
@@ -158,6 +159,9 @@ def validate_kind(kind: str) -> str:
 # existed; ``schema`` says which layout a payload has (absent: 1, the layout before it was recorded).
 
 PAYLOAD_SCHEMA = 1
+ACCOUNTS_SCHEMA = 2
+"""Account and token payloads from 2 on carry the whole row they leave in the accounts database
+(user id, timestamps, token hash), so that the accounts can be rebuilt from the log; 1 did not."""
 _SCHEMA_KEY = "schema"
 
 
@@ -179,16 +183,16 @@ def payload_schema(payload: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
-def _readable(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+def _readable(payload: Mapping[str, Any], newest: int = PAYLOAD_SCHEMA) -> Mapping[str, Any]:
     """Refuse a payload written by a newer layout than this code reads, rather than misread it."""
     schema = payload_schema(payload)
-    if schema > PAYLOAD_SCHEMA:
-        raise InvalidRecord(f"payload schema {schema} is newer than this version reads ({PAYLOAD_SCHEMA})")
+    if schema > newest:
+        raise InvalidRecord(f"payload schema {schema} is newer than this version reads ({newest})")
     return payload
 
 
-def _versioned(body: dict[str, Any]) -> dict[str, Any]:
-    body[_SCHEMA_KEY] = PAYLOAD_SCHEMA
+def _versioned(body: dict[str, Any], schema: int = PAYLOAD_SCHEMA) -> dict[str, Any]:
+    body[_SCHEMA_KEY] = schema
     _check(body, "payload")
     return body
 
@@ -602,35 +606,136 @@ class SummaryRecord:
         return _versioned(body)
 
 
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 @dataclass(frozen=True)
 class AccountRecord:
-    """The payload of an ``account`` record: a user was created (``user`` as the accounts store has it)."""
+    """The payload of an ``account`` record: a user was created, changed, disabled or enabled.
+
+    ``user`` is the user's name, role and court after the change; from schema 2 on the record also
+    carries the rest of the row (``user_id``, ``created_at``, ``disabled``) so that replaying the log
+    rebuilds the accounts exactly, and ``previous`` the role and court before a change.
+    """
 
     kind: ClassVar[RecordKind] = RecordKind.ACCOUNT
 
-    action: str
+    action: str  # create_user, change_user, disable_user, enable_user
     user: Mapping[str, Any]
+    user_id: int | None = None
+    created_at: str | None = None
+    disabled: bool = False
+    previous: Mapping[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return _versioned({"action": self.action, "user": dict(self.user)})
+        if self.user_id is None:  # the layout of schema 1, for writers that do not know the row
+            return _versioned({"action": self.action, "user": dict(self.user)})
+        body: dict[str, Any] = {
+            "action": self.action,
+            "user": dict(self.user),
+            "user_id": self.user_id,
+            "created_at": self.created_at,
+            "disabled": self.disabled,
+        }
+        if self.previous is not None:
+            body["previous"] = dict(self.previous)
+        return _versioned(body, ACCOUNTS_SCHEMA)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> AccountRecord:
+        payload = _readable(payload, ACCOUNTS_SCHEMA)
+        previous = payload.get("previous")
+        return cls(
+            action=str(payload.get("action") or ""),
+            user=_mapping(payload.get("user")),
+            user_id=_int_or_none(payload.get("user_id")),
+            created_at=_str_or_none(payload.get("created_at")),
+            disabled=bool(payload.get("disabled")),
+            previous=dict(previous) if isinstance(previous, Mapping) else None,
+        )
 
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """The payload of a ``token`` record: a token was issued or revoked (its id, never the token)."""
+    """The payload of a ``token`` record: a token was issued or revoked (its id and hash, never the token).
+
+    From schema 2 on an issue carries ``token_hash``, ``created_at`` and the ``user_id`` it belongs
+    to, a revocation ``revoked_at``: the row the accounts database holds, so the log can rebuild it.
+    """
 
     kind: ClassVar[RecordKind] = RecordKind.TOKEN
 
-    action: str
+    action: str  # issue, revoke
     token_id: str
     user: Mapping[str, Any]
     expires_at: str | None = None
+    user_id: int | None = None
+    token_hash: str | None = None
+    created_at: str | None = None
+    revoked_at: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {"action": self.action, "token_id": self.token_id, "user": dict(self.user)}
         if self.action == "issue":
             body["expires_at"] = self.expires_at
-        return _versioned(body)
+        if self.user_id is None:  # the layout of schema 1
+            return _versioned(body)
+        body["user_id"] = self.user_id
+        if self.action == "issue":
+            body.update(token_hash=self.token_hash, created_at=self.created_at)
+        else:
+            body["revoked_at"] = self.revoked_at
+        return _versioned(body, ACCOUNTS_SCHEMA)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> TokenRecord:
+        payload = _readable(payload, ACCOUNTS_SCHEMA)
+        return cls(
+            action=str(payload.get("action") or ""),
+            token_id=str(payload.get("token_id") or ""),
+            user=_mapping(payload.get("user")),
+            expires_at=_str_or_none(payload.get("expires_at")),
+            user_id=_int_or_none(payload.get("user_id")),
+            token_hash=_str_or_none(payload.get("token_hash")),
+            created_at=_str_or_none(payload.get("created_at")),
+            revoked_at=_str_or_none(payload.get("revoked_at")),
+        )
+
+
+@dataclass(frozen=True)
+class AccountsSnapshotRecord:
+    """The payload of an ``accounts`` record: every user and token row as the database held them.
+
+    Written once by ``leian accounts adopt`` for a data folder whose accounts predate records that
+    carry whole rows; replay starts again from the latest snapshot. The rows' keys are spelled by
+    ``retrieval.audit.accounts_replay`` (``UserRow``/``TokenRow``), which owns the accounts state.
+    """
+
+    kind: ClassVar[RecordKind] = RecordKind.ACCOUNTS
+
+    users: tuple[Mapping[str, Any], ...]
+    tokens: tuple[Mapping[str, Any], ...]
+    reason: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned(
+            {
+                "users": [dict(u) for u in self.users],
+                "tokens": [dict(t) for t in self.tokens],
+                "reason": self.reason,
+            },
+            ACCOUNTS_SCHEMA,
+        )
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> AccountsSnapshotRecord:
+        payload = _readable(payload, ACCOUNTS_SCHEMA)
+        return cls(
+            users=tuple(dict(u) for u in payload.get("users") or () if isinstance(u, Mapping)),
+            tokens=tuple(dict(t) for t in payload.get("tokens") or () if isinstance(t, Mapping)),
+            reason=_str_or_none(payload.get("reason")),
+        )
 
 
 @dataclass(frozen=True)
@@ -654,6 +759,7 @@ TypedRecord = (
     | SummaryRecord
     | AccountRecord
     | TokenRecord
+    | AccountsSnapshotRecord
     | BackupRecord
 )
 """Anything an audited act appends: the writer takes its ``kind`` and ``to_payload()``."""
