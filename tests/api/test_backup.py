@@ -24,9 +24,10 @@ from fastapi.testclient import TestClient
 from api.cli.main import main as leian
 from api.http.app import create_app
 from api.service import backup as backup_module
-from api.service.backup import MANIFEST, PUBLIC_KEY, copy_database
+from api.service.backup import MANIFEST, MANIFEST_PURPOSE, PUBLIC_KEY, copy_database
 from api.service.config import Settings
 from retrieval import index_layout as layout
+from retrieval.audit.signed_document import sign_document
 from retrieval.audit.signing import Checkpoint, generate_key, key_id, load_private_key, sign_checkpoint
 from retrieval.audit.store import AuditLog
 from retrieval.audit.verify import verify_export
@@ -101,6 +102,7 @@ def test_the_backup_is_a_consistent_signed_snapshot_taken_while_searches_were_wr
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["accounts.sqlite", "audit.sqlite", MANIFEST, PUBLIC_KEY]
     )
+    assert manifest["signature"]["key_id"] == manifest["audit"]["key_id"]  # signed with the audit key
     assert not folder.with_name("backup.partial").exists()
     size = manifest["audit"]["tree_size"]
     assert backed_up["before"] < size <= backed_up["after"]  # its own record, and the searches meanwhile
@@ -177,12 +179,14 @@ def _copy(backed_up: dict[str, Any], tmp_path: Path) -> Path:
     return copy
 
 
-def _fix_manifest(folder: Path, **audit: Any) -> None:
-    """What a careful forger does after editing a file: the manifest's checksums made to match."""
+def _fix_manifest(folder: Path, key: Path, **audit: Any) -> None:
+    """What a careful forger does after editing a file: the manifest's checksums made to match, and the
+    manifest signed with ``key`` (one without a key is refused for that alone: test_accounts_log.py)."""
     manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
     manifest["files"] = layout.file_checksums(folder)
     manifest["files"].pop(MANIFEST, None)
     manifest["audit"].update(audit)
+    manifest = sign_document(manifest, load_private_key(key), MANIFEST_PURPOSE)
     (folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
 
@@ -221,7 +225,8 @@ def _resign(db: Path, key_path: Path) -> dict[str, Any]:
 
 
 def _refused(folder: Path, target: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
-    code = leian(["restore", str(folder), "--data", str(target), *extra])
+    """Refused even when the key inside the backup is trusted (unless ``extra`` names the court's)."""
+    code = leian(["restore", str(folder), "--data", str(target), *(extra or ("--trust-backup-key",))])
     err = capsys.readouterr().err
     assert code == 1, err
     assert "restore refused, nothing was written" in err
@@ -245,7 +250,7 @@ def test_a_rewritten_record_is_refused_though_the_manifest_matches(
 ) -> None:
     copy = _copy(backed_up, tmp_path)
     _rewrite_record(copy / "audit.sqlite", 5, leaf_too=False)
-    _fix_manifest(copy)
+    _fix_manifest(copy, backed_up["deployment"].signing_key)
     err = _refused(copy, tmp_path / "new", capsys)
     assert "record 5 was altered" in err
 
@@ -257,7 +262,8 @@ def test_a_rewrite_resigned_with_the_service_key_is_refused_by_the_earlier_check
     the log signed before still stand against it."""
     copy = _copy(backed_up, tmp_path)
     _rewrite_record(copy / "audit.sqlite", 5, leaf_too=True)
-    _fix_manifest(copy, **_resign(copy / "audit.sqlite", backed_up["deployment"].signing_key))
+    key = backed_up["deployment"].signing_key
+    _fix_manifest(copy, key, **_resign(copy / "audit.sqlite", key))
     err = _refused(copy, tmp_path / "new", capsys)
     assert "does not match records 0.." in err and "rewritten after that checkpoint" in err
 
@@ -271,7 +277,7 @@ def test_a_log_resigned_with_another_key_is_refused_against_the_published_key(
     from retrieval.audit.signing import public_key_pem
 
     (copy / PUBLIC_KEY).write_text(public_key_pem(load_private_key(forger)), encoding="ascii")
-    _fix_manifest(copy, **_resign(copy / "audit.sqlite", forger))
+    _fix_manifest(copy, forger, **_resign(copy / "audit.sqlite", forger))
     published = str(backed_up["deployment"].public_key)
     err = _refused(copy, tmp_path / "new", capsys, "--public-key", published)
     assert "not by key" in err
