@@ -370,3 +370,23 @@ def test_restore_needs_a_key_to_trust(backed_up: dict[str, Path], capsys: pytest
     assert code == 2 and "--public-key" in out and not target.exists()
     code, out = _run(capsys, "restore", str(backed_up["backup"]), "--data", str(target), "--trust-backup-key")
     assert code == 0 and "intact, not who made it" in out, out
+
+
+@pytest.mark.slow  # builds the sample index when no other test of the session has
+def test_serve_refuses_a_data_folder_whose_accounts_differ_from_the_log(
+    folder: dict[str, Path],
+    sample_index: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(a))
+    argv = ["serve", "--index", str(sample_index), "--data", str(folder["data"]), "--port", "9"]
+    code, out = _run(capsys, *argv)
+    assert code == 0 and len(served) == 1, out
+    _plant_token(folder["data"] / "accounts.sqlite", "李审管")
+    code, out = _run(capsys, *argv)
+    assert code == 1 and len(served) == 1
+    assert "refusing to serve" in out and "no audit record issued it" in out
