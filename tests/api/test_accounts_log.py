@@ -29,7 +29,7 @@ from retrieval import index_layout as layout
 from retrieval.audit.accounts_replay import replay_accounts
 from retrieval.audit.records import AccountRecord, Actor, TokenRecord
 from retrieval.audit.signed_document import sign_document
-from retrieval.audit.signing import generate_key, load_private_key
+from retrieval.audit.signing import generate_key, load_private_key, public_key_pem
 from retrieval.audit.store import AuditLog, RecordFilter
 
 COURT_A = "浙江省杭州市西湖区人民法院"
@@ -49,9 +49,7 @@ def folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Path
     data, key = tmp_path / "data", tmp_path / "keys" / "audit.pem"
     key.parent.mkdir()
     generate_key(key)
-    (tmp_path / "keys" / "audit.pub").write_text(
-        __import__("retrieval.audit.signing", fromlist=["x"]).public_key_pem(load_private_key(key))
-    )
+    (tmp_path / "keys" / "audit.pub").write_text(public_key_pem(load_private_key(key)))
     for argv in (
         ["user", "add", "王法官", "--role", "承办法官", "--court", COURT_A, "--days", "30"],
         ["user", "add", "李审管", "--role", "审判管理", "--court", COURT_A, "--days", "30"],
