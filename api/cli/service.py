@@ -40,12 +40,14 @@ class _Operator:
         self.actor = Actor(os_user(), "operator", None)
 
     def record(self, entry: TypedRecord) -> object:
-        """Recorded under the court concerned, so that its 审判管理 sees who changed its accounts."""
-        from retrieval.audit.accounts_replay import court_concerned
+        """Recorded under each court concerned, so that its 审判管理 sees who changed its accounts."""
+        from retrieval.audit.accounts_replay import courts_concerned
         from retrieval.audit.records import Actor
 
-        actor = Actor(self.actor.user, self.actor.role, court_concerned(entry))
-        return self.audit.record(actor, "cli", entry)
+        return [
+            self.audit.record(Actor(self.actor.user, self.actor.role, court), "cli", entry)
+            for court in courts_concerned(entry)
+        ][-1]
 
     def __enter__(self) -> _Operator:
         return self

@@ -318,13 +318,18 @@ def check_accounts(records: Iterable[AuditRecord], in_database: AccountsState) -
     return AccountsCheck(True)
 
 
-def court_concerned(entry: TypedRecord) -> str | None:
-    """The court whose 审判管理 must see an account or token change: the user's court after it.
+def courts_concerned(entry: TypedRecord) -> tuple[str | None, ...]:
+    """The courts whose 审判管理 must see an account or token change: one record is written per court.
 
-    A user moved out of a court is recorded under the new court (the one whose records the user can
-    now read), with the old court in ``previous``.
+    Usually the user's court after the change; a user moved from one court to another concerns both
+    (the court it left and the court whose records it can now read), so the change is recorded
+    under each; replaying the same row twice changes nothing. Other records: no court (None).
     """
-    if isinstance(entry, AccountRecord | TokenRecord):
-        court = entry.user.get("court")
-        return None if court is None else str(court)
-    return None
+    if not isinstance(entry, AccountRecord | TokenRecord):
+        return (None,)
+    court = entry.user.get("court")
+    after = None if court is None else str(court)
+    before = entry.previous.get("court") if isinstance(entry, AccountRecord) and entry.previous else None
+    if before is not None and str(before) != after:
+        return (str(before), after)
+    return (after,)

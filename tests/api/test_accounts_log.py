@@ -133,9 +133,18 @@ def test_cli_account_changes_are_recorded_with_the_court_concerned(
         records = [r for r in log.iter_records() if r.kind in ("account", "token")]
         court_a = {(r.kind, r.payload["action"]) for r in log.iter_records(RecordFilter(court=COURT_A))}
         court_b = [r.payload for r in log.iter_records(RecordFilter(court=COURT_B, kind="account"))]
-    assert records and all(r.actor.court == r.payload["user"]["court"] for r in records)
-    assert all(r.actor.court is not None for r in records)  # none hidden from every court's 审判管理
-    assert {("account", "create_user"), ("token", "issue"), ("token", "revoke")} <= court_a
+    assert records and all(r.actor.court is not None for r in records)  # none hidden from every 审判管理
+    assert all(
+        r.actor.court in (r.payload["user"]["court"], (r.payload.get("previous") or {}).get("court"))
+        for r in records
+    )
+    # the move is seen by the court the user left and by the court it joined
+    assert {
+        ("account", "create_user"),
+        ("token", "issue"),
+        ("token", "revoke"),
+        ("account", "change_user"),
+    } <= court_a
     moved = next(p for p in court_b if p["action"] == "change_user")
     assert moved["previous"] == {"role": "审判管理", "court": COURT_A}
     assert moved["user"] == {"name": "李审管", "role": "审判管理", "court": COURT_B}

@@ -12,7 +12,7 @@ from retrieval.audit.accounts_replay import (
     TokenRow,
     UserRow,
     check_accounts,
-    court_concerned,
+    courts_concerned,
     differences,
     replay_accounts,
 )
@@ -109,9 +109,18 @@ def test_differences_name_each_row_and_field() -> None:
     assert differences(logged, logged) == []
 
 
-def test_a_change_is_recorded_under_the_court_of_the_user_concerned() -> None:
-    assert court_concerned(_issue()) == COURT
-    assert (
-        court_concerned(AccountRecord("create_user", {"name": "a", "role": "admin", "court": None})) is None
+def test_a_change_is_recorded_under_each_court_concerned_and_replays_once() -> None:
+    assert courts_concerned(_issue()) == (COURT,)
+    assert courts_concerned(AccountRecord("create_user", {"name": "a", "role": "admin", "court": None})) == (
+        None,
     )
-    assert court_concerned(AccountsSnapshotRecord((), ())) is None
+    assert courts_concerned(AccountsSnapshotRecord((), ())) == (None,)
+    moved = {**USER, "court": "浙江省杭州市中级人民法院"}
+    change = AccountRecord("change_user", moved, user_id=1, created_at=T0, previous=USER)
+    assert courts_concerned(change) == (COURT, moved["court"])  # the court it left, the court it joined
+    promoted = AccountRecord(
+        "change_user", {**USER, "role": "admin"}, user_id=1, created_at=T0, previous=USER
+    )
+    assert courts_concerned(promoted) == (COURT,)
+    once, twice = replay_accounts(_log(_create(), change)), replay_accounts(_log(_create(), change, change))
+    assert once.state == twice.state and once.state.users[0].court == moved["court"]
