@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.service.accounts import AccountStore
-from retrieval.audit.accounts_replay import AccountsCheck, check_accounts
+from retrieval.audit.accounts_replay import ACCOUNT_KINDS, AccountsCheck, check_accounts
 from retrieval.audit.records import Actor
 from retrieval.audit.store import AuditLog
 
@@ -25,7 +25,7 @@ class AdoptionRefused(RuntimeError):
 
 def check_store(accounts: AccountStore, log: AuditLog) -> AccountsCheck:
     """The live database against every record of the live log (read in seq order)."""
-    return check_accounts(log.iter_records(), accounts.state())
+    return check_accounts(log.iter_kinds(ACCOUNT_KINDS), accounts.state())
 
 
 @dataclass(frozen=True)

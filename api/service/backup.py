@@ -37,7 +37,7 @@ from api.service.accounts import read_accounts_state
 from api.service.config import ACCOUNTS_DB, AUDIT_DB, Settings
 from retrieval import index_layout as layout
 from retrieval.atomic_file import write_atomic
-from retrieval.audit.accounts_replay import AccountsCheck, check_accounts
+from retrieval.audit.accounts_replay import ACCOUNT_KINDS, AccountsCheck, check_accounts
 from retrieval.audit.records import Actor, BackupRecord, utc_timestamp
 from retrieval.audit.signed_document import DocumentSignatureError, sign_document, verify_document
 from retrieval.audit.signing import (
@@ -197,7 +197,7 @@ def _accounts_against_log(folder: Path, tree_size: int | None = None) -> Account
     try:
         state = read_accounts_state(folder / ACCOUNTS_DB)
         with AuditLog(folder / AUDIT_DB) as log:
-            return check_accounts(log.iter_records(tree_size=tree_size), state)
+            return check_accounts(log.iter_kinds(ACCOUNT_KINDS, tree_size), state)
     except sqlite3.Error as exc:
         raise RestoreRefused(f"{ACCOUNTS_DB} is not a readable accounts database: {exc}") from exc
     except AuditUnavailable as exc:

@@ -32,6 +32,8 @@ from retrieval.audit.records import (
     payload_schema,
 )
 
+ACCOUNT_KINDS = (RecordKind.ACCOUNT.value, RecordKind.TOKEN.value, RecordKind.ACCOUNTS.value)
+"""The kinds replay reads; a log can hand over just these (``AuditLog.iter_kinds``)."""
 USER_ACTIONS = frozenset({"create_user", "change_user", "disable_user", "enable_user"})
 TOKEN_ACTIONS = frozenset({"issue", "revoke"})
 
@@ -210,7 +212,7 @@ def replay_accounts(records: Iterable[AuditRecord]) -> Replay:
     replayed = 0
     for record in records:
         kind = str(record.kind)
-        if kind not in (RecordKind.ACCOUNT, RecordKind.TOKEN, RecordKind.ACCOUNTS):
+        if kind not in ACCOUNT_KINDS:
             continue
         replayed += 1
         try:

@@ -500,6 +500,26 @@ class AuditLog:
         for _, _, data in self._rows(record_filter, tree_size):
             yield AuditRecord.from_bytes(data)
 
+    def iter_kinds(self, kinds: tuple[str, ...], tree_size: int | None = None) -> Iterator[AuditRecord]:
+        """Records of ``kinds`` only, in seq order; SQLite skips the others unparsed.
+
+        A leaf is canonical JSON, so its kind is spelled ``"kind":"…"`` exactly; the byte search may
+        also match a payload's own ``kind`` key, hence the exact check after parsing.
+        """
+        needles = [b'"kind":' + json.dumps(validate_kind(k)).encode() for k in kinds]
+        if not needles:
+            return
+        where = " OR ".join("instr(data, ?) > 0" for _ in needles)
+        with self._reader() as conn:
+            size = self._size(conn) if tree_size is None else tree_size
+            rows = conn.execute(
+                f"SELECT data FROM records WHERE seq < ? AND ({where}) ORDER BY seq", (size, *needles)
+            )
+            for (data,) in rows:
+                record = AuditRecord.from_bytes(data)
+                if str(record.kind) in kinds:
+                    yield record
+
     def read(self, seq: int) -> tuple[AuditRecord, str]:
         """Record ``seq`` and its stored leaf hash (hex); KeyError when the log has no such record."""
         with self._reader() as conn:

@@ -397,3 +397,22 @@ def test_serve_refuses_a_data_folder_whose_accounts_differ_from_the_log(
     code, out = _run(capsys, *argv)
     assert code == 1 and len(served) == 1
     assert "refusing to serve" in out and "no audit record issued it" in out
+
+
+def test_the_log_hands_over_the_account_kinds_alone_and_exactly(tmp_path: Path) -> None:
+    """``iter_kinds`` skips other records in SQLite; a payload's own ``kind`` key does not fool it."""
+    from retrieval.audit.accounts_replay import ACCOUNT_KINDS
+
+    with _opened(tmp_path) as (accounts, log):
+
+        def record(entry: Any) -> object:
+            return log.record(OPERATOR, "test", entry)
+
+        accounts.create_user("王法官", Role.JUDGE, COURT_A, record)
+        log.append("search", OPERATOR, "test", {"filters": {"kind": "token"}, "note": '"kind":"account"'})
+        accounts.issue_token("王法官", None, record)
+        log.append("summary", OPERATOR, "test", {"kind": "accounts"})
+        expected = [r for r in log.iter_records() if r.kind in ACCOUNT_KINDS]
+        assert [r.seq for r in log.iter_kinds(ACCOUNT_KINDS)] == [r.seq for r in expected] == [0, 2]
+        assert list(log.iter_kinds(ACCOUNT_KINDS, tree_size=1)) == expected[:1]
+        assert list(log.iter_kinds(())) == []
