@@ -121,7 +121,8 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     accounts = AccountStore(settings_from(args).accounts_db)
     try:
         for user in accounts.users():
-            print(f"{user.name}\t{user.role.value}\t{user.court or '-'}\t{user.created_at}")
+            state = "\tdisabled" if user.disabled else ""
+            print(f"{user.name}\t{user.role.value}\t{user.court or '-'}\t{user.created_at}{state}")
     finally:
         accounts.close()
     return 0

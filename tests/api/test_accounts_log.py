@@ -129,6 +129,10 @@ def test_cli_account_changes_are_recorded_with_the_court_concerned(
     assert code == 0, out
     code, out = _run(capsys, "user", "disable", "张法官", "--data", str(data))
     assert code == 0, out
+    code, out = _run(capsys, "user", "list", "--data", str(data))
+    assert [line.endswith("\tdisabled") for line in out.splitlines()] == [False, False, True]
+    code, out = _run(capsys, "user", "disable", "张法官", "--data", str(data))
+    assert code == 2 and "already disabled" in out
     with AuditLog(data / "audit.sqlite") as log:
         records = [r for r in log.iter_records() if r.kind in ("account", "token")]
         court_a = {(r.kind, r.payload["action"]) for r in log.iter_records(RecordFilter(court=COURT_A))}
