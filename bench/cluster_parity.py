@@ -24,8 +24,15 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
 from _common import BENCH_BUILD, LECARD_ARCHIVE, LECARD_INDEX, emit_json  # noqa: E402
-from lecard import RUN_DEPTH, SETTINGS, load_pools, load_queries, open_index, system_request  # noqa: E402
-from lecard import DEFAULT_QUERIES  # noqa: E402
+from lecard import (  # noqa: E402
+    DEFAULT_QUERIES,
+    RUN_DEPTH,
+    SETTINGS,
+    load_pools,
+    load_queries,
+    open_index,
+    system_request,
+)
 
 
 def _ranked(store: Any, request: Any) -> tuple[list[tuple[str, float]], float]:
