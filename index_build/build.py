@@ -25,6 +25,7 @@ from tqdm import tqdm
 from index_build import manifest as manifest_mod
 from index_build import token_store
 from index_build.bm25_build import build_bm25
+from index_build.dask_ingest import dask_client, ordered_map
 from index_build.metadata_writer import MetadataWriter, PreparedRow, prepare_row
 from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
 from index_build.readers.base import Rejection
@@ -100,6 +101,9 @@ class BuildOptions:
     cause_model: Path | None = None
     progress: bool = True
     workers: int = field(default_factory=lambda: default_workers())
+    # Dask scheduler for the per-document work: None (local processes), "local" (a LocalCluster of
+    # ``workers`` processes) or an address such as tcp://scheduler:8786 (index_build.dask_ingest)
+    scheduler: str | None = None
 
 
 @dataclass
@@ -204,20 +208,26 @@ def ingest(
     progress: bool,
     existing_ids: set[str] | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
 ) -> list[str]:
     """Stream documents into the metadata store and token files; returns the indexed doc ids.
 
     Reading and validation stay in this process (they decide row order and duplicates); segmenting,
-    compressing and scanning each document run in ``workers`` processes, results in input order.
+    compressing and scanning each document run in ``workers`` processes (or on the Dask cluster of
+    ``scheduler``), results in input order.
     """
     seen: set[str] = set(existing_ids or ())
     indexed: list[str] = []
     row = writer.next_row()
     documents = _validated(inputs, fmt, report, seen, progress)
     with contextlib.ExitStack() as stack:
-        if workers > 1:
+        prepared_documents: Iterator[_PreparedDocument]
+        if scheduler is not None:
+            client = stack.enter_context(dask_client(scheduler, workers))
+            prepared_documents = ordered_map(client, _prepare, documents)
+        elif workers > 1:
             pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
-            prepared_documents: Iterator[_PreparedDocument] = pool.imap(_prepare, documents, chunksize=8)
+            prepared_documents = pool.imap(_prepare, documents, chunksize=8)
         else:
             prepared_documents = map(_prepare, documents)
         for prepared in prepared_documents:
@@ -361,7 +371,16 @@ def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildRes
     writer = MetadataWriter(staging / layout.METADATA)
     tokens = _TokenFiles(staging)
     try:
-        ingest(options.inputs, options.fmt, writer, tokens, report, options.progress, workers=options.workers)
+        ingest(
+            options.inputs,
+            options.fmt,
+            writer,
+            tokens,
+            report,
+            options.progress,
+            workers=options.workers,
+            scheduler=options.scheduler,
+        )
     finally:
         tokens.close()
     counts = writer.counts()

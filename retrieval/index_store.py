@@ -16,6 +16,7 @@ import numpy as np
 
 from retrieval import index_layout as layout
 from retrieval.cause_model import CauseModel
+from retrieval.channels import KeywordChannel, VectorChannel
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
 from retrieval.fair_lock import FairLock
@@ -78,9 +79,10 @@ class IndexStore:
     manifest: dict
     segmenter: Segmenter
     embedder: Embedder
-    vectors: VectorIndex
-    keyword_facts: KeywordIndex
-    keyword_full: KeywordIndex
+    # the recall channels: FAISS and bm25s files here, or Milvus (``retrieval.milvus_channels``)
+    vectors: VectorChannel
+    keyword_facts: KeywordChannel
+    keyword_full: KeywordChannel
     metadata: MetadataStore
     withdrawn: np.ndarray  # bool per row
     attributes: RowAttributes

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+from scipy import sparse
 
 from retrieval.index_layout import DOC_LENGTHS_FILE, TF_FILE
 
@@ -189,6 +190,54 @@ class KeywordIndex:
         out = np.zeros(len(rows), dtype=np.float32)
         out[found] = self._values(term, start, stop, scoring, at[found])
         return out
+
+    def query_term_counts(self, tokens: Sequence[str]) -> dict[int, int]:
+        """The query side of the sparse dot product: term id → count, for terms with postings.
+
+        ``top`` scores Σ count × (the document's weight of the term); an engine storing
+        ``document_weights`` as sparse vectors and searching by inner product with these counts
+        computes the same sum (``retrieval.milvus_channels``).
+        """
+        ids = self._retriever.get_tokens_ids(list(tokens))
+        if not ids:
+            return {}
+        terms, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        postings = len(self._retriever.scores["indptr"]) - 1
+        return {int(t): int(c) for t, c in zip(terms, counts, strict=True) if t < postings}
+
+    def document_weights(self, scoring: Scoring = Scoring.BM25) -> sparse.csr_matrix:
+        """Every document's weight of every term it holds (rows = documents, columns = term ids).
+
+        The same float32 values ``top`` adds up: bm25s's stored BM25 impacts, or the query
+        likelihood's log(1 + (1-λ)·tf·|C| / (λ·|d|·cf)), which depends on the document and the
+        term only (the query-only part is the same for every document and drops out of the
+        ranking). Exported into an engine's sparse vector field, an inner product with
+        ``query_term_counts`` reproduces the ranking.
+        """
+        scores = self._retriever.scores
+        indices, indptr = np.asarray(scores["indices"]), np.asarray(scores["indptr"], dtype=np.int64)
+        n_terms = len(indptr) - 1
+        if scoring is Scoring.BM25:
+            values = np.asarray(scores["data"], dtype=np.float32)
+        else:
+            frequencies = self._frequencies
+            if frequencies is None:
+                raise ValueError("this keyword index has no tf store, so it cannot score query likelihood")
+            tf = np.asarray(frequencies.tf)
+            running = np.concatenate([[0.0], np.cumsum(tf, dtype=np.float64)])
+            collection = running[indptr[1:]] - running[indptr[:-1]]  # integer counts: exact in float64
+            smoothing = LIKELIHOOD_SMOOTHING
+            with np.errstate(divide="ignore"):
+                ratio = ((1 - smoothing) * frequencies.total_tokens / (smoothing * collection)).astype(
+                    np.float32
+                )
+            term_of_posting = np.repeat(np.arange(n_terms), np.diff(indptr))
+            values = frequencies.inverse_lengths[indices]
+            values *= tf
+            values *= ratio[term_of_posting]
+            np.log1p(values, out=values)
+        by_term = sparse.csc_matrix((values, indices, indptr), shape=(self.size, n_terms))
+        return by_term.tocsr()
 
     def rows_containing(self, fragment: str) -> np.ndarray:
         """Rows having any indexed token that contains ``fragment`` (盗窃 → 盗窃, 盗窃罪, 入户盗窃 …).

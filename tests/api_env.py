@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 import anyio
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -207,3 +208,28 @@ def serve(index_home: Path, root: Path, **overrides: Any) -> Iterator[Env]:
             index_home,
             app,
         )
+
+
+# The search, report and audit tests run on both backends: "embedded" (the build's FAISS and bm25s
+# files) and "cluster" (the same build loaded into a Milvus Lite file the test starts). The cluster
+# runs are slow-marked: Milvus Lite starts a server process per module.
+BACKENDS = ["embedded", pytest.param("cluster", marks=pytest.mark.slow)]
+
+
+def backend_overrides(backend: str, index_home: Path, root: Path) -> dict[str, Any]:
+    """Settings overrides serving ``index_home`` on ``backend`` (loading it into Milvus for cluster)."""
+    if backend == "embedded":
+        return {}
+    from api.service.cluster import milvus_client
+    from index_build.milvus_export import export_build
+    from retrieval.index_store import IndexStore
+
+    uri = str(root / "milvus.db")
+    client = milvus_client(uri)
+    store = IndexStore.open(index_home, verify_checksums=False)
+    try:
+        export_build(store, client)
+    finally:
+        store.close()
+        client.close()
+    return {"backend": "cluster", "milvus_uri": uri}

@@ -40,6 +40,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             embedder=args.embedder,
             cause_model=args.cause_model,
             progress=not args.quiet,
+            scheduler=args.scheduler,
         )
     )
     _print_build(result, sys.stdout)
@@ -235,6 +236,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--cause-model",
         type=Path,
         help="罪名/案由 classifier folder (python -m index_build.recipes.cause_classifier); default: none",
+    )
+    p.add_argument(
+        "--scheduler",
+        help="segment and prepare documents on Dask: 'local' (a LocalCluster here) or tcp://host:8786",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_build)

@@ -80,6 +80,17 @@ def _rate_limit(env: Mapping[str, str], name: str) -> RateLimit | None:
     return RateLimit(per_minute, int(match[2]) if match[2] else max(1, per_minute // 2))
 
 
+def _backend(env: Mapping[str, str]) -> str:
+    backend = (env.get("LEIAN_BACKEND") or "embedded").strip().lower()
+    if backend not in ("embedded", "cluster"):
+        raise SettingsError(f"LEIAN_BACKEND: {backend!r} is not embedded or cluster")
+    if backend == "cluster" and not env.get("LEIAN_MILVUS_URI"):
+        raise SettingsError(
+            "LEIAN_BACKEND=cluster needs LEIAN_MILVUS_URI (a Milvus Lite file or http://host:19530)"
+        )
+    return backend
+
+
 @dataclass(frozen=True)
 class Settings:
     index_home: Path | None  # None: the service starts but /readyz says not ready and searches 503
@@ -94,6 +105,10 @@ class Settings:
     metrics_public: bool = False  # /metrics without a token (a scraper on a private network)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)  # empty: no CORS, same origin only
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT  # per token and per process; None: unlimited
+    # where the recall channels live: "embedded" (the build's FAISS and bm25s files) or "cluster"
+    # (Milvus at milvus_uri, loaded by ``leian cluster export``; api.service.cluster)
+    backend: str = "embedded"
+    milvus_uri: str | None = None
 
     @property
     def accounts_db(self) -> Path:
@@ -131,4 +146,6 @@ class Settings:
             metrics_public=_bool(env, "LEIAN_METRICS_PUBLIC", False),
             cors_origins=origins,
             rate_limit=_rate_limit(env, "LEIAN_RATE_LIMIT"),
+            backend=_backend(env),
+            milvus_uri=env.get("LEIAN_MILVUS_URI") or None,
         )

@@ -22,6 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.service.accounts import AccountStore, Principal
+from api.service.cluster import ClusterBackendError, ClusterSettings, with_cluster_channels
 from api.service.config import Settings
 from api.service.errors import ApiError, audit_unavailable
 from api.service.metrics import Metrics
@@ -241,7 +242,14 @@ def _open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str 
     except (OSError, ValueError, RuntimeError) as exc:
         log.error("index %s refused: %s", home, exc)
         return None, None, _without_paths(str(exc), home)
-    log.info("index %s loaded: %d documents", store.version, store.size)
+    if settings.backend == "cluster" and settings.milvus_uri:
+        try:
+            store = with_cluster_channels(store, ClusterSettings(settings.milvus_uri))
+        except ClusterBackendError as exc:
+            log.error("index %s refused on the cluster backend: %s", home, exc)
+            store.close()
+            return None, None, _without_paths(str(exc), home)
+    log.info("index %s loaded: %d documents (%s backend)", store.version, store.size, settings.backend)
     return store, manifest_sha256(store), None
 
 

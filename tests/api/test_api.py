@@ -34,17 +34,21 @@ from retrieval.audit.records import SearchRecord
 from retrieval.audit.signing import public_key_pem
 from retrieval.audit.store import AuditLog, AuditUnavailable
 from retrieval.audit.verify import verify_export, verify_inclusion_file
-from tests.api_env import COURT_A, COURT_B, PENDING, THEFT_FACTS, Env, serve
+from tests.api_env import BACKENDS, COURT_A, COURT_B, PENDING, THEFT_FACTS, Env, backend_overrides, serve
 from tests.conftest import REPO
 
 MAX_K = 30
 MAX_BODY = 100_000
 
 
-@pytest.fixture(scope="module")
-def env(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(
+    request: pytest.FixtureRequest, sample_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("api")
-    with serve(sample_index, root, max_body_bytes=MAX_BODY, max_k=MAX_K, max_facts_chars=20_000) as served:
+    backend = backend_overrides(request.param, sample_index, root)
+    limits = {"max_body_bytes": MAX_BODY, "max_k": MAX_K, "max_facts_chars": 20_000}
+    with serve(sample_index, root, **limits, **backend) as served:
         yield served
 
 
@@ -121,7 +125,11 @@ def test_the_audit_record_of_a_search_holds_what_the_rules_ask_for(
         "documents": build["counts"]["documents"],
     }
     assert payload["embedder"] == f"{build['embedder']['name']}@sha256:{build['embedder']['sha256']}"
-    assert payload["ann"]["factory"] == build["vector_index"]["factory"]
+    # the record says which engine answered: the build's FAISS index, or the Milvus collection
+    if env.settings.backend == "cluster":
+        assert payload["ann"]["factory"] == "milvus:FLAT"
+    else:
+        assert payload["ann"]["factory"] == build["vector_index"]["factory"]
     assert payload["requesting_court"]["name"] == COURT_A
     results = _all_results(first_search)
     assert [(r["doc_id"], r["tier"], r["effect"]) for r in payload["results"]] == [

@@ -25,7 +25,7 @@ from retrieval.audit.records import SearchRecord
 from retrieval.index_store import IndexStore
 from retrieval.report.model import SECTIONS, TO_BE_FILLED
 from retrieval.tiers import GUIDING_CANDIDATE, MUST_REFER, NOT_CITABLE
-from tests.api_env import COURT_A, THEFT_FACTS, Env, serve
+from tests.api_env import BACKENDS, COURT_A, THEFT_FACTS, Env, backend_overrides, serve
 from tests.conftest import SAMPLES, read_jsonl
 
 SAMPLE = read_jsonl(SAMPLES / "pending" / "pending_cases.jsonl")
@@ -54,9 +54,14 @@ def wait_done(env: Env, batch_id: str, who: str = "judge_a", timeout: float = 60
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def env(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    with serve(sample_index, tmp_path_factory.mktemp("api-reports"), rate_limit=None) as served:
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(
+    request: pytest.FixtureRequest, sample_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Env]:
+    root = tmp_path_factory.mktemp("api-reports")
+    with serve(
+        sample_index, root, rate_limit=None, **backend_overrides(request.param, sample_index, root)
+    ) as served:
         yield served
 
 

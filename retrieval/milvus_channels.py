@@ -1,0 +1,204 @@
+"""The recall channels held in Milvus: dense vectors and the keyword fields as sparse vectors.
+
+One Milvus collection per build holds, per document row, the dense vector and three sparse
+vectors that our own scorers computed (``KeywordIndex.document_weights``): BM25 over the facts,
+BM25 over the full text, and query likelihood over the facts. A keyword query is the sparse vector
+of its term counts (``KeywordIndex.query_term_counts``), and Milvus's inner product over a
+``SPARSE_INVERTED_INDEX`` (exact, nothing dropped) is the very sum the embedded index computes,
+so both backends rank alike (``bench/cluster_parity.py`` checks it on LeCaRD). The same client
+code speaks to Milvus Lite (a local file), Standalone or Distributed by URI.
+
+What stays with the node: the vocabulary (term → id) and, for boolean keyword search (which
+matches vocabulary entries by substring and checks texts verbatim), the build's own postings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from retrieval.keyword_index import POSTINGS_BUDGET, KeywordIndex, Scoring
+
+ROW_FIELD = "row"
+DENSE_FIELD = "dense"
+SPARSE_FIELDS: dict[tuple[str, Scoring], str] = {
+    ("facts", Scoring.BM25): "facts_bm25",
+    ("full", Scoring.BM25): "full_bm25",
+    ("facts", Scoring.LIKELIHOOD): "facts_likelihood",
+}
+PUBLISHED_POINTER = "leian_published"  # one row: the collection of the build being served
+# Milvus answers at most this many hits per search and takes filter lists of about this length; a
+# filter that allows or blocks more rows than this falls back to over-fetching (see ``_filter``).
+MAX_LIMIT = 16_384
+# Exact sparse search: no posting is dropped from the query or the index.
+SPARSE_SEARCH_PARAMS = {"metric_type": "IP", "params": {"drop_ratio_search": 0.0}}
+DENSE_SEARCH_PARAMS = {"metric_type": "IP", "params": {}}
+
+
+class MilvusChannelError(RuntimeError):
+    """Milvus cannot answer the way the embedded index would (e.g. a filter it cannot express)."""
+
+
+def row_filter(blocked: np.ndarray) -> str | None:
+    """A Milvus filter expression keeping the rows not ``blocked``; None when nothing is blocked.
+
+    A short list of allowed rows (a judge's restriction to a few candidates) or of blocked rows
+    (withdrawn documents, the pending case's own judgment) becomes an ``in`` / ``not in`` list.
+    """
+    blocked = np.asarray(blocked, dtype=bool)
+    n_blocked = int(blocked.sum())
+    if n_blocked == 0:
+        return None
+    allowed = np.flatnonzero(~blocked)
+    if len(allowed) <= n_blocked and len(allowed) <= MAX_LIMIT:
+        return f"{ROW_FIELD} in {allowed.tolist()}"
+    if n_blocked <= MAX_LIMIT:
+        return f"{ROW_FIELD} not in {np.flatnonzero(blocked).tolist()}"
+    if len(allowed) <= MAX_LIMIT:
+        return f"{ROW_FIELD} in {allowed.tolist()}"
+    raise MilvusChannelError(
+        f"a filter allowing {len(allowed)} and blocking {n_blocked} rows is longer than Milvus takes "
+        f"({MAX_LIMIT}); express it as a scalar field filter"
+    )
+
+
+@dataclass(frozen=True)
+class MilvusCollection:
+    """A client and the collection of one build."""
+
+    client: Any  # pymilvus.MilvusClient: imported where used, so the embedded default needs no pymilvus
+    name: str
+
+    def search(
+        self, field: str, query: Any, limit: int, params: dict[str, Any], expression: str | None
+    ) -> list[tuple[int, float]]:
+        answer = self.client.search(
+            self.name,
+            data=[query],
+            anns_field=field,
+            limit=limit,
+            search_params=params,
+            filter=expression or "",
+            output_fields=[],
+        )
+        return [(int(hit["id"]), float(hit["distance"])) for hit in answer[0]]
+
+
+class MilvusKeywordChannel:
+    """A keyword field whose scoring happens in Milvus; vocabulary and boolean search stay local."""
+
+    def __init__(self, collection: MilvusCollection, field: str, local: KeywordIndex) -> None:
+        self._collection = collection
+        self._field = field  # "facts" or "full"
+        self._local = local
+        self.size = local.size
+
+    def top(
+        self,
+        tokens: Sequence[str],
+        k: int,
+        blocked: np.ndarray,
+        budget: int = POSTINGS_BUDGET,
+        scoring: Scoring = Scoring.BM25,
+    ) -> list[tuple[int, float]]:
+        """As ``KeywordIndex.top``, always exact (Milvus scores every posting; ``budget`` unused)."""
+        sparse_field = SPARSE_FIELDS.get((self._field, scoring))
+        if sparse_field is None:
+            raise ValueError(f"no {scoring.value} channel over the {self._field} field")
+        counts = self._local.query_term_counts(tokens)
+        if not counts or k <= 0:
+            return []
+        query = {term: float(count) for term, count in counts.items()}
+        hits = self._collection.search(
+            sparse_field, query, min(k, MAX_LIMIT), SPARSE_SEARCH_PARAMS, row_filter(blocked)
+        )
+        return [(row, score) for row, score in hits if score > 0]
+
+    def rows_containing(self, fragment: str) -> np.ndarray:
+        return self._local.rows_containing(fragment)
+
+    def document_frequency(self, token: str) -> int:
+        return self._local.document_frequency(token)
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        return self._local.scores(tokens)
+
+
+class MilvusVectorChannel:
+    """Dense vectors in Milvus (FLAT: exact inner product, as the embedded ``IDMap2,Flat``)."""
+
+    def __init__(self, collection: MilvusCollection, size: int, dimension: int, index_type: str) -> None:
+        self._collection = collection
+        self._size = size
+        self._dimension = dimension
+        self._index_type = index_type
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "factory": f"milvus:{self._index_type}",
+            "metric": "inner_product",
+            "params": {},
+            "collection": self._collection.name,
+            "dimension": self._dimension,
+            "ntotal": self._size,
+            "exact": self._index_type == "FLAT",
+        }
+
+    def search_allowed(self, query: np.ndarray, k: int, blocked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        vector = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
+        hits = self._collection.search(
+            DENSE_FIELD, vector, max(1, min(k, MAX_LIMIT)), DENSE_SEARCH_PARAMS, row_filter(blocked)
+        )
+        scores = np.array([score for _, score in hits], dtype=np.float32)
+        rows = np.array([row for row, _ in hits], dtype=np.int64)
+        return scores, rows
+
+    def reconstruct(self, row: int) -> np.ndarray | None:
+        found = self._collection.client.query(
+            self._collection.name, filter=f"{ROW_FIELD} == {int(row)}", output_fields=[DENSE_FIELD]
+        )
+        if not found:
+            return None
+        return np.asarray(found[0][DENSE_FIELD], dtype=np.float32)
+
+
+def attach_milvus(store: Any, client: Any, collection: str) -> Any:
+    """``store`` (an ``IndexStore``) with its recall channels served from ``collection``.
+
+    Metadata, features and the vocabulary stay the build's; the collection must hold that build
+    (``index_build.milvus_export``), which its row count checks.
+    """
+    import dataclasses
+
+    stats = client.get_collection_stats(collection)
+    rows = int(stats.get("row_count", -1))
+    if rows != store.size:
+        raise MilvusChannelError(f"collection {collection} holds {rows} rows, the build {store.size}")
+    milvus = MilvusCollection(client, collection)
+    return dataclasses.replace(
+        store,
+        vectors=MilvusVectorChannel(milvus, store.size, store.vectors.dimension, "FLAT"),
+        keyword_facts=MilvusKeywordChannel(milvus, "facts", store.keyword_facts),
+        keyword_full=MilvusKeywordChannel(milvus, "full", store.keyword_full),
+    )
+
+
+def published_collection(client: Any) -> str:
+    """The collection ``index_build.milvus_export.publish_collection`` last pointed readers at."""
+    if not client.has_collection(PUBLISHED_POINTER):
+        raise MilvusChannelError("no build has been published to this Milvus (run leian cluster export)")
+    rows = client.query(PUBLISHED_POINTER, filter="slot == 0", output_fields=["collection"])
+    if not rows:
+        raise MilvusChannelError("no build has been published to this Milvus (run leian cluster export)")
+    return str(rows[0]["collection"])
