@@ -15,6 +15,9 @@ import re
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """Unicode control characters (category Cc) other than tab and newline; carriage return included."""
 
+NO_CONTROL_PATTERN = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+"""The same set as a JSON Schema ``pattern`` (ECMA 262 and Python read it alike), for the OpenAPI."""
+
 _LINE_ENDS = re.compile(r"\r\n?")
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 """What a writer drops: XML 1.0's forbidden characters, plus DEL and C1, which no court document means."""

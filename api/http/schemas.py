@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from retrieval.control_characters import describe, first_control, remove_controls
+from retrieval.control_characters import NO_CONTROL_PATTERN, describe, first_control, remove_controls
 from retrieval.document import CaseCategory, CourtLevel
 from retrieval.guidance import DecisionLabel, Trigger
 from retrieval.request import Method
@@ -78,8 +78,22 @@ def _strings(value: object) -> Iterator[str]:
                 yield item
 
 
+def _declare_no_control_characters(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The OpenAPI says what the validator enforces: short string fields carry a ``pattern``."""
+    free_text = getattr(model, "FREE_TEXT", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in free_text:
+            continue
+        for option in [prop, *prop.get("anyOf", [])]:
+            target = option.get("items", option) if option.get("type") == "array" else option
+            if target.get("type") == "string" and "enum" not in target and "format" not in target:
+                target.setdefault("pattern", NO_CONTROL_PATTERN)
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_declare_no_control_characters
+    )
 
     FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
     """Fields of running text, from which control characters are removed rather than refused."""

@@ -11,6 +11,7 @@ from api.http.deps import ClientDep, PrincipalDep, ServicesDep, require_roles
 from api.http.schemas import CaseOut, RelatedListOut, SearchOut, refuse_control_characters
 from api.service import case_views, searching
 from api.service.accounts import SEARCH_ROLES, Principal
+from retrieval.control_characters import NO_CONTROL_PATTERN
 from retrieval.guidance import Trigger
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -46,7 +47,11 @@ def get_similar(
     trigger: Annotated[Trigger, Query()] = Trigger.OTHER,
     case_number: Annotated[
         str | None,
-        Query(max_length=64, description="the pending case's 案号"),
+        Query(
+            max_length=64,
+            description="the pending case's 案号",
+            json_schema_extra={"pattern": NO_CONTROL_PATTERN},  # enforced, with a clearer message, below
+        ),
         AfterValidator(refuse_control_characters),
     ] = None,
 ) -> Any:
