@@ -23,6 +23,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PrivateAttr,
     StrictInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -118,7 +119,7 @@ class _Request(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_control_characters(cls, value: Any, info: Any) -> Any:
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name not in cls.FREE_TEXT:
             for text in _strings(value):
                 refuse_control_characters(text)
@@ -238,7 +239,7 @@ class ErrorOut(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in (
-        (400, "the request body is not UTF-8 JSON"),
+        (400, "the request body is not UTF-8 JSON (bad_request), or gives a key twice (duplicate_key)"),
         (401, "missing, invalid, expired or revoked token"),
         (403, "not allowed for this account's role or court"),
         (404, "no such resource"),
