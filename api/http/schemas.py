@@ -105,14 +105,15 @@ class _Request(BaseModel):
     @classmethod
     def _clean_free_text(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
         """Remove control characters from free text before the length checks see it; keep the count."""
+        if not isinstance(data, dict):  # a model already validated keeps its own count
+            return handler(data)
         removed: dict[str, int] = {}
-        if isinstance(data, dict) and cls.FREE_TEXT:
-            data = dict(data)
-            for name in cls.FREE_TEXT:
-                if isinstance(data.get(name), str):
-                    data[name], count = remove_controls(data[name])
-                    if count:
-                        removed[name] = count
+        data = dict(data)
+        for name in cls.FREE_TEXT:
+            if isinstance(data.get(name), str):
+                data[name], count = remove_controls(data[name])
+                if count:
+                    removed[name] = count
         model = handler(data)
         model._controls_removed = removed
         return model

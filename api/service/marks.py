@@ -1,7 +1,8 @@
 """Art. 6 marks: the judge who searched decides, result by result, 类案 or 非类案 and why.
 
 Who may see a past search and who may mark it are decided here, from the ledger entry of the
-search (a search the caller may not see is answered as if it did not exist); the mark is recorded in the audit log before the ledger is written (fail-closed).
+search (a search the caller may not see is answered as if it did not exist); the mark is recorded
+in the audit log before the ledger is written (fail-closed).
 """
 
 from __future__ import annotations

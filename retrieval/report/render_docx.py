@@ -5,8 +5,9 @@ headings 黑体 三号 (sections) and 四号 (tiers); body 仿宋 三号 at a fi
 basic-information table and case details 仿宋 四号 at 24 pt; the closing block (检索人, court, date)
 right-aligned; footer: page number ``— N —`` and, in 小五, the audit id and record hash, so every
 printed page can be traced to the log. Text goes in without the characters XML cannot hold
-(``retrieval.control_characters``), so no string makes the report fail. East Asian fonts are set through ``w:eastAsia`` on every run
-and on the styles, whose theme fonts are removed (a theme font would win over them).
+(``retrieval.control_characters``), so no string makes the report fail. East Asian fonts are set
+through ``w:eastAsia`` on every run and on the styles, whose theme fonts are removed (a theme font
+would win over them).
 
 The file is written to a temporary file beside the target and renamed, so a reader never sees a
 half-written report."""

@@ -347,7 +347,8 @@ def test_duplicate_keys_are_a_400_naming_the_key(env: Env) -> None:
     for text, key in (
         ('{"case_number": "x", "trigger": "其他", "facts": "盗窃", "k": 2, "k": 50}', "k"),
         (
-            '{"case_number": "x", "trigger": "其他", "facts": "盗窃", "filters": {"provinces": [], "provinces": ["浙江省"]}}',
+            '{"case_number": "x", "trigger": "其他", "facts": "盗窃",'
+            ' "filters": {"provinces": [], "provinces": ["浙江省"]}}',
             "provinces",
         ),
     ):

@@ -1,4 +1,4 @@
-"""Run a batch: per unfinished case, the audited search, the four documents, the ``report`` record, a state line.
+"""Run a batch: per unfinished case, the audited search, four documents, the ``report`` record, a state.
 
 Exactly once, across kills: the audit log is the journal. Every record a batch writes carries
 ``batch: {id, item}``; a run starts by reading which items already have a search record and which a
@@ -12,8 +12,8 @@ itself holds the service's single search lock (one IndexStore, one SQLite connec
 overlap only the rest: the audit and ledger writes, the DOCX/HTML rendering and the file writes.
 A failure of the case (bad row, unknown judge, invalid field, a record that cannot be replayed, a
 document that cannot be made) is recorded in its state line, so a rerun does not try it again, and
-no ``report`` record is written for documents that were never made; a failure of the service (audit log or index unavailable, disk full)
-stops the batch, which a rerun then resumes.
+no ``report`` record is written for documents that were never made; a failure of the service (audit
+log or index unavailable, disk full) stops the batch, which a rerun then resumes.
 """
 
 from __future__ import annotations
