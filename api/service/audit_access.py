@@ -3,8 +3,9 @@
 Scope by role: 承办法官 and 法官助理 read their own records; 院长/庭长 and 审判管理 read their court's
 (审判管理 also exports them); admin reads and exports everything. A filter asking for more than the
 role allows (another court, or a user of another court) is refused (403) rather than silently
-narrowed, so an auditor never mistakes a narrowed answer for the whole. Only an unfiltered export can be checked against a signed checkpoint; an
-auditor's court export is checked record by record with inclusion proofs.
+narrowed, so an auditor never mistakes a narrowed answer for the whole. Only an unfiltered export
+can be checked against a signed checkpoint; an auditor's court export is checked record by record
+with inclusion proofs.
 """
 
 from __future__ import annotations
