@@ -390,3 +390,12 @@ def test_the_schema_declares_the_limits(env: Env) -> None:
     long_batch = {"cases": [{"case_number": "x", "facts": "盗" * (MAX_FACTS + 1)}], "trigger": "其他"}
     response = env.client.post("/api/v1/reports/batches", json=long_batch, headers=env.h("judge_a"))
     assert_422(response, ["cases.0.facts"])
+
+
+def test_a_5000_digit_integer_in_a_path_or_query_is_422_naming_it(env: Env) -> None:
+    digits = "9" * 5000
+    similar = env.client.get(
+        "/api/v1/cases/guiding-901/similar", params={"k": digits}, headers=env.h("judge_a")
+    )
+    assert_422(similar, ["k"])
+    assert_422(env.client.get(f"/api/v1/searches/{digits}", headers=env.h("admin")), ["search_id"])
