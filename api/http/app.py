@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from api.http import errors
 from api.http.deps import known_query_only
 from api.http.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
+from api.http.openapi_limits import declare_limits
 from api.http.rate_limit import RateLimitMiddleware
 from api.http.routes import audit, cases, decisions, health, me, reports, search
 from api.http.schemas import ERROR_RESPONSES
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(known_query_only)],
     )
     app.state.settings = settings
+    declare_limits(app, settings)
     errors.install(app)
     for router in (search.router, decisions.router, cases.router, audit.router, me.router, health.router):
         app.include_router(router)

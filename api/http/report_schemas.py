@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
-from api.http.schemas import Trigger, _Request
+from api.http.schemas import InputNotes, Trigger, _Request
 from retrieval.report.files import FORMATS
 
 MAX_BATCH_CASES = 200
@@ -26,6 +26,8 @@ class SummaryFormatName(StrEnum):
 
 
 class PendingCaseBody(_Request):
+    FREE_TEXT = frozenset({"facts", "trigger_note", "dispute_focus"})
+
     case_number: str = Field(min_length=1, max_length=64, description="待决案件案号")
     trigger: Trigger | None = Field(default=None, description="Art. 2 trigger; default: the batch's")
     trigger_note: str | None = Field(default=None, max_length=500)
@@ -38,7 +40,7 @@ class PendingCaseBody(_Request):
 class BatchBody(_Request):
     cases: list[PendingCaseBody] = Field(min_length=1, max_length=MAX_BATCH_CASES)
     trigger: Trigger | None = Field(default=None, description="for cases that give none")
-    k: int = Field(default=10, ge=1, description="results per case; at most LEIAN_MAX_K")
+    k: StrictInt = Field(default=10, ge=1, description="results per case; at most LEIAN_MAX_K")
 
 
 class BatchCaseOut(BaseModel):
@@ -65,6 +67,7 @@ class BatchStatusOut(BaseModel):
     ok: int
     errors: int
     cases: list[BatchCaseOut] = Field(default_factory=list)
+    input_notes: InputNotes
 
 
 class BatchListOut(BaseModel):

@@ -1,18 +1,34 @@
 """Request and response models of the HTTP API (the OpenAPI at /docs is generated from them).
 
 Requests forbid unknown fields: a judge's client that sends ``requesting_court`` must learn that the
-court comes from the account, not have the field silently ignored in an audited search.
+court comes from the account, not have the field silently ignored in an audited search. Integers are
+strict (``"5"`` and ``true`` are not a ``k``). Control characters other than tab and newline are
+refused (422 naming the field) in 案号, names and every other short field, and removed from free
+text (``FREE_TEXT``: facts, notes, reasons), which the answer then says in ``input_notes``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Path as PathParam
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from retrieval.control_characters import NO_CONTROL_PATTERN, describe, first_control, remove_controls
 from retrieval.document import CaseCategory, CourtLevel
 from retrieval.guidance import DecisionLabel, Trigger
 from retrieval.request import Method
@@ -26,7 +42,9 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _iso_only(value: object) -> object:
-    if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and not _ISO_DATE.match(value.strip())
+    ):
         raise ValueError(
             "expected an ISO 8601 date or date-time, e.g. 2025-01-31 or 2025-01-31T08:00:00+08:00"
         )
@@ -36,12 +54,98 @@ def _iso_only(value: object) -> object:
 IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_only)]
 """A date-time given as ISO 8601 text only: pydantic would read ``2024`` as 2024 seconds after 1970."""
 
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_only)]
+
 Term = Annotated[str, Field(min_length=1, max_length=200)]
 """A keyword or phrase: an empty one would match (or exclude) every document."""
 
 
+def refuse_control_characters(value: str | None) -> str | None:
+    """A short field (案号, a name, a term) with a control character is refused, not repaired."""
+    if value is not None and (at := first_control(value)) is not None:
+        raise ValueError(
+            f"contains the control character {describe(value[at])} at position {at}"
+            " (only tab and newline are allowed)"
+        )
+    return value
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, str):
+                yield item
+
+
+def _declare_no_control_characters(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The OpenAPI says what the validator enforces: short string fields carry a ``pattern``."""
+    free_text = getattr(model, "FREE_TEXT", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in free_text:
+            continue
+        for option in [prop, *prop.get("anyOf", [])]:
+            target = option.get("items", option) if option.get("type") == "array" else option
+            if target.get("type") == "string" and "enum" not in target and "format" not in target:
+                target.setdefault("pattern", NO_CONTROL_PATTERN)
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_declare_no_control_characters
+    )
+
+    FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
+    """Fields of running text, from which control characters are removed rather than refused."""
+
+    _controls_removed: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _clean_free_text(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """Remove control characters from free text before the length checks see it; keep the count."""
+        if not isinstance(data, dict):  # a model already validated keeps its own count
+            return handler(data)
+        removed: dict[str, int] = {}
+        data = dict(data)
+        for name in cls.FREE_TEXT:
+            if isinstance(data.get(name), str):
+                data[name], count = remove_controls(data[name])
+                if count:
+                    removed[name] = count
+        model = handler(data)
+        model._controls_removed = removed
+        return model
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in cls.FREE_TEXT:
+            for text in _strings(value):
+                refuse_control_characters(text)
+        return value
+
+
+def control_character_notes(body: _Request, prefix: str = "") -> list[dict[str, Any]]:
+    """What was removed from the free text of ``body`` and of the requests inside it, field by field."""
+    notes = [
+        {
+            "field": f"{prefix}{name}",
+            "removed": count,
+            "message_zh": f"{prefix}{name}：已删除 {count} 个控制字符",
+            "message_en": f"{prefix}{name}: {count} control character(s) removed",
+        }
+        for name, count in body._controls_removed.items()
+    ]
+    for name in type(body).model_fields:
+        value = getattr(body, name)
+        inner = [(f"{name}.", value)] if isinstance(value, _Request) else []
+        if isinstance(value, list):
+            inner = [(f"{name}.{i}.", item) for i, item in enumerate(value) if isinstance(item, _Request)]
+        for path, item in inner:
+            notes.extend(control_character_notes(item, prefix + path))
+    return notes
 
 
 class KeywordsBody(_Request):
@@ -54,8 +158,8 @@ class KeywordsBody(_Request):
 
 
 class FiltersBody(_Request):
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
     court_levels: list[CourtLevel] = Field(default_factory=list)
     provinces: list[str] = Field(default_factory=list, max_length=40)
     categories: list[CaseCategory] = Field(default_factory=list)
@@ -70,6 +174,8 @@ class PartyBody(_Request):
 class SearchBody(_Request):
     """A mandatory search for a pending case; the requesting court is the account's court."""
 
+    FREE_TEXT = frozenset({"facts", "trigger_note"})
+
     case_number: str = Field(
         min_length=1, max_length=64, description="待决案件案号, e.g. （2025）浙0106刑初88号"
     )
@@ -83,10 +189,12 @@ class SearchBody(_Request):
     methods: list[Method] | None = Field(default=None, description="default: keyword + semantic + statute")
     filters: FiltersBody = Field(default_factory=FiltersBody)
     parties: list[PartyBody] = Field(default_factory=list, max_length=50, description="for 关联案件")
-    k: int = Field(default=10, ge=1, description="results wanted; at most LEIAN_MAX_K")
+    k: StrictInt = Field(default=10, ge=1, description="results wanted; at most LEIAN_MAX_K")
 
 
 class MarkBody(_Request):
+    FREE_TEXT = frozenset({"reason"})
+
     doc_id: str = Field(min_length=1, max_length=200)
     label: DecisionLabel
     reason: str = Field(min_length=1, max_length=2000, description="why it is or is not a similar case")
@@ -97,6 +205,21 @@ class DecisionsBody(_Request):
 
 
 # -- responses ------------------------------------------------------------------------------------
+
+
+class InputNoteOut(BaseModel):
+    """Something the service changed in the request before running it (control characters removed)."""
+
+    field: str
+    removed: int
+    message_zh: str
+    message_en: str
+
+
+InputNotes = Annotated[
+    list[InputNoteOut],
+    Field(default_factory=list, description="free-text fields from which control characters were removed"),
+]
 
 
 class ErrorDetailOut(BaseModel):
@@ -117,7 +240,7 @@ class ErrorOut(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in (
-        (400, "the request body is not UTF-8 JSON"),
+        (400, "the request body is not UTF-8 JSON (bad_request), or gives a key twice (duplicate_key)"),
         (401, "missing, invalid, expired or revoked token"),
         (403, "not allowed for this account's role or court"),
         (404, "no such resource"),
@@ -239,6 +362,7 @@ class SearchOut(BaseModel):
     related: list[RelatedOut]
     index: IndexOut
     timings_ms: dict[str, float]
+    input_notes: InputNotes
 
 
 class DecisionOut(BaseModel):
@@ -254,6 +378,7 @@ class DecisionsOut(BaseModel):
     search_id: int
     audit: AuditReceiptOut
     decisions: list[DecisionOut]
+    input_notes: InputNotes
 
 
 class SearchSummaryOut(BaseModel):

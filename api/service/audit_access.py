@@ -2,9 +2,10 @@
 
 Scope by role: 承办法官 and 法官助理 read their own records; 院长/庭长 and 审判管理 read their court's
 (审判管理 also exports them); admin reads and exports everything. A filter asking for more than the
-role allows is refused (403) rather than silently narrowed, so an auditor never mistakes a narrowed
-answer for the whole. Only an unfiltered export can be checked against a signed checkpoint; an
-auditor's court export is checked record by record with inclusion proofs.
+role allows (another court, or a user of another court) is refused (403) rather than silently
+narrowed, so an auditor never mistakes a narrowed answer for the whole. Only an unfiltered export
+can be checked against a signed checkpoint; an auditor's court export is checked record by record
+with inclusion proofs.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from api.service.accounts import Principal, Role
+from api.service.accounts import AccountStore, Principal, Role
 from api.service.errors import audit_unavailable, forbidden, not_found
-from api.service.runtime import Services
+from api.service.runtime import Services, actor_on_court
 from retrieval.audit import merkle
 from retrieval.audit.records import ExportRecord, utc_timestamp
 from retrieval.audit.store import AuditUnavailable, RecordFilter
@@ -44,12 +45,17 @@ class RecordQuery:
     until: dt.datetime | None = None
 
 
-def scoped_filter(principal: Principal, query: RecordQuery) -> RecordFilter:
+def scoped_filter(
+    principal: Principal, query: RecordQuery, accounts: AccountStore | None = None
+) -> RecordFilter:
+    """The filter as the role allows it; 403 for a court, or a user (looked up in ``accounts``), beyond it."""
     user = principal.user
     court, who = query.court, query.user
     if user.role in (Role.AUDITOR, Role.PRESIDENT):
         if court is not None and court != user.court:
             raise forbidden("只能查看本院的审计记录", "only your own court's audit records")
+        if who is not None and not _in_court(accounts, who, user.court):
+            raise forbidden("只能查看本院人员的审计记录", "only the audit records of your own court's users")
         court = user.court
     elif user.role in (Role.JUDGE, Role.ASSISTANT):
         if who is not None and who != user.name:
@@ -68,6 +74,12 @@ def scoped_filter(principal: Principal, query: RecordQuery) -> RecordFilter:
     )
 
 
+def _in_court(accounts: AccountStore | None, name: str, court: str | None) -> bool:
+    """Whether ``name`` is an account of ``court``; an unknown name is not (its court cannot be shown)."""
+    found = accounts.user(name) if accounts is not None else None
+    return found is not None and court is not None and found.court == court
+
+
 def may_read_record(principal: Principal, actor: dict[str, Any]) -> bool:
     user = principal.user
     if user.role is Role.ADMIN:
@@ -80,7 +92,7 @@ def may_read_record(principal: Principal, actor: dict[str, Any]) -> bool:
 def list_records(
     services: Services, principal: Principal, query: RecordQuery, after: int | None, limit: int
 ) -> dict[str, Any]:
-    record_filter = scoped_filter(principal, query)
+    record_filter = scoped_filter(principal, query, services.accounts)
     out: list[dict[str, Any]] = []
     next_after = None
     try:
@@ -113,11 +125,12 @@ def export(
         raise forbidden(
             "仅审判管理人员和管理员可以导出审计记录", "only auditors and admins export audit records"
         )
-    record_filter = scoped_filter(principal, query)
+    record_filter = scoped_filter(principal, query, services.accounts)
     complete = record_filter.is_empty()
-    # The export is itself an audited act, recorded before anything leaves the log.
+    # The export is itself an audited act, recorded before anything leaves the log; an admin's export
+    # of one court is recorded with that court, so that the court's 审判管理 sees it.
     exported = ExportRecord(via="api", format=fmt.value, filters=record_filter.to_dict(), complete=complete)
-    services.record(principal, client, exported)
+    services.record(actor_on_court(principal, record_filter.court), client, exported)
     log = services.audit_log()
     buffer = io.BytesIO()
     stamp = utc_timestamp().replace(":", "").replace("-", "").replace(".", "")

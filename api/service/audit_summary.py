@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from api.service.accounts import Principal, Role
 from api.service.audit_access import RecordQuery, scoped_filter
 from api.service.errors import ApiError, audit_unavailable, forbidden, invalid
-from api.service.runtime import Services
+from api.service.runtime import Services, actor_on_court
 from retrieval.audit.records import SummaryRecord
 from retrieval.audit.store import AuditUnavailable
 from retrieval.audit.summary import Period, PeriodError
@@ -63,7 +63,7 @@ def summary(
         raise invalid(exc.field, "日期应为 YYYY-MM-DD，且截止日期不早于起始日期", exc.message) from exc
     key = services.key()  # before the record: a summary that cannot be checked is not recorded as drawn
     services.record(
-        principal,
+        actor_on_court(principal, scoped_court),  # an admin's summary of a court is that court's to see
         client,
         SummaryRecord(court=scoped_court, first=first, last=last, via="api", format=fmt.value),
     )

@@ -73,3 +73,24 @@ def audit_unavailable() -> ApiError:
         "the audit record could not be written; nothing is served (fail-closed), retry later",
         headers={"Retry-After": "5"},
     )
+
+
+def not_json(reason_zh: str, reason_en: str) -> ApiError:
+    """400: the body is not UTF-8 JSON at all (truncated, malformed, another encoding, NaN)."""
+    return ApiError(
+        400,
+        "bad_request",
+        f"请求体无法解析：须为 UTF-8 编码的 JSON（{reason_zh}）",
+        f"the request body is not UTF-8 JSON: {reason_en}",
+    )
+
+
+def duplicate_key(key: str) -> ApiError:
+    """400: a key given twice in one object; which of the two would count is not the client's to guess."""
+    return ApiError(
+        400,
+        "duplicate_key",
+        f"请求体中同一对象内的键“{key}”重复出现",
+        f"the key {key!r} appears twice in one object of the request body",
+        fields=[key],
+    )

@@ -1,7 +1,8 @@
 """Art. 6 marks: the judge who searched decides, result by result, 类案 or 非类案 and why.
 
 Who may see a past search and who may mark it are decided here, from the ledger entry of the
-search; the mark is recorded in the audit log before the ledger is written (fail-closed).
+search (a search the caller may not see is answered as if it did not exist); the mark is recorded
+in the audit log before the ledger is written (fail-closed).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from api.service.accounts import Principal, Role
-from api.service.errors import forbidden, invalid, not_found
+from api.service.errors import ApiError, forbidden, invalid, not_found
 from api.service.ledger import SearchEntry
 from api.service.runtime import Services
 from api.service.searching import ledger_errors, receipt
@@ -34,17 +35,33 @@ def may_mark(principal: Principal, entry: SearchEntry) -> bool:
     return user.role is Role.PRESIDENT and user.court is not None and user.court == entry.court
 
 
+def no_such_search(search_id: int) -> ApiError:
+    return not_found(f"没有编号为 {search_id} 的检索", f"no search {search_id}")
+
+
 def find_search(services: Services, search_id: int) -> SearchEntry:
     entry = services.accounts.ledger.search(search_id)
     if entry is None:
-        raise not_found(f"没有编号为 {search_id} 的检索", f"no search {search_id}")
+        raise no_such_search(search_id)
+    return entry
+
+
+def visible_search(services: Services, principal: Principal, search_id: int) -> SearchEntry:
+    """The search, if the caller may see it; otherwise the very 404 of a missing id.
+
+    A 403 would tell a judge of another court that the id exists: search ids are audit seqs,
+    counted from 0, so every other court's searches could be probed one by one.
+    """
+    entry = find_search(services, search_id)
+    if not may_see_search(principal, entry):
+        raise no_such_search(search_id)
     return entry
 
 
 def mark_results(
     services: Services, principal: Principal, client: str | None, search_id: int, marks: Sequence[Mark]
 ) -> dict[str, Any]:
-    entry = find_search(services, search_id)
+    entry = visible_search(services, principal, search_id)
     if not may_mark(principal, entry):
         raise forbidden(
             "只有发起检索的法官或本院院长/庭长可以标注",
@@ -77,9 +94,7 @@ def mark_results(
 
 
 def search_summary(services: Services, principal: Principal, search_id: int) -> dict[str, Any]:
-    entry = find_search(services, search_id)
-    if not may_see_search(principal, entry):
-        raise forbidden("无权查看该次检索", "not allowed to see this search")
+    entry = visible_search(services, principal, search_id)
     return {
         "search_id": entry.search_id,
         "user": entry.user_name,

@@ -10,7 +10,8 @@ record without a snapshot (made before snapshots existed) is replayed on the sam
 (``retrieval.report.replay``), never searched again. Marks (Art. 6) come from the ledger as they
 stand when the report is made.
 
-Producing a report is itself recorded (kind ``report``) before it is written or served.
+Producing a report is itself recorded (kind ``report``) once the document exists, before it is
+written or served: a document that cannot be made leaves no record of a report.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from api.service.accounts import Principal, User
-from api.service.errors import ApiError, audit_unavailable, forbidden, not_found
-from api.service.marks import find_search, may_see_search
-from api.service.runtime import Services
+from api.service.errors import ApiError, audit_unavailable
+from api.service.marks import no_such_search, visible_search
+from api.service.runtime import Services, actor_on_court
 from api.service.searching import ledger_errors
 from retrieval.audit.records import Actor, AuditRecord, BatchRef, RecordKind, ReportRecord, SearchRecord
 from retrieval.audit.store import AppendResult, AuditUnavailable
@@ -61,11 +62,11 @@ def read_search_record(services: Services, seq: int) -> tuple[AuditRecord, str]:
     try:
         record, leaf_hash = services.audit_log().read(seq)
     except KeyError:
-        raise not_found(f"没有编号为 {seq} 的检索", f"no search {seq}") from None
+        raise no_such_search(seq) from None
     except AuditUnavailable as exc:
         raise audit_unavailable() from exc
     if record.kind != RecordKind.SEARCH:
-        raise not_found(f"没有编号为 {seq} 的检索", f"audit record {seq} is not a search")
+        raise no_such_search(seq)  # the same answer as a missing id
     return record, leaf_hash
 
 
@@ -152,14 +153,13 @@ def search_report(
 ) -> RenderedReport:
     """GET /searches/{id}/report: whoever may see the search gets its report, rendered from the record."""
     chosen = report_format(fmt)
-    entry = find_search(services, search_id)
-    if not may_see_search(principal, entry):
-        raise forbidden("无权查看该次检索", "not allowed to see this search")
+    entry = visible_search(services, principal, search_id)
     record, leaf_hash = read_search_record(services, search_id)
     try:
         report = report_for_record(services, record, leaf_hash)
     except ReplayError as exc:
         raise report_unavailable(exc) from exc
-    content = chosen.render(report)
-    record_report(services, principal, client, record, [chosen.name], via="api")
+    content = chosen.render(report)  # made before it is recorded: no record of a report never made
+    who = actor_on_court(principal, entry.court)
+    record_report(services, who, client, record, [chosen.name], via="api")
     return RenderedReport(content, chosen.media_type, f"leian-report-{search_id}{chosen.suffix}")

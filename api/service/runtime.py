@@ -72,6 +72,18 @@ def actor_of(principal: Principal | Actor) -> Actor:
     return Actor(user=user.name, role=user.role.value, court=user.court)
 
 
+def actor_on_court(principal: Principal, court: str | None) -> Principal | Actor:
+    """Who acts, as recorded when an account without a court (admin) acts on one court's searches.
+
+    The record then carries that court, so that the court's 审判管理 and 院长/庭长, who read their
+    court's records, see who reported on or exported its searches; the role still says admin.
+    """
+    user = principal.user
+    if user.court is not None or court is None:
+        return principal
+    return Actor(user=user.name, role=user.role.value, court=court)
+
+
 def manifest_sha256(store: IndexStore) -> str:
     """SHA-256 of the build's manifest.json: pins every file of the index through its checksums."""
     return hashlib.sha256((store.build_dir / layout.MANIFEST).read_bytes()).hexdigest()

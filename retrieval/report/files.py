@@ -1,6 +1,9 @@
 """A report's four files (DOCX, HTML, Markdown, JSON): bytes per format and atomic writes of all four.
 
 One table of formats serves the batch (files on disk) and the HTTP routes (a download's media type).
+Rendering (``render_report_files``) is apart from writing (``write_rendered``) so that a batch can
+record a report only once its every file has been produced, and write the files after the record.
+Text forms are encoded with replacement, so that a lone surrogate cannot make a report fail.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ class ReportFormat:
 
 
 def _json_bytes(report: RetrievalReport) -> bytes:
-    return (json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return _utf8(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n")
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "replace")
 
 
 FORMATS: dict[str, ReportFormat] = {
@@ -38,10 +45,8 @@ FORMATS: dict[str, ReportFormat] = {
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             docx_bytes,
         ),
-        ReportFormat("html", ".html", "text/html; charset=utf-8", lambda r: render_html(r).encode("utf-8")),
-        ReportFormat(
-            "md", ".md", "text/markdown; charset=utf-8", lambda r: render_markdown(r).encode("utf-8")
-        ),
+        ReportFormat("html", ".html", "text/html; charset=utf-8", lambda r: _utf8(render_html(r))),
+        ReportFormat("md", ".md", "text/markdown; charset=utf-8", lambda r: _utf8(render_markdown(r))),
         ReportFormat("json", ".json", "application/json", _json_bytes),
     )
 }
@@ -55,6 +60,19 @@ def report_format(name: str) -> ReportFormat:
         raise ValueError(f"format: {name!r} is not one of {', '.join(FORMATS)}") from None
 
 
+def render_report_files(report: RetrievalReport, formats: Iterable[str] = tuple(FORMATS)) -> dict[str, bytes]:
+    """Every format's bytes, in memory; nothing is written."""
+    return {name: report_format(name).render(report) for name in formats}
+
+
+def write_rendered(rendered: dict[str, bytes], folder: str | os.PathLike[str], stem: str) -> dict[str, Path]:
+    """Write ``<stem><suffix>`` for each rendered format, each atomically; returns format → path."""
+    return {
+        name: write_atomic(Path(folder) / f"{stem}{FORMATS[name].suffix}", data)
+        for name, data in rendered.items()
+    }
+
+
 def write_report_files(
     report: RetrievalReport,
     folder: str | os.PathLike[str],
@@ -65,8 +83,4 @@ def write_report_files(
 
     Every format is rendered before the first file is written, so a rendering error leaves nothing.
     """
-    rendered = {name: report_format(name).render(report) for name in formats}
-    return {
-        name: write_atomic(Path(folder) / f"{stem}{FORMATS[name].suffix}", data)
-        for name, data in rendered.items()
-    }
+    return write_rendered(render_report_files(report, formats), folder, stem)

@@ -4,8 +4,10 @@ A4; margins top 3.7 cm, bottom 3.5 cm, left 2.8 cm, right 2.6 cm; title 宋体 �
 headings 黑体 三号 (sections) and 四号 (tiers); body 仿宋 三号 at a fixed 28 pt pitch, the
 basic-information table and case details 仿宋 四号 at 24 pt; the closing block (检索人, court, date)
 right-aligned; footer: page number ``— N —`` and, in 小五, the audit id and record hash, so every
-printed page can be traced to the log. East Asian fonts are set through ``w:eastAsia`` on every run
-and on the styles, whose theme fonts are removed (a theme font would win over them).
+printed page can be traced to the log. Text goes in without the characters XML cannot hold
+(``retrieval.control_characters``), so no string makes the report fail. East Asian fonts are set
+through ``w:eastAsia`` on every run and on the styles, whose theme fonts are removed (a theme font
+would win over them).
 
 The file is written to a temporary file beside the target and renamed, so a reader never sees a
 half-written report."""
@@ -24,6 +26,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 from retrieval.atomic_file import write_atomic
+from retrieval.control_characters import xml_text
 from retrieval.report.model import (
     NO_SIMILAR_YET,
     NONE_FOUND,
@@ -71,7 +74,8 @@ def _set_fonts(rpr_owner, font: str) -> None:
 
 
 def _run(paragraph, text: str, font: str = BODY_FONT, size=SIZE_3, bold: bool = False):
-    run = paragraph.add_run(text)
+    # Every text of the document passes here: lxml refuses control characters, so none may reach it.
+    run = paragraph.add_run(xml_text(text))
     run.font.name = font
     run.font.size = size
     run.font.bold = bold

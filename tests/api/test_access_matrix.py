@@ -112,12 +112,24 @@ def batch_readers(actor: Actor) -> bool:
     return actor.owner or (actor.role is Role.AUDITOR and actor.same_court)
 
 
+def sees_the_search(actor: Actor) -> bool:
+    """Who is told the search exists: anyone else gets the 404 of a missing id (ids are not probed)."""
+    return readers_of_the_search(actor) or actor.role is None
+
+
 def court_supervisors(actor: Actor) -> bool:
     return actor.role is Role.ADMIN or (actor.role in (Role.AUDITOR, Role.PRESIDENT) and actor.same_court)
 
 
 PUBLIC: Rule | None = None
 """No token needed: bad credentials are not even looked at."""
+
+HIDDEN: dict[tuple[str, str], Rule] = {
+    ("GET", "/api/v1/searches/{search_id}"): sees_the_search,
+    ("POST", "/api/v1/searches/{search_id}/decisions"): sees_the_search,
+    ("GET", "/api/v1/searches/{search_id}/report"): sees_the_search,
+}
+"""Routes about one search: an account refused by the rule that may not even see the search gets 404."""
 
 BATCH_BODY = {
     "cases": [{"case_number": "（2025）京0101刑初2号", "facts": THEFT_FACTS[:300]}],
@@ -290,11 +302,15 @@ def test_only_what_the_role_allows_succeeds(env: Env, resources: Resources, rout
             assert response.headers["www-authenticate"].startswith("Bearer")
         elif rule(actor):
             assert response.is_success, (actor.label, response.status_code, response.text[:300])
+        elif route in HIDDEN and not HIDDEN[route](actor):
+            assert response.status_code == 404, (actor.label, response.text[:300])
+            assert response.json()["error"]["code"] == "not_found"
         else:
             assert response.status_code == 403, (actor.label, response.text[:300])
             assert response.json()["error"]["code"] == "forbidden"
     if rule not in (PUBLIC, anyone):  # the rule really separates someone from someone else
-        assert {status for _, status in outcomes} >= {200, 401, 403}, outcomes
+        refused = {404} if route in HIDDEN else {403}
+        assert {status for _, status in outcomes} >= {200, 401, *refused}, outcomes
 
 
 def test_one_courts_records_exports_and_searches_are_invisible_to_another_court(
@@ -309,7 +325,7 @@ def test_one_courts_records_exports_and_searches_are_invisible_to_another_court(
         if who in ("auditor_b", "president_b"):  # they see their court's search by judge_b
             assert CASE_B in str(records), who
         search = env.client.get(f"/api/v1/searches/{resources.search_a}", headers=env.h(who))
-        assert search.status_code == 403 and CASE_A not in search.text
+        assert search.status_code == 404 and CASE_A not in search.text
     for fmt in ("csv", "jsonl"):
         export = env.client.get("/api/v1/audit/export", params={"format": fmt}, headers=env.h("auditor_b"))
         assert export.status_code == 200 and CASE_B in export.content.decode("utf-8-sig")
@@ -331,14 +347,14 @@ def test_one_courts_records_exports_and_searches_are_invisible_to_another_court(
         listed = env.client.get("/api/v1/reports/batches", headers=env.h(who))
         assert listed.status_code == 200 and resources.batch_a not in listed.text, who
     assert resources.batch_a in env.client.get("/api/v1/reports/batches", headers=env.h("auditor_a")).text
-    for path in (
-        f"/api/v1/reports/batches/{resources.batch_a}",
-        f"/api/v1/searches/{resources.search_a}/report",
+    for path, status in (
+        (f"/api/v1/reports/batches/{resources.batch_a}", 403),
+        (f"/api/v1/searches/{resources.search_a}/report", 404),
     ):
         refused = env.client.get(path, headers=env.h("auditor_b"))
-        assert refused.status_code == 403 and CASE_A not in refused.text, path
+        assert refused.status_code == status and CASE_A not in refused.text, path
     filtered = env.client.get("/api/v1/audit/records", params={"user": "judge_a"}, headers=env.h("auditor_b"))
-    assert filtered.status_code == 200 and filtered.json()["records"] == []
+    assert filtered.status_code == 403 and CASE_A not in filtered.text
 
 
 def test_tokens_are_stored_as_sha256_hashes_only(env: Env) -> None:

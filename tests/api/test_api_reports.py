@@ -254,7 +254,7 @@ def test_report_of_a_search_is_rebuilt_from_its_record(env: Env, marked_search: 
 
 
 @pytest.mark.parametrize(
-    ("who", "status"), [("judge_b", 403), ("judge_a2", 403), ("president_a", 200), ("admin", 200)]
+    ("who", "status"), [("judge_b", 404), ("judge_a2", 404), ("president_a", 200), ("admin", 200)]
 )
 def test_report_of_a_search_follows_who_may_see_the_search(
     env: Env, marked_search: dict[str, Any], who: str, status: int

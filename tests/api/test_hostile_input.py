@@ -124,14 +124,18 @@ def test_a_form_or_text_body_is_refused(env: Env) -> None:
         assert response.status_code in (400, 415, 422), content_type
 
 
-def test_control_characters_and_nul_are_kept_as_text(env: Env) -> None:
+def test_control_characters_and_nul_are_refused_in_a_case_number_and_removed_from_facts(env: Env) -> None:
     facts = "被告人\x00张某\x01于\x1b[31m夜间\u202e入户盗窃\u200b现金\ufeff" + THEFT_FACTS
-    case_number = "（2025）浙0106刑初\x00\x07号"
+    refused = env.search("judge_a", facts=facts, case_number="（2025）浙0106刑初\x00\x07号", k=2)
+    assert_clean(env, refused, "control characters in 案号")
+    assert refused.status_code == 422 and refused.json()["error"]["fields"] == ["case_number"]
+    case_number = "（2025）浙0106刑初\u202e7号"  # a format character, not a control one: kept verbatim
     response = env.search("judge_a", facts=facts, case_number=case_number, k=2)
-    assert_clean(env, response, "control characters")
+    assert_clean(env, response, "control characters in facts")
     assert response.status_code == 200
+    assert [note["field"] for note in response.json()["input_notes"]] == ["facts"]
     summary = env.client.get(f"/api/v1/searches/{response.json()['search_id']}", headers=env.h("judge_a"))
-    assert summary.json()["case_number"] == case_number  # stored verbatim, not truncated at the NUL
+    assert summary.json()["case_number"] == case_number
 
 
 @pytest.mark.parametrize("field", ["facts", "case_number", "trigger_note"])

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator
 
 from api.http.deps import ClientDep, PrincipalDep, ServicesDep, require_roles
-from api.http.schemas import CaseOut, RelatedListOut, SearchOut
+from api.http.schemas import CaseOut, RelatedListOut, SearchOut, refuse_control_characters
 from api.service import case_views, searching
 from api.service.accounts import SEARCH_ROLES, Principal
+from retrieval.control_characters import NO_CONTROL_PATTERN
 from retrieval.guidance import Trigger
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -43,7 +45,15 @@ def get_similar(
     client: ClientDep,
     k: Annotated[int, Query(ge=1)] = 10,
     trigger: Annotated[Trigger, Query()] = Trigger.OTHER,
-    case_number: Annotated[str | None, Query(max_length=64, description="the pending case's 案号")] = None,
+    case_number: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="the pending case's 案号",
+            json_schema_extra={"pattern": NO_CONTROL_PATTERN},  # enforced, with a clearer message, below
+        ),
+        AfterValidator(refuse_control_characters),
+    ] = None,
 ) -> Any:
     case_views.ensure_case_exists(services, doc_id)
     job = searching.similar_input(principal, doc_id, k, trigger, case_number)

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.http.deps import ClientDep, PrincipalDep, ServicesDep
-from api.http.schemas import DecisionsBody, DecisionsOut, RowId
+from api.http.json_body import StrictJsonRoute
+from api.http.schemas import DecisionsBody, DecisionsOut, RowId, control_character_notes
 from api.service import marks
 from retrieval.audit.records import Mark
 
-router = APIRouter(prefix="/api/v1/searches", tags=["decisions"])
+router = APIRouter(prefix="/api/v1/searches", tags=["decisions"], route_class=StrictJsonRoute)
 
 
 @router.post(
@@ -23,4 +24,5 @@ def mark(
     search_id: RowId, body: DecisionsBody, principal: PrincipalDep, services: ServicesDep, client: ClientDep
 ) -> Any:
     decided = [Mark(m.doc_id, m.label.value, m.reason) for m in body.marks]
-    return marks.mark_results(services, principal, client, search_id, decided)
+    answer = marks.mark_results(services, principal, client, search_id, decided)
+    return {**answer, "input_notes": control_character_notes(body)}

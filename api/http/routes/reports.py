@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from api.http.deps import ClientDep, PrincipalDep, ServicesDep, require_roles
+from api.http.json_body import StrictJsonRoute
 from api.http.report_schemas import (
     BatchBody,
     BatchListOut,
@@ -15,12 +16,12 @@ from api.http.report_schemas import (
     ReportFormatName,
     SummaryFormatName,
 )
-from api.http.schemas import RowId
+from api.http.schemas import RowId, control_character_notes
 from api.service import reports as report_making
 from api.service.accounts import SEARCH_ROLES, Principal
 from api.service.report_batch.service import BatchService
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = APIRouter(prefix="/api/v1", tags=["reports"], route_class=StrictJsonRoute)
 
 Searcher = Annotated[Principal, Depends(require_roles(*sorted(SEARCH_ROLES)))]
 FormatQ = Annotated[ReportFormatName, Query(description="docx, html, md or json")]
@@ -45,7 +46,8 @@ def _attachment(name: str) -> dict[str, str]:
 )
 def submit_batch(body: BatchBody, principal: Searcher, batches: BatchesDep, client: ClientDep) -> Any:
     cases = [case.model_dump(exclude_none=True) for case in body.cases]
-    return batches.submit(principal, client, cases, body.trigger, body.k)
+    answer = batches.submit(principal, client, cases, body.trigger, body.k)
+    return {**answer, "input_notes": control_character_notes(body)}
 
 
 @router.get("/reports/batches", response_model=BatchListOut, summary="Batches this account may read")

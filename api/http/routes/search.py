@@ -7,14 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api.http.deps import ClientDep, PrincipalDep, ServicesDep, require_roles
-from api.http.schemas import ErrorOut, RowId, SearchBody, SearchOut, SearchSummaryOut
+from api.http.json_body import StrictJsonRoute
+from api.http.schemas import (
+    ErrorOut,
+    RowId,
+    SearchBody,
+    SearchOut,
+    SearchSummaryOut,
+    control_character_notes,
+)
 from api.service import marks, searching
 from api.service.accounts import SEARCH_ROLES, Principal
 from api.service.searching import SearchInput, requesting_court
 from retrieval.document import Party
 from retrieval.request import KeywordQuery, SearchFilters, SearchRequest
 
-router = APIRouter(prefix="/api/v1/searches", tags=["searches"])
+router = APIRouter(prefix="/api/v1/searches", tags=["searches"], route_class=StrictJsonRoute)
 
 Searcher = Annotated[Principal, Depends(require_roles(*sorted(SEARCH_ROLES)))]
 
@@ -67,7 +75,8 @@ def search_input(principal: Principal, body: SearchBody) -> SearchInput:
     },
 )
 def create_search(body: SearchBody, principal: Searcher, services: ServicesDep, client: ClientDep) -> Any:
-    return searching.run_search(services, principal, client, search_input(principal, body))
+    answer = searching.run_search(services, principal, client, search_input(principal, body))
+    return {**answer, "input_notes": control_character_notes(body)}
 
 
 @router.get("/{search_id}", response_model=SearchSummaryOut, summary="A past search and its current marks")

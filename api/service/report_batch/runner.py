@@ -1,4 +1,4 @@
-"""Run a batch: per unfinished case, the audited search, the ``report`` record, four files, a state line.
+"""Run a batch: per unfinished case, the audited search, four documents, the ``report`` record, a state.
 
 Exactly once, across kills: the audit log is the journal. Every record a batch writes carries
 ``batch: {id, item}``; a run starts by reading which items already have a search record and which a
@@ -10,9 +10,10 @@ done again from its records.
 Parallel: ``workers`` threads, each taking a case through search → report → files. The search
 itself holds the service's single search lock (one IndexStore, one SQLite connection), so threads
 overlap only the rest: the audit and ledger writes, the DOCX/HTML rendering and the file writes.
-A failure of the case (bad row, unknown judge, invalid field, a record that cannot be replayed) is
-recorded in its state line; a failure of the service (audit log or index unavailable, disk full)
-stops the batch, which a rerun then resumes.
+A failure of the case (bad row, unknown judge, invalid field, a record that cannot be replayed, a
+document that cannot be made) is recorded in its state line, so a rerun does not try it again, and
+no ``report`` record is written for documents that were never made; a failure of the service (audit
+log or index unavailable, disk full) stops the batch, which a rerun then resumes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from api.service.searching import SearchInput, execute_search, requesting_court
 from retrieval.atomic_file import remove_stale_temporaries
 from retrieval.audit.records import BatchRef, RecordKind, batch_of
 from retrieval.audit.store import AuditLog, AuditUnavailable
-from retrieval.report.files import FORMATS, write_report_files
+from retrieval.report.files import FORMATS, render_report_files, write_rendered
 from retrieval.report.model import TierGroup
 from retrieval.report.replay import CHINA_TIME, ReplayError
 from retrieval.request import SearchRequest
@@ -187,13 +188,18 @@ def process_case(
             report = report_for_record(
                 services, record, leaf_hash, live=live, dispute_focus=case.dispute_focus
             )
+        try:
+            rendered = render_report_files(report)
+        except Exception as exc:  # a document that cannot be made fails this case, not the batch
+            message = f"report: the documents could not be made ({type(exc).__name__}: {exc})"
+            return _error(case, message, clock, judge=judge, search_id=search_id)
         report_seq = recorded.reports.get(case.item)
-        if report_seq is None:
+        if report_seq is None:  # recorded once the documents exist, before they are written
             batch = BatchRef(job.batch_id, case.item)
             report_seq = record_report(
                 services, principal, job.client, record, FORMATS, via=job.via, batch=batch
             ).seq
-        paths = write_report_files(report, job.folder.reports, file_stem(case))
+        paths = write_rendered(rendered, job.folder.reports, file_stem(case))
     except (CaseError, ReplayError) as exc:
         return _error(case, str(exc), clock, judge=judge, search_id=search_id)
     except ApiError as exc:
@@ -238,6 +244,7 @@ def run_batch(services: Services, job: BatchJob) -> BatchResult:
     )
     pool = ThreadPoolExecutor(max_workers=max(1, job.workers), thread_name_prefix="report-batch")
     futures: list[Future[CaseState]] = [pool.submit(process_case, services, job, recorded, c) for c in todo]
+    items = {future: case.item for future, case in zip(futures, todo, strict=True)}
 
     def stop() -> None:
         for future in futures:
@@ -258,6 +265,10 @@ def run_batch(services: Services, job: BatchJob) -> BatchResult:
             return
         except BatchFailed as exc:
             result.failure = result.failure or str(exc)
+            stop()
+            return
+        except Exception as exc:  # a bug, not the case's data: stop with the reason, never silently
+            result.failure = result.failure or f"case {items[future]}: {type(exc).__name__}: {exc}"
             stop()
             return
         job.folder.append_state(state)

@@ -163,6 +163,9 @@ class BatchService:
             chosen = case.get("trigger") or trigger
             if chosen is None:
                 raise invalid(f"cases.{i}.trigger", "缺少检索事由", "required (per case or for the batch)")
+            if len(case.get("facts") or "") > settings.max_facts_chars:  # as /searches: refused now
+                limit = settings.max_facts_chars
+                raise invalid(f"cases.{i}.facts", f"不得超过 {limit} 字", f"at most {limit} characters")
             rows.append({**case, "trigger": Trigger(chosen).value})
         batch_id = new_batch_id()
         folder = BatchFolder(self.root / batch_id)

@@ -140,7 +140,7 @@ def _kill_at(monkeypatch: pytest.MonkeyPatch, name: str, item: int) -> None:
     real = getattr(runner, name)
 
     def dying(*args: Any, **kwargs: Any) -> Any:
-        stem = args[2] if name == "write_report_files" else None
+        stem = args[2] if name == "write_rendered" else None
         batch = kwargs.get("batch") if name == "record_report" else None
         if (stem and stem.startswith(f"{item:04d}_")) or (batch is not None and batch.item == item):
             raise Killed
@@ -162,7 +162,7 @@ def batch(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             made.run("--workers", "1")
     assert made.batch_records("search")[1] == 1 and made.batch_records("report")[1] == 0
     with pytest.MonkeyPatch.context() as patch:  # dies after case 1's report record, before its files
-        _kill_at(patch, "write_report_files", 1)
+        _kill_at(patch, "write_rendered", 1)
         with pytest.raises(Killed):
             made.run("--workers", "2")
     assert made.batch_records("report")[1] == 1 and not list((made.out / "reports").glob("0001_*"))
