@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from retrieval.audit import merkle
+from retrieval.audit.beijing_time import beijing_text
 from retrieval.audit.records import (
     Actor,
     AuditRecord,
@@ -44,19 +45,31 @@ from retrieval.audit.signing import (
 
 EXPORT_FORMAT = "leian-audit-export/v1"
 INCLUSION_FORMAT = "leian-audit-inclusion/v1"
+# The CSV is the table people open (审判管理 in Excel): Chinese headers, Beijing time with its offset
+# stated in the header and in every cell. The JSONL export is the machine form and keeps UTC.
 CSV_COLUMNS = (
-    "seq",
-    "at",
-    "kind",
-    "user",
-    "role",
-    "court",
-    "trigger",
-    "case_number",
-    "methods",
-    "n_results",
-    "leaf_hash",
+    "序号",
+    "时间（北京时间，UTC+08:00）",
+    "记录类型",
+    "用户",
+    "角色",
+    "法院",
+    "检索情形",
+    "待决案件案号",
+    "检索方法",
+    "结果数",
+    "记录哈希",
 )
+KIND_NAMES = {
+    "search": "检索",
+    "decision": "类案标注",
+    "report": "类案检索报告",
+    "export": "审计导出",
+    "summary": "定期汇总",
+    "token": "访问令牌",
+    "account": "账户",
+    "backup": "备份",
+}
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -539,7 +552,10 @@ class AuditLog:
     def export_csv(
         self, fp: BinaryIO, record_filter: RecordFilter | None = None, tree_size: int | None = None
     ) -> int:
-        """A table for people: UTF-8 with BOM (Excel then reads Chinese correctly), RFC 4180 quoting, CRLF."""
+        """A table for people: UTF-8 with BOM (Excel then reads Chinese correctly), RFC 4180 quoting, CRLF.
+
+        Headers and record kinds in Chinese, times in Beijing time (``2026-03-01 08:00:00.000+08:00``).
+        """
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         fp.write(b"\xef\xbb\xbf")
@@ -549,10 +565,11 @@ class AuditLog:
             record = json.loads(data)
             actor = record.get("actor") or {}
             fields = CaseworkFields.of(record.get("payload") or {})
+            kind = record.get("kind")
             row = [
                 seq,
-                record.get("at"),
-                record.get("kind"),
+                beijing_text(record.get("at")),
+                KIND_NAMES.get(kind, kind),
                 actor.get("user"),
                 actor.get("role"),
                 actor.get("court"),

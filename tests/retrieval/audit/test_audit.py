@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -679,14 +680,20 @@ def test_filters_and_csv_export(exported, tmp_path):
         assert len(list(log.iter_records(RecordFilter(since=last)))) >= 1
         buffer = io.BytesIO()
         assert log.export_csv(buffer) == 42
+        log_records = list(log.iter_records())
     raw = buffer.getvalue()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert len(rows) == 42
-    assert rows[3]["court"] == "北京市第一中级人民法院" and rows[3]["case_number"] == "(2024)京01刑初3号"
-    assert rows[3]["methods"] == "keyword;semantic" and rows[3]["n_results"] == "2"
-    assert rows[40]["kind"] == "decision" and rows[40]["user"] == "李庭长" and rows[40]["n_results"] == ""
-    assert rows[41]["user"].startswith("'=")  # not run as a formula by Excel
+    assert rows[3]["法院"] == "北京市第一中级人民法院" and rows[3]["待决案件案号"] == "(2024)京01刑初3号"
+    assert rows[3]["检索方法"] == "keyword;semantic" and rows[3]["结果数"] == "2"
+    assert rows[40]["记录类型"] == "类案标注" and rows[40]["用户"] == "李庭长" and rows[40]["结果数"] == ""
+    assert rows[41]["用户"].startswith("'=")  # not run as a formula by Excel
+    # Beijing time, offset stated, the same instant as the record's UTC time
+    utc = log_records[0].at
+    shown = dt.datetime.fromisoformat(rows[0]["时间（北京时间，UTC+08:00）"])
+    assert shown.utcoffset() == dt.timedelta(hours=8)
+    assert shown == dt.datetime.fromisoformat(utc.replace("Z", "+00:00"))
 
 
 # -- fail-closed ----------------------------------------------------------------------------------
