@@ -1,7 +1,8 @@
 """``leian audit …``: verify an export offline, make keys, export with a fresh checkpoint, summarise.
 
 Exit status: 0 verified / done, 1 verification failed (the message names the first bad record),
-2 bad input (missing or unreadable files, a filtered export, a key that would be overwritten).
+2 bad input (missing or unreadable files, a filtered export without proofs, a key that would be
+overwritten); verification messages are in Chinese and English.
 """
 
 from __future__ import annotations
@@ -32,9 +33,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("verify", help="check a full JSONL export against a signed checkpoint")
+    p = sub.add_parser(
+        "verify",
+        help="check a JSONL export against a signed checkpoint (a full one as a whole, a court's record by record)",
+    )
     p.add_argument("export", type=Path)
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument(
+        "checkpoint",
+        type=Path,
+        nargs="?",
+        help="checkpoint file (default: the checkpoint the export carries, as the service's exports do)",
+    )
     p.add_argument("--public-key", type=Path, help="PEM public key published by the court (recommended)")
 
     p = sub.add_parser("verify-record", help="check one record's inclusion proof against a signed checkpoint")
@@ -230,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify-record":
             return _print_report(verify_inclusion_file(args.proof, args.checkpoint, args.public_key))
     except VerifyInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"错误：{exc.zh}\nerror: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.command == "keygen":
         return _keygen(args.out)

@@ -54,6 +54,7 @@ class SearchInput:
     requested_methods: list[str] | None
     parties: list[Party] = field(default_factory=list)
     batch: BatchRef | None = None  # a report batch's id and item, recorded so a resume finds it
+    dispute_focus: str | None = None  # 争议焦点: kept in the record, so the search's report has it
 
 
 @dataclass
@@ -190,6 +191,7 @@ def search_record(
         related=tuple({"doc_id": link.doc_id, "kind": link.kind.value} for link in related),
         batch=job.batch,
         shown=snapshot(response.results),
+        dispute_focus=job.dispute_focus,
     )
 
 

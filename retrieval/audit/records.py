@@ -373,6 +373,7 @@ class SearchRecord:
     related: tuple[Mapping[str, Any], ...] = ()
     batch: BatchRef | None = None
     shown: tuple[ShownResult, ...] | None = None
+    dispute_focus: str | None = None  # 待决案件争议焦点, when the judge gave one (the report's section 四)
 
     def to_payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -404,6 +405,8 @@ class SearchRecord:
             body["batch"] = self.batch.to_dict()
         if self.shown is not None:
             body["shown"] = [s.to_dict() for s in self.shown]
+        if self.dispute_focus is not None:  # absent, not null: earlier records read back the same
+            body["dispute_focus"] = self.dispute_focus
         return _versioned(body)
 
     @classmethod
@@ -449,6 +452,7 @@ class SearchRecord:
             related=tuple(dict(r) for r in payload.get("related") or () if isinstance(r, Mapping)),
             batch=BatchRef.from_value(payload.get("batch")),
             shown=shown_results,
+            dispute_focus=_str_or_none(payload.get("dispute_focus")),
         )
 
     @property

@@ -522,19 +522,29 @@ class AuditLog:
         return AuditRecord.from_bytes(row[1]), bytes(row[0]).hex()
 
     def export_jsonl(
-        self, fp: BinaryIO, record_filter: RecordFilter | None = None, tree_size: int | None = None
+        self,
+        fp: BinaryIO,
+        record_filter: RecordFilter | None = None,
+        tree_size: int | None = None,
+        checkpoint: Mapping[str, Any] | None = None,
     ) -> int:
         """Header line, then ``{"seq", "record", "leaf_hash"}`` per record; returns the number of records.
 
         ``record`` is the stored leaf data as is (canonical JSON), so the export shows exactly
-        what was hashed. Only an unfiltered export with the tree size of a checkpoint can be
-        verified against it; a filtered one is marked ``complete: false`` and the verifier refuses it.
+        what was hashed. An unfiltered export with the tree size of a checkpoint is verified against
+        it as a whole. A filtered one (``complete: false``, e.g. one court's records) cannot be: each
+        of its lines then carries ``proof``, the record's inclusion proof in the tree of
+        ``tree_size``, so every record is checked on its own against the same signed root.
+        ``checkpoint``, the checkpoint file of ``tree_size``, goes into the header, so that the one
+        file is all an offline verifier needs (besides the court's published public key).
         """
         filtered = record_filter is not None and not record_filter.is_empty()
         if tree_size is None:
             with self._reader() as conn:
                 tree_size = self._size(conn)
-        header = {
+        if checkpoint is not None and checkpoint.get("tree_size") != tree_size:
+            raise ValueError(f"the checkpoint is of tree size {checkpoint.get('tree_size')}, not {tree_size}")
+        header: dict[str, Any] = {
             "format": EXPORT_FORMAT,
             "log_id": self.log_id,
             "tree_size": tree_size,
@@ -542,10 +552,21 @@ class AuditLog:
             "filters": record_filter.to_dict() if filtered else None,
             "exported_at": utc_timestamp(),
         }
+        if filtered:
+            header["proofs"] = "inclusion"  # each line's ``proof``: what lets the verifier check it
+        if checkpoint is not None:
+            header["checkpoint"] = dict(checkpoint)
         fp.write(canonical_json({"header": header}) + b"\n")
+        prover = None
+        if filtered:
+            with self._reader() as conn:
+                prover = merkle.InclusionProver(self._leaf_hashes(conn, tree_size))
         n = 0
         for seq, leaf, data in self._rows(record_filter, tree_size):
-            fp.write(b'{"seq":%d,"record":%s,"leaf_hash":"%s"}\n' % (seq, data, leaf.hex().encode()))
+            line = b'{"seq":%d,"record":%s,"leaf_hash":"%s"' % (seq, data, leaf.hex().encode())
+            if prover is not None:
+                line += b',"proof":[%s]' % b",".join(b'"%s"' % h.hex().encode() for h in prover.proof(seq))
+            fp.write(line + b"}\n")
             n += 1
         return n
 
