@@ -30,6 +30,7 @@ class RecordKind(StrEnum):
     SUMMARY = "summary"  # an Art. 13 periodic summary was drawn from the log
     ACCOUNT = "account"  # a user account was created
     BACKUP = "backup"  # the log and the accounts were backed up
+    OVERRIDE = "override"  # an operator acted as another account, with an admin's stated reason
 
 
 def _check(value: Any, path: str) -> None:
@@ -650,6 +651,34 @@ class BackupRecord:
         return _versioned({"target": self.target, "index": dict(self.index) if self.index else self.index})
 
 
+@dataclass(frozen=True)
+class OverrideRecord:
+    """The payload of an ``override`` record: a command ran on behalf of ``as_users`` by an admin's decision.
+
+    The actor is the operator (the OS user) and their own account; written before the act, so the
+    override is on record even if the act then fails.
+    """
+
+    kind: ClassVar[RecordKind] = RecordKind.OVERRIDE
+
+    command: str
+    as_users: tuple[str, ...]
+    os_user: str
+    reason: str
+    target: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned(
+            {
+                "command": self.command,
+                "as_users": list(self.as_users),
+                "os_user": self.os_user,
+                "reason": self.reason,
+                "target": self.target,
+            }
+        )
+
+
 TypedRecord = (
     SearchRecord
     | DecisionRecord
@@ -659,5 +688,6 @@ TypedRecord = (
     | AccountRecord
     | TokenRecord
     | BackupRecord
+    | OverrideRecord
 )
 """Anything an audited act appends: the writer takes its ``kind`` and ``to_payload()``."""

@@ -69,6 +69,7 @@ KIND_NAMES = {
     "token": "访问令牌",
     "account": "账户",
     "backup": "备份",
+    "override": "代为操作（管理员授权）",
 }
 
 _SCHEMA = (
