@@ -239,6 +239,7 @@ class SearchOut(BaseModel):
     predicted_causes: list[dict[str, Any]]
     first_tier_with_results: int | None
     tier_counts: dict[str, int]
+    tier_labels: dict[str, str] = Field(default_factory=dict, description="every tier's name, empty ones too")
     result_count: int
     tiers: list[TierGroupOut]
     related: list[RelatedOut]

@@ -330,6 +330,8 @@ def run_search(
         "predicted_causes": [p.to_dict() for p in response.predicted_causes],
         "first_tier_with_results": int(first) if first is not None else None,
         "tier_counts": {str(t): n for t, n in response.tier_counts.items()},
+        # Every tier's name, so that a page can show an empty tier as 未检索到 (Art. 4 lists all four).
+        "tier_labels": {str(int(t)): t.label for t in Tier},
         "result_count": len(response.results),
         "tiers": [groups[t] for t in sorted(groups)],
         "related": executed.related,
