@@ -285,6 +285,7 @@ def test_the_court_management_sees_the_summary_and_exports_but_no_search_form(se
             )
         )
         assert figures["检索涉及案件数（不同案号）"] == "1" and int(figures["强制检索次数"]) >= 2
+        page.screenshot(path=str(SCREENSHOT.with_name("management.png")), full_page=True)
         with page.expect_download() as downloaded:
             page.click("#export-actions button[data-export='jsonl']")
         exported = REPORT.parent / downloaded.value.suggested_filename
