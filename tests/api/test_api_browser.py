@@ -221,6 +221,8 @@ def test_the_trigger_must_be_chosen_then_two_marks_go_into_the_downloaded_report
         expect(page.locator("#search-error")).to_be_hidden()
         page.click("#search-button")
         page.wait_for_selector(".result", timeout=30_000)
+        receipt = page.inner_text("#receipt")
+        assert "语义检索" in receipt and "semantic" not in receipt  # Chinese names, not codes
         # the four tiers are always listed; an empty one says so
         headings = page.locator(".tier h3").all_inner_texts()
         assert [h.split(" ")[0] for h in headings[:4]] == ["第1层", "第2层", "第3层", "第4层"]
@@ -275,7 +277,8 @@ def test_the_court_management_sees_the_summary_and_exports_but_no_search_form(se
         page.click("#summary-button")
         expect(page.locator("#summary table")).to_contain_text("强制检索次数")
         expect(page.locator("#summary table")).to_contain_text("检索涉及案件数（不同案号）")
-        expect(page.locator("#summary-chart svg.bars")).to_have_count(2)  # inline SVG, no image fetched
+        expect(page.locator("#summary-chart .bars")).to_have_count(2)  # drawn in the page, no image fetched
+        assert page.locator("#summary-chart meter.bar").count() >= 2
         expect(page.locator("#summary-cases table")).to_contain_text(PENDING["case_number"])
         figures = dict(
             zip(

@@ -312,13 +312,19 @@ async function downloadReport(event) {
   }
 }
 
+// The same names as the form's method checkboxes (index.html): the receipt shows no English codes.
+function methodName(code) {
+  const box = document.querySelector("input[name=method][value='" + code + "']");
+  return box && box.parentElement ? box.parentElement.textContent.trim() : code;
+}
+
 function renderResults(result) {
   $("results").hidden = false;
   currentSearchId = result.search_id;
   $("report-status").textContent = "";
   predictedCauses(result);
   $("receipt").textContent = "检索编号 " + result.search_id + "；审计记录哈希 " + result.audit.leaf_hash +
-    "；检索方法 " + result.methods.join("、") + "；罪名/案由 " + (result.causes_used.join("、") || "-") +
+    "；检索方法 " + result.methods.map(methodName).join("、") + "；罪名/案由 " + (result.causes_used.join("、") || "-") +
     (result.causes_predicted ? "（预测）" : "") + "；索引 " + result.index.build_id;
   const tiers = $("tiers");
   tiers.replaceChildren();
@@ -363,30 +369,18 @@ function summaryQuery(format) {
   return "/audit/summary?from=" + $("summary_from").value + "&to=" + $("summary_to").value + "&format=" + format;
 }
 
-// A horizontal bar chart as inline SVG (no library, no CDN; the CSP allows only this origin).
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
+// A horizontal bar chart of <meter> elements: native bars, no drawing library, nothing fetched, and no
+// inline style (the CSP allows none); app.css gives them their length and colour.
 function barChart(title, rows) {
-  const labelWidth = 190, barWidth = 420, row = 22, top = 26;
   const max = Math.max(1, ...rows.map(([, n]) => n));
-  const height = top + rows.length * row + 6;
-  const chart = svg("svg", { class: "bars", width: labelWidth + barWidth + 60, height,
-    viewBox: "0 0 " + (labelWidth + barWidth + 60) + " " + height, role: "img", "aria-label": title });
-  chart.append(svg("title", {}, title), svg("text", { x: 0, y: 16, class: "bars-title" }, title));
-  rows.forEach(([label, n], i) => {
-    const y = top + i * row;
-    chart.append(svg("text", { x: labelWidth - 8, y: y + 15, "text-anchor": "end" }, label));
-    chart.append(svg("rect", { x: labelWidth, y: y + 3, height: row - 8,
-      width: Math.round((barWidth * n) / max), class: "bar" }));
-    chart.append(svg("text", { x: labelWidth + Math.round((barWidth * n) / max) + 6, y: y + 15 }, String(n)));
-  });
+  const chart = el("div", { class: "bars", role: "figure", "aria-label": title },
+    el("div", { class: "bars-title", text: title }));
+  for (const [label, n] of rows) {
+    chart.append(el("div", { class: "bar-row" },
+      el("span", { class: "bar-label", text: label }),
+      el("meter", { class: "bar", min: "0", max: String(max), value: String(n), "aria-label": label }),
+      el("span", { class: "bar-value", text: String(n) })));
+  }
   return chart;
 }
 
