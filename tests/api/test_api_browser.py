@@ -221,6 +221,10 @@ def test_the_trigger_must_be_chosen_then_two_marks_go_into_the_downloaded_report
         expect(page.locator("#search-error")).to_be_hidden()
         page.click("#search-button")
         page.wait_for_selector(".result", timeout=30_000)
+        # no 罪名 given: the predicted ones are offered for the judge to confirm or correct
+        expect(page.locator("#predicted")).to_contain_text("请确认或更正")
+        page.locator("#predicted button").first.click()
+        assert page.input_value("#charges") == "盗窃罪"
         receipt = page.inner_text("#receipt")
         assert "语义检索" in receipt and "semantic" not in receipt  # Chinese names, not codes
         # the four tiers are always listed; an empty one says so
