@@ -1,7 +1,9 @@
 """``leian audit …``: verify an export offline, make keys, export with a fresh checkpoint, summarise.
 
 Exit status: 0 verified / done, 1 verification failed (the message names the first bad record, or
-the accounts database that differs from the accounts the log rebuilds), 2 bad input (missing or unreadable files, a filtered export, a key that would be overwritten).
+the accounts database that differs from the accounts the log rebuilds), 2 bad input (missing or
+unreadable files, a filtered export without proofs, a key that would be overwritten); verification
+messages are in Chinese and English.
 """
 
 from __future__ import annotations
@@ -34,9 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("verify", help="check a full JSONL export against a signed checkpoint")
+    p = sub.add_parser(
+        "verify",
+        help="check a JSONL export against a signed checkpoint (a full one as a whole, a court's record by record)",
+    )
     p.add_argument("export", type=Path)
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument(
+        "checkpoint",
+        type=Path,
+        nargs="?",
+        help="checkpoint file (default: the checkpoint the export carries, as the service's exports do)",
+    )
     p.add_argument("--public-key", type=Path, help="PEM public key published by the court (recommended)")
     p.add_argument(
         "--accounts",
@@ -279,12 +289,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         if args.command == "verify":
-            code = _print_report(verify_export(args.export, args.checkpoint, args.public_key))
-            return _check_accounts(args.export, args.accounts) if code == EXIT_OK else code
+            report = verify_export(args.export, args.checkpoint, args.public_key)
+            code = _print_report(report)
+            if code != EXIT_OK:
+                return code
+            if report.records != report.tree_size:  # a court's export: not every account record is in it
+                if args.accounts is not None:
+                    print(
+                        "错误：账户只能与完整导出（管理员导出）比对\n"
+                        "error: accounts can be compared with a full (admin) export only, not a court's",
+                        file=sys.stderr,
+                    )
+                    return EXIT_BAD_INPUT
+                return code
+            return _check_accounts(args.export, args.accounts)
         if args.command == "verify-record":
             return _print_report(verify_inclusion_file(args.proof, args.checkpoint, args.public_key))
     except VerifyInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"错误：{exc.zh}\nerror: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.command == "keygen":
         return _keygen(args.out)

@@ -14,11 +14,18 @@ import json
 import sys
 from pathlib import Path
 
-from api.cli.common import CliError
-from api.service.accounts import parse_role
+from api.cli.common import CliError, os_user
+from api.service.accounts import Principal, parse_role
 from api.service.config import Settings
-from api.service.report_batch.judges import SubjectDefaults, resolve_subject
-from api.service.report_batch.pending import BadRow, PendingFileError, read_pending
+from api.service.report_batch.judges import CaseError, SubjectDefaults, resolve_subject
+from api.service.report_batch.operator import (
+    Operator,
+    OperatorRefused,
+    allowed_judges,
+    operator_of,
+    os_user_map,
+)
+from api.service.report_batch.pending import BadRow, PendingCase, PendingFileError, read_pending
 from api.service.report_batch.runner import BatchFailed, BatchJob, BatchResult, run_batch
 from api.service.report_batch.state import (
     SUMMARY_CSV,
@@ -28,6 +35,7 @@ from api.service.report_batch.state import (
     BatchMismatch,
     open_batch,
 )
+from retrieval.audit.records import Actor, OverrideRecord
 from retrieval.guidance import Trigger
 
 INTERRUPTED = 130
@@ -62,10 +70,49 @@ def _check_options(args: argparse.Namespace) -> None:
             parse_role(args.role)
         except ValueError as exc:
             raise CliError(f"--role: {exc}") from exc
+    if args.as_user is not None:
+        if args.admin_override is None:
+            raise CliError("--as-user: acting as another account needs --admin-override REASON (audited)")
+        if args.user is not None and args.user != args.as_user:
+            raise CliError("--as-user and --user name different accounts")
+        args.user = args.as_user
     if not 1 <= args.workers <= MAX_WORKERS:
         raise CliError(f"--workers: between 1 and {MAX_WORKERS}")
     if not 1 <= args.k <= 50:
         raise CliError("-k: between 1 and 50")
+
+
+def _authorise(
+    services, settings: Settings, args: argparse.Namespace, cases: list[PendingCase | BadRow]
+) -> tuple[Operator, frozenset[str] | None]:
+    """The OS user behind the batch and the accounts it may sign as (None: any, by admin override)."""
+    operator = operator_of(services.accounts, os_user(), os_user_map(settings.data_dir))
+    named = {case.judge for case in cases if isinstance(case, PendingCase) and case.judge}
+    return operator, allowed_judges(services.accounts, operator, named, args.user, args.admin_override)
+
+
+def _record_override(
+    services, operator: Operator, args: argparse.Namespace, cases: list[PendingCase | BadRow], batch_id: str
+) -> None:
+    """The admin override on record before the first search (fail-closed: no record, no batch)."""
+    named = {case.judge for case in cases if isinstance(case, PendingCase) and case.judge}
+    as_users = tuple(sorted(named | ({args.user} if args.user else set())))
+    account = operator.account
+    assert account is not None  # allowed_judges refused an override without an admin account
+    actor = Actor(account.name, account.role.value, account.court)
+    entry = OverrideRecord(
+        command="report batch",
+        as_users=as_users,
+        os_user=operator.os_user,
+        reason=args.admin_override.strip(),
+        target=batch_id,
+    )
+    from retrieval.audit.store import AuditUnavailable
+
+    try:
+        services.audit_log().record(actor, operator.client, entry)
+    except AuditUnavailable as exc:
+        raise CliError(f"the override cannot be recorded, nothing was searched: {exc}", 1) from exc
 
 
 def _print_result(
@@ -112,6 +159,9 @@ def cmd_report_batch(args: argparse.Namespace) -> int:
     services = _services(settings)
     folder = BatchFolder(args.out)
     try:
+        operator, allowed = _authorise(services, settings, args, cases)
+        if args.user is None and allowed is not None:
+            args.user = next(iter(allowed))  # the OS user's own account signs rows that name no judge
         with folder.lock():
             meta = open_batch(
                 folder,
@@ -123,12 +173,21 @@ def cmd_report_batch(args: argparse.Namespace) -> int:
                 extra={"via": "cli"},
             )
             defaults = SubjectDefaults(**{k: meta["defaults"].get(k) for k in ("user", "court", "role")})
+            if args.admin_override is not None:
+                _record_override(services, operator, args, cases, meta["batch_id"])
+
+            def subject(case: PendingCase) -> Principal:
+                principal = resolve_subject(services.accounts, case, defaults)
+                if allowed is not None and principal.user.name not in allowed:  # checked above; kept here
+                    raise CaseError(f"judge: {operator.os_user!r} may not sign as {principal.user.name!r}")
+                return principal
+
             job = BatchJob(
                 folder=folder,
                 batch_id=meta["batch_id"],
                 cases=cases,
-                subject=lambda case: resolve_subject(services.accounts, case, defaults),
-                client="cli",
+                subject=subject,
+                client=operator.client,
                 via="cli",
                 workers=args.workers,
                 progress=not args.quiet,
@@ -136,6 +195,8 @@ def cmd_report_batch(args: argparse.Namespace) -> int:
             )
             result = run_batch(services, job)
             done = folder.read_state()
+    except OperatorRefused as exc:
+        raise CliError(str(exc)) from exc
     except BatchBusy as exc:
         raise CliError(str(exc), 1) from exc
     except BatchMismatch as exc:
@@ -179,7 +240,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--data", type=Path, help="the service's data folder: accounts, audit log (default: LEIAN_DATA)"
     )
-    b.add_argument("--user", help="检索主体 (an account) for rows that name no judge")
+    b.add_argument(
+        "--user",
+        help="检索主体 for rows that name no judge: must be the account of the OS user running the batch "
+        "(default: that account; see os-users.json in the README)",
+    )
+    b.add_argument("--as-user", metavar="U", help="act as account U (another judge): needs --admin-override")
+    b.add_argument(
+        "--admin-override",
+        metavar="REASON",
+        help="an admin (the OS user's account is admin) signs for other judges; the reason is audited",
+    )
     b.add_argument("--court", help="court for rows that name none (must be the judge's account's court)")
     b.add_argument("--role", help="role for rows that name none (must be the judge's account's role)")
     b.add_argument("--trigger", help="Art. 2 trigger for rows that give none, e.g. 缺乏明确或统一裁判规则")

@@ -11,13 +11,18 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, StrictInt
 
 from api.http.schemas import InputNotes, Trigger, _Request
-from retrieval.report.files import FORMATS
+from retrieval.report.files import FORMATS, ON_REQUEST
 
 MAX_BATCH_CASES = 200
 
 
 ReportFormatName = StrEnum("ReportFormatName", {name.upper(): name for name in FORMATS})
 """docx, html, md, json: the formats ``retrieval.report.files`` renders (one list, not two)."""
+
+SearchReportFormatName = StrEnum(
+    "SearchReportFormatName", {name.upper(): name for name in [*FORMATS, *ON_REQUEST]}
+)
+"""One search's report may also be asked for as PDF (501 where LibreOffice is not installed)."""
 
 
 class SummaryFormatName(StrEnum):

@@ -182,6 +182,11 @@ class SearchBody(_Request):
     trigger: Trigger
     trigger_note: str | None = Field(default=None, max_length=500, description="free text, e.g. for 其他")
     facts: str = Field(default="", description="待决案件基本案情; up to LEIAN_MAX_FACTS_CHARS characters")
+    dispute_focus: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="待决案件争议焦点: recorded with the search, printed in its report",
+    )
     charges: list[str] = Field(default_factory=list, max_length=20, description="known 罪名/案由")
     articles: list[str] = Field(default_factory=list, max_length=40, description="e.g. 刑法 第264条")
     keywords: KeywordsBody = Field(default_factory=KeywordsBody)
@@ -357,6 +362,7 @@ class SearchOut(BaseModel):
     predicted_causes: list[dict[str, Any]]
     first_tier_with_results: int | None
     tier_counts: dict[str, int]
+    tier_labels: dict[str, str] = Field(default_factory=dict, description="every tier's name, empty ones too")
     result_count: int
     tiers: list[TierGroupOut]
     related: list[RelatedOut]

@@ -3,9 +3,10 @@
 Scope by role: 承办法官 and 法官助理 read their own records; 院长/庭长 and 审判管理 read their court's
 (审判管理 also exports them); admin reads and exports everything. A filter asking for more than the
 role allows (another court, or a user of another court) is refused (403) rather than silently
-narrowed, so an auditor never mistakes a narrowed answer for the whole. Only an unfiltered export
-can be checked against a signed checkpoint; an auditor's court export is checked record by record
-with inclusion proofs.
+narrowed, so an auditor never mistakes a narrowed answer for the whole. A JSONL export carries the
+signed checkpoint it was made at: an unfiltered one is checked against its root as a whole; an
+auditor's court export carries each record's inclusion proof and is checked record by record
+(``leian audit verify FILE``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class Export:
     content: bytes
     media_type: str
     filename: str
-    tree_size: int | None  # set for a complete JSONL export: the size of the checkpoint it matches
+    tree_size: int | None  # set for a JSONL export: the size of the checkpoint it carries and matches
     records: int
 
 
@@ -134,17 +135,21 @@ def export(
     log = services.audit_log()
     buffer = io.BytesIO()
     stamp = utc_timestamp().replace(":", "").replace("-", "").replace(".", "")
-    tree_size = None
     try:
         if fmt is ExportFormat.CSV:
             n = log.export_csv(buffer, record_filter if not complete else None)
             return Export(buffer.getvalue(), "text/csv; charset=utf-8", f"leian-audit-{stamp}.csv", None, n)
-        if complete:
-            # Sign the head now (it covers the export record) so GET /audit/checkpoint matches this file.
-            tree_size = services.sign_checkpoint().checkpoint.tree_size
-            n = log.export_jsonl(buffer, tree_size=tree_size)
-        else:
-            n = log.export_jsonl(buffer, record_filter)
+        # Sign the head now (it covers the export record) and carry the checkpoint in the file: a
+        # complete export is checked against its root as a whole, a court's export record by record
+        # with the inclusion proofs it carries. Either way ``leian audit verify FILE`` needs nothing else.
+        signed = services.sign_checkpoint()
+        tree_size = signed.checkpoint.tree_size
+        n = log.export_jsonl(
+            buffer,
+            None if complete else record_filter,
+            tree_size=tree_size,
+            checkpoint=services.checkpoint_file(signed),
+        )
     except AuditUnavailable as exc:
         raise audit_unavailable() from exc
     return Export(buffer.getvalue(), "application/x-ndjson", f"leian-audit-{stamp}.jsonl", tree_size, n)

@@ -16,6 +16,7 @@ written or served: a document that cannot be made leaves no record of a report.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from retrieval.audit.store import AppendResult, AuditUnavailable
 from retrieval.report import RetrievalReport, build_report
 from retrieval.report.files import report_format
 from retrieval.report.model import SearchShown
+from retrieval.report.render_pdf import PdfUnavailable
 from retrieval.report.replay import (
     ReplayError,
     record_time,
@@ -40,12 +42,23 @@ from retrieval.report.replay import (
 from retrieval.request import SearchRequest
 from retrieval.search import SearchResponse
 
+log = logging.getLogger("leian.api")
+
 
 @dataclass(frozen=True)
 class RenderedReport:
     content: bytes
     media_type: str
     filename: str
+
+
+def pdf_unavailable() -> ApiError:
+    return ApiError(
+        501,
+        "pdf_unavailable",
+        "本服务器未安装 LibreOffice，无法生成 PDF 报告，请下载 DOCX 版本",
+        "PDF reports need LibreOffice (soffice), which is not installed on this server; download the DOCX",
+    )
 
 
 def report_unavailable(exc: ReplayError) -> ApiError:
@@ -105,7 +118,7 @@ def report_for_record(
         request=request,
         pending_case_number=searched.case_number,
         pending_facts=searched.query,
-        dispute_focus=dispute_focus,
+        dispute_focus=dispute_focus or searched.dispute_focus,
         judge={"name": actor.user, "court": actor.court or "", "role": actor.role},
         searched_at=searched_at,
         audit_search_id=record.seq,
@@ -159,7 +172,11 @@ def search_report(
         report = report_for_record(services, record, leaf_hash)
     except ReplayError as exc:
         raise report_unavailable(exc) from exc
-    content = chosen.render(report)  # made before it is recorded: no record of a report never made
+    try:
+        content = chosen.render(report)  # made before it is recorded: no record of a report never made
+    except PdfUnavailable as exc:
+        log.warning("PDF report refused: %s", exc)
+        raise pdf_unavailable() from exc
     who = actor_on_court(principal, entry.court)
     record_report(services, who, client, record, [chosen.name], via="api")
     return RenderedReport(content, chosen.media_type, f"leian-report-{search_id}{chosen.suffix}")

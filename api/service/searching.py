@@ -54,6 +54,7 @@ class SearchInput:
     requested_methods: list[str] | None
     parties: list[Party] = field(default_factory=list)
     batch: BatchRef | None = None  # a report batch's id and item, recorded so a resume finds it
+    dispute_focus: str | None = None  # 争议焦点: kept in the record, so the search's report has it
 
 
 @dataclass
@@ -190,6 +191,7 @@ def search_record(
         related=tuple({"doc_id": link.doc_id, "kind": link.kind.value} for link in related),
         batch=job.batch,
         shown=snapshot(response.results),
+        dispute_focus=job.dispute_focus,
     )
 
 
@@ -328,6 +330,8 @@ def run_search(
         "predicted_causes": [p.to_dict() for p in response.predicted_causes],
         "first_tier_with_results": int(first) if first is not None else None,
         "tier_counts": {str(t): n for t, n in response.tier_counts.items()},
+        # Every tier's name, so that a page can show an empty tier as 未检索到 (Art. 4 lists all four).
+        "tier_labels": {str(int(t)): t.label for t in Tier},
         "result_count": len(response.results),
         "tiers": [groups[t] for t in sorted(groups)],
         "related": executed.related,

@@ -113,6 +113,50 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     return _path(index, leaf_hashes, 0, n)
 
 
+class InclusionProver:
+    """Inclusion proofs of many leaves of one tree, each subtree hash computed once.
+
+    ``inclusion_proof`` rehashes the siblings for every call (O(n) each); an export that proves
+    every record of one court would then cost O(n·m). Memoising MTH over the (lo, hi) ranges of the
+    recursion bounds the whole export to O(n + m log n) hashes.
+    """
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        self._hashes = leaf_hashes
+        self._memo: dict[tuple[int, int], bytes] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self._hashes)
+
+    def _mth(self, lo: int, hi: int) -> bytes:
+        if hi - lo == 1:
+            return self._hashes[lo]
+        found = self._memo.get((lo, hi))
+        if found is None:
+            k = _split(hi - lo)
+            found = self._memo[(lo, hi)] = node_hash(self._mth(lo, lo + k), self._mth(lo + k, hi))
+        return found
+
+    def proof(self, index: int) -> list[bytes]:
+        """PATH(index, D[n]), the same list as ``inclusion_proof(index, leaf_hashes)``."""
+        n = len(self._hashes)
+        if not 0 <= index < n:
+            raise ValueError(f"leaf index {index} is not in a tree of size {n}")
+        path: list[bytes] = []
+        lo, hi = 0, n
+        while hi - lo > 1:  # top down; PATH lists siblings bottom up
+            k = _split(hi - lo)
+            if index < lo + k:
+                path.append(self._mth(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self._mth(lo, lo + k))
+                lo = lo + k
+        path.reverse()
+        return path
+
+
 def _subproof(m: int, hashes: Sequence[bytes], lo: int, hi: int, complete: bool) -> list[bytes]:
     n = hi - lo
     if m == n:

@@ -31,6 +31,7 @@ class RecordKind(StrEnum):
     ACCOUNT = "account"  # a user account was created, changed (role, court), disabled or enabled
     ACCOUNTS = "accounts"  # the accounts as they stood were adopted into the log (a snapshot)
     BACKUP = "backup"  # the log and the accounts were backed up
+    OVERRIDE = "override"  # an operator acted as another account, with an admin's stated reason
 
 
 def _check(value: Any, path: str) -> None:
@@ -377,6 +378,7 @@ class SearchRecord:
     related: tuple[Mapping[str, Any], ...] = ()
     batch: BatchRef | None = None
     shown: tuple[ShownResult, ...] | None = None
+    dispute_focus: str | None = None  # 待决案件争议焦点, when the judge gave one (the report's section 四)
 
     def to_payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -408,6 +410,8 @@ class SearchRecord:
             body["batch"] = self.batch.to_dict()
         if self.shown is not None:
             body["shown"] = [s.to_dict() for s in self.shown]
+        if self.dispute_focus is not None:  # absent, not null: earlier records read back the same
+            body["dispute_focus"] = self.dispute_focus
         return _versioned(body)
 
     @classmethod
@@ -453,6 +457,7 @@ class SearchRecord:
             related=tuple(dict(r) for r in payload.get("related") or () if isinstance(r, Mapping)),
             batch=BatchRef.from_value(payload.get("batch")),
             shown=shown_results,
+            dispute_focus=_str_or_none(payload.get("dispute_focus")),
         )
 
     @property
@@ -751,6 +756,34 @@ class BackupRecord:
         return _versioned({"target": self.target, "index": dict(self.index) if self.index else self.index})
 
 
+@dataclass(frozen=True)
+class OverrideRecord:
+    """The payload of an ``override`` record: a command ran on behalf of ``as_users`` by an admin's decision.
+
+    The actor is the operator (the OS user) and their own account; written before the act, so the
+    override is on record even if the act then fails.
+    """
+
+    kind: ClassVar[RecordKind] = RecordKind.OVERRIDE
+
+    command: str
+    as_users: tuple[str, ...]
+    os_user: str
+    reason: str
+    target: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned(
+            {
+                "command": self.command,
+                "as_users": list(self.as_users),
+                "os_user": self.os_user,
+                "reason": self.reason,
+                "target": self.target,
+            }
+        )
+
+
 TypedRecord = (
     SearchRecord
     | DecisionRecord
@@ -761,5 +794,6 @@ TypedRecord = (
     | TokenRecord
     | AccountsSnapshotRecord
     | BackupRecord
+    | OverrideRecord
 )
 """Anything an audited act appends: the writer takes its ``kind`` and ``to_payload()``."""

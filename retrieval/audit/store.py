@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from retrieval.audit import merkle
+from retrieval.audit.beijing_time import beijing_text
 from retrieval.audit.records import (
     Actor,
     AuditRecord,
@@ -44,19 +45,32 @@ from retrieval.audit.signing import (
 
 EXPORT_FORMAT = "leian-audit-export/v1"
 INCLUSION_FORMAT = "leian-audit-inclusion/v1"
+# The CSV is the table people open (审判管理 in Excel): Chinese headers, Beijing time with its offset
+# stated in the header and in every cell. The JSONL export is the machine form and keeps UTC.
 CSV_COLUMNS = (
-    "seq",
-    "at",
-    "kind",
-    "user",
-    "role",
-    "court",
-    "trigger",
-    "case_number",
-    "methods",
-    "n_results",
-    "leaf_hash",
+    "序号",
+    "时间（北京时间，UTC+08:00）",
+    "记录类型",
+    "用户",
+    "角色",
+    "法院",
+    "检索情形",
+    "待决案件案号",
+    "检索方法",
+    "结果数",
+    "记录哈希",
 )
+KIND_NAMES = {
+    "search": "检索",
+    "decision": "类案标注",
+    "report": "类案检索报告",
+    "export": "审计导出",
+    "summary": "定期汇总",
+    "token": "访问令牌",
+    "account": "账户",
+    "backup": "备份",
+    "override": "代为操作（管理员授权）",
+}
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -529,19 +543,29 @@ class AuditLog:
         return AuditRecord.from_bytes(row[1]), bytes(row[0]).hex()
 
     def export_jsonl(
-        self, fp: BinaryIO, record_filter: RecordFilter | None = None, tree_size: int | None = None
+        self,
+        fp: BinaryIO,
+        record_filter: RecordFilter | None = None,
+        tree_size: int | None = None,
+        checkpoint: Mapping[str, Any] | None = None,
     ) -> int:
         """Header line, then ``{"seq", "record", "leaf_hash"}`` per record; returns the number of records.
 
         ``record`` is the stored leaf data as is (canonical JSON), so the export shows exactly
-        what was hashed. Only an unfiltered export with the tree size of a checkpoint can be
-        verified against it; a filtered one is marked ``complete: false`` and the verifier refuses it.
+        what was hashed. An unfiltered export with the tree size of a checkpoint is verified against
+        it as a whole. A filtered one (``complete: false``, e.g. one court's records) cannot be: each
+        of its lines then carries ``proof``, the record's inclusion proof in the tree of
+        ``tree_size``, so every record is checked on its own against the same signed root.
+        ``checkpoint``, the checkpoint file of ``tree_size``, goes into the header, so that the one
+        file is all an offline verifier needs (besides the court's published public key).
         """
         filtered = record_filter is not None and not record_filter.is_empty()
         if tree_size is None:
             with self._reader() as conn:
                 tree_size = self._size(conn)
-        header = {
+        if checkpoint is not None and checkpoint.get("tree_size") != tree_size:
+            raise ValueError(f"the checkpoint is of tree size {checkpoint.get('tree_size')}, not {tree_size}")
+        header: dict[str, Any] = {
             "format": EXPORT_FORMAT,
             "log_id": self.log_id,
             "tree_size": tree_size,
@@ -549,17 +573,31 @@ class AuditLog:
             "filters": record_filter.to_dict() if filtered else None,
             "exported_at": utc_timestamp(),
         }
+        if filtered:
+            header["proofs"] = "inclusion"  # each line's ``proof``: what lets the verifier check it
+        if checkpoint is not None:
+            header["checkpoint"] = dict(checkpoint)
         fp.write(canonical_json({"header": header}) + b"\n")
+        prover = None
+        if filtered:
+            with self._reader() as conn:
+                prover = merkle.InclusionProver(self._leaf_hashes(conn, tree_size))
         n = 0
         for seq, leaf, data in self._rows(record_filter, tree_size):
-            fp.write(b'{"seq":%d,"record":%s,"leaf_hash":"%s"}\n' % (seq, data, leaf.hex().encode()))
+            line = b'{"seq":%d,"record":%s,"leaf_hash":"%s"' % (seq, data, leaf.hex().encode())
+            if prover is not None:
+                line += b',"proof":[%s]' % b",".join(b'"%s"' % h.hex().encode() for h in prover.proof(seq))
+            fp.write(line + b"}\n")
             n += 1
         return n
 
     def export_csv(
         self, fp: BinaryIO, record_filter: RecordFilter | None = None, tree_size: int | None = None
     ) -> int:
-        """A table for people: UTF-8 with BOM (Excel then reads Chinese correctly), RFC 4180 quoting, CRLF."""
+        """A table for people: UTF-8 with BOM (Excel then reads Chinese correctly), RFC 4180 quoting, CRLF.
+
+        Headers and record kinds in Chinese, times in Beijing time (``2026-03-01 08:00:00.000+08:00``).
+        """
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         fp.write(b"\xef\xbb\xbf")
@@ -569,10 +607,11 @@ class AuditLog:
             record = json.loads(data)
             actor = record.get("actor") or {}
             fields = CaseworkFields.of(record.get("payload") or {})
+            kind = record.get("kind")
             row = [
                 seq,
-                record.get("at"),
-                record.get("kind"),
+                beijing_text(record.get("at")),
+                KIND_NAMES.get(kind, kind),
                 actor.get("user"),
                 actor.get("role"),
                 actor.get("court"),

@@ -11,8 +11,12 @@ out of order were reordered. A forger who also recomputes the leaf hashes (and r
 caught by the signed root; the earlier checkpoints in the checkpoint file then narrow the change
 down to the records between two checkpoints.
 
-A filtered export cannot be checked against a root (the tree covers every record); it is refused.
-One record is checked on its own with ``verify_inclusion_file`` and the proof the log gives for it.
+A filtered export (one court's records, made by 审判管理) cannot be checked against a root as a
+whole, since the tree covers every court's records: each of its lines carries the record's
+inclusion proof, and every record is checked on its own against the signed root; seqs must rise.
+That proves each record genuine and unaltered, not that no record of the court was left out (only
+a full export can show that). An export made by the service carries its checkpoint in the header,
+so the checkpoint file is optional. One record is checked with ``verify_inclusion_file``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,14 @@ _ORDER = {"signature": 0}  # a bad signature first; then the record problems by 
 
 
 class VerifyInputError(ValueError):
-    """The files cannot be checked at all (missing, not the expected format, a filtered export)."""
+    """The files cannot be checked at all (missing, not the expected format, a filtered export without proofs).
+
+    ``zh`` is the message in Chinese for the court's staff; the English text stays the exception's.
+    """
+
+    def __init__(self, message: str, zh: str = "无法核验：文件缺失、无法读取或格式不符") -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 @dataclass(frozen=True)
@@ -72,15 +83,21 @@ class VerifyReport:
         return min(self.problems, key=Problem.sort_key) if self.problems else None
 
     def summary(self) -> str:
+        """One line in Chinese, then the same in English with the details."""
         if self.ok:
             return (
+                f"核验通过：{self.records} 条审计记录与签名检查点一致（树大小 {self.tree_size}）\n"
                 f"OK: {self.records} records of log {self.log_id} match the checkpoint "
                 f"(tree size {self.tree_size}, root {self.root_hash}), signed by key {self.key_id}"
             )
         first = self.first
         assert first is not None
         more = len(self.problems) - 1
-        return f"FAILED: {first.message}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+        where = f"（记录序号 {first.seq}）" if first.seq is not None else ""
+        return (
+            f"核验未通过：审计记录被篡改、删除、插入或签名不符{where}，共 {len(self.problems)} 处问题\n"
+            f"FAILED: {first.message}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+        )
 
 
 # -- the spec, again ------------------------------------------------------------------------------
@@ -227,10 +244,16 @@ def _check_checkpoint_fields(cp: Any, source: str) -> dict[str, Any]:
 
 
 def _load_checkpoint(
-    checkpoint_path: str | Path, public_key_path: str | Path | None, report: VerifyReport
+    checkpoint_path: str | Path,
+    public_key_path: str | Path | None,
+    report: VerifyReport,
+    embedded: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Read the checkpoint file, pick the key, and record signature problems in ``report``."""
-    body, latest, history = _read_checkpoint_file(checkpoint_path)
+    """Read the checkpoint file (or the one ``embedded`` in an export), pick the key, record signature problems."""
+    if embedded is not None:
+        body, latest, history = _checkpoint_parts(embedded, str(checkpoint_path))
+    else:
+        body, latest, history = _read_checkpoint_file(checkpoint_path)
     key = _public_key(body, checkpoint_path, public_key_path, report)
     report.log_id = latest["log_id"]
     report.tree_size = latest["tree_size"]
@@ -252,6 +275,12 @@ def _read_checkpoint_file(
         body = _parse(Path(checkpoint_path).read_bytes())
     except (OSError, ValueError) as exc:
         raise VerifyInputError(f"{checkpoint_path}: cannot read the checkpoint ({exc})") from exc
+    return _checkpoint_parts(body, str(checkpoint_path))
+
+
+def _checkpoint_parts(
+    body: Any, checkpoint_path: str
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     latest = _check_checkpoint_fields(body, str(checkpoint_path))
     history_raw = body.get("history") or []
     if not isinstance(history_raw, list):
@@ -324,12 +353,51 @@ def _check_signatures(
 # -- the checks -----------------------------------------------------------------------------------
 
 
+EMBEDDED = "the export's own checkpoint"
+
+
+def _export_header(export_path: str | Path) -> dict[str, Any] | None:
+    """The header of the export's first line, or None when the first line is not a header."""
+    try:
+        with open(export_path, "rb") as fp:
+            first = fp.readline()
+    except OSError as exc:
+        raise VerifyInputError(
+            f"{export_path}: cannot read the export ({exc})", f"无法读取导出文件 {export_path}"
+        ) from exc
+    try:
+        line = _parse(first.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None  # a damaged first line is reported as such by the record checks
+    if isinstance(line, dict) and isinstance(line.get("header"), dict) and "seq" not in line:
+        return line["header"]
+    return None
+
+
 def verify_export(
-    export_path: str | Path, checkpoint_path: str | Path, public_key_path: str | Path | None = None
+    export_path: str | Path,
+    checkpoint_path: str | Path | None = None,
+    public_key_path: str | Path | None = None,
 ) -> VerifyReport:
-    """Check a full JSONL export against its signed checkpoint; the report names the first bad record."""
+    """Check a JSONL export against its signed checkpoint; the report names the first bad record.
+
+    ``checkpoint_path`` None: the checkpoint the export carries in its header. A full export is
+    checked as a whole; a filtered one, record by record with its inclusion proofs.
+    """
     report = VerifyReport()
-    latest, history = _load_checkpoint(checkpoint_path, public_key_path, report)
+    header = _export_header(export_path)
+    if checkpoint_path is None:
+        embedded = header.get("checkpoint") if header is not None else None
+        if not isinstance(embedded, dict):
+            raise VerifyInputError(
+                f"{export_path}: the export carries no checkpoint; give the checkpoint file",
+                "导出文件未附签名检查点，请同时提供检查点文件",
+            )
+        latest, history = _load_checkpoint(EMBEDDED, public_key_path, report, embedded)
+    else:
+        latest, history = _load_checkpoint(checkpoint_path, public_key_path, report)
+    if header is not None and header.get("complete") is False and header.get("proofs") == "inclusion":
+        return _verify_filtered(export_path, header, latest, report)
     n = latest["tree_size"]
     problems = report.problems
     entries = _read_entries(export_path, latest, report)
@@ -570,7 +638,8 @@ def _check_header(header: Any, latest: dict[str, Any], report: VerifyReport) -> 
     if header.get("complete") is False:
         raise VerifyInputError(
             f"this is a filtered export ({header.get('filters')}): only the full export can be checked "
-            "against the signed root; check single records with their inclusion proofs"
+            "against the signed root; check single records with their inclusion proofs",
+            "这是不带包含证明的筛选导出，无法对照签名根核验；请重新从服务导出（附包含证明）或逐条核验",
         )
     if header.get("log_id") not in (None, latest["log_id"]):
         raise VerifyInputError(
@@ -638,6 +707,98 @@ def _contradicted_history(leaves: list[bytes], history: list[dict[str, Any]]) ->
                     )
                 )
     return problems
+
+
+def _verify_filtered(
+    export_path: str | Path, header: dict[str, Any], latest: dict[str, Any], report: VerifyReport
+) -> VerifyReport:
+    """Each record of a filtered export against the signed root through its own inclusion proof."""
+    n = latest["tree_size"]
+    if header.get("log_id") not in (None, latest["log_id"]):
+        raise VerifyInputError(
+            f"the export is of log {header.get('log_id')}, the checkpoint of log {latest['log_id']}",
+            "导出文件与检查点不属于同一审计日志",
+        )
+    if header.get("tree_size") != n:
+        raise VerifyInputError(
+            f"the export's proofs are for tree size {header.get('tree_size')}, the checkpoint is of {n}: "
+            "verify with the checkpoint the export carries (leave out the checkpoint file)",
+            "导出文件的包含证明与所给检查点的树大小不同：请使用导出文件自带的检查点（不另给检查点文件）",
+        )
+    filters = header.get("filters") if isinstance(header.get("filters"), dict) else {}
+    court = filters.get("court")
+    problems = report.problems
+    previous = -1
+    with open(export_path, "rb") as fp:
+        for line_no, raw in enumerate(fp, start=1):
+            if line_no == 1 or not raw.strip():
+                continue
+            try:
+                entry = _parse(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                problems.append(
+                    Problem(
+                        "malformed",
+                        previous + 1,
+                        line_no,
+                        f"line {line_no} is not a valid record line ({exc})",
+                    )
+                )
+                continue
+            proof = entry.get("proof") if isinstance(entry, dict) else None
+            if not _is_record_line(entry) or not isinstance(proof, list):
+                problems.append(
+                    Problem(
+                        "malformed",
+                        previous + 1,
+                        line_no,
+                        f"line {line_no} lacks seq, record, leaf_hash or proof",
+                    )
+                )
+                continue
+            report.records += 1
+            seq = entry["seq"]
+            if seq <= previous:
+                problems.append(
+                    Problem(
+                        "reordered", seq, line_no, f"record {seq} at line {line_no} follows record {previous}"
+                    )
+                )
+            previous = max(previous, seq)
+            leaf = _check_entry(entry, line_no, problems)
+            if leaf is None:
+                continue
+            if court is not None and (entry["record"].get("actor") or {}).get("court") != court:
+                problems.append(
+                    Problem("inserted", seq, line_no, f"record {seq} is not of {court}, the export's court")
+                )
+            try:
+                root = _root_from_path(seq, n, leaf, [bytes.fromhex(h) for h in proof]) if seq < n else None
+            except (ValueError, TypeError) as exc:
+                problems.append(
+                    Problem("root", seq, line_no, f"record {seq}: the inclusion proof is malformed ({exc})")
+                )
+                continue
+            if root is None or root.hex() != latest["root_hash"].lower():
+                problems.append(
+                    Problem(
+                        "root",
+                        seq,
+                        line_no,
+                        f"record {seq} (line {line_no}) is not in the signed tree of size {n}: "
+                        "altered, or inserted with a forged proof",
+                    )
+                )
+    if report.ok:
+        report.notes.append(
+            f"筛选导出（{filters}）：{report.records} 条记录均经包含证明核对至签名根；"
+            "这证明每条记录真实未改，但不能证明没有遗漏记录（需全量导出）"
+        )
+        report.notes.append(
+            f"filtered export ({filters}): each of {report.records} records checked against the signed root "
+            "by its inclusion proof; this proves each record genuine, not that none was left out (a full export does)"
+        )
+    return report
 
 
 def verify_inclusion_file(

@@ -17,6 +17,7 @@ from pathlib import Path
 from retrieval.atomic_file import write_atomic
 from retrieval.report.model import RetrievalReport
 from retrieval.report.render_docx import docx_bytes
+from retrieval.report.render_pdf import pdf_bytes
 from retrieval.report.render_text import render_html, render_markdown
 
 
@@ -52,12 +53,16 @@ FORMATS: dict[str, ReportFormat] = {
 }
 
 
+# Made on request only, never in a batch: it needs LibreOffice (``render_pdf``), which may be absent.
+ON_REQUEST: dict[str, ReportFormat] = {"pdf": ReportFormat("pdf", ".pdf", "application/pdf", pdf_bytes)}
+
+
 def report_format(name: str) -> ReportFormat:
-    """The format called ``name``; ValueError naming the choices otherwise."""
-    try:
-        return FORMATS[name]
-    except KeyError:
-        raise ValueError(f"format: {name!r} is not one of {', '.join(FORMATS)}") from None
+    """The format called ``name`` (the batch's four, or PDF); ValueError naming the choices otherwise."""
+    found = FORMATS.get(name) or ON_REQUEST.get(name)
+    if found is None:
+        raise ValueError(f"format: {name!r} is not one of {', '.join([*FORMATS, *ON_REQUEST])}")
+    return found
 
 
 def render_report_files(report: RetrievalReport, formats: Iterable[str] = tuple(FORMATS)) -> dict[str, bytes]:

@@ -334,7 +334,7 @@ def test_one_courts_records_exports_and_searches_are_invisible_to_another_court(
         # search snapshot); never as the court of a record's actor.
         if fmt == "csv":
             rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
-            assert rows and all(row["court"] != COURT_A for row in rows)
+            assert rows and all(row["法院"] != COURT_A for row in rows)
         else:
             lines = [json.loads(line) for line in export.text.splitlines() if line.strip()]
             actors = [line["record"]["actor"] for line in lines if "record" in line]

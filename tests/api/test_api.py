@@ -378,8 +378,10 @@ def test_csv_export_opens_in_excel_with_chinese_intact(env: Env) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows and {r["court"] for r in rows} == {COURT_A}
-    assert any(r["trigger"] == "缺乏明确或统一裁判规则" and r["role"] == "承办法官" for r in rows)
+    assert rows and {r["法院"] for r in rows} == {COURT_A}
+    assert any(r["检索情形"] == "缺乏明确或统一裁判规则" and r["角色"] == "承办法官" for r in rows)
+    assert list(rows[0])[:3] == ["序号", "时间（北京时间，UTC+08:00）", "记录类型"]
+    assert all(r["时间（北京时间，UTC+08:00）"].endswith("+08:00") for r in rows)
     exports = env.records("auditor_a", kind="export")
     assert (
         exports and exports[-1]["payload"]["format"] == "csv" and exports[-1]["payload"]["complete"] is False

@@ -181,6 +181,93 @@ def test_sign_in_search_open_a_case_and_mark_a_result(server: Server) -> None:
     assert decisions[0].payload["search_id"] == searches[0].seq
 
 
+FOCUS = "被告人是否构成入户盗窃；多次盗窃的数额如何累计"
+SIMILAR_REASON = "同为入户盗窃，手段与情节相同"
+NOT_SIMILAR_REASON = "该案为扒窃，行为方式不同"
+
+
+def _report_marks(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """(effect line, 比对结论 line) of every case in the DOCX, and its whole text (table cells too)."""
+    import docx
+
+    document = docx.Document(str(path))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    paragraphs = [*cells, *(p.text for p in document.paragraphs)]  # the info table, then the body
+    pairs, effect = [], None
+    for text in paragraphs:
+        if text.startswith("效力："):
+            effect = text
+        elif text.startswith("比对结论："):
+            assert effect is not None, text
+            pairs.append((effect, text))
+    return pairs, paragraphs
+
+
+def test_the_trigger_must_be_chosen_then_two_marks_go_into_the_downloaded_report(server: Server) -> None:
+    _, expect = _require_browser()
+    problems: list[str] = []
+    with _page(server.url + "/", problems) as page:
+        page.fill("#token", server.token)
+        page.click("#signin-button")
+        expect(page.locator("#who")).to_contain_text("王法官")
+        page.fill("#case_number", PENDING["case_number"])
+        page.fill("#facts", PENDING["facts"])
+        page.fill("#dispute_focus", FOCUS)
+        page.click("#search-button")  # no 检索情形 chosen: refused, in Chinese, nothing sent
+        expect(page.locator("#search-error")).to_contain_text("请选择检索情形")
+        assert "请选择检索情形" in page.eval_on_selector("#trigger", "e => e.validationMessage")
+        assert page.locator("#results").is_hidden()
+        page.select_option("#trigger", "拟提交专业法官会议或审委会讨论")
+        expect(page.locator("#search-error")).to_be_hidden()
+        page.click("#search-button")
+        page.wait_for_selector(".result", timeout=30_000)
+        # no 罪名 given: the predicted ones are offered for the judge to confirm or correct
+        expect(page.locator("#predicted")).to_contain_text("请确认或更正")
+        page.locator("#predicted button").first.click()
+        assert page.input_value("#charges") == "盗窃罪"
+        receipt = page.inner_text("#receipt")
+        assert "语义检索" in receipt and "semantic" not in receipt  # Chinese names, not codes
+        # the four tiers are always listed; an empty one says so
+        headings = page.locator(".tier h3").all_inner_texts()
+        assert [h.split(" ")[0] for h in headings[:4]] == ["第1层", "第2层", "第3层", "第4层"]
+        for tier in page.locator(".tier").all():
+            assert tier.locator(".result").count() > 0 or "未检索到" in tier.inner_text()
+
+        cards = page.locator(".result")
+        first, second = cards.nth(0), cards.nth(1)
+        assert first.locator(".effect.must").count() == 1  # a guiding case: binds once found similar
+        first_title = first.locator(".title button.link").inner_text()
+        second_title = second.locator(".title button.link").inner_text()
+        first.locator("input[value='类案']").check()
+        first.locator("input[type=text]").fill(SIMILAR_REASON)
+        first.locator("button[type=submit]").click()
+        expect(first.locator(".marked")).to_contain_text("已标注为类案")
+        second.locator("input[value='非类案']").check()
+        second.locator("input[type=text]").fill(NOT_SIMILAR_REASON)
+        second.locator("button[type=submit]").click()
+        expect(second.locator(".marked")).to_contain_text("已标注为非类案")
+
+        with page.expect_download() as downloaded:
+            page.click("#report-actions button[data-format='docx']")
+        report_path = REPORT.parent / ("marked-" + downloaded.value.suggested_filename)
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        downloaded.value.save_as(report_path)
+        expect(page.locator("#report-status")).to_contain_text("已下载")
+    assert problems == [], problems
+
+    pairs, paragraphs = _report_marks(report_path)
+    marked = [(effect, verdict) for effect, verdict in pairs if verdict != "比对结论：待比对"]
+    assert marked == [  # exactly the two marks, each with the effect it gives the case
+        ("效力：应当参照", f"比对结论：类案。理由：{SIMILAR_REASON}"),
+        ("效力：经比对不属于类案，不予参照", f"比对结论：非类案。理由：{NOT_SIMILAR_REASON}"),
+    ], marked
+    assert len(pairs) > 2 and all(e.startswith("效力：可以参考") for e, v in pairs if (e, v) not in marked)
+    text = "\n".join(paragraphs)
+    assert FOCUS in text and "拟提交专业法官会议或审委会讨论" in text
+    assert f"{first_title}" in text and f"{second_title}" in text
+    assert f"：类案。理由：{SIMILAR_REASON}" in text and f"：非类案。理由：{NOT_SIMILAR_REASON}" in text
+
+
 def test_the_court_management_sees_the_summary_and_exports_but_no_search_form(server: Server) -> None:
     _, expect = _require_browser()
     problems: list[str] = []
@@ -193,6 +280,19 @@ def test_the_court_management_sees_the_summary_and_exports_but_no_search_form(se
         assert page.input_value("#summary_from") <= page.input_value("#summary_to")
         page.click("#summary-button")
         expect(page.locator("#summary table")).to_contain_text("强制检索次数")
+        expect(page.locator("#summary table")).to_contain_text("检索涉及案件数（不同案号）")
+        expect(page.locator("#summary-chart .bars")).to_have_count(2)  # drawn in the page, no image fetched
+        assert page.locator("#summary-chart meter.bar").count() >= 2
+        expect(page.locator("#summary-cases table")).to_contain_text(PENDING["case_number"])
+        figures = dict(
+            zip(
+                page.locator("#summary table.figures th").all_inner_texts(),
+                page.locator("#summary table.figures td").all_inner_texts(),
+                strict=False,
+            )
+        )
+        assert figures["检索涉及案件数（不同案号）"] == "1" and int(figures["强制检索次数"]) >= 2
+        page.screenshot(path=str(SCREENSHOT.with_name("management.png")), full_page=True)
         with page.expect_download() as downloaded:
             page.click("#export-actions button[data-export='jsonl']")
         exported = REPORT.parent / downloaded.value.suggested_filename

@@ -14,6 +14,7 @@ from api.http.report_schemas import (
     BatchListOut,
     BatchStatusOut,
     ReportFormatName,
+    SearchReportFormatName,
     SummaryFormatName,
 )
 from api.http.schemas import RowId, control_character_notes
@@ -100,7 +101,8 @@ def batch_summary(
     response_class=Response,
     summary="The 类案检索报告 of a past search, rebuilt from its audit record (audited as a report)",
     responses={
-        409: {"description": "the index has changed since the search: its results cannot be replayed"}
+        409: {"description": "the index has changed since the search: its results cannot be replayed"},
+        501: {"description": "PDF asked for where LibreOffice is not installed"},
     },
 )
 def search_report(
@@ -108,7 +110,9 @@ def search_report(
     principal: PrincipalDep,
     services: ServicesDep,
     client: ClientDep,
-    format: FormatQ = ReportFormatName.DOCX,
+    format: Annotated[
+        SearchReportFormatName, Query(description="docx, html, md, json, or pdf (needs LibreOffice)")
+    ] = SearchReportFormatName.DOCX,
 ) -> Response:
     rendered = report_making.search_report(services, principal, client, search_id, format.value)
     return Response(rendered.content, media_type=rendered.media_type, headers=_attachment(rendered.filename))

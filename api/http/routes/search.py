@@ -59,6 +59,7 @@ def search_input(principal: Principal, body: SearchBody) -> SearchInput:
         case_number=body.case_number,
         trigger=body.trigger,
         trigger_note=body.trigger_note,
+        dispute_focus=(body.dispute_focus or "").strip() or None,
         endpoint="searches",
         requested_methods=[m.value for m in body.methods] if body.methods else None,
         parties=[Party(p.name, p.role) for p in body.parties],

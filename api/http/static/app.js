@@ -28,29 +28,48 @@ function showError(box, error) {
   box.textContent = error;
 }
 
+// The judge reads Chinese only: the server's message_zh, else a Chinese text by status; never the
+// English message_en or the browser's own (English) network error.
+const STATUS_ZH = {
+  401: "登录已失效，请重新登录", 403: "无权进行此操作", 404: "未找到", 409: "操作与当前状态冲突",
+  413: "提交的内容过长", 422: "填写的内容有误", 429: "操作过于频繁，请稍后再试",
+  500: "服务器内部错误", 501: "服务器不支持该功能", 503: "服务暂不可用，请稍后再试",
+};
+
+function zhError(status, data) {
+  const err = data && data.error ? data.error : null;
+  if (err && err.message_zh) return new Error(err.message_zh);
+  return new Error((STATUS_ZH[status] || "请求失败") + "（" + status + "）");
+}
+
+async function send(path, options) {
+  try {
+    return await fetch(API + path, options);
+  } catch (e) {
+    throw new Error("无法连接检索服务，请检查网络后重试");
+  }
+}
+
 async function api(method, path, body) {
   const headers = { "Authorization": "Bearer " + token() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(API + path, {
+  const response = await send(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   let data = null;
   try { data = await response.json(); } catch (e) { data = null; }
-  if (!response.ok) {
-    const err = data && data.error ? data.error : { message_zh: "请求失败（" + response.status + "）" };
-    throw new Error(err.message_zh || err.message_en || String(response.status));
-  }
+  if (!response.ok) throw zhError(response.status, data);
   return data;
 }
 
 // A file the server makes (a report, a summary, an export): fetched with the token, saved under the
 // name the server gives in Content-Disposition. Returns that name.
 async function download(path, fallbackName) {
-  const response = await fetch(API + path, { headers: { "Authorization": "Bearer " + token() } });
+  const response = await send(path, { headers: { "Authorization": "Bearer " + token() } });
   if (!response.ok) {
-    let err = null;
-    try { err = (await response.json()).error; } catch (e) { err = null; }
-    throw new Error(err && err.message_zh ? err.message_zh : "请求失败（" + response.status + "）");
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    throw zhError(response.status, data);
   }
   const disposition = response.headers.get("Content-Disposition") || "";
   const match = /filename="([^"]+)"/.exec(disposition);
@@ -90,6 +109,8 @@ async function signIn(event) {
     $("search").hidden = !CASEWORK_ROLES.includes(me.role);
     $("management").hidden = !SUMMARY_ROLES.includes(me.role);
     $("export-actions").hidden = !EXPORT_ROLES.includes(me.role);
+    // 审判管理 has no search form: the page opens on this month's summary.
+    if (!$("management").hidden && $("search").hidden) showSummary();
   } catch (e) {
     sessionStorage.removeItem(TOKEN_KEY);
     showError(box, "登录失败：" + e.message);
@@ -117,6 +138,7 @@ function searchBody(form) {
     case_number: data.get("case_number").trim(),
     trigger: data.get("trigger"),
     facts: data.get("facts"),
+    dispute_focus: (data.get("dispute_focus") || "").trim() || null,
     charges: splitList(data.get("charges") || ""),
     articles: splitList(data.get("articles") || ""),
     keywords: { must: splitList(data.get("must") || ""), must_not: splitList(data.get("must_not") || "") },
@@ -134,10 +156,28 @@ function searchBody(form) {
   return body;
 }
 
+// 检索情形 has no default (a default would be counted in the Art. 13 summary as if chosen): the
+// browser refuses the form without one, with this Chinese message in its bubble and on the page.
+const TRIGGER_MISSING = "请选择检索情形（指导意见第二条），未选择不能检索";
+
+function triggerInvalid() {
+  $("trigger").setCustomValidity(TRIGGER_MISSING);
+  showError($("search-error"), TRIGGER_MISSING);
+}
+
+function triggerChosen() {
+  $("trigger").setCustomValidity("");
+  if ($("search-error").textContent === TRIGGER_MISSING) $("search-error").hidden = true;
+}
+
 async function runSearch(event) {
   event.preventDefault();
   const box = $("search-error");
   box.hidden = true;
+  if (!$("trigger").value) {  // also when a script submits the form without the browser's check
+    triggerInvalid();
+    return;
+  }
   const button = $("search-button");
   button.disabled = true;
   try {
@@ -272,20 +312,37 @@ async function downloadReport(event) {
   }
 }
 
+// The same names as the form's method checkboxes (index.html): the receipt shows no English codes.
+function methodName(code) {
+  const box = document.querySelector("input[name=method][value='" + code + "']");
+  return box && box.parentElement ? box.parentElement.textContent.trim() : code;
+}
+
 function renderResults(result) {
   $("results").hidden = false;
   currentSearchId = result.search_id;
   $("report-status").textContent = "";
   predictedCauses(result);
   $("receipt").textContent = "检索编号 " + result.search_id + "；审计记录哈希 " + result.audit.leaf_hash +
-    "；检索方法 " + result.methods.join("、") + "；罪名/案由 " + (result.causes_used.join("、") || "-") +
+    "；检索方法 " + result.methods.map(methodName).join("、") + "；罪名/案由 " + (result.causes_used.join("、") || "-") +
     (result.causes_predicted ? "（预测）" : "") + "；索引 " + result.index.build_id;
   const tiers = $("tiers");
   tiers.replaceChildren();
-  if (!result.tiers.length) tiers.append(el("p", { text: "未检索到结果" }));
-  for (const group of result.tiers) {
-    const section = el("div", { class: "tier" }, el("h3", { text: "第" + group.tier + "层 " + group.label }));
-    for (const item of group.results) section.append(resultCard(result.search_id, item));
+  if (!result.tiers.length) tiers.append(el("p", { class: "none-found", text: "未检索到结果" }));
+  // Art. 4 tiers 1–4 are always listed, an empty one as 未检索到 (the report does the same); 其他 when found.
+  const groups = new Map(result.tiers.map((group) => [group.tier, group]));
+  const labels = result.tier_labels || {};
+  const shown = [1, 2, 3, 4, ...result.tiers.map((g) => g.tier).filter((t) => t > 4)];
+  for (const tier of shown) {
+    const group = groups.get(tier);
+    const label = group ? group.label : labels[String(tier)] || "";
+    const section = el("div", { class: "tier", "data-tier": String(tier) },
+      el("h3", { text: "第" + tier + "层 " + label }));
+    if (!group || !group.results.length) {
+      section.append(el("p", { class: "none-found", text: "未检索到该层级的案例" }));
+    } else {
+      for (const item of group.results) section.append(resultCard(result.search_id, item));
+    }
     tiers.append(section);
   }
   relatedList($("related"), result.related);
@@ -312,30 +369,73 @@ function summaryQuery(format) {
   return "/audit/summary?from=" + $("summary_from").value + "&to=" + $("summary_to").value + "&format=" + format;
 }
 
+// A horizontal bar chart of <meter> elements: native bars, no drawing library, nothing fetched, and no
+// inline style (the CSP allows none); app.css gives them their length and colour.
+function barChart(title, rows) {
+  const max = Math.max(1, ...rows.map(([, n]) => n));
+  const chart = el("div", { class: "bars", role: "figure", "aria-label": title },
+    el("div", { class: "bars-title", text: title }));
+  for (const [label, n] of rows) {
+    chart.append(el("div", { class: "bar-row" },
+      el("span", { class: "bar-label", text: label }),
+      el("meter", { class: "bar", min: "0", max: String(max), value: String(n), "aria-label": label }),
+      el("span", { class: "bar-value", text: String(n) })));
+  }
+  return chart;
+}
+
+function casesTable(cases) {
+  const table = el("table", { class: "figures cases" },
+    el("tr", {}, ...["待决案件案号", "案件类型", "检索次数", "检索情形", "检索人", "首次/末次检索",
+      "检得第一、二层级", "已标注/类案", "报告数"].map((h) => el("th", { text: h }))));
+  for (const c of cases) {
+    table.append(el("tr", {},
+      el("td", { text: c.case_number }), el("td", { text: c.case_type }),
+      el("td", { text: String(c.searches) }), el("td", { text: c.triggers.join("、") }),
+      el("td", { text: c.users.join("、") }),
+      el("td", { text: c.first_day === c.last_day ? c.first_day : c.first_day + " 至 " + c.last_day }),
+      el("td", { text: c.found_tier_1_2 ? "是" : "否" }),
+      el("td", { text: c.marked_results + " / " + c.marked_similar }),
+      el("td", { text: String(c.reports) })));
+  }
+  return table;
+}
+
 async function showSummary(event) {
-  event.preventDefault();
+  if (event) event.preventDefault();
   const box = $("summary-error");
   box.hidden = true;
   const out = $("summary");
+  const chart = $("summary-chart");
+  const list = $("summary-cases");
+  chart.hidden = list.hidden = true;
+  if (!$("summary-form").checkValidity()) {
+    showError(box, "请填写统计期间的起止日期（YYYY-MM-DD）");
+    return;
+  }
   out.replaceChildren(el("p", { text: "正在核验审计日志并统计…" }));
   try {
     const s = await api("GET", summaryQuery("json"));
     out.replaceChildren(el("p", { class: "meta", text: (s.court || "全部法院") + "，" + s.from + " 至 " + s.to + "（北京时间）" }),
       figuresTable([
         ["强制检索次数", String(s.searches)],
-        ["按检索情形", counts(s.by_trigger)],
-        ["按案件类型", counts(s.by_case_type)],
-        ["按检索人", counts(s.by_user)],
+        ["检索涉及案件数（不同案号）", String(s.cases)],
+        ["按检索情形（次）", counts(s.by_trigger)],
+        ["按案件类型（次）", counts(s.by_case_type)],
+        ["按案件类型（件）", counts(s.cases_by_case_type)],
+        ["按检索人（次）", counts(s.by_user)],
         ["检得指导性案例或最高法案例的检索", s.searches_with_tier_1_2 + "（" + percent(s.tier_1_2_share) + "）"],
+        ["检得指导性案例或最高法案例的案件", String(s.cases_with_tier_1_2)],
         ["已标注结果 / 其中类案", s.marked_results + " / " + s.marked_similar + "（" + percent(s.similar_share) + "）"],
-        ["生成类案检索报告", String(s.reports)],
+        ["生成类案检索报告（份 / 涉及案件）", s.reports + " / " + s.cases_with_report],
       ]));
-    const chart = await fetch(API + summaryQuery("png"), { headers: { "Authorization": "Bearer " + token() } });
-    if (chart.ok) {
-      const reader = new FileReader();
-      reader.onload = () => out.append(el("img", { class: "chart", src: reader.result, alt: "每日检索次数" }));
-      reader.readAsDataURL(await chart.blob());
-    }
+    chart.replaceChildren(
+      barChart("每日检索次数", s.per_day.map((d) => [d.date.slice(5), d.searches])),
+      barChart("按检索情形（次）", Object.entries(s.by_trigger)));
+    chart.hidden = false;
+    list.replaceChildren(el("h3", { text: "按案件（" + s.cases + " 件）" }),
+      s.per_case.length ? casesTable(s.per_case) : el("p", { class: "none-found", text: "本期间未检索案件" }));
+    list.hidden = false;
   } catch (e) {
     out.replaceChildren();
     showError(box, e.message);
@@ -416,6 +516,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", signIn);
   $("signout-button").addEventListener("click", signOut);
   $("search-form").addEventListener("submit", runSearch);
+  $("trigger").addEventListener("invalid", triggerInvalid);
+  $("trigger").addEventListener("change", triggerChosen);
   $("case-close").addEventListener("click", () => { $("case").hidden = true; });
   $("report-actions").addEventListener("click", downloadReport);
   $("summary-form").addEventListener("submit", showSummary);

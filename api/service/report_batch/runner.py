@@ -142,6 +142,7 @@ def _search_input(principal: Principal, case: PendingCase, job: BatchJob) -> Sea
         case_number=case.case_number,
         trigger=case.trigger,
         trigger_note=case.trigger_note,
+        dispute_focus=case.dispute_focus,
         endpoint=ENDPOINT,
         requested_methods=None,
         batch=BatchRef(job.batch_id, case.item),

@@ -23,9 +23,11 @@ import docx
 import openpyxl
 import pytest
 
+from api.cli.common import os_user
 from api.cli.main import main as leian
 from api.service.config import Settings
 from api.service.report_batch import runner
+from api.service.report_batch.operator import OS_USERS_FILE
 from api.service.report_batch.pending import BadRow, PendingCase, read_pending
 from retrieval import atomic_file
 from retrieval.audit import merkle
@@ -41,6 +43,8 @@ from tests.conftest import SAMPLES, read_jsonl
 pytestmark = pytest.mark.slow
 
 SAMPLE = read_jsonl(SAMPLES / "pending" / "pending_cases.jsonl")
+# The rows name several judges: the batch runs as an admin's audited override (api/service/report_batch/operator.py).
+OVERRIDE = ["--admin-override", "审判管理办公室交办的批量检索"]
 TRIGGER = "拟提交专业法官会议或审委会讨论"
 DEFAULT_TRIGGER = "其他"
 
@@ -99,6 +103,7 @@ class Batch:
                 "--trigger",
                 DEFAULT_TRIGGER,
                 "--quiet",
+                *OVERRIDE,
                 *extra,
             ]
         )
@@ -155,6 +160,7 @@ def batch(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     root = tmp_path_factory.mktemp("report-batch")
     settings = settings_for(sample_index, root)
     create_accounts(settings)
+    settings.data_dir.joinpath(OS_USERS_FILE).write_text(json.dumps({os_user(): "admin"}), "utf-8")
     made = Batch(settings, _write_pending(root / "pending.jsonl"), root / "out", sample_index)
     with pytest.MonkeyPatch.context() as patch:  # dies after case 1's search record
         _kill_at(patch, "record_report", 1)
@@ -206,6 +212,12 @@ def test_search_records_carry_trigger_batch_and_subject(batch: Batch) -> None:
     assert searches[2].actor.user == "judge_b" and searches[2].actor.court == COURT_B
     assert searches[3].actor.user == "judge_a"  # --user for a row that names no judge
     assert searches[3].payload["causes_predicted"] and searches[1].payload["endpoint"] == "reports/batch"
+    assert {r.client for r in searches.values()} == {f"cli:{os_user()}"}  # who ran the batch
+    overrides = [r for r in batch.records() if r.kind == "override" and r.payload["target"] == batch_id]
+    assert overrides and overrides[0].seq < min(r.seq for r in searches.values())
+    assert overrides[0].actor.user == "admin" and {"judge_a", "judge_b"} <= set(
+        overrides[0].payload["as_users"]
+    )
 
 
 def test_summary_xlsx_matches_csv(batch: Batch) -> None:
@@ -263,15 +275,21 @@ def test_a_case_without_dispute_focus_leaves_it_to_the_judge(batch: Batch) -> No
 
 
 def test_rerun_changes_nothing_and_replayed_reports_equal_the_live_ones(batch: Batch) -> None:
-    before = len(batch.records())
+    def acts() -> list[str]:  # each run's admin override is itself recorded; nothing else may be
+        return [r.kind for r in batch.records() if r.kind != "override"]
+
+    def overrides() -> int:
+        return sum(r.kind == "override" for r in batch.records())
+
+    before, overridden = acts(), overrides()
     assert batch.run() == 1
-    assert len(batch.records()) == before
+    assert acts() == before and overrides() == overridden + 1
     live = {p.name: json.loads(p.read_text("utf-8")) for p in (batch.out / "reports").glob("*.json")}
     # lose every report and the state: all cases come back from their records, none is searched again
     shutil.rmtree(batch.out / "reports")
     (batch.out / "state.jsonl").unlink()
     assert batch.run() == 1
-    assert len(batch.records()) == before
+    assert acts() == before and overrides() == overridden + 2
     replayed = {p.name: json.loads(p.read_text("utf-8")) for p in (batch.out / "reports").glob("*.json")}
     assert replayed == live and len(live) == len(OK_ITEMS)
 
@@ -305,7 +323,19 @@ def test_a_folder_holds_one_batch(batch: Batch, tmp_path: Path, capsys: pytest.C
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps(_rows()[0], ensure_ascii=False) + "\n", encoding="utf-8")
     code = leian(
-        ["report", "batch", str(other), "--out", str(batch.out), "--index", str(batch.index), "--quiet"]
+        [
+            "report",
+            "batch",
+            str(other),
+            "--out",
+            str(batch.out),
+            "--index",
+            str(batch.index),
+            "--data",
+            str(batch.settings.data_dir),
+            "--quiet",
+            *OVERRIDE,
+        ]
     )
     assert code == 2 and "another input" in capsys.readouterr().err
     assert batch.run("--user", "judge_b") == 2  # another default subject is another batch

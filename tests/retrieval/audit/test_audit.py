@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -222,8 +223,10 @@ def test_every_proof_up_to_40_leaves_verifies_and_tampering_fails():
     other = hashlib.sha256(b"other").digest()
     for n in range(1, 41):
         assert roots[n] == ref_mth(data[:n]) == merkle.Frontier.of(leaves[:n]).root()
+        prover = merkle.InclusionProver(leaves[:n])  # the memoised one an export uses: same paths
         for i in range(n):
             proof = merkle.inclusion_proof(i, leaves[:n])
+            assert prover.proof(i) == proof
             assert merkle.verify_inclusion(i, n, leaves[i], proof, roots[n])
             assert verify._root_from_path(i, n, leaves[i], proof) == roots[n]
             assert not merkle.verify_inclusion(i, n, other, proof, roots[n])
@@ -628,10 +631,20 @@ def test_bad_input_exits_2(exported, tmp_path):
     assert audit_main(["verify", str(exported / "export.jsonl"), str(tmp_path / "nope.json")]) == 2
     assert audit_main(["verify"]) == 2
     with AuditLog(exported / "audit.db") as log, open(tmp_path / "court.jsonl", "wb") as fp:
-        log.export_jsonl(fp, RecordFilter(case_number="(2024)京01刑初3号"))
+        size = log.latest_checkpoint().checkpoint.tree_size
+        n = log.export_jsonl(fp, RecordFilter(case_number="(2024)京01刑初3号"), tree_size=size)
+    # a filtered export carries each record's inclusion proof: checked record by record
+    report = verify.verify_export(tmp_path / "court.jsonl", exported / "checkpoint.json")
+    assert report.ok and report.records == n >= 1, report.summary()
+    # one without them (as earlier versions wrote) cannot be checked against the root: refused
+    lines = [json.loads(line) for line in (tmp_path / "court.jsonl").read_text("utf-8").splitlines()]
+    del lines[0]["header"]["proofs"]
+    for line in lines[1:]:
+        del line["proof"]
+    (tmp_path / "old.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), "utf-8")
     with pytest.raises(verify.VerifyInputError, match="filtered export"):
-        verify.verify_export(tmp_path / "court.jsonl", exported / "checkpoint.json")
-    assert audit_main(["verify", str(tmp_path / "court.jsonl"), str(exported / "checkpoint.json")]) == 2
+        verify.verify_export(tmp_path / "old.jsonl", exported / "checkpoint.json")
+    assert audit_main(["verify", str(tmp_path / "old.jsonl"), str(exported / "checkpoint.json")]) == 2
 
 
 def test_single_record_inclusion_proof(exported):
@@ -679,14 +692,20 @@ def test_filters_and_csv_export(exported, tmp_path):
         assert len(list(log.iter_records(RecordFilter(since=last)))) >= 1
         buffer = io.BytesIO()
         assert log.export_csv(buffer) == 42
+        log_records = list(log.iter_records())
     raw = buffer.getvalue()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert len(rows) == 42
-    assert rows[3]["court"] == "北京市第一中级人民法院" and rows[3]["case_number"] == "(2024)京01刑初3号"
-    assert rows[3]["methods"] == "keyword;semantic" and rows[3]["n_results"] == "2"
-    assert rows[40]["kind"] == "decision" and rows[40]["user"] == "李庭长" and rows[40]["n_results"] == ""
-    assert rows[41]["user"].startswith("'=")  # not run as a formula by Excel
+    assert rows[3]["法院"] == "北京市第一中级人民法院" and rows[3]["待决案件案号"] == "(2024)京01刑初3号"
+    assert rows[3]["检索方法"] == "keyword;semantic" and rows[3]["结果数"] == "2"
+    assert rows[40]["记录类型"] == "类案标注" and rows[40]["用户"] == "李庭长" and rows[40]["结果数"] == ""
+    assert rows[41]["用户"].startswith("'=")  # not run as a formula by Excel
+    # Beijing time, offset stated, the same instant as the record's UTC time
+    utc = log_records[0].at
+    shown = dt.datetime.fromisoformat(rows[0]["时间（北京时间，UTC+08:00）"])
+    assert shown.utcoffset() == dt.timedelta(hours=8)
+    assert shown == dt.datetime.fromisoformat(utc.replace("Z", "+00:00"))
 
 
 # -- fail-closed ----------------------------------------------------------------------------------

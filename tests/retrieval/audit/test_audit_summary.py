@@ -524,3 +524,38 @@ def test_http_summary_counts_a_real_search_and_its_marks(api: Env) -> None:
     assert figures["by_trigger"] == {T_RULE: 1}
     assert figures["searches_with_tier_1_2"] == 1  # the sample corpus has a guiding case on theft
     assert (figures["marked_results"], figures["marked_similar"]) == (1, 1)
+
+
+def test_cases_are_distinct_pending_case_numbers_with_their_own_figures(tmp_path: Path, clock: Clock) -> None:
+    """One case searched twice (its 案号 printed once with half-width brackets) and another once."""
+    x, x_half, y = "（2025）浙0106刑初12号", "(2025)浙0106刑初12号", "（2025）浙0106民初345号"
+    with AuditLog(tmp_path / "audit.sqlite") as log:
+        s1 = _search(log, clock, "2025-03-02T01:00:00.000", A1, T_RULE, x, [1, 4])
+        s2 = _search(log, clock, "2025-03-05T01:00:00.000", A2, T_MEETING, x_half, [4])
+        s3 = _search(log, clock, "2025-03-06T01:00:00.000", A1, T_RULE, y, [3])
+        _marks(log, clock, "2025-03-07T01:00:00.000", s1, A1, [("doc-0", "类案"), ("doc-1", "非类案")])
+        _marks(log, clock, "2025-03-07T02:00:00.000", s3, A1, [("doc-0", "非类案")])
+        clock.now = utc("2025-03-07T03:00:00.000")
+        log.append("report", Actor(*A1[:1], "承办法官", A1[1]), "t", {"search_id": s2, "case_number": x_half})
+        records = [r.to_dict() for r in log.iter_records()]
+    summary = summarise(records, COURT_A, Period.parse(*MARCH))
+    assert (summary.searches, summary.cases) == (3, 2)
+    assert summary.cases_by_case_type == [("刑事一审", 1), ("民事一审", 1)]
+    assert (summary.cases_with_tier_1_2, summary.cases_with_report) == (1, 1)
+    first, second = summary.per_case
+    assert first.case_number == x and first.searches == 2 and first.users == ("judge_a", "judge_a2")
+    assert (first.first_day, first.last_day) == (dt.date(2025, 3, 2), dt.date(2025, 3, 5))
+    assert (first.marked_results, first.marked_similar, first.reports, first.found_tier_1_2) == (
+        2,
+        1,
+        1,
+        True,
+    )
+    assert second.case_number == y and (second.searches, second.marked_results, second.marked_similar) == (
+        1,
+        1,
+        0,
+    )
+    rows = {(section, item): value for section, item, value in summary.table()}
+    assert rows[("概要", "检索涉及案件数（不同案号）")] == 2 and rows[("按案件（检索次数）", x)] == 2
+    assert summary.to_dict()["per_case"][0]["triggers"] == sorted([T_RULE, T_MEETING])
