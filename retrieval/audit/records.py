@@ -250,8 +250,8 @@ class ShownResult:
 
     ``holding`` is the key point as shown (``key_point_kind`` says whether it is the published
     裁判要点 or sentences selected from the reasoning); ``citation`` is how the case is cited
-    (指导案例N号, 公报 issue, 案号); ``causes``/``outcome``/``committee`` feed the Art. 11 conflict
-    check, ``authority_kind`` the Art. 9 effect once the judge has marked the case.
+    (指导案例N号, 公报 issue, 案号); ``causes``/``outcome``/``committee`` and ``outcome_detail`` (the
+    parsed outcome with its decisive circumstances) feed the Art. 11 conflict check, ``authority_kind`` the Art. 9 effect once the judge has marked the case.
     """
 
     doc_id: str
@@ -270,9 +270,10 @@ class ShownResult:
     causes: tuple[str, ...] = ()
     outcome: str | None = None
     committee: bool = False
+    outcome_detail: Mapping[str, Any] | None = None  # retrieval.report.conflicts.outcome_profile
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "doc_id": self.doc_id,
             "title": self.title,
             "case_number": self.case_number,
@@ -290,12 +291,16 @@ class ShownResult:
             "outcome": self.outcome,
             "committee": self.committee,
         }
+        if self.outcome_detail is not None:
+            body["outcome_detail"] = dict(self.outcome_detail)
+        return body
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShownResult:
         tier = data.get("tier")
         court = data.get("court")
         explanation = data.get("explanation")
+        detail = data.get("outcome_detail")
         return cls(
             doc_id=str(data["doc_id"]),
             title=_str_or_none(data.get("title")),
@@ -313,6 +318,7 @@ class ShownResult:
             causes=_strings(data.get("causes")),
             outcome=_str_or_none(data.get("outcome")),
             committee=bool(data.get("committee")),
+            outcome_detail=dict(detail) if isinstance(detail, Mapping) else None,
         )
 
 

@@ -1,0 +1,60 @@
+"""criminal_outcome: sentences defendant by defendant, revoked suspensions, exemptions, 累犯 and roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.parsing.criminal_outcome import PenaltyKind, criminal_outcome, read_sentence
+from tests.conftest import SAMPLES
+
+
+def test_suspended_custodial_and_fine():
+    s = read_sentence("甲", "被告人甲犯盗窃罪，判处拘役四个月，缓刑六个月，并处罚金人民币二千元。")
+    assert (s.kind, s.principal, s.term_months, s.probation_months, s.fine) == (
+        PenaltyKind.SUSPENDED,
+        "拘役",
+        4,
+        6,
+        2000.0,
+    )
+    s = read_sentence("乙", "被告人乙犯诈骗罪，判处有期徒刑三年三个月，并处罚金人民币二万元。")
+    assert (s.kind, s.term_months, s.fine) == (PenaltyKind.CUSTODIAL, 39, 20000.0)
+
+
+def test_revoked_suspension_is_executed_not_suspended():
+    s = read_sentence(
+        "甲",
+        "被告人甲犯盗窃罪，判处有期徒刑六个月，撤销对被告人甲宣告的缓刑，与前罪有期徒刑一年并罚，"
+        "决定执行有期徒刑一年四个月，并处罚金人民币三千元。",
+    )
+    assert s.kind is PenaltyKind.CUSTODIAL and s.revoked_suspension and s.term_months == 16
+
+
+def test_exempted_acquitted_and_life():
+    assert read_sentence("丙", "被告人丙犯故意伤害罪，免予刑事处罚。").kind is PenaltyKind.EXEMPTED
+    assert read_sentence("丁", "被告人丁无罪。").kind is PenaltyKind.ACQUITTED
+    life = read_sentence("戊", "被告人戊犯故意杀人罪，判处无期徒刑，剥夺政治权利终身。")
+    assert life.kind is PenaltyKind.CUSTODIAL and life.principal == "无期徒刑" and life.term_months is None
+
+
+def test_combined_sentence_uses_what_is_executed():
+    text = (SAMPLES / "judgments" / "2022_zhe0212_xingchu_1045.txt").read_text(encoding="utf-8")
+    outcome = criminal_outcome(text)
+    assert [d.name for d in outcome.defendants] == ["韩立军", "蔡文博", "邵明"]
+    assert [d.term_months for d in outcome.defendants] == [102, 60, 24]  # 决定执行 8年6个月, 5年; 2年
+    assert [d.kind for d in outcome.defendants][-1] is PenaltyKind.SUSPENDED
+    assert outcome.roles == ("主犯", "从犯") and not outcome.recidivist
+
+
+def test_recidivist_read_from_reasoning_and_appeal_upheld_unread():
+    text = (SAMPLES / "judgments" / "2023_zhe0106_xingchu_123.txt").read_text(encoding="utf-8")
+    outcome = criminal_outcome(text)
+    assert outcome.recidivist and outcome.kind is PenaltyKind.CUSTODIAL and len(outcome.defendants) == 1
+    appeal = (SAMPLES / "judgments" / "2023_zhe01_xingzhong_588.txt").read_text(encoding="utf-8")
+    assert criminal_outcome(appeal).kind is None
+
+
+def test_every_sample_first_instance_criminal_judgment_is_read():
+    for path in sorted(Path(SAMPLES / "judgments").glob("*_xingchu_*.txt")):
+        outcome = criminal_outcome(path.read_text(encoding="utf-8"))
+        assert outcome.kind is not None, path.name
