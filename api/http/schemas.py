@@ -154,6 +154,15 @@ class PassageOut(BaseModel):
     score: float
 
 
+class DifferenceOut(BaseModel):
+    """One aspect in which the pending case and the result differ (retrieval.differences); null: not stated."""
+
+    aspect: str
+    query_value: str | None
+    case_value: str | None
+    source: str = Field(description="circumstance, role, measure or element")
+
+
 class ExplanationOut(BaseModel):
     doc_id: str
     shared_causes: list[str]
@@ -165,6 +174,7 @@ class ExplanationOut(BaseModel):
     passages: list[PassageOut]
     summary: str
     notes: list[str] = Field(default_factory=list)
+    differences: list[DifferenceOut] = Field(default_factory=list)
 
 
 class ResultOut(BaseModel):

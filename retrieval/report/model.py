@@ -33,6 +33,7 @@ from typing import Any
 
 from retrieval.audit.records import ShownResult
 from retrieval.citation import citation, reference
+from retrieval.differences import difference_text
 from retrieval.document import Document
 from retrieval.guidance import DecisionLabel
 from retrieval.parsing.courts import court_level
@@ -94,6 +95,7 @@ class ReportCase:
     outcome: str | None = None
     committee: bool = False
     outcome_detail: dict[str, Any] | None = None  # retrieval.report.conflicts.outcome_profile
+    differences: list[str] = field(default_factory=list)  # the explanation's, one line each (比对)
 
 
 @dataclass
@@ -258,6 +260,7 @@ def _case(shown: ShownResult, mark: tuple[str, str] | None, withdrawn_since: str
         outcome=shown.outcome,
         committee=shown.committee,
         outcome_detail=dict(shown.outcome_detail) if shown.outcome_detail is not None else None,
+        differences=[difference_text(d) for d in explanation.get("differences") or () if isinstance(d, dict)],
     )
 
 
@@ -504,6 +507,8 @@ def case_lines(case: ReportCase) -> list[str]:
         f"比对结论：{case.mark}{'。理由：' + case.mark_reason if case.mark_reason else ''}",
         f"相似之处：{case.similarity or '（无）'}",
     ]
+    if case.differences:
+        lines.append(f"不同之处：{'；'.join(case.differences)}")
     if case.withdrawn_since is not None:
         lines.insert(2, f"检索后已停止参照或撤回：{case.withdrawn_since}")
     if case.key_point:

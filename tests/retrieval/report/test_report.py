@@ -407,3 +407,10 @@ def test_html_escapes_input(response: SearchResponse):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<b>焦点</b>" not in page and "&lt;b&gt;焦点&lt;/b&gt;" in page
     assert page.startswith("<!DOCTYPE html>") and "<link" not in page and "src=" not in page
+
+
+def test_cases_show_their_differences_from_the_snapshot(report: RetrievalReport):
+    """Art. 6 比对: the 累犯 theft differs from the pending first offender, and the report says so."""
+    recidivist = next(c for g in report.tiers for c in g.cases if c.doc_id == RECIDIVIST_THEFT)
+    assert "累犯（待决案件：未见；本案例：有）" in recidivist.differences
+    assert "不同之处：" in render_markdown(report)
