@@ -22,6 +22,11 @@ def _print_build(result, out) -> None:
         f"({result.manifest['counts']['withdrawn']} withdrawn)",
         file=out,
     )
+    if report.uncitable:
+        missing = "、".join(f"{part} {n}" for part, n in report.uncitable_missing.items())
+        print(
+            f"  {report.uncitable} 不可引用 (missing {missing}): left out of searches unless asked", file=out
+        )
     for rejection in report.rejected[:20]:
         where = rejection.source + (f":{rejection.line}" if rejection.line else "")
         print(f"  rejected {where}: {rejection.reason}", file=out)

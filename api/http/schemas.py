@@ -60,6 +60,9 @@ class FiltersBody(_Request):
     provinces: list[str] = Field(default_factory=list, max_length=40)
     categories: list[CaseCategory] = Field(default_factory=list)
     causes: list[str] = Field(default_factory=list, max_length=20)
+    include_uncitable: bool = Field(
+        default=False, description="also documents without 案号, court or date (不可引用, marked so)"
+    )
 
 
 class PartyBody(_Request):
@@ -197,6 +200,8 @@ class ResultOut(BaseModel):
     score: float
     methods: dict[str, int]
     explanation: ExplanationOut | None
+    citable: bool = True  # false: no 案号, court or date (不可引用); shown only when asked for
+    uncitable_missing: list[str] = Field(default_factory=list)  # 案号 / 法院 / 裁判日期
 
 
 class TierGroupOut(BaseModel):

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from retrieval.audit.records import ShownResult
-from retrieval.citation import citation, reference
+from retrieval.citation import citation, missing_for_citation, reference, uncitable_note
 from retrieval.differences import difference_text
 from retrieval.document import Document
 from retrieval.guidance import DecisionLabel
@@ -96,6 +96,7 @@ class ReportCase:
     committee: bool = False
     outcome_detail: dict[str, Any] | None = None  # retrieval.report.conflicts.outcome_profile
     differences: list[str] = field(default_factory=list)  # the explanation's, one line each (比对)
+    uncitable: str = ""  # 不可引用（缺少案号…）when the case lacks 案号, court or date (retrieval.citation)
 
 
 @dataclass
@@ -261,6 +262,14 @@ def _case(shown: ShownResult, mark: tuple[str, str] | None, withdrawn_since: str
         committee=shown.committee,
         outcome_detail=dict(shown.outcome_detail) if shown.outcome_detail is not None else None,
         differences=[difference_text(d) for d in explanation.get("differences") or () if isinstance(d, dict)],
+        uncitable=uncitable_note(
+            missing_for_citation(
+                shown.case_number,
+                str(court["name"]) if court and court.get("name") else None,
+                shown.decision_date,
+                shown.authority_kind,
+            )
+        ),
     )
 
 
@@ -511,6 +520,8 @@ def case_lines(case: ReportCase) -> list[str]:
         lines.append(f"不同之处：{'；'.join(case.differences)}")
     if case.withdrawn_since is not None:
         lines.insert(2, f"检索后已停止参照或撤回：{case.withdrawn_since}")
+    if case.uncitable:
+        lines.insert(2, f"引用：{case.uncitable}，不作为类案引用")
     if case.key_point:
         lines.append(f"{case.key_point_kind}：{case.key_point}")
     return lines
