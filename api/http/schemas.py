@@ -99,6 +99,31 @@ class DecisionsBody(_Request):
     marks: list[MarkBody] = Field(min_length=1, max_length=200)
 
 
+Citer = Literal[
+    "公诉机关",
+    "原告",
+    "被告",
+    "上诉人",
+    "被上诉人",
+    "申请人",
+    "被申请人",
+    "第三人",
+    "辩护人",
+    "诉讼代理人",
+    "被告人",
+]
+"""Who cited the case (retrieval.report.draft.CITERS)."""
+
+
+class DraftBody(_Request):
+    """文书辅助: which shown case was cited to the court, and by whom."""
+
+    doc_id: str = Field(
+        min_length=1, max_length=200, description="a result of the search, marked 类案/非类案"
+    )
+    cited_by: Citer
+
+
 # -- responses ------------------------------------------------------------------------------------
 
 
@@ -269,6 +294,18 @@ class DecisionsOut(BaseModel):
     search_id: int
     audit: AuditReceiptOut
     decisions: list[DecisionOut]
+
+
+class DraftOut(BaseModel):
+    """A draft paragraph for the judgment's reasoning; never filed automatically (``notice``)."""
+
+    search_id: int
+    doc_id: str
+    cited_by: str
+    mark: str
+    draft: str
+    notice: str
+    audit: AuditReceiptOut
 
 
 class SearchSummaryOut(BaseModel):

@@ -30,6 +30,7 @@ class RecordKind(StrEnum):
     SUMMARY = "summary"  # an Art. 13 periodic summary was drawn from the log
     ACCOUNT = "account"  # a user account was created
     BACKUP = "backup"  # the log and the accounts were backed up
+    DRAFT = "draft"  # a draft reasoning paragraph on a cited case was generated (文书辅助, Art. 10)
 
 
 def _check(value: Any, path: str) -> None:
@@ -652,6 +653,35 @@ class BackupRecord:
         return _versioned({"target": self.target, "index": dict(self.index) if self.index else self.index})
 
 
+@dataclass(frozen=True)
+class DraftRecord:
+    """The payload of a ``draft`` record: a paragraph answering a cited case was drafted for the judge.
+
+    ``text_sha256`` pins the text given out, so a filed judgment's paragraph can be traced to it.
+    """
+
+    kind: ClassVar[RecordKind] = RecordKind.DRAFT
+
+    search_id: int
+    case_number: str | None
+    doc_id: str
+    cited_by: str
+    mark: str
+    text_sha256: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned(
+            {
+                "search_id": self.search_id,
+                "case_number": self.case_number,
+                "doc_id": self.doc_id,
+                "cited_by": self.cited_by,
+                "mark": self.mark,
+                "text_sha256": self.text_sha256,
+            }
+        )
+
+
 TypedRecord = (
     SearchRecord
     | DecisionRecord
@@ -661,5 +691,6 @@ TypedRecord = (
     | AccountRecord
     | TokenRecord
     | BackupRecord
+    | DraftRecord
 )
 """Anything an audited act appends: the writer takes its ``kind`` and ``to_payload()``."""
