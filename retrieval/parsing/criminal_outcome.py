@@ -79,7 +79,7 @@ class CriminalOutcome:
 
 
 _DEFENDANT = re.compile(r"被告人([^\s，,。；;、：:（(犯]{1,12}?)(?:犯|无罪)")
-_AFTER_COMBINATION = re.compile(r"决定执行")
+_AFTER_COMBINATION = re.compile(r"决定(?:合并)?执行")
 _REVOKED = re.compile(r"撤销[^。；]{0,40}?缓刑")
 _EXEMPT = re.compile(r"免予刑事处罚|免除刑事处罚|免予刑事处分")
 _NUM = r"[0-9０-９一二三四五六七八九十两零〇]+"
@@ -113,13 +113,13 @@ def read_sentence(name: str, clause: str) -> DefendantSentence:
     revoked = bool(_REVOKED.search(clause))
     combined = list(_AFTER_COMBINATION.finditer(clause))
     executed = clause[combined[-1].end() :] if combined else clause
-    if "无罪" in clause and not _TERM.search(clause):
-        return DefendantSentence(name, PenaltyKind.ACQUITTED, None, None, None, False, None)
-    if _EXEMPT.search(clause):
-        return DefendantSentence(name, PenaltyKind.EXEMPTED, None, None, None, False, None)
-    fine = _fine(executed)
     life = _LIFE.search(executed)
     term = _TERM.search(executed)
+    if "无罪" in clause and not (term or life):
+        return DefendantSentence(name, PenaltyKind.ACQUITTED, None, None, None, False, None)
+    if _EXEMPT.search(clause) and not (term or life):  # 犯A罪免予刑事处罚 beside a punished B罪 is not exempt
+        return DefendantSentence(name, PenaltyKind.EXEMPTED, None, None, None, False, None)
+    fine = _fine(executed)
     if life and (term is None or life.start() < term.start()):
         return DefendantSentence(name, PenaltyKind.CUSTODIAL, life[0], None, None, revoked, fine)
     if term is None:
@@ -144,7 +144,8 @@ def _clauses(result: str) -> list[tuple[str, str]]:
     ends = [s.start() for s in starts[1:]] + [len(result)] if starts else []
     for this, end in zip(starts, ends, strict=True):
         clause = result[this.start() : end]
-        clause = re.split(r"\n\s*[（(]|[。]\s*\n", clause)[0]  # the sentence, not the 刑期折抵 note
+        # the sentence: not the 刑期折抵 note, nor a later item (如未补种……则撤销缓刑 is a warning)
+        clause = clause.split("。")[0]
         out.setdefault(this[1], clause)
     return list(out.items())
 

@@ -58,3 +58,23 @@ def test_every_sample_first_instance_criminal_judgment_is_read():
     for path in sorted(Path(SAMPLES / "judgments").glob("*_xingchu_*.txt")):
         outcome = criminal_outcome(path.read_text(encoding="utf-8"))
         assert outcome.kind is not None, path.name
+
+
+def test_found_in_real_judgments_a_warning_is_no_revocation_and_an_exempted_count_is_not_the_sentence():
+    """Two LeCaRD results (bench/criminal_outcomes.py's samples) the first version misread."""
+    warned = criminal_outcome(
+        "",
+        result=" 一、被告人陈克志犯滥伐林木罪，判处有期徒刑一年，缓刑一年六个月，并处罚金人民币3000元。 （缓刑考验期限，"
+        "从判决确定之日起计算。） 二、责令被告人陈克志在判决生效之日起六个月以内补种林木511株。 "
+        "如未在限定期限内按本判决第三项补种林木并保证存活，则撤销缓刑，执行原刑罚。",
+        reasoning="",
+    )
+    assert warned.kind is PenaltyKind.SUSPENDED and not warned.defendants[0].revoked_suspension
+    several = read_sentence(
+        "闫某甲",
+        "被告人闫某甲犯受贿罪，判处有期徒刑八个月，缓刑一年，并处罚金人民币100000元；犯玩忽职守罪，免予刑事处罚，"
+        "数罪并罚，决定执行有期徒刑八个月，缓刑一年，并处罚金人民币100000元",
+    )
+    assert (
+        several.kind is PenaltyKind.SUSPENDED and several.term_months == 8 and several.probation_months == 12
+    )
