@@ -70,7 +70,7 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 
 def _format_result(rank: int, result) -> str:
-    from retrieval.citation import citation
+    from retrieval.citation import citation, uncitable_note, uncitable_reason
 
     doc = result.document
     court = doc.court.name if doc.court else "?"
@@ -82,8 +82,13 @@ def _format_result(rank: int, result) -> str:
         f"    {citation(doc)} | {court} | {date} | {'、'.join(doc.causes) or '-'}",
         f"    {tier} | {result.effect}{' | 近三年' if result.recent else ''} | score {result.score:.3f} via {methods}",
     ]
+    missing = uncitable_reason(doc)
+    if missing:
+        lines.append(f"    {uncitable_note(missing)}")
     if result.explanation:
         lines.append(f"    理由：{result.explanation.summary}")
+        if result.explanation.differences:
+            lines.append(f"    不同：{'；'.join(d.text() for d in result.explanation.differences)}")
         if result.explanation.passages:
             lines.append(f"    摘录：{result.explanation.passages[0].text[:120]}")
     return "\n".join(lines)
@@ -91,7 +96,7 @@ def _format_result(rank: int, result) -> str:
 
 def _request_from(args: argparse.Namespace, facts: str):
     from retrieval.parsing.courts import parse_court
-    from retrieval.request import KeywordQuery, Method, SearchRequest
+    from retrieval.request import KeywordQuery, Method, SearchFilters, SearchRequest
 
     return SearchRequest(
         facts=facts,
@@ -108,6 +113,7 @@ def _request_from(args: argparse.Namespace, facts: str):
         seed_doc_id=getattr(args, "seed", None),
         methods=tuple(Method(m) for m in args.methods) if getattr(args, "methods", None) else None,
         k=args.k,
+        filters=SearchFilters(include_uncitable=bool(getattr(args, "include_uncitable", False))),
     )
 
 
@@ -135,6 +141,7 @@ def _run_search(index: Path, request, as_json: bool) -> None:
                     "tier": r.tier,
                     "effect": r.effect,
                     "explanation": r.explanation.summary if r.explanation else None,
+                    "differences": [d.to_dict() for d in r.explanation.differences] if r.explanation else [],
                 }
                 for r in response.results
             ],
@@ -272,6 +279,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", help="案例关联: a doc id or 案号 in the index")
     p.add_argument("--methods", nargs="+", choices=["keyword", "statute", "case", "semantic"])
     p.add_argument("-k", type=int, default=10)
+    p.add_argument(
+        "--include-uncitable",
+        action="store_true",
+        help="also documents without 案号, court or date (不可引用)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from api.cli.main import main as leian
 from tests.api_env import Env, serve
 
 GUIDING = "guiding-901"
@@ -95,3 +97,15 @@ def test_bad_draft_requests_are_refused_naming_the_field(env: Env, searched: dic
     assert absent.status_code == 422 and absent.json()["error"]["fields"] == ["doc_id"]
     assert draft(env, search_id, who="judge_b").status_code == 403
     assert draft(env, 10**9).status_code == 404
+
+
+def test_cli_search_prints_differences_and_takes_include_uncitable(
+    sample_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = "被告人在公交车上扒窃被害人手机一部，价值人民币三千元。"
+    argv = ["search", facts, "--index", str(sample_index), "--charges", "盗窃罪", "-k", "3"]
+    assert leian([*argv, "--json", "--include-uncitable"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert any(d["aspect"] == "涉案金额" for r in printed["results"] for d in r["differences"])
+    assert leian(argv) == 0
+    assert "不同：" in capsys.readouterr().out
