@@ -1,5 +1,7 @@
 """Why a candidate is similar to the pending case: shared causes, provisions and circumstances, the
-pending case's distinctive terms found in the candidate, and the candidate's passages that hold them.
+pending case's distinctive terms found in the candidate, and the candidate's passages that hold them;
+and, beside them, where the two differ (``retrieval.differences``: one-sided circumstances, roles,
+measured values side by side), so that the comparison Art. 6 asks for sees both.
 
 The 2020 SPC guidance asks the judge to explain, for each similar case relied on, in what it is similar;
 this module gives the facts for that sentence. Passages carry character offsets into the candidate's

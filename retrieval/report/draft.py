@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from retrieval.audit.records import ShownResult
+from retrieval.citation import missing_for_citation
 from retrieval.document import AuthorityKind
 from retrieval.guidance import DecisionLabel
 
@@ -110,9 +111,10 @@ def draft_reasoning(
 ) -> str:
     """The draft paragraph on ``shown`` cited by ``cited_by``, concluding from the judge's ``mark``.
 
-    ``criminal`` picks 罪名/量刑情节 or 案由/案件情节 (None: from the cited case's outcome or 案号); ``withdrawn`` (the reason) when the cited case
-    has been stopped since: it is then not followed whatever the mark. Raises ValueError on an
-    unknown citer or mark label.
+    ``criminal`` picks 罪名/量刑情节 or 案由/案件情节 (None: from the cited case's outcome or 案号).
+    ``withdrawn`` (the reason) when the cited case has been stopped since: it is then not followed
+    whatever the mark, nor is a case without 案号, court or date (不可引用, ``retrieval.citation``).
+    Raises ValueError on an unknown citer or mark label.
     """
     if cited_by not in CITERS:
         raise ValueError(f"cited_by: must be one of {'、'.join(CITERS)}")
@@ -129,15 +131,22 @@ def draft_reasoning(
     same = _same(explanation, criminal)
     differing = _differences(list(explanation.get("differences") or ()))
     sentence = opening + (
-        f"与{_PENDING}在{'、'.join(same)}方面相同" if same else f"与{_PENDING}在罪名、适用法律等方面均不相同"
+        f"与{_PENDING}在{'、'.join(same)}方面相同"
+        if same
+        else f"与{_PENDING}在{'罪名' if criminal else '案由'}、适用法律等方面均不相同"
     )
     if differing:
         sentence += "，但" + "；".join(differing)
     parts = [sentence + "。"]
     if reason.strip():
         parts.append(f"经比对，{_reason(reason)}。")
+    missing = missing_for_citation(
+        shown.case_number, (shown.court or {}).get("name"), shown.decision_date, shown.authority_kind
+    )
     if withdrawn:
         parts.append(f"{kind}已被停止参照（{_reason(withdrawn)}），故{_PENDING}不予参照。")
+    elif missing:
+        parts.append(f"{kind}缺少{'、'.join(missing)}，无从核实，故{_PENDING}不予参考。")
     elif label == DecisionLabel.SIMILAR.value:
         despite = "上述差异不影响二者在基本案情和法律适用方面的相似性，" if differing else ""
         verb = "应当参照该指导性案例作出裁判" if guiding else "可以参考该案例作出裁判"

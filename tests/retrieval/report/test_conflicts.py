@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from retrieval.audit.records import ShownResult
 from retrieval.document import CaseCategory, Document, Sections
 from retrieval.parsing.courts import parse_court
 from retrieval.report import build_report
@@ -149,3 +150,24 @@ def test_conflict_lines_say_what_differs_and_why_comparable():
     lines = conflict_lines(report(all_similar()))
     civil = next(line for line in lines if line.startswith("同为民间借贷纠纷"))
     assert "涉案金额均在3万至30万元" in civil and "支持／驳回" in civil
+
+
+def test_a_snapshot_without_profiles_still_conflicts_by_kind_and_says_comparability_was_not_checked():
+    old = tuple(
+        ShownResult(doc_id=d, title=d, case_number=f"（2020）浙0106刑初{i}号", causes=("盗窃罪",), outcome=o)
+        for i, (d, o) in enumerate((("a", "缓刑"), ("b", "实刑")), start=1)
+    )
+    made = build_report(
+        SearchShown(old, ["keyword"], ["盗窃罪"], False, None, "b0", 2),
+        pending_case_number=None,
+        pending_facts="pending",
+        dispute_focus=None,
+        judge=JUDGE,
+        searched_at=SEARCHED_AT,
+        audit_search_id=1,
+        audit_hash=None,
+        marks={"a": ("类案", "可比"), "b": ("类案", "可比")},
+    )
+    (conflict,) = made.conflicts
+    assert conflict.comparable == [] and conflict.difference == "缓刑／实刑"
+    assert "未保存可比情节，未核对可比性" in conflict_lines(made)[0]
