@@ -111,3 +111,15 @@ def test_report_marks_an_uncitable_case():
         "d", "t", None, None, None, None, 5, "可以参考", False, "", "", "", uncitable="不可引用（缺少案号）"
     )
     assert "引用：不可引用（缺少案号），不作为类案引用" in case_lines(case)
+
+
+def test_validation_report_counts_each_missing_part(sample_index: Path):
+    from index_build.build import ValidationReport
+
+    report = ValidationReport()
+    for doc in DOCS:
+        report.count_citability(doc)
+    assert report.as_dict()["uncitable_count"] == 2
+    assert report.as_dict()["uncitable_missing"] == {"案号": 1, "法院": 1, "裁判日期": 1}
+    published = json.loads((sample_index / "current" / layout.VALIDATION).read_text("utf-8"))
+    assert published["uncitable_count"] == 0  # the sample corpus is citable throughout
