@@ -78,10 +78,10 @@ class CriminalOutcome:
         }
 
 
-_DEFENDANT = re.compile(r"被告人([^\s，,。；;、：:（(犯]{1,12}?)(?:犯|无罪)")
+_DEFENDANT = re.compile(r"被告(?!单位)人?([^\s，,。；;、：:（(犯]{1,12}?)(?:犯|无罪)")
 _AFTER_COMBINATION = re.compile(r"决定(?:合并)?执行")
 _REVOKED = re.compile(r"撤销[^。；]{0,40}?缓刑")
-_EXEMPT = re.compile(r"免予刑事处罚|免除刑事处罚|免予刑事处分")
+_EXEMPT = re.compile(r"免[予于除](?:刑事)?处[罚分]")
 _NUM = r"[0-9０-９一二三四五六七八九十两零〇]+"
 _TERM = re.compile(rf"(有期徒刑|拘役|管制)(?:(?P<years>{_NUM})年)?(?:(?P<months>{_NUM})个?月)?")
 _LIFE = re.compile(r"死刑|无期徒刑")
@@ -138,7 +138,7 @@ def _clauses(result: str) -> list[tuple[str, str]]:
     starts = list(_DEFENDANT.finditer(result))
     if not starts:  # a result quoted without the defendant's name: ``判处有期徒刑一年，缓刑二年``
         sentence = result.strip()
-        readable = _TERM.search(sentence) or _LIFE.search(sentence) or _EXEMPT.search(sentence)
+        readable = any(p.search(sentence) for p in (_TERM, _LIFE, _EXEMPT, _FINE))
         return [("", sentence)] if readable or sentence.startswith("无罪") else []
     out: dict[str, str] = {}
     ends = [s.start() for s in starts[1:]] + [len(result)] if starts else []

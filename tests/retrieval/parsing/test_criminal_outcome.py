@@ -78,3 +78,19 @@ def test_found_in_real_judgments_a_warning_is_no_revocation_and_an_exempted_coun
     assert (
         several.kind is PenaltyKind.SUSPENDED and several.term_months == 8 and several.probation_months == 12
     )
+
+
+def test_wording_variants_seen_in_real_judgments():
+    assert read_sentence("郁某", "被告人郁某犯危险驾驶罪，免于刑事处罚").kind is PenaltyKind.EXEMPTED
+    assert read_sentence("祝世强", "被告人祝世强犯玩忽职守罪，免予处罚").kind is PenaltyKind.EXEMPTED
+    fined = criminal_outcome("", result="被告韩某犯盗窃罪，判处罚金人民币一万元。", reasoning="")
+    assert fined.kind is PenaltyKind.FINE_ONLY and fined.defendants[0].fine == 10000.0
+
+
+def test_a_defendant_company_is_not_the_lead_defendant():
+    outcome = criminal_outcome(
+        "",
+        result="一、被告单位某公司犯污染环境罪，判处罚金人民币十万元。二、被告人李某犯污染环境罪，判处有期徒刑一年。",
+        reasoning="",
+    )
+    assert [d.name for d in outcome.defendants] == ["李某"] and outcome.kind is PenaltyKind.CUSTODIAL
