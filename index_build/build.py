@@ -35,6 +35,7 @@ from index_build.validate import facts_for_index, full_text_for_index, index_war
 from retrieval import index_layout as layout
 from retrieval.authority_registry import withdrawn_by_registry
 from retrieval.cause_model import CauseModel
+from retrieval.citation import uncitable_reason
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
 from retrieval.index_store import CAUSE_MODEL_DIR
@@ -53,6 +54,16 @@ class ValidationReport:
     indexed: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     warnings: list[Rejection] = field(default_factory=list)  # indexed, but only partly read
+    # Indexed but 不可引用 (retrieval.citation): how many, and how many lack each part.
+    uncitable: int = 0
+    uncitable_missing: dict[str, int] = field(default_factory=dict)
+
+    def count_citability(self, doc: Document) -> None:
+        missing = uncitable_reason(doc)
+        if missing:
+            self.uncitable += 1
+            for part in missing:
+                self.uncitable_missing[part] = self.uncitable_missing.get(part, 0) + 1
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -62,6 +73,8 @@ class ValidationReport:
             "rejected": [{"source": r.source, "line": r.line, "reason": r.reason} for r in self.rejected],
             "warnings_count": len(self.warnings),
             "warnings": [{"source": w.source, "line": w.line, "reason": w.reason} for w in self.warnings],
+            "uncitable_count": self.uncitable,
+            "uncitable_missing": dict(self.uncitable_missing),
         }
 
 
@@ -187,6 +200,7 @@ def _validated(
                 report.rejected.append(Rejection(item.source or str(path), None, reason))
                 continue
             seen.add(item.doc_id)
+            report.count_citability(item)
             report.warnings.extend(
                 Rejection(item.source or str(path), None, f"{item.doc_id}: {warning}")
                 for warning in index_warnings(item)

@@ -8,10 +8,16 @@ A judge cites a guiding case by its number (指导案例57号), a 公报 case by
   公报 Markdown we index does not, so those cases fall back to their 案号, and without one to
   "《最高人民法院公报》案例" (the reader gives them ids starting with ``GONGBAO_ID_PREFIX``).
 * Everything else: the 案号 as printed, else the title; the doc id only when there is nothing else.
+
+Citability (可否引用): a judgment a judge relies on must be traceable, so a document without its
+案号, court or decision date is 不可引用: search leaves it out unless asked
+(``SearchFilters.include_uncitable``), and it is marked so wherever it is shown. A guiding case is
+cited by its number whatever its source text states, so the rule does not apply to it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from retrieval.document import AuthorityKind, Document
@@ -56,6 +62,38 @@ def citation(doc: Document) -> str:
     if is_gongbao(doc):
         return f"{GONGBAO}案例"
     return doc.title or doc.doc_id
+
+
+UNCITABLE = "不可引用"
+CITATION_PARTS = ("案号", "法院", "裁判日期")
+
+
+def missing_for_citation(
+    case_number: str | None,
+    court_name: str | None,
+    decision_date: dt.date | str | None,
+    authority_kind: AuthorityKind | str | None,
+) -> list[str]:
+    """What a document lacks to be cited (of ``CITATION_PARTS``); empty when it may be cited."""
+    if authority_kind in (AuthorityKind.GUIDING, AuthorityKind.GUIDING.value):
+        return []
+    present = (
+        bool(case_number and case_number.strip()),
+        bool(court_name and court_name.strip()),
+        bool(decision_date),
+    )
+    return [part for part, here in zip(CITATION_PARTS, present, strict=True) if not here]
+
+
+def uncitable_reason(doc: Document) -> list[str]:
+    """``missing_for_citation`` of ``doc``."""
+    court = doc.court.name if doc.court is not None else None
+    return missing_for_citation(doc.case_number, court, doc.decision_date, doc.authority.kind)
+
+
+def uncitable_note(missing: list[str]) -> str:
+    """``不可引用（缺少案号、裁判日期）``; empty when nothing is missing."""
+    return f"{UNCITABLE}（缺少{'、'.join(missing)}）" if missing else ""
 
 
 def reference(title: str, cited: str) -> str:

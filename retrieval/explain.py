@@ -1,5 +1,7 @@
 """Why a candidate is similar to the pending case: shared causes, provisions and circumstances, the
-pending case's distinctive terms found in the candidate, and the candidate's passages that hold them.
+pending case's distinctive terms found in the candidate, and the candidate's passages that hold them;
+and, beside them, where the two differ (``retrieval.differences``: one-sided circumstances, roles,
+measured values side by side), so that the comparison Art. 6 asks for sees both.
 
 The 2020 SPC guidance asks the judge to explain, for each similar case relied on, in what it is similar;
 this module gives the facts for that sentence. Passages carry character offsets into the candidate's
@@ -11,16 +13,18 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from retrieval.cited_article import parse_article_key
+from retrieval.differences import Difference, differences
 from retrieval.document import CitedArticle, Document
 from retrieval.metadata import LegalFeatures
 from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts, ordered
+from retrieval.parsing.measures import Measure, measures
 from retrieval.segmenter import Segmenter, default_segmenter
 
 if TYPE_CHECKING:  # the store pulls in the embedder; explaining needs only its keyword index
@@ -60,6 +64,7 @@ class PendingCaseFeatures:
     circumstances: frozenset[str]
     amount_band: str | None
     tokens: list[str]
+    measures: Mapping[str, Measure] = field(default_factory=dict)  # retrieval.parsing.measures
 
     @property
     def causes(self) -> list[str]:
@@ -97,6 +102,7 @@ class Explanation:
     passages: list[Passage]
     summary: str
     notes: list[str] = field(default_factory=list)  # caveats, e.g. terms ranked without an index
+    differences: list[Difference] = field(default_factory=list)  # retrieval.differences, Art. 6 比对
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -116,6 +122,7 @@ def pending_features(
         circumstances=extract_circumstances(facts),
         amount_band=amount_band(involved_amounts(facts)),
         tokens=segmenter.tokens(facts),
+        measures=measures(facts),
     )
 
 
@@ -192,6 +199,12 @@ def explain(
     doc_band = features.amount_band
     shared_band = pending.amount_band if pending.amount_band and pending.amount_band == doc_band else None
     notes = [] if store is not None else ["未提供索引：匹配词按待决案件中的出现次数排序"]
+    differing = differences(
+        pending.circumstances,
+        features.circumstances,
+        pending.measures,
+        measures(doc.sections.facts or doc.full_text),
+    )
     return Explanation(
         doc_id=doc.doc_id,
         shared_causes=shared_causes,
@@ -203,6 +216,7 @@ def explain(
         passages=passages,
         summary=summarise(shared_causes, shared_articles, shared_circumstances, shared_band, top),
         notes=notes,
+        differences=differing,
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.citation import missing_for_citation
 from retrieval.metadata import MetadataStore
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.courts import PROVINCES
@@ -38,6 +39,7 @@ class RowAttributes:
     levels: dict[str, int]
     provinces: dict[str, int]
     categories: dict[str, int]
+    citable: np.ndarray | None = None  # bool: 案号, court and date known (retrieval.citation); None: all
 
     @classmethod
     def load(cls, metadata: MetadataStore) -> RowAttributes:
@@ -61,7 +63,11 @@ class RowAttributes:
             category[row] = code("category", cat)
             if decided:
                 date[row] = dt.date.fromisoformat(decided).toordinal()
+        citable = np.ones(size, dtype=bool)
+        for row, number, court, decided, kind in metadata.citation_rows():
+            citable[row] = not missing_for_citation(number, court, decided, kind)
         return cls(
+            citable=citable,
             doc_ids=doc_ids,
             row_of={d: r for r, d in enumerate(doc_ids)},
             level=level,
@@ -102,6 +108,12 @@ class RowAttributes:
             with_cause[list(metadata.rows_with_causes(normalise_cause(c) for c in filters.causes))] = True
             keep &= with_cause
         return keep if active else None
+
+    def uncitable(self) -> np.ndarray | None:
+        """True for rows that may not be cited; None when every row may (nothing to leave out)."""
+        if self.citable is None or self.citable.all():
+            return None
+        return ~self.citable
 
     def rows_for(self, doc_ids: Iterable[str]) -> np.ndarray:
         """Mask of the rows of ``doc_ids`` (unknown ids ignored)."""

@@ -178,6 +178,11 @@ class MetadataStore:
         query = "SELECT row, doc_id, court_level, province, category, decision_date FROM docs ORDER BY row"
         yield from self._conn.execute(query)
 
+    def citation_rows(self) -> Iterator[tuple[int, str | None, str | None, str | None, str]]:
+        """(row, 案号, court name, decision date, authority kind): what decides whether a row may be cited."""
+        query = "SELECT row, case_number, court_name, decision_date, authority_kind FROM docs ORDER BY row"
+        yield from self._conn.execute(query)
+
     def rows_with_causes(self, causes: Iterable[str]) -> set[int]:
         keys = list(causes)
         if not keys:

@@ -45,6 +45,7 @@ class SearchFilters:
     provinces: tuple[str, ...] = ()
     categories: tuple[CaseCategory, ...] = ()  # 案件类型
     causes: tuple[str, ...] = ()  # 罪名/案由: any of them
+    include_uncitable: bool = False  # also documents without 案号, court or date (retrieval.citation)
 
 
 @dataclass

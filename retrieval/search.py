@@ -77,12 +77,18 @@ class SearchResponse:
 
 
 def _blocked(store: IndexStore, request: SearchRequest, seed: SeedCase | None) -> np.ndarray | None:
-    """Rows no method may return: left out by the filters or the candidate pool, and the seed case."""
+    """Rows no method may return: left out by the filters, the candidate pool or citability, and the seed."""
     allowed = store.attributes.allowed(request.filters, store.metadata)
     if request.restrict_to is not None:
         pool = store.attributes.rows_for(request.restrict_to)
         allowed = pool if allowed is None else (allowed & pool)
     blocked = None if allowed is None else ~allowed
+    # Not citable (no 案号, court or date): left out of what a judge is shown unless asked for.
+    # Similarity-only scoring (tiering off: the benchmarks) measures similarity, not citability.
+    if request.tiering and not request.filters.include_uncitable:
+        uncitable = store.attributes.uncitable()
+        if uncitable is not None:
+            blocked = uncitable if blocked is None else (blocked | uncitable)
     if seed is not None:
         seed_block = np.zeros(store.size, dtype=bool)
         seed_block[seed.row] = True

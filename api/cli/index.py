@@ -22,6 +22,11 @@ def _print_build(result, out) -> None:
         f"({result.manifest['counts']['withdrawn']} withdrawn)",
         file=out,
     )
+    if report.uncitable:
+        missing = "、".join(f"{part} {n}" for part, n in report.uncitable_missing.items())
+        print(
+            f"  {report.uncitable} 不可引用 (missing {missing}): left out of searches unless asked", file=out
+        )
     for rejection in report.rejected[:20]:
         where = rejection.source + (f":{rejection.line}" if rejection.line else "")
         print(f"  rejected {where}: {rejection.reason}", file=out)
@@ -66,7 +71,7 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 
 def _format_result(rank: int, result) -> str:
-    from retrieval.citation import citation
+    from retrieval.citation import citation, uncitable_note, uncitable_reason
 
     doc = result.document
     court = doc.court.name if doc.court else "?"
@@ -78,8 +83,13 @@ def _format_result(rank: int, result) -> str:
         f"    {citation(doc)} | {court} | {date} | {'、'.join(doc.causes) or '-'}",
         f"    {tier} | {result.effect}{' | 近三年' if result.recent else ''} | score {result.score:.3f} via {methods}",
     ]
+    missing = uncitable_reason(doc)
+    if missing:
+        lines.append(f"    {uncitable_note(missing)}")
     if result.explanation:
         lines.append(f"    理由：{result.explanation.summary}")
+        if result.explanation.differences:
+            lines.append(f"    不同：{'；'.join(d.text() for d in result.explanation.differences)}")
         if result.explanation.passages:
             lines.append(f"    摘录：{result.explanation.passages[0].text[:120]}")
     return "\n".join(lines)
@@ -87,7 +97,7 @@ def _format_result(rank: int, result) -> str:
 
 def _request_from(args: argparse.Namespace, facts: str):
     from retrieval.parsing.courts import parse_court
-    from retrieval.request import KeywordQuery, Method, SearchRequest
+    from retrieval.request import KeywordQuery, Method, SearchFilters, SearchRequest
 
     return SearchRequest(
         facts=facts,
@@ -104,6 +114,7 @@ def _request_from(args: argparse.Namespace, facts: str):
         seed_doc_id=getattr(args, "seed", None),
         methods=tuple(Method(m) for m in args.methods) if getattr(args, "methods", None) else None,
         k=args.k,
+        filters=SearchFilters(include_uncitable=bool(getattr(args, "include_uncitable", False))),
     )
 
 
@@ -131,6 +142,7 @@ def _run_search(index: Path, request, as_json: bool) -> None:
                     "tier": r.tier,
                     "effect": r.effect,
                     "explanation": r.explanation.summary if r.explanation else None,
+                    "differences": [d.to_dict() for d in r.explanation.differences] if r.explanation else [],
                 }
                 for r in response.results
             ],
@@ -272,6 +284,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", help="案例关联: a doc id or 案号 in the index")
     p.add_argument("--methods", nargs="+", choices=["keyword", "statute", "case", "semantic"])
     p.add_argument("-k", type=int, default=10)
+    p.add_argument(
+        "--include-uncitable",
+        action="store_true",
+        help="also documents without 案号, court or date (不可引用)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 

@@ -23,7 +23,7 @@ from api.http.deps import known_query_only
 from api.http.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from api.http.openapi_limits import declare_limits
 from api.http.rate_limit import RateLimitMiddleware
-from api.http.routes import audit, cases, decisions, health, me, reports, search
+from api.http.routes import audit, cases, decisions, drafts, health, me, reports, search
 from api.http.schemas import ERROR_RESPONSES
 from api.service.config import Settings
 from api.service.metrics import Metrics
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (search.router, decisions.router, cases.router, audit.router, me.router, health.router):
         app.include_router(router)
     app.include_router(reports.router)
+    app.include_router(drafts.router)
 
     @app.get("/", include_in_schema=False)
     def index_page() -> FileResponse:

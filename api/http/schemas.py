@@ -164,6 +164,9 @@ class FiltersBody(_Request):
     provinces: list[str] = Field(default_factory=list, max_length=40)
     categories: list[CaseCategory] = Field(default_factory=list)
     causes: list[str] = Field(default_factory=list, max_length=20)
+    include_uncitable: bool = Field(
+        default=False, description="also documents without 案号, court or date (不可引用, marked so)"
+    )
 
 
 class PartyBody(_Request):
@@ -207,6 +210,31 @@ class MarkBody(_Request):
 
 class DecisionsBody(_Request):
     marks: list[MarkBody] = Field(min_length=1, max_length=200)
+
+
+Citer = Literal[
+    "公诉机关",
+    "原告",
+    "被告",
+    "上诉人",
+    "被上诉人",
+    "申请人",
+    "被申请人",
+    "第三人",
+    "辩护人",
+    "诉讼代理人",
+    "被告人",
+]
+"""Who cited the case (retrieval.report.draft.CITERS)."""
+
+
+class DraftBody(_Request):
+    """文书辅助: which shown case was cited to the court, and by whom."""
+
+    doc_id: str = Field(
+        min_length=1, max_length=200, description="a result of the search, marked 类案/非类案"
+    )
+    cited_by: Citer
 
 
 # -- responses ------------------------------------------------------------------------------------
@@ -282,6 +310,15 @@ class PassageOut(BaseModel):
     score: float
 
 
+class DifferenceOut(BaseModel):
+    """One aspect in which the pending case and the result differ (retrieval.differences); null: not stated."""
+
+    aspect: str
+    query_value: str | None
+    case_value: str | None
+    source: str = Field(description="circumstance, role, measure or element")
+
+
 class ExplanationOut(BaseModel):
     doc_id: str
     shared_causes: list[str]
@@ -293,6 +330,7 @@ class ExplanationOut(BaseModel):
     passages: list[PassageOut]
     summary: str
     notes: list[str] = Field(default_factory=list)
+    differences: list[DifferenceOut] = Field(default_factory=list)
 
 
 class ResultOut(BaseModel):
@@ -315,6 +353,8 @@ class ResultOut(BaseModel):
     score: float
     methods: dict[str, int]
     explanation: ExplanationOut | None
+    citable: bool = True  # false: no 案号, court or date (不可引用); shown only when asked for
+    uncitable_missing: list[str] = Field(default_factory=list)  # 案号 / 法院 / 裁判日期
 
 
 class TierGroupOut(BaseModel):
@@ -385,6 +425,18 @@ class DecisionsOut(BaseModel):
     audit: AuditReceiptOut
     decisions: list[DecisionOut]
     input_notes: InputNotes
+
+
+class DraftOut(BaseModel):
+    """A draft paragraph for the judgment's reasoning; never filed automatically (``notice``)."""
+
+    search_id: int
+    doc_id: str
+    cited_by: str
+    mark: str
+    draft: str
+    notice: str
+    audit: AuditReceiptOut
 
 
 class SearchSummaryOut(BaseModel):

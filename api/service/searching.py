@@ -26,7 +26,7 @@ from retrieval.audit.records import (
     utc_timestamp,
 )
 from retrieval.audit.store import AppendResult
-from retrieval.citation import citation
+from retrieval.citation import citation, uncitable_reason
 from retrieval.document import Court, Document, Party
 from retrieval.guidance import Trigger
 from retrieval.index_store import IndexStore
@@ -120,6 +120,7 @@ def _filters_json(filters: SearchFilters) -> dict[str, Any]:
         "provinces": list(filters.provinces),
         "categories": [c.value for c in filters.categories],
         "causes": list(filters.causes),
+        "include_uncitable": filters.include_uncitable,
     }
 
 
@@ -229,6 +230,8 @@ def _result_json(rank: int, result: SearchResult) -> dict[str, Any]:
         "score": round(float(result.score), 6),
         "methods": dict(result.methods),
         "explanation": explanation_json(result),
+        "uncitable_missing": uncitable_reason(result.document),
+        "citable": not uncitable_reason(result.document),
     }
 
 

@@ -32,6 +32,7 @@ class RecordKind(StrEnum):
     ACCOUNTS = "accounts"  # the accounts as they stood were adopted into the log (a snapshot)
     BACKUP = "backup"  # the log and the accounts were backed up
     OVERRIDE = "override"  # an operator acted as another account, with an admin's stated reason
+    DRAFT = "draft"  # a draft reasoning paragraph on a cited case was generated (文书辅助, Art. 10)
 
 
 def _check(value: Any, path: str) -> None:
@@ -255,8 +256,8 @@ class ShownResult:
 
     ``holding`` is the key point as shown (``key_point_kind`` says whether it is the published
     裁判要点 or sentences selected from the reasoning); ``citation`` is how the case is cited
-    (指导案例N号, 公报 issue, 案号); ``causes``/``outcome``/``committee`` feed the Art. 11 conflict
-    check, ``authority_kind`` the Art. 9 effect once the judge has marked the case.
+    (指导案例N号, 公报 issue, 案号); ``causes``/``outcome``/``committee`` and ``outcome_detail`` (the
+    parsed outcome with its decisive circumstances) feed the Art. 11 conflict check, ``authority_kind`` the Art. 9 effect once the judge has marked the case.
     """
 
     doc_id: str
@@ -275,9 +276,10 @@ class ShownResult:
     causes: tuple[str, ...] = ()
     outcome: str | None = None
     committee: bool = False
+    outcome_detail: Mapping[str, Any] | None = None  # retrieval.report.conflicts.outcome_profile
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "doc_id": self.doc_id,
             "title": self.title,
             "case_number": self.case_number,
@@ -295,12 +297,16 @@ class ShownResult:
             "outcome": self.outcome,
             "committee": self.committee,
         }
+        if self.outcome_detail is not None:
+            body["outcome_detail"] = dict(self.outcome_detail)
+        return body
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShownResult:
         tier = data.get("tier")
         court = data.get("court")
         explanation = data.get("explanation")
+        detail = data.get("outcome_detail")
         return cls(
             doc_id=str(data["doc_id"]),
             title=_str_or_none(data.get("title")),
@@ -318,6 +324,7 @@ class ShownResult:
             causes=_strings(data.get("causes")),
             outcome=_str_or_none(data.get("outcome")),
             committee=bool(data.get("committee")),
+            outcome_detail=dict(detail) if isinstance(detail, Mapping) else None,
         )
 
 
@@ -784,6 +791,35 @@ class OverrideRecord:
         )
 
 
+@dataclass(frozen=True)
+class DraftRecord:
+    """The payload of a ``draft`` record: a paragraph answering a cited case was drafted for the judge.
+
+    ``text_sha256`` pins the text given out, so a filed judgment's paragraph can be traced to it.
+    """
+
+    kind: ClassVar[RecordKind] = RecordKind.DRAFT
+
+    search_id: int
+    case_number: str | None
+    doc_id: str
+    cited_by: str
+    mark: str
+    text_sha256: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned(
+            {
+                "search_id": self.search_id,
+                "case_number": self.case_number,
+                "doc_id": self.doc_id,
+                "cited_by": self.cited_by,
+                "mark": self.mark,
+                "text_sha256": self.text_sha256,
+            }
+        )
+
+
 TypedRecord = (
     SearchRecord
     | DecisionRecord
@@ -795,5 +831,6 @@ TypedRecord = (
     | AccountsSnapshotRecord
     | BackupRecord
     | OverrideRecord
+    | DraftRecord
 )
 """Anything an audited act appends: the writer takes its ``kind`` and ``to_payload()``."""

@@ -68,8 +68,10 @@ KIND_NAMES = {
     "summary": "定期汇总",
     "token": "访问令牌",
     "account": "账户",
+    "accounts": "账户快照",
     "backup": "备份",
     "override": "代为操作（管理员授权）",
+    "draft": "文书辅助草稿",
 }
 
 _SCHEMA = (

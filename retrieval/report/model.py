@@ -18,25 +18,26 @@ Rules kept deliberately simple:
 * Art. 6 marks decide what counts as a similar case: only cases marked 类案 feed 类案裁判要点 and the
   Art. 11 conflict check; 非类案 are listed with the judge's reasons; unmarked ones are 待比对 and are
   never called 类案. The effect (Art. 9) of each case follows its mark (``retrieval.tiers.effect_of``).
-* Conflicts (Art. 11): among 类案-marked results sharing a 罪名/案由 with the pending case, each
-  ``doc.sections.result`` is read into one coarse outcome (criminal: 无罪 / 免予刑事处罚 / 缓刑 / 实刑;
-  civil and others: 驳回诉讼请求 / 支持诉讼请求); a pair with two different known outcomes is flagged.
-  An outcome that cannot be read (驳回上诉，维持原判 …) never conflicts. At most ``MAX_CONFLICTS`` pairs.
+* Conflicts (Art. 11): among 类案-marked results sharing a 罪名/案由 with the pending case, a pair is
+  flagged when its decisive circumstances match and its outcomes differ
+  (``retrieval.report.conflicts``: parsed outcomes, 累犯, 主犯/从犯, amount band); each conflict says
+  which outcomes differ and why the two are comparable. At most ``MAX_CONFLICTS`` pairs.
 * Whether an adjudication committee decided is read as "审判委员会" appearing in the text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from retrieval.audit.records import ShownResult
-from retrieval.citation import citation, reference
-from retrieval.document import CaseCategory, Document
+from retrieval.citation import citation, missing_for_citation, reference, uncitable_note
+from retrieval.differences import difference_text
+from retrieval.document import Document
 from retrieval.guidance import DecisionLabel
 from retrieval.parsing.courts import court_level
+from retrieval.report.conflicts import comparability, outcome_difference, outcome_profile, outcome_text
 from retrieval.report.key_point import key_point
 from retrieval.request import KeywordQuery, SearchRequest
 from retrieval.search import SearchResponse, SearchResult
@@ -71,11 +72,6 @@ METHOD_LABELS = {
     "semantic": "语义检索",
 }
 
-_REASONING_START = "本院认为"
-_CUSTODIAL = re.compile(r"判处(?:有期徒刑|拘役|无期徒刑|死刑)")
-_SUPPORT = re.compile(r"(?:判令|应于|应当于|于本判决生效之日起|支付|偿还|返还|赔偿|给付|继续履行|解除)")
-_REJECT_CLAIMS = re.compile(r"驳回[^。；;]*?诉讼请求")
-
 
 @dataclass
 class ReportCase:
@@ -98,6 +94,9 @@ class ReportCase:
     causes: list[str] = field(default_factory=list)
     outcome: str | None = None
     committee: bool = False
+    outcome_detail: dict[str, Any] | None = None  # retrieval.report.conflicts.outcome_profile
+    differences: list[str] = field(default_factory=list)  # the explanation's, one line each (比对)
+    uncitable: str = ""  # 不可引用（缺少案号…）when the case lacks 案号, court or date (retrieval.citation)
 
 
 @dataclass
@@ -123,8 +122,9 @@ class ConflictSide:
     court: str | None
     court_level: str | None
     date: str | None
-    outcome: str
+    outcome: str  # the kind: 实刑 / 缓刑 / 免予刑事处罚 / 无罪 / 支持 / 部分支持 / 驳回 …
     committee: bool  # 审判委员会 decided (the text says so)
+    detail: str = ""  # the outcome as read: 有期徒刑1年，缓刑1年6个月，罚金2000元
 
 
 @dataclass
@@ -132,6 +132,8 @@ class Conflict:
     causes: list[str]
     first: ConflictSide
     second: ConflictSide
+    difference: str = ""  # which outcomes differ: 缓刑／实刑, 刑期相差悬殊（…）
+    comparable: list[str] = field(default_factory=list)  # why the pair may be compared: 均非累犯 …
 
 
 @dataclass
@@ -169,28 +171,9 @@ class RetrievalReport:
 
 
 def outcome_of(doc: Document) -> str | None:
-    """A coarse outcome read from ``doc.sections.result``; ``None`` when it cannot be told."""
-    text = doc.sections.result
-    if not text.strip():
-        return None
-    criminal = doc.category is CaseCategory.CRIMINAL or "刑" in (doc.case_number or "")
-    if criminal:
-        if "无罪" in text:
-            return "无罪"
-        if "免予刑事处罚" in text or "免除刑事处罚" in text:
-            return "免予刑事处罚"
-        if "缓刑" in text:
-            return "缓刑"
-        if _CUSTODIAL.search(text):
-            return "实刑"
-        return None
-    if "驳回上诉" in text:
-        return None
-    if _SUPPORT.search(text):
-        return "支持诉讼请求"
-    if _REJECT_CLAIMS.search(text):
-        return "驳回诉讼请求"
-    return None
+    """The kind of outcome read from ``doc``'s result (``retrieval.report.conflicts``); None when unread."""
+    profile = outcome_profile(doc)
+    return str(profile["kind"]) if profile and profile.get("kind") else None
 
 
 def _level(court: dict[str, Any] | None) -> str | None:
@@ -215,6 +198,7 @@ def shown_result(result: SearchResult) -> ShownResult:
     doc = result.document
     kind, text = key_point(doc)
     court = doc.court
+    profile = outcome_profile(doc)
     return ShownResult(
         doc_id=doc.doc_id,
         title=doc.title or None,
@@ -238,8 +222,9 @@ def shown_result(result: SearchResult) -> ShownResult:
         authority_kind=doc.authority.kind.value,
         recent=result.recent,
         causes=tuple(doc.causes),
-        outcome=outcome_of(doc),
+        outcome=str(profile["kind"]) if profile and profile.get("kind") else None,
         committee="审判委员会" in doc.text(),
+        outcome_detail=profile,
     )
 
 
@@ -275,6 +260,16 @@ def _case(shown: ShownResult, mark: tuple[str, str] | None, withdrawn_since: str
         causes=list(shown.causes),
         outcome=shown.outcome,
         committee=shown.committee,
+        outcome_detail=dict(shown.outcome_detail) if shown.outcome_detail is not None else None,
+        differences=[difference_text(d) for d in explanation.get("differences") or () if isinstance(d, dict)],
+        uncitable=uncitable_note(
+            missing_for_citation(
+                shown.case_number,
+                str(court["name"]) if court and court.get("name") else None,
+                shown.decision_date,
+                shown.authority_kind,
+            )
+        ),
     )
 
 
@@ -294,7 +289,14 @@ def _summary(cases: list[ReportCase]) -> list[str]:
     return [f"{reference(c.title, c.citation)}：{c.key_point}" for c in similar_cases(cases) if c.key_point]
 
 
-def _side(case: ReportCase, outcome: str) -> ConflictSide:
+def _profile(case: ReportCase) -> dict[str, Any] | None:
+    """The case's outcome profile; a snapshot from before profiles were kept has only the kind."""
+    if case.outcome_detail is not None:
+        return case.outcome_detail if case.outcome_detail.get("kind") else None
+    return {"kind": case.outcome} if case.outcome else None
+
+
+def _side(case: ReportCase, profile: dict[str, Any]) -> ConflictSide:
     return ConflictSide(
         doc_id=case.doc_id,
         title=case.title,
@@ -302,27 +304,36 @@ def _side(case: ReportCase, outcome: str) -> ConflictSide:
         court=case.court,
         court_level=case.court_level,
         date=case.date,
-        outcome=outcome,
+        outcome=str(profile["kind"]),
         committee=case.committee,
+        detail=outcome_text(profile),
     )
 
 
 def find_conflicts(cases: list[ReportCase], causes: list[str]) -> list[Conflict]:
-    """Pairs of 类案-marked cases sharing a pending cause whose outcomes differ (see the module docstring)."""
+    """Pairs of comparable 类案-marked cases sharing a pending cause whose outcomes differ (module docstring)."""
     wanted = set(causes)
-    read: list[tuple[ReportCase, str, list[str]]] = []
+    read: list[tuple[ReportCase, dict[str, Any], list[str]]] = []
     for case in similar_cases(cases):
         shared = [c for c in case.causes if c in wanted]
-        if shared and case.outcome is not None:
-            read.append((case, case.outcome, shared))
+        profile = _profile(case)
+        if shared and profile is not None:
+            read.append((case, profile, shared))
     conflicts: list[Conflict] = []
-    for i, (case_a, outcome_a, causes_a) in enumerate(read):
-        for case_b, outcome_b, causes_b in read[i + 1 :]:
+    for i, (case_a, profile_a, causes_a) in enumerate(read):
+        for case_b, profile_b, causes_b in read[i + 1 :]:
             common = [c for c in causes_a if c in causes_b]
-            if common and outcome_a != outcome_b:
-                conflicts.append(Conflict(common, _side(case_a, outcome_a), _side(case_b, outcome_b)))
-                if len(conflicts) == MAX_CONFLICTS:
-                    return conflicts
+            if not common:
+                continue
+            same, blocker = comparability(profile_a, profile_b)
+            difference = outcome_difference(profile_a, profile_b) if blocker is None else None
+            if difference is None:
+                continue
+            conflicts.append(
+                Conflict(common, _side(case_a, profile_a), _side(case_b, profile_b), difference, same)
+            )
+            if len(conflicts) == MAX_CONFLICTS:
+                return conflicts
     return conflicts
 
 
@@ -505,8 +516,12 @@ def case_lines(case: ReportCase) -> list[str]:
         f"比对结论：{case.mark}{'。理由：' + case.mark_reason if case.mark_reason else ''}",
         f"相似之处：{case.similarity or '（无）'}",
     ]
+    if case.differences:
+        lines.append(f"不同之处：{'；'.join(case.differences)}")
     if case.withdrawn_since is not None:
         lines.insert(2, f"检索后已停止参照或撤回：{case.withdrawn_since}")
+    if case.uncitable:
+        lines.insert(2, f"引用：{case.uncitable}，不作为类案引用")
     if case.key_point:
         lines.append(f"{case.key_point_kind}：{case.key_point}")
     return lines
@@ -538,28 +553,34 @@ def _side_text(s: ConflictSide) -> str:
 
 
 def conflict_lines(report: RetrievalReport) -> list[str]:
-    """One line per 罪名/案由: each outcome with the cases that reached it, each case named once.
+    """One line per 罪名/案由 and set of matching circumstances: why the cases are comparable, then each
+    outcome with the cases that reached it, each case named once.
 
     The data keeps pairs (``Conflict``); printed pair by pair, a case in five pairs would be named five
-    times, which buries the point Art. 11 wants made: that these cases were decided differently.
+    times, which buries the point Art. 11 wants made: that comparable cases were decided differently.
     """
-    by_cause: dict[str, dict[str, dict[str, ConflictSide]]] = {}
+    groups: dict[tuple[str, str], tuple[dict[str, None], dict[str, dict[str, ConflictSide]]]] = {}
     for conflict in report.conflicts:
-        outcomes = by_cause.setdefault("、".join(conflict.causes), {})
+        key = ("、".join(conflict.causes), "、".join(conflict.comparable))
+        differences, outcomes = groups.setdefault(key, ({}, {}))
+        differences[conflict.difference] = None
         for side in (conflict.first, conflict.second):
-            outcomes.setdefault(side.outcome, {})[side.doc_id] = side
-    return [
-        f"同为{cause}，裁判结果不一致。"
-        + "".join(
-            f"{outcome}（{len(sides)}件）：{'；'.join(_side_text(s) for s in sides.values())}。"
-            for outcome, sides in outcomes.items()
+            outcomes.setdefault(side.detail or side.outcome, {})[side.doc_id] = side
+    lines = []
+    for (cause, comparable), (differences, outcomes) in groups.items():
+        basis = f"，{comparable}" if comparable else "（未保存可比情节，未核对可比性）"
+        lines.append(
+            f"同为{cause}{basis}，裁判结果不一致（{'；'.join(d for d in differences if d)}）。"
+            + "".join(
+                f"{outcome}（{len(sides)}件）：{'；'.join(_side_text(s) for s in sides.values())}。"
+                for outcome, sides in outcomes.items()
+            )
         )
-        for cause, outcomes in by_cause.items()
-    ]
+    return lines
 
 
 def no_conflict_text() -> str:
-    return "未发现同一罪名/案由下裁判结果明显不一致的类案。"
+    return "未发现同一罪名/案由、可比情节相同而裁判结果明显不一致的类案。"
 
 
 def signature_lines(report: RetrievalReport) -> list[str]:

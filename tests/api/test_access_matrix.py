@@ -156,6 +156,13 @@ ROUTES: dict[tuple[str, str], tuple[Rule | None, Callable[[Resources], Request]]
             {"json": {"marks": [{"doc_id": r.result_a, "label": "类案", "reason": "案情相近"}]}},
         ),
     ),
+    ("POST", "/api/v1/searches/{search_id}/drafts"): (
+        markers,
+        lambda r: (
+            f"/api/v1/searches/{r.search_a}/drafts",
+            {"json": {"doc_id": r.result_a, "cited_by": "公诉机关"}},
+        ),
+    ),
     ("GET", "/api/v1/cases/{doc_id}"): (anyone, _static("/api/v1/cases/guiding-901")),
     ("GET", "/api/v1/cases/{doc_id}/related"): (
         anyone,
@@ -236,6 +243,13 @@ def resources(env: Env) -> Resources:
     assert env.search("judge_b", case_number=CASE_B, k=3).status_code == 200
     assert a.status_code == 200, a.text
     body = a.json()
+    first = body["tiers"][0]["results"][0]["doc_id"]
+    marked = env.client.post(  # a draft answers a marked case only
+        f"/api/v1/searches/{body['search_id']}/decisions",
+        json={"marks": [{"doc_id": first, "label": "类案", "reason": "案情相近"}]},
+        headers=env.h("judge_a"),
+    )
+    assert marked.status_code == 200, marked.text
     batch = env.client.post("/api/v1/reports/batches", json=BATCH_BODY, headers=env.h("judge_a"))
     assert batch.status_code == 202, batch.text
     batch_id = batch.json()["batch_id"]

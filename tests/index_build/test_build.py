@@ -18,14 +18,18 @@ from retrieval import index_layout as layout
 from retrieval.document import Document, Sections
 from retrieval.index_layout import IndexLayoutError
 from retrieval.index_store import IndexStore
-from retrieval.request import SearchRequest
+from retrieval.request import SearchFilters, SearchRequest
 from retrieval.search import SearchResult, search
 from tests.conftest import REPO
 
 
 def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
-    """The default hybrid over facts alone: what a built index must answer."""
-    return search(store, SearchRequest(facts=facts, k=k)).results
+    """The default hybrid over facts alone: what a built index must answer.
+
+    The toy documents here carry no 案号, court or date (不可引用): they are asked for, since these
+    tests are about what the build indexes, not about what a judge may cite."""
+    asked = SearchFilters(include_uncitable=True)
+    return search(store, SearchRequest(facts=facts, k=k, filters=asked)).results
 
 
 def _jsonl_doc(doc_id: str, facts: str) -> str:

@@ -50,6 +50,7 @@ def search_input(principal: Principal, body: SearchBody) -> SearchInput:
             provinces=tuple(f.provinces),
             categories=tuple(f.categories),
             causes=tuple(f.causes),
+            include_uncitable=f.include_uncitable,
         ),
         methods=tuple(body.methods) if body.methods else None,
         k=body.k,

@@ -24,6 +24,7 @@ from retrieval.report.model import (
     SERVICE_NAME,
     TO_BE_FILLED,
     conflict_lines,
+    no_conflict_text,
     outcome_of,
 )
 from retrieval.report.render_docx import render_docx
@@ -240,25 +241,40 @@ def test_method_fields_and_defaults(report: RetrievalReport, response: SearchRes
     assert reasons == {other_cause(response): NOT_SIMILAR_REASON}
 
 
-def test_conflicting_outcomes_are_flagged(report: RetrievalReport, marks):
-    # the sample corpus has one 盗窃 case sentenced to 拘役 with 缓刑 against several custodial sentences
-    assert report.conflicts
-    for conflict in report.conflicts:
-        assert marks[conflict.first.doc_id][0] == marks[conflict.second.doc_id][0] == "类案"
-        assert conflict.causes == ["盗窃罪"]
-        assert {conflict.first.outcome, conflict.second.outcome} == {"实刑", "缓刑"}
-        for side in (conflict.first, conflict.second):
-            assert side.court_level in {"基层", "中级", "高级", "最高"} and side.date
+UNMARKED_THEFT = "extra-wz-2019-theft"  # the theft the ``marks`` fixture leaves 待比对
+SUSPENDED_THEFT = "txt-2025_yue0106_xingchu_356"  # 拘役 with 缓刑, first offender, 1千至3万元
+RECIDIVIST_THEFT = "txt-2023_zhe0106_xingchu_123"  # 累犯, 有期徒刑, 3万至30万元
 
 
-def test_conflicts_print_one_line_per_cause_naming_each_case_once(report: RetrievalReport, opened):
-    (line,) = conflict_lines(report)  # several pairs, one cause
-    assert line.startswith("同为盗窃罪，裁判结果不一致。") and "缓刑（1件）" in line
-    sides = {s.doc_id: s for c in report.conflicts for s in (c.first, c.second)}
-    assert len(sides) > 2
+@pytest.fixture(scope="module")
+def all_thefts_marked(response: SearchResponse, request_: SearchRequest, marks) -> RetrievalReport:
+    return make(response, request_, marks={**marks, UNMARKED_THEFT: ("类案", "同为盗窃罪，情节可比")})
+
+
+def test_conflicts_need_matching_decisive_circumstances(report: RetrievalReport, all_thefts_marked):
+    """Art. 11 from structure: the sample's 缓刑 theft differs from every 实刑 theft marked 类案, but each of
+    those is a 累犯, in another amount band, or not read (二审 维持原判): nothing is comparable."""
+    assert report.conflicts == []
+    (conflict,) = all_thefts_marked.conflicts  # the unmarked theft, once marked, is comparable
+    sides = {conflict.first.doc_id: conflict.first, conflict.second.doc_id: conflict.second}
+    assert set(sides) == {SUSPENDED_THEFT, UNMARKED_THEFT}
+    assert sides[SUSPENDED_THEFT].outcome == "缓刑" and sides[UNMARKED_THEFT].outcome == "实刑"
+    assert sides[SUSPENDED_THEFT].detail == "拘役4个月，缓刑6个月，罚金2000元"
+    assert conflict.causes == ["盗窃罪"] and conflict.difference in {"缓刑／实刑", "实刑／缓刑"}
+    assert conflict.comparable == ["均非累犯", "均无主从犯之分", "涉案金额均在1千至3万元"]
     for side in sides.values():
-        assert line.count(side.case_number) == 1
-    assert section_body(opened, SECTIONS[6])[0] == line  # then only the closing block
+        assert side.court_level in {"基层", "中级", "高级", "最高"} and side.date
+
+
+def test_conflicts_print_why_comparable_naming_each_case_once(all_thefts_marked, opened):
+    (line,) = conflict_lines(all_thefts_marked)
+    assert line.startswith("同为盗窃罪，均非累犯、均无主从犯之分、涉案金额均在1千至3万元，裁判结果不一致（")
+    assert "拘役4个月，缓刑6个月，罚金2000元（1件）" in line
+    for conflict in all_thefts_marked.conflicts:
+        for side in (conflict.first, conflict.second):
+            assert line.count(side.case_number) == 1
+    assert line in render_markdown(all_thefts_marked)
+    assert section_body(opened, SECTIONS[6])[0] == no_conflict_text()  # the default marks: none
 
 
 def test_outcome_reading():
@@ -269,10 +285,12 @@ def test_outcome_reading():
     assert outcome_of(doc("被告人甲犯盗窃罪，免予刑事处罚。")) == "免予刑事处罚"
     assert outcome_of(doc("判处有期徒刑一年，缓刑二年。")) == "缓刑"
     assert outcome_of(doc("判处有期徒刑一年。")) == "实刑"
+    revoked = "被告人甲犯盗窃罪，判处有期徒刑六个月，撤销对被告人甲宣告的缓刑，决定执行有期徒刑一年四个月。"
+    assert outcome_of(doc(revoked)) == "实刑"
     assert outcome_of(doc("驳回上诉，维持原判。")) is None
     civil = CaseCategory.CIVIL
-    assert outcome_of(doc("驳回原告张某的全部诉讼请求。", civil)) == "驳回诉讼请求"
-    assert outcome_of(doc("被告于本判决生效之日起十日内偿还原告借款。", civil)) == "支持诉讼请求"
+    assert outcome_of(doc("驳回原告张某的全部诉讼请求。", civil)) == "驳回"
+    assert outcome_of(doc("被告于本判决生效之日起十日内偿还原告借款。", civil)) == "支持"
     assert outcome_of(doc("驳回上诉，维持原判。", civil)) is None
 
 
@@ -389,3 +407,10 @@ def test_html_escapes_input(response: SearchResponse):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<b>焦点</b>" not in page and "&lt;b&gt;焦点&lt;/b&gt;" in page
     assert page.startswith("<!DOCTYPE html>") and "<link" not in page and "src=" not in page
+
+
+def test_cases_show_their_differences_from_the_snapshot(report: RetrievalReport):
+    """Art. 6 比对: the 累犯 theft differs from the pending first offender, and the report says so."""
+    recidivist = next(c for g in report.tiers for c in g.cases if c.doc_id == RECIDIVIST_THEFT)
+    assert "累犯（待决案件：未见；本案例：有）" in recidivist.differences
+    assert "不同之处：" in render_markdown(report)
