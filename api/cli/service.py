@@ -166,6 +166,7 @@ def _data_defaults(rest: list[str]) -> list[str]:
     parser.add_argument("--db", type=Path)
     parser.add_argument("--key", type=Path)
     parser.add_argument("--data", type=Path)
+    parser.add_argument("--witness", type=Path)
     opts, passed = parser.parse_known_args(rest)
     settings = Settings.from_env().with_overrides(data_dir=opts.data)
     return [
@@ -173,6 +174,8 @@ def _data_defaults(rest: list[str]) -> list[str]:
         str(opts.db or settings.audit_db),
         "--key",
         str(opts.key or settings.signing_key_path),
+        "--witness",
+        str(opts.witness or settings.witness_path),
         *passed,
     ]
 
@@ -183,8 +186,8 @@ def audit_command(rest: list[str]) -> int:
     defaults to the data folder's log and key."""
     from api.cli.audit import main as audit_main
 
-    if rest[:1] == ["summary"]:
-        return audit_main(["summary", *_data_defaults(rest[1:])])
+    if rest[:1] in (["summary"], ["check"], ["receipt-check"]):
+        return audit_main([rest[0], *_data_defaults(rest[1:])])
     if not rest or rest[0] != "export":
         return audit_main(rest)
     parser = argparse.ArgumentParser(prog="leian audit export")
@@ -194,6 +197,7 @@ def audit_command(rest: list[str]) -> int:
     parser.add_argument("--csv", type=Path, help="also a CSV table (UTF-8 with BOM)")
     parser.add_argument("--key", type=Path, help="signing key (default: LEIAN_SIGNING_KEY or DATA's key)")
     parser.add_argument("--data", type=Path, help="data folder (default: LEIAN_DATA)")
+    parser.add_argument("--witness", type=Path, help="signed-head file (default: LEIAN_WITNESS_PATH)")
     try:
         opts = parser.parse_args(rest[1:])
     except SystemExit as exc:
@@ -209,6 +213,8 @@ def audit_command(rest: list[str]) -> int:
         str(opts.out),
         "--checkpoint",
         str(checkpoint),
+        "--witness",
+        str(opts.witness or settings.witness_path),
     ]
     if opts.csv:
         argv += ["--csv", str(opts.csv)]

@@ -61,6 +61,7 @@ def summary(
         period = Period.parse(first, last)
     except PeriodError as exc:
         raise invalid(exc.field, "日期应为 YYYY-MM-DD，且截止日期不早于起始日期", exc.message) from exc
+    services.verify_audit()
     key = services.key()  # before the record: a summary that cannot be checked is not recorded as drawn
     services.record(
         principal,
