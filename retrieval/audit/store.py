@@ -352,7 +352,9 @@ class AuditLog:
         if size == self._frontier.size:
             return size
         if size < self._frontier.size:
-            raise AuditTampered(f"the log shrank from {self._frontier.size} to {size} records")
+            raise AuditTampered(
+                f"the log shrank from {self._frontier.size} to {size} records: records were removed"
+            )
         frontier = self._frontier.copy()
         for seq, leaf in conn.execute(
             "SELECT seq, leaf_hash FROM records WHERE seq >= ? ORDER BY seq", (frontier.size,)
