@@ -175,9 +175,20 @@ def _data_defaults(rest: list[str]) -> list[str]:
         "--key",
         str(opts.key or settings.signing_key_path),
         "--witness",
-        str(opts.witness or settings.witness_path),
+        str(_witness_for(opts.witness, opts.db, opts.data, settings)),
         *passed,
     ]
+
+
+def _witness_for(witness: Path | None, db: Path | None, data: Path | None, settings: Settings) -> Path:
+    """--witness, else LEIAN_WITNESS_PATH, else beside the folder of the --db given, else the data folder's."""
+    from retrieval.audit.witness import default_witness_path
+
+    if witness is not None:
+        return witness
+    if settings.witness is None and db is not None and data is None:
+        return default_witness_path(db.parent)
+    return settings.witness_path
 
 
 def audit_command(rest: list[str]) -> int:
@@ -214,7 +225,7 @@ def audit_command(rest: list[str]) -> int:
         "--checkpoint",
         str(checkpoint),
         "--witness",
-        str(opts.witness or settings.witness_path),
+        str(_witness_for(opts.witness, opts.db, opts.data, settings)),
     ]
     if opts.csv:
         argv += ["--csv", str(opts.csv)]
