@@ -21,7 +21,7 @@ from api.service.errors import audit_unavailable, forbidden, not_found
 from api.service.runtime import Services
 from retrieval.audit import merkle
 from retrieval.audit.records import ExportRecord, utc_timestamp
-from retrieval.audit.store import AuditUnavailable, RecordFilter
+from retrieval.audit.store import AppendResult, AuditUnavailable, RecordFilter
 
 MAX_PAGE = 1000
 
@@ -104,6 +104,7 @@ class Export:
     filename: str
     tree_size: int | None  # set for a complete JSONL export: the size of the checkpoint it matches
     records: int
+    audit: AppendResult | None = None  # the export record, whose receipt the answer carries
 
 
 def export(
@@ -118,7 +119,7 @@ def export(
     services.verify_audit()  # nothing leaves a log whose records no longer match their hashes
     # The export is itself an audited act, recorded before anything leaves the log.
     exported = ExportRecord(via="api", format=fmt.value, filters=record_filter.to_dict(), complete=complete)
-    services.record(principal, client, exported)
+    appended = services.record(principal, client, exported)
     log = services.audit_log()
     buffer = io.BytesIO()
     stamp = utc_timestamp().replace(":", "").replace("-", "").replace(".", "")
@@ -126,7 +127,9 @@ def export(
     try:
         if fmt is ExportFormat.CSV:
             n = log.export_csv(buffer, record_filter if not complete else None)
-            return Export(buffer.getvalue(), "text/csv; charset=utf-8", f"leian-audit-{stamp}.csv", None, n)
+            return Export(
+                buffer.getvalue(), "text/csv; charset=utf-8", f"leian-audit-{stamp}.csv", None, n, appended
+            )
         if complete:
             # Sign the head now (it covers the export record) so GET /audit/checkpoint matches this file.
             tree_size = services.sign_checkpoint().checkpoint.tree_size
@@ -135,7 +138,9 @@ def export(
             n = log.export_jsonl(buffer, record_filter)
     except AuditUnavailable as exc:
         raise audit_unavailable() from exc
-    return Export(buffer.getvalue(), "application/x-ndjson", f"leian-audit-{stamp}.jsonl", tree_size, n)
+    return Export(
+        buffer.getvalue(), "application/x-ndjson", f"leian-audit-{stamp}.jsonl", tree_size, n, appended
+    )
 
 
 def record_proof(services: Services, principal: Principal, seq: int) -> dict[str, Any]:

@@ -45,6 +45,7 @@ class RenderedReport:
     content: bytes
     media_type: str
     filename: str
+    audit: AppendResult | None = None  # the report record, whose receipt the answer carries
 
 
 def report_unavailable(exc: ReplayError) -> ApiError:
@@ -161,5 +162,5 @@ def search_report(
     except ReplayError as exc:
         raise report_unavailable(exc) from exc
     content = chosen.render(report)
-    record_report(services, principal, client, record, [chosen.name], via="api")
-    return RenderedReport(content, chosen.media_type, f"leian-report-{search_id}{chosen.suffix}")
+    appended = record_report(services, principal, client, record, [chosen.name], via="api")
+    return RenderedReport(content, chosen.media_type, f"leian-report-{search_id}{chosen.suffix}", appended)

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.http.app import create_app
 from api.service.config import Settings
+from api.service.receipts import RECEIPT_HEADER
 from retrieval.audit import merkle
 from retrieval.audit.receipts import Receipt, check_receipt
 from retrieval.audit.signing import load_private_key
@@ -181,3 +182,22 @@ def test_export_refuses_a_live_edit_before_the_watcher_ticks(env: Env) -> None:
     for fmt in ("jsonl", "csv"):
         response = env.client.get(f"/api/v1/audit/export?format={fmt}", headers=env.h("admin"))
         _assert_refused_as_tampered(response)
+
+
+def test_file_answers_carry_their_receipt_in_a_header(env: Env) -> None:
+    """A report, an export and a summary are files: their records' receipts come as a header."""
+    seq = _search(env, env.client, "（2026）浙0106刑初961号").json()["search_id"]
+    answers = [
+        env.client.get(f"/api/v1/searches/{seq}/report?format=html", headers=env.h("judge_a")),
+        env.client.get("/api/v1/audit/export?format=csv", headers=env.h("admin")),
+        env.client.get("/api/v1/audit/summary?from=2026-01-01&to=2026-12-31", headers=env.h("admin")),
+    ]
+    public = load_private_key(env.key_path).public_key()
+    kinds = []
+    with AuditLog(env.settings.audit_db) as log:
+        for answer in answers:
+            assert answer.status_code == 200, answer.text
+            receipt = Receipt.from_dict(json.loads(answer.headers[RECEIPT_HEADER]))
+            assert check_receipt(receipt, log, public).ok
+            kinds.append(log.read(receipt.seq)[0].kind)
+    assert kinds == ["report", "export", "summary"]
