@@ -20,10 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
+from api.service.backup import BackupError, backup
 from api.service.config import Settings
 from api.service.receipts import RECEIPT_HEADER
 from retrieval.audit import merkle
 from retrieval.audit.receipts import Receipt, check_receipt
+from retrieval.audit.records import Actor
 from retrieval.audit.signing import load_private_key
 from retrieval.audit.store import AuditLog
 from tests.api_env import Env, serve
@@ -201,3 +203,15 @@ def test_file_answers_carry_their_receipt_in_a_header(env: Env) -> None:
             assert check_receipt(receipt, log, public).ok
             kinds.append(log.read(receipt.seq)[0].kind)
     assert kinds == ["report", "export", "summary"]
+
+
+@pytest.mark.parametrize("recompute", [False, True], ids=["edited in place", "rewritten with its hash"])
+def test_a_backup_refuses_to_sign_over_a_tampered_log(env: Env, tmp_path: Path, recompute: bool) -> None:
+    """Finding 4's "backup signs it": the backup's checkpoint is never signed over an edited record."""
+    seq = _search(env, env.client, "（2026）浙0106刑初971号").json()["search_id"]
+    env.client.__exit__(None, None, None)
+    _rewrite(env.settings.audit_db, seq, recompute=recompute)
+    out = tmp_path / "backup"
+    with pytest.raises(BackupError, match="cannot be backed up"):
+        backup(env.settings, out, Actor("operator", "operator"))
+    assert not out.exists()
