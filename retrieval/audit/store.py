@@ -43,7 +43,14 @@ from retrieval.audit.signing import (
     key_id,
     sign_checkpoint,
 )
-from retrieval.audit.witness import Witness, WitnessError, parse_witness, read_witness, write_witness
+from retrieval.audit.witness import (
+    Witness,
+    WitnessError,
+    parse_witness,
+    read_witness,
+    sync_witness,
+    write_witness,
+)
 
 EXPORT_FORMAT = "leian-audit-export/v1"
 INCLUSION_FORMAT = "leian-audit-inclusion/v1"
@@ -268,7 +275,14 @@ class AuditLog:
             raise AuditUnavailable(f"{self.path}: the audit log is closed")
         return self._conn
 
+    def sync_witness(self) -> None:
+        """Make the witness written per append (without fsync) durable."""
+        if self.witness_path is not None and self.signer is not None:
+            with contextlib.suppress(OSError):
+                sync_witness(self.witness_path)
+
     def close(self) -> None:
+        self.sync_witness()
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
@@ -440,7 +454,7 @@ class AuditLog:
             except sqlite3.Error as exc:
                 raise AuditUnavailable(f"{self.path}: {exc}") from exc
 
-    def _advance_witness(self, signed: SignedCheckpoint) -> None:
+    def _advance_witness(self, signed: SignedCheckpoint, *, durable: bool = True) -> None:
         """Write the head just signed, unless another worker already wrote a larger one."""
         if self.witness_path is None or self.signer is None:
             return
@@ -458,7 +472,7 @@ class AuditLog:
             if theirs.tree_size > signed.checkpoint.tree_size:
                 return
         try:
-            self._witness_raw = write_witness(self.witness_path, signed, self.signer)
+            self._witness_raw = write_witness(self.witness_path, signed, self.signer, durable=durable)
         except OSError as exc:
             raise AuditUnavailable(f"{self.witness_path}: the witness file cannot be written: {exc}") from exc
 
@@ -546,7 +560,7 @@ class AuditLog:
             receipt = None
             if signed is not None:
                 receipt = Receipt.of(signed, seq, leaf, path)
-                self._advance_witness(signed)
+                self._advance_witness(signed, durable=False)
             return AppendResult(seq, leaf.hex(), frontier.size, root.hex(), receipt)
 
     def record(

@@ -70,6 +70,7 @@ class Watcher:
                     self._extend()
                     self._sweep_batch(None if full_sweep else self.sweep_batch)
                     self.audit.check_witness()
+                    self.audit.sync_witness()
                 except AuditTampered as exc:
                     self._raise(str(exc))
                 except AuditUnavailable as exc:  # a locked or missing disk: the writer reports it
