@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="JSONL export to write")
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file to write")
     p.add_argument("--csv", type=Path, help="also a CSV table of the same records, for people")
-    p.add_argument("--witness", type=Path, help="the last signed head (refused if the log does not extend it)")
+    p.add_argument(
+        "--witness", type=Path, help="the last signed head (refused if the log does not extend it)"
+    )
 
     p = sub.add_parser(
         "check", help="is the log intact? every record re-hashed, the tree against the witness's signed head"
@@ -62,13 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--witness", type=Path, help="the signed-head file (LEIAN_WITNESS_PATH)")
 
     p = sub.add_parser(
-        "receipt-check", help="check a receipt from an answer (or a saved answer) against the log as it is now"
+        "receipt-check",
+        help="check a receipt from an answer (or a saved answer) against the log as it is now",
     )
     p.add_argument("receipt", type=Path, help="the receipt JSON, or an answer holding it under 'audit'")
     p.add_argument("--db", type=Path, required=True, help="the audit database")
     p.add_argument("--public-key", type=Path, help="PEM public key published by the court")
     p.add_argument("--key", type=Path, help="the signing key, when no --public-key is given")
-    p.add_argument("--witness", type=Path, help="accepted for symmetry with check; not read")
+    p.add_argument("--witness", type=Path, help="also check the whole log extends the last signed head")
 
     p = sub.add_parser("proof", help="write the inclusion proof of one record at the latest checkpoint")
     p.add_argument("db", type=Path)
@@ -91,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day (included)")
     p.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day (included)")
     p.add_argument("--out", type=Path, help="folder for the table files and the chart (PNG)")
-    p.add_argument("--witness", type=Path, help="the last signed head (refused if the log does not extend it)")
+    p.add_argument(
+        "--witness", type=Path, help="the last signed head (refused if the log does not extend it)"
+    )
     p.add_argument(
         "--format",
         choices=("csv", "xlsx", "json"),
@@ -307,6 +312,11 @@ def _receipt_check(args: argparse.Namespace) -> int:
     try:
         with AuditLog(args.db) as log:
             result = check_receipt(receipt, log, public)
+        if args.witness is not None and args.witness.exists():
+            try:  # the receipt covers its prefix; the witness, the whole log as last signed
+                AuditLog(args.db, witness=args.witness).close()
+            except AuditTampered as exc:
+                result.problems.append(f"the log does not extend its last signed head (witness): {exc}")
     except AuditTampered as exc:
         print(f"FAILED: the log refuses to open, it was altered: {exc}")
         return EXIT_FAILED

@@ -32,7 +32,7 @@ class _Operator:
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.audit = AuditLog(settings.audit_db)
+            self.audit = AuditLog(settings.audit_db, witness=settings.witness_path)
         except AuditUnavailable as exc:
             raise CliError(f"the audit log cannot be written, nothing was changed: {exc}", 1) from exc
         self.accounts = AccountStore(settings.accounts_db)

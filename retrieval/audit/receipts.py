@@ -139,7 +139,7 @@ class ReceiptCheck:
                 f"OK: record {r.seq} (leaf {r.leaf_hash[:16]}…) is in the log, which still has root "
                 f"{r.root[:16]}… at size {r.tree_size} and extends it to {self.log_size} records"
             )
-        return f"FAILED: receipt of record {r.seq} (tree size {r.tree_size}) does not match the log"
+        return f"FAILED: receipt of record {r.seq} (tree size {r.tree_size}) checked against the log:"
 
 
 def check_signature(receipt: Receipt, public_key: Ed25519PublicKey) -> list[str]:

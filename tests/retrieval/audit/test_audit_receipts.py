@@ -249,3 +249,32 @@ def test_two_writers_on_one_log_keep_the_witness_consistent(tmp_path: Path, key)
         assert a.verify() == 10
     witness = read_witness(tmp_path / "witness.json", key.public_key())
     assert witness is not None and witness.tree_size == 10
+
+
+def test_leian_audit_check_and_receipt_check_default_to_the_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The commands the service log names, as an operator types them: only the data folder given."""
+    from api.cli.main import main as leian
+    from api.service.config import AUDIT_DB, SIGNING_KEY
+    from retrieval.audit.witness import default_witness_path
+
+    for name in ("LEIAN_DATA", "LEIAN_DATA_DIR", "LEIAN_SIGNING_KEY", "LEIAN_WITNESS_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    key = generate_key(data / SIGNING_KEY)
+    with AuditLog(data / AUDIT_DB, witness=default_witness_path(data), signer=key) as log:
+        receipt = _append(log, 4)[1].receipt
+    saved = tmp_path / "answer.json"
+    saved.write_text(json.dumps({"search_id": 1, "audit": receipt.to_dict()}), encoding="utf-8")
+    assert leian(["audit", "check", "--data", str(data)]) == 0
+    assert leian(["audit", "receipt-check", str(saved), "--data", str(data)]) == 0
+    assert "OK: 4 records" in capsys.readouterr().out
+    with _attacker(data / AUDIT_DB) as conn:
+        conn.execute("DELETE FROM records WHERE seq = 3")
+    assert leian(["audit", "check", "--data", str(data)]) == 1
+    assert "records were removed" in capsys.readouterr().out
+    # the receipt's own prefix (records 0..1) is intact; the witness shows the log lost its tail
+    assert leian(["audit", "receipt-check", str(saved), "--data", str(data)]) == 1
+    assert "does not extend its last signed head (witness)" in capsys.readouterr().out
