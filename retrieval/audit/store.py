@@ -406,22 +406,30 @@ class AuditLog:
             self._witness_raw = witness.raw
         return witness
 
-    def _check_witness(self, conn: sqlite3.Connection) -> None:
-        """Within a transaction, after ``_catch_up``: the log must extend the witness's signed head.
+    def _witness_bytes(self) -> bytes | None:
+        """The witness file as it is now, read BEFORE the transaction that checks it begins.
 
-        An unchanged file (the one this process wrote or checked last) costs one read.
+        Another worker writes the witness after its commit; read first, the head can only be
+        behind the snapshot taken next, never ahead of it (which would look like a removed tail).
         """
         if self.witness_path is None:
-            return
+            return None
         try:
-            raw = self.witness_path.read_bytes()
+            return self.witness_path.read_bytes()
         except FileNotFoundError:
             if self._witness_raw is not None:
                 raise AuditTampered(f"{self.witness_path}: the witness file was removed") from None
-            return
+            return None
         except OSError as exc:
             raise AuditTampered(f"{self.witness_path}: cannot read the witness file: {exc}") from exc
-        if raw == self._witness_raw:
+
+    def _check_witness(self, conn: sqlite3.Connection, raw: bytes | None) -> None:
+        """Within a transaction, after ``_catch_up``: the log must extend the witness's signed head.
+
+        ``raw`` from ``_witness_bytes``; an unchanged file (the one this process wrote or checked
+        last) needs nothing more.
+        """
+        if raw is None or raw == self._witness_raw:
             return
         expected = self.signer.public_key() if self.signer is not None else None
         try:
@@ -443,12 +451,13 @@ class AuditLog:
     def check_witness(self) -> None:
         """Raise ``AuditTampered`` unless the log, as of now, extends the witness's signed head."""
         with self._lock:
+            witness_raw = self._witness_bytes()
             conn = self._writer()
             try:
                 conn.execute("BEGIN")
                 try:
                     self._catch_up(conn)
-                    self._check_witness(conn)
+                    self._check_witness(conn, witness_raw)
                 finally:
                     conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
@@ -481,12 +490,13 @@ class AuditLog:
         if self.signer is None or self.witness_path is None:
             raise AuditUnavailable("no signer or witness path: nothing to write")
         with self._lock:
+            witness_raw = self._witness_bytes()
             conn = self._writer()
             try:
                 conn.execute("BEGIN")
                 try:
                     self._catch_up(conn)
-                    self._check_witness(conn)
+                    self._check_witness(conn, witness_raw)
                 finally:
                     conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
@@ -528,12 +538,13 @@ class AuditLog:
         except InvalidRecord as exc:
             raise AuditRecordRejected(f"audit record rejected: {exc}") from exc
         with self._lock:
+            witness_raw = self._witness_bytes()
             conn = self._writer()
             try:
                 conn.execute("BEGIN IMMEDIATE")  # the write lock first: concurrent writers serialise here
                 try:
                     seq = self._catch_up(conn)
-                    self._check_witness(conn)
+                    self._check_witness(conn, witness_raw)
                     record = AuditRecord(seq, kind, utc_timestamp(), actor, client, dict(payload))
                     data = record.to_bytes()
                     leaf = merkle.leaf_hash(data)
@@ -594,12 +605,13 @@ class AuditLog:
     def checkpoint(self, private_key: Ed25519PrivateKey) -> SignedCheckpoint:
         """Sign and store the current tree head."""
         with self._lock:
+            witness_raw = self._witness_bytes()
             conn = self._writer()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     self._catch_up(conn)
-                    self._check_witness(conn)
+                    self._check_witness(conn, witness_raw)
                     self._verify_content(conn)
                     cp = Checkpoint(
                         self._frontier.size, self._frontier.root().hex(), utc_timestamp(), self.log_id
@@ -645,12 +657,13 @@ class AuditLog:
         Raises ``AuditTampered`` naming the first problem. What ``leian audit check`` runs.
         """
         with self._lock:
+            witness_raw = self._witness_bytes()
             conn = self._writer()
             try:
                 conn.execute("BEGIN")
                 try:
                     size = self._catch_up(conn)
-                    self._check_witness(conn)
+                    self._check_witness(conn, witness_raw)
                     self._verify_content(conn)
                 finally:
                     conn.execute("ROLLBACK")

@@ -278,3 +278,42 @@ def test_leian_audit_check_and_receipt_check_default_to_the_data_folder(
     # the receipt's own prefix (records 0..1) is intact; the witness shows the log lost its tail
     assert leian(["audit", "receipt-check", str(saved), "--data", str(data)]) == 1
     assert "does not extend its last signed head (witness)" in capsys.readouterr().out
+
+
+def test_concurrent_writers_readers_and_a_watcher_raise_no_false_alarm(tmp_path: Path, key) -> None:
+    """Two writers (as two worker processes would) append at once while readiness checks and the
+    watcher read: the witness each writes after its commit must never look ahead of a snapshot."""
+    import threading
+
+    errors: list[BaseException] = []
+    done = threading.Event()
+    with _open(tmp_path, key) as a, _open(tmp_path, key) as b:
+        watcher = Watcher(a, sweep_batch=7)
+
+        def write(log: AuditLog, tag: str) -> None:
+            try:
+                for i in range(40):
+                    log.append("search", ACTOR, "api", {"query": f"{tag}{i}"})
+            except BaseException as exc:
+                errors.append(exc)
+
+        def read() -> None:
+            try:
+                while not done.is_set():
+                    a.check_witness()
+                    b.check_witness()
+                    state = watcher.tick()
+                    assert state.ok, state.problem
+            except BaseException as exc:
+                errors.append(exc)
+
+        writers = [threading.Thread(target=write, args=(log, tag)) for log, tag in ((a, "a"), (b, "b"))]
+        reader = threading.Thread(target=read)
+        for t in (*writers, reader):
+            t.start()
+        for t in writers:
+            t.join()
+        done.set()
+        reader.join()
+        assert errors == []
+        assert watcher.tick(full_sweep=True).ok and a.verify() == 80
