@@ -172,6 +172,7 @@ class Services:
 
     def new_watcher(self) -> Watcher:
         watcher = Watcher(self.audit_log(), on_problem=self.flag_tampered)
+        self.metrics.audit_verified.set_function(lambda: watcher.state.verified)
         return watcher
 
     def verify_audit(self) -> None:
@@ -179,8 +180,7 @@ class Services:
         watcher = self.watcher
         if watcher is None:
             watcher = self.watcher = self.new_watcher()
-        state = watcher.tick(full_sweep=True)
-        self.metrics.audit_verified.set(state.verified)
+        watcher.tick(full_sweep=True)
         if self.tampered is not None:
             raise audit_tampered(self.tampered)
 
@@ -225,9 +225,7 @@ class Services:
             }
         status: dict[str, Any] = {"ok": self.audit_writable()}
         if self.watcher is not None:
-            state = self.watcher.state
-            self.metrics.audit_verified.set(state.verified)
-            status["verified_records"] = state.verified
+            status["verified_records"] = self.watcher.state.verified
         return status
 
     def audit_writable(self) -> bool:

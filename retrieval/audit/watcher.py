@@ -66,6 +66,8 @@ class Watcher:
         """Verify new records and one sweep batch (``full_sweep``: the whole log, e.g. before signing)."""
         with self._lock:
             if self._problem is None:
+                if full_sweep:
+                    self._sweep = None  # a pass begun earlier would skip what it already covered
                 try:
                     self._extend()
                     self._sweep_batch(None if full_sweep else self.sweep_batch)

@@ -170,7 +170,7 @@ def test_a_live_edit_in_place_is_caught_by_the_watcher(sample_index: Path, tmp_p
             time.sleep(0.2)
         _assert_not_ready(env.client, f"record {seq} was changed")
         metrics = env.client.get("/metrics", headers=env.h("admin")).text
-        assert "leian_audit_intact 0.0" in metrics
+        assert "leian_audit_intact 0.0" in metrics and "leian_audit_verified_records" in metrics
         _assert_refused_as_tampered(env.client.get("/api/v1/audit/export", headers=env.h("admin")))
         _assert_refused_as_tampered(env.client.get("/api/v1/audit/checkpoint", headers=env.h("admin")))
         report = env.client.get(f"/api/v1/searches/{seq}/report?format=json", headers=env.h("judge_a"))
