@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from api.service.accounts import Principal, User
-from api.service.errors import ApiError, audit_unavailable, forbidden, not_found
+from api.service.errors import ApiError, audit_tampered, audit_unavailable, forbidden, not_found
 from api.service.marks import find_search, may_see_search
 from api.service.runtime import Services
 from api.service.searching import ledger_errors
 from retrieval.audit.records import Actor, AuditRecord, BatchRef, RecordKind, ReportRecord, SearchRecord
-from retrieval.audit.store import AppendResult, AuditUnavailable
+from retrieval.audit.store import AppendResult, AuditTampered, AuditUnavailable
 from retrieval.report import RetrievalReport, build_report
 from retrieval.report.files import report_format
 from retrieval.report.model import SearchShown
@@ -63,6 +63,9 @@ def read_search_record(services: Services, seq: int) -> tuple[AuditRecord, str]:
         record, leaf_hash = services.audit_log().read(seq)
     except KeyError:
         raise not_found(f"没有编号为 {seq} 的检索", f"no search {seq}") from None
+    except AuditTampered as exc:
+        services.flag_tampered(str(exc))
+        raise audit_tampered(services.tampered or "") from exc
     except AuditUnavailable as exc:
         raise audit_unavailable() from exc
     if record.kind != RecordKind.SEARCH:

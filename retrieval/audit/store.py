@@ -783,11 +783,17 @@ class AuditLog:
             yield AuditRecord.from_bytes(data)
 
     def read(self, seq: int) -> tuple[AuditRecord, str]:
-        """Record ``seq`` and its stored leaf hash (hex); KeyError when the log has no such record."""
+        """Record ``seq`` and its stored leaf hash (hex); KeyError when the log has no such record.
+
+        The content is re-hashed first: a record edited in place (leaf hash left) is never handed
+        out, e.g. to make a report naming someone else, before the watcher's next pass.
+        """
         with self._reader() as conn:
             row = conn.execute("SELECT leaf_hash, data FROM records WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             raise KeyError(f"no audit record {seq}")
+        if merkle.leaf_hash(row[1]) != row[0]:
+            raise AuditTampered(f"record {seq} was changed: its content no longer matches its leaf hash")
         return AuditRecord.from_bytes(row[1]), bytes(row[0]).hex()
 
     def export_jsonl(

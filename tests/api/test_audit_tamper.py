@@ -215,3 +215,13 @@ def test_a_backup_refuses_to_sign_over_a_tampered_log(env: Env, tmp_path: Path, 
     with pytest.raises(BackupError, match="cannot be backed up"):
         backup(env.settings, out, Actor("operator", "operator"))
     assert not out.exists()
+
+
+def test_a_report_is_never_made_from_a_record_edited_in_place(env: Env) -> None:
+    """Finding 4's "report names the edited judge", before any watcher pass: the read re-hashes."""
+    seq = _search(env, env.client, "（2026）浙0106刑初981号").json()["search_id"]
+    _rewrite(env.settings.audit_db, seq, recompute=False)
+    report = env.client.get(f"/api/v1/searches/{seq}/report?format=json", headers=env.h("judge_a"))
+    _assert_refused_as_tampered(report)
+    assert "judge_b" not in report.text
+    _assert_not_ready(env.client, f"record {seq} was changed")
