@@ -4,7 +4,7 @@ Whoever edits the database can also delete its checkpoint rows, so the rows alon
 the log lost its tail or was rewritten after the last checkpoint. The service therefore also writes
 every head it signs to a small file elsewhere (``LEIAN_WITNESS_PATH``, by default beside the data
 folder), and refuses to extend a log that is shorter than that head or has another root at its
-size. The file is a checkpoint file (``leian audit verify EXPORT WITNESS`` reads it as is).
+size. The file is a checkpoint file, in the format ``leian audit verify`` reads.
 
 It only raises the bar: an attacker who can write the witness too, and read the signing key, can
 forge both. Put the file on storage the service can write and others cannot (another volume, a
