@@ -1,4 +1,5 @@
-"""``leian audit …``: verify an export offline, make keys, export with a fresh checkpoint, summarise.
+"""``leian audit …``: verify an export offline, make keys, export with a fresh checkpoint, summarise,
+check the live log against its witness, check a receipt against the log.
 
 Exit status: 0 verified / done, 1 verification failed (the message names the first bad record, or
 the accounts database that differs from the accounts the log rebuilds), 2 bad input (missing or
@@ -68,6 +69,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="JSONL export to write")
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file to write")
     p.add_argument("--csv", type=Path, help="also a CSV table of the same records, for people")
+    p.add_argument(
+        "--witness", type=Path, help="the last signed head (refused if the log does not extend it)"
+    )
+
+    p = sub.add_parser(
+        "check", help="is the log intact? every record re-hashed, the tree against the witness's signed head"
+    )
+    p.add_argument("--db", type=Path, required=True, help="the audit database")
+    p.add_argument("--key", type=Path, help="the signing key: the witness must be signed by it")
+    p.add_argument("--witness", type=Path, help="the signed-head file (LEIAN_WITNESS_PATH)")
+
+    p = sub.add_parser(
+        "receipt-check",
+        help="check a receipt from an answer (or a saved answer) against the log as it is now",
+    )
+    p.add_argument("receipt", type=Path, help="the receipt JSON, or an answer holding it under 'audit'")
+    p.add_argument("--db", type=Path, required=True, help="the audit database")
+    p.add_argument("--public-key", type=Path, help="PEM public key published by the court")
+    p.add_argument("--key", type=Path, help="the signing key, when no --public-key is given")
+    p.add_argument("--witness", type=Path, help="also check the whole log extends the last signed head")
 
     p = sub.add_parser("proof", help="write the inclusion proof of one record at the latest checkpoint")
     p.add_argument("db", type=Path)
@@ -90,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day (included)")
     p.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day (included)")
     p.add_argument("--out", type=Path, help="folder for the table files and the chart (PNG)")
+    p.add_argument(
+        "--witness", type=Path, help="the last signed head (refused if the log does not extend it)"
+    )
     p.add_argument(
         "--format",
         choices=("csv", "xlsx", "json"),
@@ -177,10 +201,13 @@ def _keygen(out: Path) -> int:
 
 
 @contextlib.contextmanager
-def _disclosing(db: Path, key_path: Path, entry: TypedRecord) -> Iterator[tuple[AuditLog, Ed25519PrivateKey]]:
+def _disclosing(
+    db: Path, key_path: Path, entry: TypedRecord, witness: Path | None = None
+) -> Iterator[tuple[AuditLog, Ed25519PrivateKey]]:
     """The log and its signing key for an act that discloses the log (export, summary).
 
-    The act is itself audited: recorded before anything leaves the log.
+    The act is itself audited: recorded before anything leaves the log. With ``witness`` the log
+    must extend the last signed head (else ``AuditTampered``), and the head signed here is written to it.
     """
     from retrieval.audit.records import Actor
     from retrieval.audit.signing import load_private_key
@@ -189,21 +216,26 @@ def _disclosing(db: Path, key_path: Path, entry: TypedRecord) -> Iterator[tuple[
     if not db.exists():
         raise FileNotFoundError(f"{db} does not exist")
     key = load_private_key(key_path)
-    with AuditLog(db) as log:
+    with AuditLog(db, witness=witness, signer=key if witness is not None else None) as log:
         log.record(Actor(os_user(), "operator"), "cli", entry)
         yield log, key
 
 
 def _export(args: argparse.Namespace) -> int:
     from retrieval.audit.signing import SigningKeyError
-    from retrieval.audit.store import AuditUnavailable
+    from retrieval.audit.store import AuditTampered, AuditUnavailable
 
+    entry = ExportRecord(via="cli", target=str(args.out))
     try:
-        with _disclosing(args.db, args.key, ExportRecord(via="cli", target=str(args.out))) as (log, key):
+        with _disclosing(args.db, args.key, entry, args.witness) as (log, key):
             signed = log.export_bundle(args.out, args.checkpoint, key)
             if args.csv:
                 with open(args.csv, "wb") as fp:
                     log.export_csv(fp, tree_size=signed.checkpoint.tree_size)
+    except AuditTampered as exc:
+        print(f"error: the audit log does not verify; nothing was exported or signed: {exc}", file=sys.stderr)
+        print("investigate with: leian audit check", file=sys.stderr)
+        return EXIT_FAILED
     except (SigningKeyError, AuditUnavailable, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -230,7 +262,7 @@ def _proof(args: argparse.Namespace) -> int:
 
 def _summary(args: argparse.Namespace) -> int:
     from retrieval.audit.signing import SigningKeyError
-    from retrieval.audit.store import AuditUnavailable
+    from retrieval.audit.store import AuditTampered, AuditUnavailable
     from retrieval.audit.summary import Period, PeriodError
     from retrieval.audit.summary_output import SummaryFormat, file_name, render
     from retrieval.audit.summary_source import UnverifiedLog, verified_summary
@@ -245,8 +277,11 @@ def _summary(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     scope = SummaryRecord(court=args.court, first=args.first, last=args.last, via="cli")
     try:
-        with _disclosing(args.db, args.key, scope) as (log, key):
+        with _disclosing(args.db, args.key, scope, args.witness) as (log, key):
             summary = verified_summary(log, key, args.court, period)
+    except AuditTampered as exc:
+        print(f"error: the audit log does not verify; no summary is made from it: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except (SigningKeyError, AuditUnavailable, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -282,6 +317,81 @@ def _summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Open the log as the service does (witness first), then re-hash every record against the tree."""
+    from retrieval.audit.signing import SigningKeyError, load_private_key
+    from retrieval.audit.store import AuditLog, AuditTampered, AuditUnavailable
+
+    if not args.db.exists():
+        print(f"error: {args.db} does not exist", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        key = load_private_key(args.key) if args.key is not None and args.key.exists() else None
+    except SigningKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    witness = args.witness if args.witness is not None and args.witness.exists() else None
+    try:
+        with AuditLog(args.db, witness=witness) as log:
+            if key is not None:
+                log.signer = key  # the witness must carry this key's signature; nothing is written
+                log.check_witness()
+            size = log.verify()
+    except AuditTampered as exc:
+        print(f"FAILED: {exc}")
+        print(
+            "the log no longer matches what was signed. Keep the database and the witness as they are "
+            "(copy them for the record), compare judges' receipts with `leian audit receipt-check`, "
+            "and restore from the last backup that verifies (`leian restore`)."
+        )
+        return EXIT_FAILED
+    except AuditUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    against = f"the witness's signed head ({args.witness})" if witness else "no witness file (none found)"
+    print(f"OK: {size} records, every leaf re-hashed from its content; checked against {against}")
+    return EXIT_OK
+
+
+def _receipt_check(args: argparse.Namespace) -> int:
+    from retrieval.audit.receipts import Receipt, ReceiptError, check_receipt
+    from retrieval.audit.signing import SigningKeyError, load_private_key, load_public_key
+    from retrieval.audit.store import AuditLog, AuditTampered, AuditUnavailable
+
+    try:
+        receipt = Receipt.load(args.receipt)
+        if args.public_key is not None:
+            public = load_public_key(args.public_key)
+        elif args.key is not None:
+            public = load_private_key(args.key).public_key()
+        else:
+            raise SigningKeyError("give --public-key (the court's published key) or --key")
+    except (ReceiptError, SigningKeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.db.exists():
+        print(f"error: {args.db} does not exist", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        with AuditLog(args.db) as log:
+            result = check_receipt(receipt, log, public)
+        if args.witness is not None and args.witness.exists():
+            try:  # the receipt covers its prefix; the witness, the whole log as last signed
+                AuditLog(args.db, witness=args.witness).close()
+            except AuditTampered as exc:
+                result.problems.append(f"the log does not extend its last signed head (witness): {exc}")
+    except AuditTampered as exc:
+        print(f"FAILED: the log refuses to open, it was altered: {exc}")
+        return EXIT_FAILED
+    except AuditUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(result.summary())
+    for problem in result.problems:
+        print(f"  - {problem}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -314,6 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export(args)
     if args.command == "summary":
         return _summary(args)
+    if args.command == "check":
+        return _check(args)
+    if args.command == "receipt-check":
+        return _receipt_check(args)
     return _proof(args)
 
 

@@ -33,7 +33,7 @@ class _Operator:
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.audit = AuditLog(settings.audit_db)
+            self.audit = AuditLog(settings.audit_db, witness=settings.witness_path)
         except AuditUnavailable as exc:
             raise CliError(f"the audit log cannot be written, nothing was changed: {exc}", 1) from exc
         self.accounts = AccountStore(settings.accounts_db)
@@ -263,6 +263,7 @@ def _data_defaults(rest: list[str]) -> list[str]:
     parser.add_argument("--db", type=Path)
     parser.add_argument("--key", type=Path)
     parser.add_argument("--data", type=Path)
+    parser.add_argument("--witness", type=Path)
     opts, passed = parser.parse_known_args(rest)
     settings = Settings.from_env().with_overrides(data_dir=opts.data)
     return [
@@ -270,8 +271,21 @@ def _data_defaults(rest: list[str]) -> list[str]:
         str(opts.db or settings.audit_db),
         "--key",
         str(opts.key or settings.signing_key_path),
+        "--witness",
+        str(_witness_for(opts.witness, opts.db, opts.data, settings)),
         *passed,
     ]
+
+
+def _witness_for(witness: Path | None, db: Path | None, data: Path | None, settings: Settings) -> Path:
+    """--witness, else LEIAN_WITNESS_PATH, else beside the folder of the --db given, else the data folder's."""
+    from retrieval.audit.witness import default_witness_path
+
+    if witness is not None:
+        return witness
+    if settings.witness is None and db is not None and data is None:
+        return default_witness_path(db.parent)
+    return settings.witness_path
 
 
 def audit_command(rest: list[str]) -> int:
@@ -280,8 +294,8 @@ def audit_command(rest: list[str]) -> int:
     defaults to the data folder's log and key."""
     from api.cli.audit import main as audit_main
 
-    if rest[:1] == ["summary"]:
-        return audit_main(["summary", *_data_defaults(rest[1:])])
+    if rest[:1] in (["summary"], ["check"], ["receipt-check"]):
+        return audit_main([rest[0], *_data_defaults(rest[1:])])
     if not rest or rest[0] != "export":
         return audit_main(rest)
     parser = argparse.ArgumentParser(prog="leian audit export")
@@ -291,6 +305,7 @@ def audit_command(rest: list[str]) -> int:
     parser.add_argument("--csv", type=Path, help="also a CSV table (UTF-8 with BOM)")
     parser.add_argument("--key", type=Path, help="signing key (default: LEIAN_SIGNING_KEY or DATA's key)")
     parser.add_argument("--data", type=Path, help="data folder (default: LEIAN_DATA)")
+    parser.add_argument("--witness", type=Path, help="signed-head file (default: LEIAN_WITNESS_PATH)")
     try:
         opts = parser.parse_args(rest[1:])
     except SystemExit as exc:
@@ -306,6 +321,8 @@ def audit_command(rest: list[str]) -> int:
         str(opts.out),
         "--checkpoint",
         str(checkpoint),
+        "--witness",
+        str(_witness_for(opts.witness, opts.db, opts.data, settings)),
     ]
     if opts.csv:
         argv += ["--csv", str(opts.csv)]

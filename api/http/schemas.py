@@ -375,12 +375,22 @@ class RelatedOut(BaseModel):
 
 
 class AuditReceiptOut(BaseModel):
-    """Where the search's record sits in the audit log: ``seq`` is also the ``search_id``."""
+    """Where the search's record sits in the audit log: ``seq`` is also the ``search_id``.
+
+    With the signing key loaded it is a signed receipt (``retrieval.audit.receipts``): keep it, and
+    ``leian audit receipt-check`` later shows whether the log still holds this record unchanged.
+    """
 
     seq: int
     leaf_hash: str
     tree_size: int
     root: str
+    format: str | None = None
+    log_id: str | None = None
+    at: str | None = None
+    signature: str | None = None
+    key_id: str | None = None
+    inclusion_proof: list[str] | None = None
 
 
 class IndexOut(BaseModel):

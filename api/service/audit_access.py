@@ -23,7 +23,7 @@ from api.service.errors import audit_unavailable, forbidden, not_found
 from api.service.runtime import Services, actor_on_court
 from retrieval.audit import merkle
 from retrieval.audit.records import ExportRecord, utc_timestamp
-from retrieval.audit.store import AuditUnavailable, RecordFilter
+from retrieval.audit.store import AppendResult, AuditUnavailable, RecordFilter
 
 MAX_PAGE = 1000
 
@@ -117,6 +117,7 @@ class Export:
     filename: str
     tree_size: int | None  # set for a JSONL export: the size of the checkpoint it carries and matches
     records: int
+    audit: AppendResult | None = None  # the export record, whose receipt the answer carries
 
 
 def export(
@@ -128,17 +129,20 @@ def export(
         )
     record_filter = scoped_filter(principal, query, services.accounts)
     complete = record_filter.is_empty()
+    services.verify_audit()  # nothing leaves a log whose records no longer match their hashes
     # The export is itself an audited act, recorded before anything leaves the log; an admin's export
     # of one court is recorded with that court, so that the court's 审判管理 sees it.
     exported = ExportRecord(via="api", format=fmt.value, filters=record_filter.to_dict(), complete=complete)
-    services.record(actor_on_court(principal, record_filter.court), client, exported)
+    appended = services.record(actor_on_court(principal, record_filter.court), client, exported)
     log = services.audit_log()
     buffer = io.BytesIO()
     stamp = utc_timestamp().replace(":", "").replace("-", "").replace(".", "")
     try:
         if fmt is ExportFormat.CSV:
             n = log.export_csv(buffer, record_filter if not complete else None)
-            return Export(buffer.getvalue(), "text/csv; charset=utf-8", f"leian-audit-{stamp}.csv", None, n)
+            return Export(
+                buffer.getvalue(), "text/csv; charset=utf-8", f"leian-audit-{stamp}.csv", None, n, appended
+            )
         # Sign the head now (it covers the export record) and carry the checkpoint in the file: a
         # complete export is checked against its root as a whole, a court's export record by record
         # with the inclusion proofs it carries. Either way ``leian audit verify FILE`` needs nothing else.
@@ -152,7 +156,9 @@ def export(
         )
     except AuditUnavailable as exc:
         raise audit_unavailable() from exc
-    return Export(buffer.getvalue(), "application/x-ndjson", f"leian-audit-{stamp}.jsonl", tree_size, n)
+    return Export(
+        buffer.getvalue(), "application/x-ndjson", f"leian-audit-{stamp}.jsonl", tree_size, n, appended
+    )
 
 
 def record_proof(services: Services, principal: Principal, seq: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from api.service.audit_access import RecordQuery, scoped_filter
 from api.service.errors import ApiError, audit_unavailable, forbidden, invalid
 from api.service.runtime import Services, actor_on_court
 from retrieval.audit.records import SummaryRecord
-from retrieval.audit.store import AuditUnavailable
+from retrieval.audit.store import AppendResult, AuditUnavailable
 from retrieval.audit.summary import Period, PeriodError
 from retrieval.audit.summary_output import MEDIA_TYPES, SummaryFormat, file_name, render
 from retrieval.audit.summary_source import UnverifiedLog, verified_summary
@@ -40,6 +40,7 @@ class SummaryFile:
     content: bytes
     media_type: str
     filename: str
+    audit: AppendResult | None = None  # the summary record, whose receipt the answer carries
 
 
 def summary(
@@ -61,8 +62,9 @@ def summary(
         period = Period.parse(first, last)
     except PeriodError as exc:
         raise invalid(exc.field, "日期应为 YYYY-MM-DD，且截止日期不早于起始日期", exc.message) from exc
+    services.verify_audit()
     key = services.key()  # before the record: a summary that cannot be checked is not recorded as drawn
-    services.record(
+    appended = services.record(
         actor_on_court(principal, scoped_court),  # an admin's summary of a court is that court's to see
         client,
         SummaryRecord(court=scoped_court, first=first, last=last, via="api", format=fmt.value),
@@ -74,4 +76,4 @@ def summary(
     except UnverifiedLog as exc:
         log.error("periodic summary refused: %s", exc)
         raise audit_unverified() from exc
-    return SummaryFile(render(result, fmt), MEDIA_TYPES[fmt], file_name(result, fmt))
+    return SummaryFile(render(result, fmt), MEDIA_TYPES[fmt], file_name(result, fmt), appended)

@@ -139,7 +139,7 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
     shutil.rmtree(partial, ignore_errors=True)  # what a killed backup left
     partial.mkdir(parents=True)
     try:
-        with AuditLog(settings.audit_db) as live:
+        with AuditLog(settings.audit_db, witness=settings.witness_path) as live:
             live.record(actor, "cli", BackupRecord(target=str(out), index=index))
         _copy_consistent(settings.data_dir, partial)
         with AuditLog(partial / AUDIT_DB) as copy:

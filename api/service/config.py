@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from retrieval.audit.witness import default_witness_path
+
 ACCOUNTS_DB = "accounts.sqlite"
 AUDIT_DB = "audit.sqlite"
 SIGNING_KEY = "audit-signing-key.pem"
@@ -109,6 +111,8 @@ class Settings:
     # (Milvus at milvus_uri, loaded by ``leian cluster export``; api.service.cluster)
     backend: str = "embedded"
     milvus_uri: str | None = None
+    witness: Path | None = None  # None: <data_dir's parent>/<data_dir name>.audit-witness.json
+    audit_watch_s: int = 30  # seconds between the audit watcher's ticks; 0: no background watcher
 
     @property
     def accounts_db(self) -> Path:
@@ -121,6 +125,11 @@ class Settings:
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key if self.signing_key is not None else self.data_dir / SIGNING_KEY
+
+    @property
+    def witness_path(self) -> Path:
+        """The last signed tree head, outside the data folder (``retrieval.audit.witness``)."""
+        return self.witness if self.witness is not None else default_witness_path(self.data_dir)
 
     def with_overrides(self, **changes: object) -> Settings:
         """Command-line options win over the environment (``leian serve --index …``)."""
@@ -148,4 +157,6 @@ class Settings:
             rate_limit=_rate_limit(env, "LEIAN_RATE_LIMIT"),
             backend=_backend(env),
             milvus_uri=env.get("LEIAN_MILVUS_URI") or None,
+            witness=Path(env["LEIAN_WITNESS_PATH"]) if env.get("LEIAN_WITNESS_PATH") else None,
+            audit_watch_s=_int(env, "LEIAN_AUDIT_WATCH_S", cls.audit_watch_s, minimum=0),
         )

@@ -94,3 +94,15 @@ def duplicate_key(key: str) -> ApiError:
         f"the key {key!r} appears twice in one object of the request body",
         fields=[key],
     )
+
+
+def audit_tampered(reason: str) -> ApiError:
+    """The log no longer matches what it signed: no record is added to it until an operator looked."""
+    return ApiError(
+        503,
+        "audit_tampered",
+        "审计日志与已签名的树头不一致（记录被删除或改写），在运维人员核查（leian audit check）之前不执行需留痕的操作："
+        + reason,
+        "the audit log does not match its signed tree head (records removed or rewritten); audited actions "
+        "are refused until an operator investigates with `leian audit check`: " + reason,
+    )

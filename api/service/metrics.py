@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -50,6 +57,17 @@ class Metrics:
             "leian_audit_write_failures",
             "Audit appends that failed; each one failed its request (fail-closed)",
             ("kind",),
+            registry=self.registry,
+        )
+        self.audit_intact = Gauge(
+            "leian_audit_intact",
+            "1 while the audit log matches its signed tree heads, 0 once tampering was detected",
+            registry=self.registry,
+        )
+        self.audit_intact.set(1)
+        self.audit_verified = Gauge(
+            "leian_audit_verified_records",
+            "Records whose content the audit watcher re-hashed and matched against the signed tree",
             registry=self.registry,
         )
 

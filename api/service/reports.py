@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from api.service.accounts import Principal, User
-from api.service.errors import ApiError, audit_unavailable
+from api.service.errors import ApiError, audit_tampered, audit_unavailable
 from api.service.marks import no_such_search, visible_search
 from api.service.runtime import Services, actor_on_court
 from api.service.searching import ledger_errors
 from retrieval.audit.records import Actor, AuditRecord, BatchRef, RecordKind, ReportRecord, SearchRecord
-from retrieval.audit.store import AppendResult, AuditUnavailable
+from retrieval.audit.store import AppendResult, AuditTampered, AuditUnavailable
 from retrieval.report import RetrievalReport, build_report
 from retrieval.report.files import report_format
 from retrieval.report.model import SearchShown
@@ -50,6 +50,7 @@ class RenderedReport:
     content: bytes
     media_type: str
     filename: str
+    audit: AppendResult | None = None  # the report record, whose receipt the answer carries
 
 
 def pdf_unavailable() -> ApiError:
@@ -76,6 +77,9 @@ def read_search_record(services: Services, seq: int) -> tuple[AuditRecord, str]:
         record, leaf_hash = services.audit_log().read(seq)
     except KeyError:
         raise no_such_search(seq) from None
+    except AuditTampered as exc:
+        services.flag_tampered(str(exc))
+        raise audit_tampered(services.tampered or "") from exc
     except AuditUnavailable as exc:
         raise audit_unavailable() from exc
     if record.kind != RecordKind.SEARCH:
@@ -178,5 +182,5 @@ def search_report(
         log.warning("PDF report refused: %s", exc)
         raise pdf_unavailable() from exc
     who = actor_on_court(principal, entry.court)
-    record_report(services, who, client, record, [chosen.name], via="api")
-    return RenderedReport(content, chosen.media_type, f"leian-report-{search_id}{chosen.suffix}")
+    appended = record_report(services, who, client, record, [chosen.name], via="api")
+    return RenderedReport(content, chosen.media_type, f"leian-report-{search_id}{chosen.suffix}", appended)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.service.accounts import AccountStore, Principal
 from api.service.cluster import ClusterBackendError, ClusterSettings, with_cluster_channels
 from api.service.config import Settings
-from api.service.errors import ApiError, audit_unavailable
+from api.service.errors import ApiError, audit_tampered, audit_unavailable
 from api.service.metrics import Metrics
 from retrieval import index_layout as layout
 from retrieval.audit.records import Actor, TypedRecord
@@ -37,7 +37,8 @@ from retrieval.audit.signing import (
     load_private_key,
     public_key_pem,
 )
-from retrieval.audit.store import AppendResult, AuditLog, AuditUnavailable
+from retrieval.audit.store import AppendResult, AuditLog, AuditTampered, AuditUnavailable
+from retrieval.audit.watcher import Watcher
 from retrieval.index_store import IndexStore
 
 log = logging.getLogger("leian.api")
@@ -99,17 +100,29 @@ class Services:
     manifest_sha256: str | None
     signing_key: Ed25519PrivateKey | None
     index_problem: str | None = None  # why the index was refused at start-up, without the operator's paths
+    tampered: str | None = None  # why the audit log is no longer trusted (sticky until a restart)
+    watcher: Watcher | None = None
     _audit_open_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         accounts = AccountStore(settings.accounts_db)
-        audit = _open_audit(settings)
+        key = _load_key(settings)
         store, checksum, problem = _open_index(settings)
-        return cls(settings, metrics, accounts, audit, store, checksum, _load_key(settings), problem)
+        services = cls(settings, metrics, accounts, None, store, checksum, key, problem)
+        try:
+            services.audit = _open_audit(settings, key)
+        except AuditTampered as exc:
+            services.flag_tampered(str(exc))
+        if services.audit is not None and settings.audit_watch_s > 0:
+            services.watcher = services.new_watcher()
+            services.watcher.start(settings.audit_watch_s)
+        return services
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.store is not None:
             self.store.close()
         if self.audit is not None:
@@ -136,21 +149,68 @@ class Services:
     # -- the audit log -------------------------------------------------------------------------
 
     def audit_log(self) -> AuditLog:
-        """The open log; reopened after a failure at start-up (a disk that came back)."""
+        """The open log; reopened after a failure at start-up (a disk that came back), never once tampered."""
+        if self.tampered is not None:
+            raise audit_tampered(self.tampered)
         if self.audit is None:
             with self._audit_open_lock:
                 if self.audit is None:
-                    self.audit = _open_audit(self.settings)
+                    try:
+                        self.audit = _open_audit(self.settings, self.signing_key)
+                    except AuditTampered as exc:
+                        self.flag_tampered(str(exc))
+                        raise audit_tampered(self.tampered or "") from exc
         if self.audit is None:
             raise audit_unavailable()
         return self.audit
 
+    def flag_tampered(self, problem: str) -> None:
+        """Stop trusting the log: audited actions and signing refused, /readyz 503, gauge 0, logged."""
+        if self.tampered is None:
+            log.error(
+                "AUDIT LOG TAMPERING DETECTED: %s. Audited actions are refused. Investigate with: "
+                "leian audit check --data %s --witness %s (then compare judges' receipts with "
+                "leian audit receipt-check)",
+                problem,
+                self.settings.data_dir,
+                self.settings.witness_path,
+            )
+        self.tampered = self._without_paths(problem)
+        self.metrics.audit_intact.set(0)
+
+    def _without_paths(self, message: str) -> str:
+        for path in (self.settings.witness_path, self.settings.audit_db, self.settings.data_dir):
+            message = message.replace(str(path), path.name)
+        return message
+
+    def new_watcher(self) -> Watcher:
+        watcher = Watcher(self.audit_log(), on_problem=self.flag_tampered)
+        self.metrics.audit_verified.set_function(lambda: watcher.state.verified)
+        return watcher
+
+    def verify_audit(self) -> None:
+        """Re-hash the whole log now (before signing an export, a summary, a checkpoint); 503 if it fails."""
+        watcher = self.watcher
+        if watcher is None:
+            watcher = self.watcher = self.new_watcher()
+        watcher.tick(full_sweep=True)
+        if self.tampered is not None:
+            raise audit_tampered(self.tampered)
+
     def record(self, who: Principal | Actor, client: str | None, entry: TypedRecord) -> AppendResult:
-        """Append one record durably before anything is answered; on failure the request is refused."""
+        """Append one record durably before anything is answered; on failure the request is refused.
+
+        The log is opened with the signing key and the witness: the append is refused unless the
+        log extends the last signed head, and the result carries the record's signed receipt.
+        """
         clock = time.perf_counter()
         kind = entry.kind.value
         try:
             result = self.audit_log().record(actor_of(who), client, entry)
+        except AuditTampered as exc:
+            self.metrics.audit_failures.labels(kind).inc()
+            self.flag_tampered(str(exc))
+            raise audit_tampered(self.tampered or "") from exc
         except AuditUnavailable as exc:
             self.metrics.audit_failures.labels(kind).inc()
             log.error("audit write failed (%s): %s", kind, exc)
@@ -160,6 +220,26 @@ class Services:
             raise
         self.metrics.audit_write.labels(kind).observe(time.perf_counter() - clock)
         return result
+
+    def audit_status(self) -> dict[str, Any]:
+        """The audit check of /readyz: writable, extends its witness, and the watcher saw no edit."""
+        if self.tampered is None and self.audit is not None:
+            try:
+                self.audit.check_witness()
+            except AuditTampered as exc:
+                self.flag_tampered(str(exc))
+            except AuditUnavailable:
+                pass  # reported by audit_writable below
+        if self.tampered is not None:
+            return {
+                "ok": False,
+                "error": "tampered: " + self.tampered,
+                "investigate": "leian audit check (see the service log for the paths)",
+            }
+        status: dict[str, Any] = {"ok": self.audit_writable()}
+        if self.watcher is not None:
+            status["verified_records"] = self.watcher.state.verified
+        return status
 
     def audit_writable(self) -> bool:
         """Whether a record could be written now (for /readyz), reopening a log that failed before.
@@ -212,14 +292,21 @@ class Services:
                 or (covering is not None and latest.checkpoint.tree_size < covering)
             ):
                 latest = audit.checkpoint(self.key())
+        except AuditTampered as exc:
+            self.flag_tampered(str(exc))
+            raise audit_tampered(self.tampered or "") from exc
         except AuditUnavailable as exc:
             log.error("checkpoint failed: %s", exc)
             raise audit_unavailable() from exc
         return latest
 
     def sign_checkpoint(self) -> SignedCheckpoint:
+        """Sign the head now, after checking every record (``AuditLog.checkpoint`` re-hashes them)."""
         try:
             return self.audit_log().checkpoint(self.key())
+        except AuditTampered as exc:
+            self.flag_tampered(str(exc))
+            raise audit_tampered(self.tampered or "") from exc
         except AuditUnavailable as exc:
             log.error("checkpoint failed: %s", exc)
             raise audit_unavailable() from exc
@@ -235,12 +322,38 @@ class Services:
         return json.loads(checkpoint_file_json(signed, self.key().public_key(), history))
 
 
-def _open_audit(settings: Settings) -> AuditLog | None:
+def _open_audit(settings: Settings, key: Ed25519PrivateKey | None) -> AuditLog | None:
+    """The log, signing each append with ``key`` and checked against the witness; AuditTampered raised.
+
+    A data folder without a witness yet (a first start, an upgrade) adopts the log's current head:
+    logged, since a witness deleted together with the log's tail looks the same.
+    """
     try:
-        return AuditLog(settings.audit_db)
+        audit = AuditLog(settings.audit_db, witness=settings.witness_path, signer=key)
+    except AuditTampered:
+        raise
     except AuditUnavailable as exc:
         log.error("audit log unavailable: %s", exc)
         return None
+    if audit.witness_adopted and key is not None:
+        try:
+            signed = audit.sign_witness()
+        except AuditTampered:
+            audit.close()
+            raise
+        except AuditUnavailable as exc:
+            log.error("the audit witness cannot be written: %s", exc)
+            audit.close()
+            return None
+        level = logging.WARNING if signed.checkpoint.tree_size else logging.INFO
+        log.log(
+            level,
+            "no audit witness at %s: adopted the log's head (%d records, root %s)",
+            settings.witness_path,
+            signed.checkpoint.tree_size,
+            signed.checkpoint.root_hash,
+        )
+    return audit
 
 
 def _open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str | None]:

@@ -253,7 +253,10 @@ def related_json(store: IndexStore, links: list[RelatedLink]) -> list[dict[str, 
 
 
 def receipt(result: AppendResult) -> dict[str, Any]:
+    """Where the record sits, plus its signed receipt (``retrieval.audit.receipts``) when the key is loaded."""
+    signed = result.receipt.to_dict() if result.receipt is not None else {}
     return {
+        **signed,
         "seq": result.seq,
         "leaf_hash": result.leaf_hash,
         "tree_size": result.tree_size,

@@ -18,7 +18,13 @@ The spec, so that a reader in any language can check an export without this code
   (records 0..tree_size-1) can be checked against a checkpoint; a single record is checked with
   its inclusion proof.
 
+* A receipt (``receipts``) is the head signed right after one record was appended plus that
+  record's inclusion proof; the witness file (``witness``) holds the latest signed head outside
+  the database, and the log must always extend it.
+
 Modules: ``records`` (record and canonical form), ``merkle`` (tree hash and proofs), ``signing``
-(keys and checkpoints), ``store`` (the SQLite writer), ``verify`` (the independent reader, which
-imports none of the others), ``cli``.
+(keys and checkpoints), ``store`` (the SQLite writer), ``receipts`` (a record's signed receipt and
+its check against the log), ``witness`` (the signed head outside the database), ``watcher`` (the
+background re-hashing of records), ``verify`` (the independent reader, which imports none of the
+others), ``cli``.
 """

@@ -81,6 +81,14 @@ class Frontier:
             n >>= 1
         self.size += 1
 
+    def next_leaf_path(self) -> list[bytes]:
+        """PATH of the leaf appended next, in the tree it will make: this frontier, smallest first.
+
+        Appending leaf ``size`` joins it, level by level, with each perfect subtree to its left, so
+        a receipt's inclusion proof costs O(log n) and no read of the other leaves.
+        """
+        return list(reversed(self._nodes))
+
     def root(self) -> bytes:
         if not self._nodes:
             return EMPTY_ROOT

@@ -16,6 +16,7 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from retrieval.audit import merkle
 from retrieval.audit.beijing_time import beijing_text
+from retrieval.audit.receipts import Receipt
 from retrieval.audit.records import (
     Actor,
     AuditRecord,
@@ -41,6 +43,14 @@ from retrieval.audit.signing import (
     checkpoint_file_json,
     key_id,
     sign_checkpoint,
+)
+from retrieval.audit.witness import (
+    Witness,
+    WitnessError,
+    parse_witness,
+    read_witness,
+    sync_witness,
+    write_witness,
 )
 
 EXPORT_FORMAT = "leian-audit-export/v1"
@@ -110,12 +120,25 @@ class AuditRecordRejected(AuditUnavailable):
     """The record itself is invalid (no canonical form): a caller bug, still fail-closed."""
 
 
+class AuditTampered(AuditUnavailable):
+    """The log no longer matches what was signed: records removed, rewritten, or edited in place.
+
+    Not a passing outage: nothing may be appended to it or signed over it until someone has
+    looked (``leian audit check``).
+    """
+
+
+ROOTS_REMEMBERED = 16384
+"""Tree heads kept in memory, by size: the witness written by another worker is checked without a read."""
+
+
 @dataclass(frozen=True)
 class AppendResult:
     seq: int
     leaf_hash: str
     tree_size: int
     root: str
+    receipt: Receipt | None = None  # signed when the log was opened with a signer
 
 
 @dataclass(frozen=True)
@@ -197,9 +220,25 @@ def csv_cell(value: Any) -> Any:
 class AuditLog:
     """Append-only audit log in one SQLite file (WAL, synchronous=FULL), safe across threads and processes."""
 
-    def __init__(self, path: str | Path, *, log_id: str | None = None, busy_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        log_id: str | None = None,
+        busy_timeout_s: float = 5.0,
+        witness: str | Path | None = None,
+        signer: Ed25519PrivateKey | None = None,
+    ) -> None:
+        """``witness``: the signed-head file outside the database (``retrieval.audit.witness``); the
+        log must extend it, at opening and at every append. ``signer``: sign the head after every
+        append (the record's receipt) and write it to the witness."""
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.witness_path = Path(witness) if witness is not None else None
+        self.signer = signer
+        self.witness_adopted = False  # opened with a witness path but no file there yet
+        self._witness_raw: bytes | None = None  # the witness as last written or checked here
+        self._roots: OrderedDict[int, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._frontier = merkle.Frontier()
         self._conn: sqlite3.Connection | None = None
@@ -252,7 +291,14 @@ class AuditLog:
             raise AuditUnavailable(f"{self.path}: the audit log is closed")
         return self._conn
 
+    def sync_witness(self) -> None:
+        """Make the witness written per append (without fsync) durable."""
+        if self.witness_path is not None and self.signer is not None:
+            with contextlib.suppress(OSError):
+                sync_witness(self.witness_path)
+
     def close(self) -> None:
+        self.sync_witness()
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
@@ -301,23 +347,33 @@ class AuditLog:
         latest = conn.execute(
             "SELECT tree_size, root FROM checkpoints ORDER BY rowid DESC LIMIT 1"
         ).fetchone()
+        heads = [("the checkpoint", latest[0], bytes(latest[1]))] if latest is not None else []
+        witness = self._read_witness()
+        if witness is not None:
+            heads.append(("the witness's signed head", witness.tree_size, witness.root))
+        elif self.witness_path is not None:
+            self.witness_adopted = True
         frontier = merkle.Frontier()
-        if latest is not None and latest[0] == 0 and latest[1] != merkle.EMPTY_ROOT:
-            raise AuditUnavailable("the empty checkpoint's root is wrong: the database was altered")
+        for name, size, root in heads:
+            if size == 0 and root != merkle.EMPTY_ROOT:
+                raise AuditTampered(f"the root of {name} of size 0 is wrong: the database was altered")
         for seq, leaf in conn.execute("SELECT seq, leaf_hash FROM records ORDER BY seq"):
             if seq != frontier.size:
-                raise AuditUnavailable(f"audit records: seq {frontier.size} is missing (next is {seq})")
+                raise AuditTampered(f"audit records: seq {frontier.size} is missing (next is {seq})")
             frontier.append(leaf)
-            if latest is not None and frontier.size == latest[0] and frontier.root() != latest[1]:
-                raise AuditUnavailable(
-                    f"records 0..{latest[0] - 1} no longer match the checkpoint of size {latest[0]}: "
-                    "the database was altered"
+            for name, size, root in heads:
+                if frontier.size == size and frontier.root() != root:
+                    raise AuditTampered(
+                        f"records 0..{size - 1} no longer match {name} of size {size}: "
+                        "the database was altered"
+                    )
+        for name, size, _ in heads:
+            if frontier.size < size:
+                raise AuditTampered(
+                    f"the log has {frontier.size} records but {name} covers {size}: records were removed"
                 )
-        if latest is not None and frontier.size < latest[0]:
-            raise AuditUnavailable(
-                f"the log has {frontier.size} records but was checkpointed at {latest[0]}: records were removed"
-            )
         self._frontier = frontier
+        self._remember(frontier)
 
     def _catch_up(self, conn: sqlite3.Connection) -> int:
         """Within a transaction: take in records appended by other processes; returns the tree size."""
@@ -326,16 +382,146 @@ class AuditLog:
         if size == self._frontier.size:
             return size
         if size < self._frontier.size:
-            raise AuditUnavailable(f"the log shrank from {self._frontier.size} to {size} records")
+            raise AuditTampered(
+                f"the log shrank from {self._frontier.size} to {size} records: records were removed"
+            )
         frontier = self._frontier.copy()
         for seq, leaf in conn.execute(
             "SELECT seq, leaf_hash FROM records WHERE seq >= ? ORDER BY seq", (frontier.size,)
         ):
             if seq != frontier.size:
-                raise AuditUnavailable(f"audit records: seq {frontier.size} is missing (next is {seq})")
+                raise AuditTampered(f"audit records: seq {frontier.size} is missing (next is {seq})")
             frontier.append(leaf)
+            self._remember(frontier)
         self._frontier = frontier
         return size
+
+    def _remember(self, frontier: merkle.Frontier) -> None:
+        self._roots[frontier.size] = frontier.root()
+        while len(self._roots) > ROOTS_REMEMBERED:
+            self._roots.popitem(last=False)
+
+    def _root_at(self, conn: sqlite3.Connection, size: int) -> bytes:
+        """The root after ``size`` records as this process saw it grow, else from the stored leaves."""
+        known = self._roots.get(size)
+        if known is not None:
+            return known
+        return merkle.root(self._leaf_hashes(conn, size))
+
+    # -- the witness -------------------------------------------------------------------------
+
+    def _read_witness(self) -> Witness | None:
+        if self.witness_path is None:
+            return None
+        expected = self.signer.public_key() if self.signer is not None else None
+        try:
+            witness = read_witness(self.witness_path, expected)
+        except WitnessError as exc:
+            raise AuditTampered(str(exc)) from exc
+        if witness is not None:
+            self._witness_raw = witness.raw
+        return witness
+
+    def _witness_bytes(self) -> bytes | None:
+        """The witness file as it is now, read BEFORE the transaction that checks it begins.
+
+        Another worker writes the witness after its commit; read first, the head can only be
+        behind the snapshot taken next, never ahead of it (which would look like a removed tail).
+        """
+        if self.witness_path is None:
+            return None
+        try:
+            return self.witness_path.read_bytes()
+        except FileNotFoundError:
+            if self._witness_raw is not None:
+                raise AuditTampered(f"{self.witness_path}: the witness file was removed") from None
+            return None
+        except OSError as exc:
+            raise AuditTampered(f"{self.witness_path}: cannot read the witness file: {exc}") from exc
+
+    def _check_witness(self, conn: sqlite3.Connection, raw: bytes | None) -> None:
+        """Within a transaction, after ``_catch_up``: the log must extend the witness's signed head.
+
+        ``raw`` from ``_witness_bytes``; an unchanged file (the one this process wrote or checked
+        last) needs nothing more.
+        """
+        if raw is None or raw == self._witness_raw:
+            return
+        expected = self.signer.public_key() if self.signer is not None else None
+        try:
+            witness = parse_witness(raw, str(self.witness_path), expected)
+        except WitnessError as exc:
+            raise AuditTampered(str(exc)) from exc
+        size = self._frontier.size
+        if witness.tree_size > size:
+            raise AuditTampered(
+                f"the log has {size} records but its last signed head covers {witness.tree_size}: "
+                "records were removed"
+            )
+        if self._root_at(conn, witness.tree_size) != witness.root:
+            raise AuditTampered(
+                f"records 0..{witness.tree_size - 1} no longer match the last signed head: the log was rewritten"
+            )
+        self._witness_raw = raw
+
+    def check_witness(self) -> None:
+        """Raise ``AuditTampered`` unless the log, as of now, extends the witness's signed head."""
+        with self._lock:
+            witness_raw = self._witness_bytes()
+            conn = self._writer()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    self._catch_up(conn)
+                    self._check_witness(conn, witness_raw)
+                finally:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise AuditUnavailable(f"{self.path}: {exc}") from exc
+
+    def _advance_witness(self, signed: SignedCheckpoint, *, durable: bool = True) -> None:
+        """Write the head just signed, unless another worker already wrote a larger one."""
+        if self.witness_path is None or self.signer is None:
+            return
+        try:
+            current = self.witness_path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        except OSError as exc:
+            raise AuditUnavailable(f"{self.witness_path}: cannot read the witness file: {exc}") from exc
+        if current is not None and current != self._witness_raw:
+            try:
+                theirs = parse_witness(current, str(self.witness_path), self.signer.public_key())
+            except WitnessError as exc:
+                raise AuditTampered(str(exc)) from exc
+            if theirs.tree_size > signed.checkpoint.tree_size:
+                return
+        try:
+            self._witness_raw = write_witness(self.witness_path, signed, self.signer, durable=durable)
+        except OSError as exc:
+            raise AuditUnavailable(f"{self.witness_path}: the witness file cannot be written: {exc}") from exc
+
+    def sign_witness(self) -> SignedCheckpoint:
+        """Sign the current head and write it to the witness (adopting a log that had none)."""
+        if self.signer is None or self.witness_path is None:
+            raise AuditUnavailable("no signer or witness path: nothing to write")
+        with self._lock:
+            witness_raw = self._witness_bytes()
+            conn = self._writer()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    self._catch_up(conn)
+                    self._check_witness(conn, witness_raw)
+                finally:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise AuditUnavailable(f"{self.path}: {exc}") from exc
+            cp = Checkpoint(self._frontier.size, self._frontier.root().hex(), utc_timestamp(), self.log_id)
+            signed = SignedCheckpoint(cp, sign_checkpoint(cp, self.signer), key_id(self.signer))
+            self._advance_witness(signed)
+            self.witness_adopted = False
+            return signed
 
     def tree_head(self) -> tuple[int, str]:
         """(tree size, root hex) as of now, including other processes' appends."""
@@ -368,19 +554,27 @@ class AuditLog:
         except InvalidRecord as exc:
             raise AuditRecordRejected(f"audit record rejected: {exc}") from exc
         with self._lock:
+            witness_raw = self._witness_bytes()
             conn = self._writer()
             try:
                 conn.execute("BEGIN IMMEDIATE")  # the write lock first: concurrent writers serialise here
                 try:
                     seq = self._catch_up(conn)
+                    self._check_witness(conn, witness_raw)
                     record = AuditRecord(seq, kind, utc_timestamp(), actor, client, dict(payload))
                     data = record.to_bytes()
                     leaf = merkle.leaf_hash(data)
                     conn.execute(
                         "INSERT INTO records(seq, leaf_hash, data) VALUES (?, ?, ?)", (seq, leaf, data)
                     )
+                    path = self._frontier.next_leaf_path()
                     frontier = self._frontier.copy()
                     frontier.append(leaf)
+                    root = frontier.root()
+                    signed = None
+                    if self.signer is not None:  # signed before COMMIT: a key error writes nothing
+                        cp = Checkpoint(frontier.size, root.hex(), record.at, self.log_id)
+                        signed = SignedCheckpoint(cp, sign_checkpoint(cp, self.signer), key_id(self.signer))
                     conn.execute("COMMIT")
                 except BaseException:
                     with contextlib.suppress(sqlite3.Error):
@@ -389,7 +583,12 @@ class AuditLog:
             except (sqlite3.Error, OSError, InvalidRecord) as exc:
                 raise AuditUnavailable(f"{self.path}: audit record not written: {exc}") from exc
             self._frontier = frontier
-            return AppendResult(seq, leaf.hex(), frontier.size, frontier.root().hex())
+            self._remember(frontier)
+            receipt = None
+            if signed is not None:
+                receipt = Receipt.of(signed, seq, leaf, path)
+                self._advance_witness(signed, durable=False)
+            return AppendResult(seq, leaf.hex(), frontier.size, root.hex(), receipt)
 
     def record(
         self, actor: Actor | Mapping[str, Any], client: str | None, entry: TypedRecord
@@ -422,11 +621,14 @@ class AuditLog:
     def checkpoint(self, private_key: Ed25519PrivateKey) -> SignedCheckpoint:
         """Sign and store the current tree head."""
         with self._lock:
+            witness_raw = self._witness_bytes()
             conn = self._writer()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     self._catch_up(conn)
+                    self._check_witness(conn, witness_raw)
+                    self._verify_content(conn)
                     cp = Checkpoint(
                         self._frontier.size, self._frontier.root().hex(), utc_timestamp(), self.log_id
                     )
@@ -442,7 +644,48 @@ class AuditLog:
                     raise
             except (sqlite3.Error, OSError) as exc:
                 raise AuditUnavailable(f"{self.path}: checkpoint not written: {exc}") from exc
+            if self.signer is not None and key_id(self.signer) == signed.key_id:
+                self._advance_witness(signed)
             return signed
+
+    def _verify_content(self, conn: sqlite3.Connection) -> None:
+        """Every leaf hash recomputed from its record, and the tree from them equal to the one held.
+
+        Run before any checkpoint is signed, so that nothing signs over a record edited in place
+        (leaf hash left) or rewritten (leaf hash recomputed) since this process saw it appended.
+        """
+        frontier = merkle.Frontier()
+        for seq, leaf, data in conn.execute("SELECT seq, leaf_hash, data FROM records ORDER BY seq"):
+            if seq != frontier.size:
+                raise AuditTampered(f"audit records: seq {frontier.size} is missing (next is {seq})")
+            if merkle.leaf_hash(data) != leaf:
+                raise AuditTampered(f"record {seq} was changed: its content no longer matches its leaf hash")
+            frontier.append(leaf)
+        if frontier.size != self._frontier.size or frontier.root() != self._frontier.root():
+            raise AuditTampered(
+                f"the stored records no longer make the tree of size {self._frontier.size} this log "
+                "signed: a record was rewritten"
+            )
+
+    def verify(self) -> int:
+        """Check the whole log (witness, every leaf from its content, the tree); returns the size.
+
+        Raises ``AuditTampered`` naming the first problem. What ``leian audit check`` runs.
+        """
+        with self._lock:
+            witness_raw = self._witness_bytes()
+            conn = self._writer()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    size = self._catch_up(conn)
+                    self._check_witness(conn, witness_raw)
+                    self._verify_content(conn)
+                finally:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise AuditUnavailable(f"{self.path}: {exc}") from exc
+            return size
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -458,8 +701,14 @@ class AuditLog:
         ]
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
-        all_ = self.checkpoints()
-        return all_[-1] if all_ else None
+        with self._reader() as conn:
+            row = conn.execute(
+                "SELECT tree_size, root, at, signature, key_id FROM checkpoints ORDER BY rowid DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return None
+        n, root, at, sig, kid = row
+        return SignedCheckpoint(Checkpoint(n, root.hex(), at, self.log_id), sig, kid)
 
     def _size(self, conn: sqlite3.Connection) -> int:
         (max_seq,) = conn.execute("SELECT MAX(seq) FROM records").fetchone()
@@ -485,6 +734,39 @@ class AuditLog:
             (data,) = conn.execute("SELECT data FROM records WHERE seq = ?", (seq,)).fetchone()
         proof = merkle.inclusion_proof(seq, hashes)
         return InclusionProof(seq, tree_size, hashes[seq].hex(), [p.hex() for p in proof], json.loads(data))
+
+    def stored_size(self) -> int:
+        with self._reader() as conn:
+            return self._size(conn)
+
+    def known_root(self, size: int) -> bytes | None:
+        """The root this process held after ``size`` records (appended or caught up), if remembered."""
+        return self._roots.get(size)
+
+    def rows(self, start: int, limit: int | None = None) -> list[tuple[int, bytes, bytes]]:
+        """(seq, stored leaf hash, record bytes) from ``start`` on, at most ``limit`` of them."""
+        with self._reader() as conn:
+            return [
+                (seq, bytes(leaf), bytes(data))
+                for seq, leaf, data in conn.execute(
+                    "SELECT seq, leaf_hash, data FROM records WHERE seq >= ? ORDER BY seq LIMIT ?",
+                    (start, -1 if limit is None else limit),
+                )
+            ]
+
+    def stored_head(self) -> tuple[int, bytes]:
+        """(size, root) from the leaf hashes stored now, not from what this process holds in memory."""
+        with self._reader() as conn:
+            size = self._size(conn)
+            return size, merkle.root(self._leaf_hashes(conn, size))
+
+    def leaf(self, seq: int) -> tuple[bytes, bytes]:
+        """(record bytes, stored leaf hash) of record ``seq``; KeyError when there is none."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT data, leaf_hash FROM records WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise KeyError(f"no audit record {seq}")
+        return bytes(row[0]), bytes(row[1])
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         with self._reader() as conn:
@@ -537,11 +819,17 @@ class AuditLog:
                     yield record
 
     def read(self, seq: int) -> tuple[AuditRecord, str]:
-        """Record ``seq`` and its stored leaf hash (hex); KeyError when the log has no such record."""
+        """Record ``seq`` and its stored leaf hash (hex); KeyError when the log has no such record.
+
+        The content is re-hashed first: a record edited in place (leaf hash left) is never handed
+        out, e.g. to make a report naming someone else, before the watcher's next pass.
+        """
         with self._reader() as conn:
             row = conn.execute("SELECT leaf_hash, data FROM records WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             raise KeyError(f"no audit record {seq}")
+        if merkle.leaf_hash(row[1]) != row[0]:
+            raise AuditTampered(f"record {seq} was changed: its content no longer matches its leaf hash")
         return AuditRecord.from_bytes(row[1]), bytes(row[0]).hex()
 
     def export_jsonl(

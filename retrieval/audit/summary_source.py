@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from retrieval.audit.store import AuditLog
+from retrieval.audit.store import AuditLog, AuditTampered
 from retrieval.audit.summary import Period, Summary, summarise
 from retrieval.audit.verify import verify_export
 
@@ -42,7 +42,10 @@ def verified_summary(log: AuditLog, key: Ed25519PrivateKey, court: str | None, p
     """The summary of ``court`` over ``period`` from every record up to a checkpoint signed now."""
     with tempfile.TemporaryDirectory(prefix="leian-summary-") as tmp:
         export, checkpoint = Path(tmp) / "audit.jsonl", Path(tmp) / "audit.checkpoint.json"
-        signed = log.export_bundle(export, checkpoint, key)
+        try:
+            signed = log.export_bundle(export, checkpoint, key)
+        except AuditTampered as exc:  # the writer re-hashes before signing: nothing was signed
+            raise UnverifiedLog(str(exc)) from exc
         report = verify_export(export, checkpoint)
         if not report.ok:
             problems = "; ".join(p.message for p in sorted(report.problems, key=lambda p: p.sort_key()))

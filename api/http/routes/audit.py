@@ -11,6 +11,7 @@ from api.http.deps import ClientDep, PrincipalDep, ServicesDep
 from api.http.schemas import AuditRecordsOut, IsoDateTime, RowId
 from api.service import audit_access, audit_summary
 from api.service.audit_access import MAX_PAGE, ExportFormat, RecordQuery
+from api.service.receipts import receipt_headers
 from retrieval.audit.summary_output import MEDIA_TYPES, SummaryFormat
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -72,6 +73,7 @@ def export(
     }
     if result.tree_size is not None:
         headers["X-Leian-Tree-Size"] = str(result.tree_size)
+    headers |= receipt_headers(result.audit)
     return Response(result.content, media_type=result.media_type, headers=headers)
 
 
@@ -94,7 +96,7 @@ def summary(
     format: Annotated[SummaryFormat, Query()] = SummaryFormat.JSON,
 ) -> Response:
     result = audit_summary.summary(services, principal, client, court, first, last, format)
-    headers = {}
+    headers = receipt_headers(result.audit)
     if format is not SummaryFormat.JSON:
         headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     return Response(result.content, media_type=result.media_type, headers=headers)

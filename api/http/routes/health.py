@@ -29,7 +29,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
             if store is not None
             else {"error": services.index_problem}
         ),
-        "audit": {"ok": services.audit_writable()},
+        "audit": services.audit_status(),
         "accounts": {"ok": services.accounts.writable()},
         "signing_key": {"ok": services.signing_key is not None},
     }

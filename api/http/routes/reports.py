@@ -20,6 +20,7 @@ from api.http.report_schemas import (
 from api.http.schemas import RowId, control_character_notes
 from api.service import reports as report_making
 from api.service.accounts import SEARCH_ROLES, Principal
+from api.service.receipts import receipt_headers
 from api.service.report_batch.service import BatchService
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], route_class=StrictJsonRoute)
@@ -115,4 +116,5 @@ def search_report(
     ] = SearchReportFormatName.DOCX,
 ) -> Response:
     rendered = report_making.search_report(services, principal, client, search_id, format.value)
-    return Response(rendered.content, media_type=rendered.media_type, headers=_attachment(rendered.filename))
+    headers = _attachment(rendered.filename) | receipt_headers(rendered.audit)
+    return Response(rendered.content, media_type=rendered.media_type, headers=headers)

@@ -1,0 +1,183 @@
+"""Cost of a signed receipt per audited action: appends with and without signing and the witness.
+
+Three ways of appending the same search-sized records to a fresh log, interleaved in rounds so that
+the machine's load hits them alike: ``plain`` (commit and fsync only, as before receipts),
+``signed`` (plus the Ed25519 signature of the new head and the inclusion proof, inside the
+transaction), ``signed+witness`` (plus the witness file: read and compare, write, fsync, rename).
+Also the Ed25519 signature alone, the receipt's size, and (``--searches``) audited searches per
+second through the service with and without receipts on the sample index.
+
+    python bench/audit_receipts.py [--records 2000] [--rounds 5] [--searches 200] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from retrieval.audit.records import Actor
+from retrieval.audit.signing import Checkpoint, generate_key, sign_checkpoint
+from retrieval.audit.store import AuditLog
+
+ACTOR = Actor("bench-judge", "承办法官", "浙江省杭州市西湖区人民法院")
+PAYLOAD = {
+    "case_number": "（2026）浙0106刑初1号",
+    "query": "被告人盗窃他人手机一部，价值三千元。" * 20,
+    "results": [{"doc_id": f"doc-{i}", "tier": 4, "score": 0.5 - i / 100} for i in range(20)],
+}
+
+
+def _append_us(folder: Path, mode: str, key, n: int) -> tuple[float, float, int]:
+    """Mean wall and CPU µs per append of ``n`` records in ``mode``, and the last receipt's size.
+
+    Wall time is mostly the fsync, which the shared machine's other work makes vary by 2x between
+    runs; CPU time is what signing adds and varies less.
+    """
+    folder.mkdir()
+    kwargs = {}
+    if mode != "plain":
+        kwargs["signer"] = key
+    if mode == "signed+witness":
+        kwargs["witness"] = folder / "witness.json"
+    with AuditLog(folder / "audit.sqlite", **kwargs) as log:
+        log.append("search", ACTOR, "bench", PAYLOAD)  # schema and first pages outside the timing
+        clock, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            result = log.append("search", ACTOR, "bench", PAYLOAD)
+        elapsed, cpu = time.perf_counter() - clock, time.process_time() - cpu
+    size = len(json.dumps(result.receipt.to_dict())) if result.receipt else 0
+    return elapsed / n * 1e6, cpu / n * 1e6, size
+
+
+def _sign_us(key, n: int = 2000) -> float:
+    cp = Checkpoint(123456, "ab" * 32, "2026-01-01T00:00:00.000Z", "leian-audit:bench")
+    clock = time.perf_counter()
+    for _ in range(n):
+        sign_checkpoint(cp, key)
+    return (time.perf_counter() - clock) / n * 1e6
+
+
+def _searches_per_s(n: int, tmp: Path) -> dict[str, float]:
+    """Audited searches per second through the app in process (TestClient), receipts on and off.
+
+    The sample corpus; "no receipts" opens the same service and then drops the signer and the
+    witness from its log, so appends are as before this change (commit and fsync only).
+    """
+    from index_build.build import BuildOptions, build
+    from tests.api_env import serve
+    from tests.conftest import SAMPLE_INPUTS
+
+    home = tmp / "index"
+    build(BuildOptions(inputs=SAMPLE_INPUTS, home=home, progress=False))
+    rates: dict[str, list[float]] = {"no receipts": [], "receipts": []}
+    for i, mode in enumerate(["no receipts", "receipts"] * 2):
+        with serve(home, tmp / f"svc-{i}", audit_watch_s=0, rate_limit=None) as env:
+            audit = env.app.state.services.audit
+            if mode == "no receipts":
+                audit.signer = None
+                audit.witness_path = None
+            assert env.search("judge_a").status_code == 200  # warm
+            clock = time.perf_counter()
+            for _ in range(n):
+                answer = env.search("judge_a")
+            rates[mode].append(n / (time.perf_counter() - clock))
+            assert (answer.json()["audit"]["signature"] is None) is (mode == "no receipts")
+    return {mode: round(max(v), 1) for mode, v in rates.items()}
+
+
+def _verify_s(n: int, tmp: Path) -> dict[str, float]:
+    """Seconds to re-hash a log of ``n`` search-sized records: before any signing (``verify``), the
+    watcher's first full pass, and one steady tick (one sweep batch). Rows are inserted directly in
+    one transaction (n fsynced appends would take minutes); the writer then opens the log as usual."""
+    import sqlite3
+
+    from retrieval.audit import merkle
+    from retrieval.audit.records import AuditRecord
+    from retrieval.audit.watcher import Watcher
+
+    db = tmp / "verify.sqlite"
+    AuditLog(db).close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN")
+    for seq in range(n):
+        data = AuditRecord(seq, "search", "2026-01-01T00:00:00.000Z", ACTOR, "bench", PAYLOAD).to_bytes()
+        conn.execute(
+            "INSERT INTO records(seq, leaf_hash, data) VALUES (?, ?, ?)", (seq, merkle.leaf_hash(data), data)
+        )
+    conn.execute("COMMIT")
+    conn.close()
+    out = {"records": n}
+    clock = time.perf_counter()
+    with AuditLog(db) as log:
+        out["open_s"] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+        log.verify()
+        out["verify_s"] = round(time.perf_counter() - clock, 2)
+        watcher = Watcher(log)
+        clock = time.perf_counter()
+        watcher.tick(full_sweep=True)
+        out["watcher_first_pass_s"] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+        watcher.tick()
+        out["watcher_steady_tick_s"] = round(time.perf_counter() - clock, 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--searches", type=int, default=0, help="also searches/s in process (0: skip)")
+    parser.add_argument("--verify-records", type=int, default=0, help="also re-hash time at this size")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    modes = ("plain", "signed", "signed+witness")
+    runs: dict[str, list[float]] = {m: [] for m in modes}
+    cpu_runs: dict[str, list[float]] = {m: [] for m in modes}
+    receipt_bytes = 0
+    with tempfile.TemporaryDirectory(prefix="leian-bench-receipts-") as tmp:
+        key = generate_key(Path(tmp) / "key.pem")
+        for r in range(args.rounds):
+            for mode in modes:
+                us, cpu_us, size = _append_us(Path(tmp) / f"{r}-{mode}", mode, key, args.records)
+                runs[mode].append(us)
+                cpu_runs[mode].append(cpu_us)
+                receipt_bytes = max(receipt_bytes, size)
+            print(
+                f"round {r + 1}/{args.rounds}: " + ", ".join(f"{m} {runs[m][-1]:.0f} µs" for m in modes),
+                file=sys.stderr,
+            )
+        result = {
+            "records_per_run": args.records,
+            "rounds": args.rounds,
+            "append_us_median": {m: round(statistics.median(v), 1) for m, v in runs.items()},
+            "append_us_min": {m: round(min(v), 1) for m, v in runs.items()},
+            "append_cpu_us_median": {m: round(statistics.median(v), 1) for m, v in cpu_runs.items()},
+            "ed25519_sign_us": round(_sign_us(key), 1),
+            "receipt_bytes_at_size": {"tree_size": args.records + 1, "bytes": receipt_bytes},
+        }
+        result["receipt_cost_us_median"] = round(
+            result["append_us_median"]["signed+witness"] - result["append_us_median"]["plain"], 1
+        )
+        result["receipt_cost_cpu_us_median"] = round(
+            result["append_cpu_us_median"]["signed+witness"] - result["append_cpu_us_median"]["plain"], 1
+        )
+        if args.verify_records:
+            result["rehash"] = _verify_s(args.verify_records, Path(tmp))
+        if args.searches:
+            result["searches_per_s_in_process"] = _searches_per_s(args.searches, Path(tmp))
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
