@@ -19,8 +19,16 @@ from retrieval.cited_article import parse_article_key
 from retrieval.document import CitedArticle, Document
 from retrieval.metadata import LegalFeatures
 from retrieval.parsing.articles import extract_articles
+from retrieval.parsing.cause_tree import is_civil_cause
 from retrieval.parsing.causes import normalise_cause
-from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts, ordered
+from retrieval.parsing.circumstances import case_amount_band, extract_circumstances, ordered
+from retrieval.parsing.civil_elements import (
+    NO_ELEMENTS,
+    CaseElements,
+    ElementComparison,
+    compare_elements,
+    extract_elements,
+)
 from retrieval.segmenter import Segmenter, default_segmenter
 
 if TYPE_CHECKING:  # the store pulls in the embedder; explaining needs only its keyword index
@@ -60,6 +68,7 @@ class PendingCaseFeatures:
     circumstances: frozenset[str]
     amount_band: str | None
     tokens: list[str]
+    elements: CaseElements = NO_ELEMENTS  # 案件要素 of its civil causes (retrieval.parsing.civil_elements)
 
     @property
     def causes(self) -> list[str]:
@@ -97,6 +106,9 @@ class Explanation:
     passages: list[Passage]
     summary: str
     notes: list[str] = field(default_factory=list)  # caveats, e.g. terms ranked without an index
+    # 案件要素 compared (civil): [{"aspect", "query_value", "case_value"}], same and different
+    same_elements: list[dict[str, str]] = field(default_factory=list)
+    different_elements: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -110,12 +122,15 @@ def pending_features(
 ) -> PendingCaseFeatures:
     """Features of the pending case; ``articles`` may be keys (``刑法 第264条``) or text (``刑法第264条``)."""
     segmenter = segmenter or default_segmenter()
+    causes = list(dict.fromkeys(normalise_cause(c) for c in charges if c and c.strip()))
     return PendingCaseFeatures(
-        charges=list(dict.fromkeys(normalise_cause(c) for c in charges if c and c.strip())),
+        charges=causes,
         articles=list(dict.fromkeys(_article_keys(articles))),
         circumstances=extract_circumstances(facts),
-        amount_band=amount_band(involved_amounts(facts)),
+        # a civil cause puts the case on the civil 标的额 bands, else the criminal 涉案金额 bands
+        amount_band=case_amount_band(facts, any(is_civil_cause(c) for c in causes)),
         tokens=segmenter.tokens(facts),
+        elements=extract_elements(facts, causes),
     )
 
 
@@ -184,14 +199,17 @@ def explain(
     shared_articles, shared_provisions = _shared_articles(pending.articles, doc_articles)
     if features is None:  # precomputed at build time for indexed documents (retrieval.metadata)
         doc_text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
+        civil = doc.category.value == "民事" if doc.category else any(is_civil_cause(c) for c in doc.causes)
         features = LegalFeatures(
             extract_circumstances(doc_text),
-            amount_band(involved_amounts(doc.sections.facts or doc.full_text)),
+            case_amount_band(doc.sections.facts or doc.full_text, civil),
+            None,
         )
     shared_circumstances = ordered(pending.circumstances & features.circumstances)
     doc_band = features.amount_band
     shared_band = pending.amount_band if pending.amount_band and pending.amount_band == doc_band else None
     notes = [] if store is not None else ["未提供索引：匹配词按待决案件中的出现次数排序"]
+    elements = compare_case_elements(pending, doc, features.elements)
     return Explanation(
         doc_id=doc.doc_id,
         shared_causes=shared_causes,
@@ -203,7 +221,21 @@ def explain(
         passages=passages,
         summary=summarise(shared_causes, shared_articles, shared_circumstances, shared_band, top),
         notes=notes,
+        same_elements=elements.same,
+        different_elements=elements.different,
     )
+
+
+def compare_case_elements(
+    pending: PendingCaseFeatures, doc: Document, stored: CaseElements | None
+) -> ElementComparison:
+    """The 案件要素 both cases have, same and different; read from the text when the build stored none."""
+    if not pending.elements.aspects:
+        return compare_elements(NO_ELEMENTS, NO_ELEMENTS)
+    if stored is None:  # an index built before elements were stored
+        text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
+        stored = extract_elements(text, doc.causes)
+    return compare_elements(pending.elements, stored)
 
 
 def _top_terms(folded: str, terms: dict[str, float]) -> list[str]:

@@ -21,6 +21,7 @@ from retrieval.explain import PendingCaseFeatures
 from retrieval.fusion import RRF_K
 from retrieval.metadata import LegalFeatures
 from retrieval.parsing.cause_tree import cause_affinity
+from retrieval.parsing.civil_elements import compare_elements
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class RerankWeights:
     articles: float = 0.0
     circumstances: float = 0.1
     amount: float = 0.0
+    elements: float = 0.0  # 案件要素; see bench/civil.py --element-weights for how it was chosen
 
 
 DEFAULT_WEIGHTS = RerankWeights()
@@ -72,6 +74,10 @@ def legal_agreement(pending: PendingCaseFeatures, doc: Document, features: Legal
         articles=_jaccard(_article_keys(pending.articles), {a.provision_key() for a in doc.articles}),
         circumstances=_jaccard(pending.circumstances, features.circumstances),
         amount=1.0 if pending.amount_band and pending.amount_band == features.amount_band else 0.0,
+        # an index built before elements were stored has none (None): they count as not agreeing
+        elements=compare_elements(pending.elements, features.elements).agreement
+        if pending.elements.aspects and features.elements
+        else 0.0,
     )
 
 
@@ -96,6 +102,7 @@ def rerank(
             + weights.articles * agreement.articles
             + weights.circumstances * agreement.circumstances
             + weights.amount * agreement.amount
+            + weights.elements * agreement.elements
         )
         scored.append((final, -position, candidate, agreement))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)

@@ -165,6 +165,10 @@ class ExplanationOut(BaseModel):
     passages: list[PassageOut]
     summary: str
     notes: list[str] = Field(default_factory=list)
+    same_elements: list[dict[str, str]] = Field(
+        default_factory=list
+    )  # 案件要素: aspect, query_value, case_value
+    different_elements: list[dict[str, str]] = Field(default_factory=list)
 
 
 class ResultOut(BaseModel):
