@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     report["system"]["seconds"] = round(time.perf_counter() - started, 1)
     if args.element_weights:
         report["element_weight"] = element_weight_study(
-            queries, store, [0.0, *args.element_weights], args.folds or 5
+            rows, queries, store, [0.0, *args.element_weights], args.folds or 5
         )
     if args.folds > 1:  # --folds 0 (or 1, which leaves nothing to train on): no classifier, as documented
         report["classifier"] = cross_validated(rows, queries, store, args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,13 +36,25 @@ def is_civil(doc: Document) -> bool:
     return any(is_civil_cause(c) for c in doc.causes)
 
 
+# The claim (诉讼请求) of a civil judgment: its 标的额, which the facts section often leaves out
+# (a labour judgment's facts give the monthly wage, its claim the sum in dispute).
+_CLAIM = re.compile(r"(?:诉讼请求|上诉请求|再审请求|起诉请求)[:：]?[^。]{0,400}")
+
+
+def amount_text(doc: Document, civil: bool) -> str:
+    """The text whose amounts band the case: the facts, and for a civil case its first claim too."""
+    facts = doc.sections.facts or doc.full_text
+    claim = _CLAIM.search(doc.full_text) if civil and doc.full_text else None
+    return f"{claim[0]}\n{facts}" if claim else facts
+
+
 def legal_features_of(doc: Document) -> LegalFeatures:
     """The circumstances, amount band and 案件要素 the rerank compares (``retrieval.metadata.LegalFeatures``)."""
-    facts = doc.sections.facts or doc.full_text
     text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
+    civil = is_civil(doc)
     return LegalFeatures(
         extract_circumstances(text),
-        case_amount_band(facts, is_civil(doc)),
+        case_amount_band(amount_text(doc, civil), civil),
         extract_elements(text, doc.causes),
     )
 

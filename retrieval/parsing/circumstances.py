@@ -384,6 +384,9 @@ def extract_circumstances(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+_STATUTE_TITLE = re.compile(r"法》|条例》|规定|解释|办法》|决定》|意见|批复|通知》|细则》|纪要》")
+
+
 class CountedMentions:
     """The counting rules of ``extract_circumstances`` for any pattern, on one text cut once.
 
@@ -392,7 +395,11 @@ class CountedMentions:
     """
 
     def __init__(self, text: str) -> None:
-        self._sentences = _Sentences.of(text or "")
+        # Only the titles of laws and interpretations are masked: a civil case's 《借款协议》 or
+        # 《劳动合同》 is evidence of what it names, while 《工伤保险条例》 says nothing of the case.
+        masked = _TITLE.sub(lambda m: "＃" * len(m[0]) if _STATUTE_TITLE.search(m[0]) else m[0], text or "")
+        spans = [m.span() for m in _SENTENCE.finditer(masked)]
+        self._sentences = _Sentences(masked, [s for s, _ in spans], [e for _, e in spans])
 
     @property
     def text(self) -> str:
@@ -581,9 +588,11 @@ def amount_spans(text: str) -> list[tuple[int, int, float]]:
     return [(match.start(), match.end(), value) for match, value in _amount_matches(_halfwidth(text))]
 
 
-# Costs of the proceedings, never what a civil claim is about; unlike ``_NOT_INVOLVED`` a civil claim's
+# Costs of the proceedings and limits (an insurance's 保险金额), never what a civil claim is about; unlike ``_NOT_INVOLVED`` a civil claim's
 # 赔偿, 补偿, 工资 and 医疗费 are its subject (交通事故, 劳动争议), so they stay.
-_NOT_CLAIMED = re.compile(r"诉讼费|受理费|保全费|公告费|鉴定费|评估费|执行费|律师费|代理费")
+_NOT_CLAIMED = re.compile(
+    r"诉讼费|受理费|保全费|公告费|鉴定费|评估费|执行费|律师费|代理费|保险金额|责任限额|赔偿限额|保额|注册资本"
+)
 
 
 def claimed_amounts(text: str) -> list[float]:

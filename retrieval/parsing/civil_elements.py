@@ -130,11 +130,23 @@ def _number(text: str) -> float:
     return value
 
 
+# Words before a rate, in its clause, that make it a legal limit or the court's own figure rather
+# than what the parties agreed (未超过年利率36%, 超过年利率24%的部分不予支持).
+_LIMIT_WORDS = re.compile(r"超过|超出|高于|上限|以内|不得|不高于|保护|调整为|调至|支持|LPR|报价利率")
+_AGREED_WORDS = re.compile(r"约定|商定|双方|借条|借据|借款合同|协议|载明|写明|月息|年息")
+
+
 def annual_rates(text: str) -> list[float]:
     """Agreed interest rates in % a year, in order: 月息2分 / 月利率2% → 24, 年利率24% → 24,
-    日利率0.1% → 36.5, 日万分之五 → 18.25 (a 分 of 月息 is 1 % a month, of 年息 10 % a year)."""
+    日利率0.1% → 36.5, 日万分之五 → 18.25 (a 分 of 月息 is 1 % a month, of 年息 10 % a year).
+
+    A rate the clause before it names as a limit (``未超过年利率36%``) is not agreed and left out.
+    """
     rates = []
     for match in _RATE.finditer(text):
+        before = re.split(r"[，,。；;]", text[max(0, match.start() - 16) : match.start()])[-1]
+        if _LIMIT_WORDS.search(before):
+            continue
         try:
             if match["wan"]:
                 rates.append(round(_number(match["wan"]) / 100 * 365, 4))
@@ -172,13 +184,23 @@ def first_date(text: str) -> dt.date | None:
     return found[0] if found else None
 
 
+def agreed_rates(text: str) -> list[float]:
+    """``annual_rates`` of the clauses that say the parties agreed them (约定, 借条 …) when there are
+    any, else all of them: a judgment also states the rates it applies."""
+    agreed, others = [], []
+    for sentence in re.split(r"[。；;\n]", text):
+        rates = annual_rates(sentence)
+        (agreed if rates and _AGREED_WORDS.search(sentence) else others).extend(rates)
+    return agreed or others
+
+
 def interest_rate_element(text: str, lpr: Sequence[tuple[dt.date, float]]) -> tuple[str, str] | None:
     """(value, detail) of the agreed rate against the protected ceiling of the contract's date.
 
     Values: 超过保护上限 / 未超过保护上限; a rate between the lowest ceiling the rules ever set
     (4 × the lowest LPR) and 36 % with no date is 上限视借款时间而定. The highest rate found counts.
     """
-    rates = annual_rates(text)
+    rates = agreed_rates(text)
     if not rates:
         return None
     rate = max(rates)
