@@ -111,3 +111,28 @@ def test_civil_documents_are_banded_on_the_civil_scale() -> None:
     no_category = Document(doc_id="n", causes=["民间借贷纠纷"], full_text="被告向原告借款5000元。")
     assert legal_features_of(no_category).amount_band == "1万元以下"
     assert LegalFeatures(frozenset(), None).elements is not None  # default: nothing stored, not unknown
+
+
+def test_sample_search_explains_the_elements_of_similar_loans(store) -> None:
+    from retrieval.request import SearchRequest
+    from retrieval.search import search
+    from tests.conftest import SAMPLES, read_jsonl
+
+    pending = next(
+        p
+        for p in read_jsonl(SAMPLES / "pending" / "civil_elements_cases.jsonl")
+        if p["causes"] == ["民间借贷纠纷"]
+    )
+    request = SearchRequest(facts=pending["facts"], charges=pending["causes"], tiering=False, k=10)
+    explained = {r.document.doc_id: r.explanation for r in search(store, request).results}
+    chain_b = explained["txt-2022_zhe0110_minchu_8765"]
+    same = {d["aspect"]: d["case_value"] for d in chain_b.same_elements}
+    assert same["约定利率"].startswith("超过保护上限")  # 24 % against 15.4 % (2022) and 14.6 % (2023)
+    assert same["担保方式"] == "连带责任保证"
+    different = {d["aspect"]: d for d in chain_b.different_elements}
+    assert different["预扣利息"]["case_value"] == "未提及"
+    advance = {d["aspect"] for d in explained["txt-2021_yue_minzai_87"].same_elements}
+    assert "预扣利息" in advance
+    assert all(
+        not e.same_elements and not e.different_elements for d, e in explained.items() if "xingchu" in d
+    )
