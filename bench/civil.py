@@ -260,11 +260,18 @@ def element_weight_study(
         )
         for w in grid
     }
-    with_elements = sum(bool(pending_features(r["facts"], [r["cause"]]).elements.values) for r in civil)
+    # the feature can only move queries whose facts state elements of their cause: their figures apart
+    has = [bool(pending_features(r["facts"], [r["cause"]]).elements.values) for r in civil]
+    subset = {w: [v for v, h in zip(values, has, strict=True) if h] for w, values in per_weight.items()}
+    scored = [v for v in subset[0.0] if v is not None] if 0.0 in subset else []
     return {
         **choose_element_weight(per_weight, max(2, folds)),
         "civil_queries": len(civil),
-        "civil_queries_with_elements_of_their_true_cause": with_elements,
+        "civil_queries_with_elements_of_their_true_cause": sum(has),
+        "grid_on_those_queries": {
+            str(w): round(statistics.fmean(v for v in values if v is not None), 4) if scored else None
+            for w, values in sorted(subset.items())
+        },
         "seconds": round(time.perf_counter() - started, 1),
     }
 

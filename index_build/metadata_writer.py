@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.document import CaseCategory, Document
+from retrieval.document import Document
 from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_elements, encode_row
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
-from retrieval.parsing.cause_tree import is_civil_cause
 from retrieval.parsing.circumstances import case_amount_band, extract_circumstances
-from retrieval.parsing.civil_elements import extract_elements
+from retrieval.parsing.civil_elements import amount_text, document_text, extract_elements, is_civil_document
 from retrieval.parsing.parties import normalise_party_name
 
 
@@ -29,29 +27,10 @@ def canonical_case_number(raw: str | None) -> str | None:
         return raw.strip()
 
 
-def is_civil(doc: Document) -> bool:
-    """A civil case by its category, or, without one, by a cause of the civil 案由 tree."""
-    if doc.category is not None:
-        return doc.category == CaseCategory.CIVIL
-    return any(is_civil_cause(c) for c in doc.causes)
-
-
-# The claim (诉讼请求) of a civil judgment: its 标的额, which the facts section often leaves out
-# (a labour judgment's facts give the monthly wage, its claim the sum in dispute).
-_CLAIM = re.compile(r"(?:诉讼请求|上诉请求|再审请求|起诉请求)[:：]?[^。]{0,400}")
-
-
-def amount_text(doc: Document, civil: bool) -> str:
-    """The text whose amounts band the case: the facts, and for a civil case its first claim too."""
-    facts = doc.sections.facts or doc.full_text
-    claim = _CLAIM.search(doc.full_text) if civil and doc.full_text else None
-    return f"{claim[0]}\n{facts}" if claim else facts
-
-
 def legal_features_of(doc: Document) -> LegalFeatures:
     """The circumstances, amount band and 案件要素 the rerank compares (``retrieval.metadata.LegalFeatures``)."""
-    text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
-    civil = is_civil(doc)
+    text = document_text(doc)
+    civil = is_civil_document(doc)
     return LegalFeatures(
         extract_circumstances(text),
         case_amount_band(amount_text(doc, civil), civil),

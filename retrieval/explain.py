@@ -26,8 +26,11 @@ from retrieval.parsing.civil_elements import (
     NO_ELEMENTS,
     CaseElements,
     ElementComparison,
+    amount_text,
     compare_elements,
+    document_text,
     extract_elements,
+    is_civil_document,
 )
 from retrieval.segmenter import Segmenter, default_segmenter
 
@@ -199,11 +202,9 @@ def explain(
     shared_articles, shared_provisions = _shared_articles(pending.articles, doc_articles)
     if features is None:  # precomputed at build time for indexed documents (retrieval.metadata)
         doc_text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
-        civil = doc.category.value == "民事" if doc.category else any(is_civil_cause(c) for c in doc.causes)
+        civil = is_civil_document(doc)
         features = LegalFeatures(
-            extract_circumstances(doc_text),
-            case_amount_band(doc.sections.facts or doc.full_text, civil),
-            None,
+            extract_circumstances(doc_text), case_amount_band(amount_text(doc, civil), civil), None
         )
     shared_circumstances = ordered(pending.circumstances & features.circumstances)
     doc_band = features.amount_band
@@ -233,8 +234,7 @@ def compare_case_elements(
     if not pending.elements.aspects:
         return compare_elements(NO_ELEMENTS, NO_ELEMENTS)
     if stored is None:  # an index built before elements were stored
-        text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
-        stored = extract_elements(text, doc.causes)
+        stored = extract_elements(document_text(doc), doc.causes)
     return compare_elements(pending.elements, stored)
 
 

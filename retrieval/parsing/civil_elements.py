@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from retrieval.parsing.cause_tree import load_cause_tree
+from retrieval.document import CaseCategory, Document
+from retrieval.parsing.cause_tree import is_civil_cause, load_cause_tree
 from retrieval.parsing.causes import normalise_cause
 from retrieval.parsing.circumstances import CountedMentions, amount_spans, civil_amount_band
 from retrieval.parsing.dates import dates_in
@@ -232,6 +233,33 @@ def disability_grade(text: str) -> str | None:
         grades.append(int(raw) if raw.isdigit() else _GRADE_NAMES.index(raw) + 1)
     grades = [g for g in grades if 1 <= g <= 10]
     return f"{_GRADE_NAMES[min(grades) - 1]}级" if grades else None
+
+
+# -- documents --------------------------------------------------------------------------------------
+
+
+def is_civil_document(doc: Document) -> bool:
+    """A civil case by its category, or, without one, by a cause of the civil 案由 tree."""
+    if doc.category is not None:
+        return doc.category == CaseCategory.CIVIL
+    return any(is_civil_cause(c) for c in doc.causes)
+
+
+# The claim (诉讼请求) of a civil judgment: its 标的额, which the facts section often leaves out
+# (a labour judgment's facts give the monthly wage, its claim the sum in dispute).
+_CLAIM = re.compile(r"(?:诉讼请求|上诉请求|再审请求|起诉请求)[:：]?[^。]{0,400}")
+
+
+def amount_text(doc: Document, civil: bool) -> str:
+    """The text whose amounts band the case: the facts, and for a civil case its first claim too."""
+    facts = doc.sections.facts or doc.full_text
+    claim = _CLAIM.search(doc.full_text) if civil and doc.full_text else None
+    return f"{claim[0]}\n{facts}" if claim else facts
+
+
+def document_text(doc: Document) -> str:
+    """Facts and reasoning, where a judgment states and decides its elements (else the full text)."""
+    return "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
 
 
 # -- extraction -------------------------------------------------------------------------------------
