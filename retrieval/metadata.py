@@ -46,7 +46,8 @@ CREATE INDEX IF NOT EXISTS doc_parties_name ON doc_parties(name);
 CREATE INDEX IF NOT EXISTS docs_case_number ON docs(case_number);
 CREATE TABLE IF NOT EXISTS doc_features (row INTEGER PRIMARY KEY, circumstances TEXT NOT NULL, amount_band TEXT);
 -- 案件要素 of civil documents (retrieval.parsing.civil_elements), one row per document whose causes
--- have aspects; a build made before this table existed has none and its elements read as unknown.
+-- have aspects. A row that is missing reads as unknown (None): a build made before this table, or
+-- the older rows of a `leian add` onto one, and documents without aspects, which compare nothing.
 CREATE TABLE IF NOT EXISTS doc_elements (row INTEGER PRIMARY KEY, elements TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_case_refs (row INTEGER NOT NULL, case_number TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_case_refs_number ON doc_case_refs(case_number);
@@ -59,7 +60,7 @@ class LegalFeatures:
 
     circumstances: frozenset[str]  # 量刑情节 and civil circumstances in facts and reasoning
     amount_band: str | None  # band of the amounts in the facts: 标的额 (civil) or 涉案金额 (criminal)
-    # 案件要素 (civil); None where the build predates them (explain then reads them from the text)
+    # 案件要素 (civil); None where none were stored (explain then reads them from the text)
     elements: CaseElements | None = NO_ELEMENTS
 
 
@@ -183,8 +184,9 @@ class MetadataStore:
                 stored = f"SELECT row, elements FROM doc_elements WHERE row IN ({marks})"
                 elements = {int(r): decode_elements(e) for r, e in self._conn.execute(stored, chunk)}
             for row, circumstances, band in self._conn.execute(query, chunk):
-                found = elements.get(int(row), NO_ELEMENTS) if self.has_elements else None
-                out[int(row)] = LegalFeatures(frozenset(json.loads(circumstances)), band, found)
+                out[int(row)] = LegalFeatures(
+                    frozenset(json.loads(circumstances)), band, elements.get(int(row))
+                )
         return out
 
     def iter_documents(self) -> Iterator[tuple[int, Document]]:

@@ -70,7 +70,7 @@ def test_an_index_without_stored_elements_still_loads_and_explains(tmp_path: Pat
     store.close()
     assert stored[0].elements == legal_features_of(ALIKE).elements
     assert stored[0].elements.values["预扣利息"] == "有"
-    assert stored[1].elements is not None and stored[1].elements.aspects == ()  # nothing to compare
+    assert stored[1].elements is None  # a cause without aspects: nothing stored, nothing to compare
 
     with sqlite3.connect(path) as conn:  # what a build made before 案件要素 looks like
         conn.execute("DROP TABLE doc_elements")
