@@ -21,7 +21,12 @@ from retrieval.metadata import LegalFeatures
 from retrieval.parsing.articles import extract_articles
 from retrieval.parsing.cause_tree import is_civil_cause
 from retrieval.parsing.causes import normalise_cause
-from retrieval.parsing.circumstances import case_amount_band, extract_circumstances, ordered
+from retrieval.parsing.circumstances import (
+    CIVIL_AMOUNT_BANDS,
+    case_amount_band,
+    extract_circumstances,
+    ordered,
+)
 from retrieval.parsing.civil_elements import (
     NO_ELEMENTS,
     CaseElements,
@@ -220,7 +225,16 @@ def explain(
         shared_amount_band=shared_band,
         matched_terms=top,
         passages=passages,
-        summary=summarise(shared_causes, shared_articles, shared_circumstances, shared_band, top),
+        summary=summarise(
+            shared_causes,
+            shared_articles,
+            shared_circumstances,
+            shared_band,
+            top,
+            elements=[
+                _element_phrase(d["aspect"], pending.elements.values[d["aspect"]]) for d in elements.same
+            ],
+        ),
         notes=notes,
         same_elements=elements.same,
         different_elements=elements.different,
@@ -236,6 +250,13 @@ def compare_case_elements(
     if stored is None:  # an index built before elements were stored
         stored = extract_elements(document_text(doc), doc.causes)
     return compare_elements(pending.elements, stored)
+
+
+def _element_phrase(aspect: str, value: str) -> str:
+    """``预扣利息`` for a flag, ``约定利率超过保护上限`` / ``借贷凭证：借条`` otherwise, for the summary."""
+    if value == "有":
+        return aspect
+    return f"{aspect}{value}" if value.startswith(("超过", "未超过", "上限")) else f"{aspect}：{value}"
 
 
 def _top_terms(folded: str, terms: dict[str, float]) -> list[str]:
@@ -375,8 +396,10 @@ def summarise(
     circumstances: Sequence[str],
     band: str | None,
     terms: Sequence[str],
+    elements: Sequence[str] = (),
 ) -> str:
-    """One line for the 类案检索报告: ``同为盗窃罪；共同援引刑法第264条；均有自首情节；匹配：入户、手机``."""
+    """One line for the 类案检索报告: ``同为盗窃罪；共同援引刑法第264条；均有自首情节；匹配：入户、手机``;
+    a civil case adds the 案件要素 both share: ``要素相同：预扣利息、借贷凭证：借条``."""
     parts = []
     if causes:
         parts.append("同为" + "、".join(causes))
@@ -385,7 +408,10 @@ def summarise(
     if circumstances:
         parts.append("均有" + "、".join(circumstances) + "情节")
     if band:
-        parts.append(f"涉案金额均在{band}")
+        civil = band in {name for _, name in CIVIL_AMOUNT_BANDS}  # the two scales share no band name
+        parts.append(f"{'标的额' if civil else '涉案金额'}均在{band}")
+    if elements:
+        parts.append("要素相同：" + "、".join(elements))
     if terms:
         parts.append("匹配：" + "、".join(terms[:SUMMARY_TERMS]))
     return "；".join(parts) if parts else "无共同的罪名、法条、情节或关键词"

@@ -136,3 +136,24 @@ def test_sample_search_explains_the_elements_of_similar_loans(store) -> None:
     assert all(
         not e.same_elements and not e.different_elements for d, e in explained.items() if "xingchu" in d
     )
+
+
+def test_summary_names_the_shared_elements_and_the_civil_band() -> None:
+    pending = pending_features(PENDING, ["民间借贷纠纷"])
+    summary = explain(pending, ALIKE, features=legal_features_of(ALIKE)).summary
+    assert "要素相同：" in summary
+    shared = summary.split("要素相同：")[1].split("；")[0].split("、")
+    assert {"预扣利息", "约定利率超过保护上限", "借贷凭证：借条"} <= set(shared)
+    assert "标的额均在10万至50万元" in summary and "涉案金额" not in summary
+    criminal = pending_features("被告人盗窃现金35000元。", ["盗窃罪"])
+    theft = Document(
+        doc_id="t", category=CaseCategory.CRIMINAL, causes=["盗窃罪"], full_text="盗窃现金4万元。"
+    )
+    theft_summary = explain(criminal, theft).summary
+    assert "涉案金额均在3万至30万元" in theft_summary and "要素相同" not in theft_summary
+
+
+def test_the_civil_and_criminal_band_names_are_disjoint() -> None:
+    from retrieval.parsing.circumstances import AMOUNT_BANDS, CIVIL_AMOUNT_BANDS
+
+    assert not {n for _, n in CIVIL_AMOUNT_BANDS} & {n for _, n in AMOUNT_BANDS}  # the summary relies on it
