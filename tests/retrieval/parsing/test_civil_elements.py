@@ -161,6 +161,12 @@ def test_traffic_elements_present() -> None:
     }
 
 
+def test_no_liability_is_about_the_accident_not_the_insurer() -> None:
+    assert extract_elements("交警认定原告无责任。", [TRAFFIC]).values == {"事故责任": "无责任"}
+    insurer = "保险公司辩称，肇事司机无证驾驶，其在商业三者险范围内不承担责任。"
+    assert "事故责任" not in extract_elements(insurer, [TRAFFIC]).values
+
+
 def test_traffic_elements_absent() -> None:
     facts = "2022年5月1日，被告驾驶电动车与原告相撞，原告受伤住院治疗。"
     assert extract_elements(facts, [TRAFFIC]).values == {}
