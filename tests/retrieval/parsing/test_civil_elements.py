@@ -165,6 +165,8 @@ def test_no_liability_is_about_the_accident_not_the_insurer() -> None:
     assert extract_elements("交警认定原告无责任。", [TRAFFIC]).values == {"事故责任": "无责任"}
     insurer = "保险公司辩称，肇事司机无证驾驶，其在商业三者险范围内不承担责任。"
     assert "事故责任" not in extract_elements(insurer, [TRAFFIC]).values
+    policy = "保险人在无责任医疗费用赔偿限额内垫付。"
+    assert "事故责任" not in extract_elements(policy, [TRAFFIC]).values
 
 
 def test_traffic_elements_absent() -> None:
@@ -212,6 +214,12 @@ def test_labour_elements_absent_or_negated() -> None:
     assert "工伤" not in values
 
 
+def test_labour_look_alikes_do_not_count() -> None:
+    facts = "公司为原告缴纳了工伤、医疗等社会保险。公司要求原告支付违反竞业限制义务赔偿金。"
+    values = extract_elements(facts, ["竞业限制纠纷"]).values
+    assert "工伤" not in values and "解除补偿" not in values
+
+
 def test_work_injury_with_its_grade() -> None:
     facts = "原告在工作中受伤，经认定为工伤，劳动能力鉴定为九级伤残。"
     assert extract_elements(facts, ["工伤保险待遇纠纷"]).values == {"伤残等级": "九级", "工伤": "有"}
@@ -232,6 +240,12 @@ def test_divorce_elements_present() -> None:
         "过错": "家庭暴力",
         "分居": "有",
     }
+
+
+def test_fault_is_a_third_person_not_the_spouses_living_together() -> None:
+    assert extract_elements("被告婚后与他人同居，原告要求离婚。", [DIVORCE]).values["过错"] == "婚外情"
+    for innocent in ("婚后双方同居生活至2015年。", "被告与其母亲共同居住生活。", "车辆投保了第三者责任险。"):
+        assert "过错" not in extract_elements(innocent, [DIVORCE]).values, innocent
 
 
 def test_divorce_elements_absent() -> None:
