@@ -1,6 +1,7 @@
 """Civil and criminal parity on CJRC: same-cause retrieval and cause/charge prediction, leave-one-out.
 
     python bench/civil.py [--data PATH] [--index HOME] [--out PATH] [--rebuild] [--limit N]
+                          [--element-weights W ...]
 
 The 999 fact texts of ``cail2019-cjrc-dev`` (499 civil with 188 案由, 500 criminal with 138 罪名)
 are converted to the project's JSON Lines schema (category 民事/刑事 from ``domain``, ``causes`` =
@@ -14,6 +15,10 @@ Metrics, civil and criminal apart:
 - ``P@10``: same-cause documents in the top 10 / min(10, same-cause documents available), averaged
   over the queries that have at least one other same-cause document;
 - ``cause_top1`` / ``cause_top3``: the true cause is the first / among the first three predicted.
+
+``--element-weights`` chooses the rerank weight of the 案件要素 (``RerankWeights.elements``): the civil
+queries are searched once per weight, and the weight is picked by k-fold cross-validation over the
+queries (``--folds``, fixed seed; ties go to the smaller weight), reported beside the in-sample best.
 
 The peer: jieba + bm25s (bench/lecard.py's ``peer_tokenize`` and bm25s defaults) over the facts,
 its own document's score masked; its cause prediction is a plain vote of its top 10 (most frequent
@@ -90,17 +95,21 @@ def open_index(rows: Sequence[Row], home: Path, rebuild: bool) -> tuple[Any, dic
 
 
 def system_ranker(
-    store: Any, models: dict[str, Any] | None = None
+    store: Any, models: dict[str, Any] | None = None, weights: Any = None
 ) -> Callable[[Row, frozenset[str]], Ranking]:
     """Our search on the facts alone (no cause, no 案号), restricted to every document but the query's."""
     from retrieval.request import SearchRequest
+    from retrieval.rerank import DEFAULT_WEIGHTS
     from retrieval.search import search
+
+    weights = DEFAULT_WEIGHTS if weights is None else weights
 
     def rank(row: Row, others: frozenset[str]) -> Ranking:
         request = SearchRequest(
             facts=row["facts"], k=TOP, tiering=False, recency_years=None, restrict_to=others
         )
-        response = search(store, request, cause_model=None if models is None else models[row["id"]])
+        model = None if models is None else models[row["id"]]
+        response = search(store, request, weights=weights, cause_model=model)
         predicted = response.predicted_causes
         return (
             [r.document.doc_id for r in response.results],
@@ -181,6 +190,92 @@ def cross_validated(rows: Sequence[Row], queries: Sequence[Row], store: Any, arg
     return result
 
 
+def precision_per_query(
+    rows: Sequence[Row], rank: Callable[[Row, frozenset[str]], Ranking], queries: Sequence[Row]
+) -> list[float | None]:
+    """P@10 of each query as ``evaluate`` computes it; None where no other same-cause document exists."""
+    all_ids = frozenset(r["id"] for r in rows)
+    cause_of = {r["id"]: r["cause"] for r in rows}
+    counts = Counter(cause_of.values())
+    out: list[float | None] = []
+    for row in queries:
+        available = counts[row["cause"]] - 1
+        if available <= 0:
+            out.append(None)
+            continue
+        ranked = rank(row, all_ids - {row["id"]})[0]
+        out.append(sum(cause_of[d] == row["cause"] for d in ranked[:TOP]) / min(TOP, available))
+    return out
+
+
+def choose_element_weight(
+    per_weight: dict[float, list[float | None]], folds: int, seed: int = SEED
+) -> dict[str, object]:
+    """In-sample best weight and k-fold CV: each fold is scored with the weight best on the others."""
+    weights = sorted(per_weight)
+    scored = [i for i, v in enumerate(per_weight[weights[0]]) if v is not None]
+    fold_of = dict(zip(scored, np.random.default_rng(seed).permutation(len(scored)) % folds, strict=True))
+
+    def mean(weight: float, indexes: Sequence[int]) -> float:
+        return statistics.fmean(per_weight[weight][i] for i in indexes) if indexes else 0.0  # type: ignore[misc]
+
+    def best(indexes: Sequence[int]) -> float:
+        return max(weights, key=lambda w: (round(mean(w, indexes), 12), -w))  # ties: the smaller weight
+
+    chosen, held_out = [], []
+    for fold in range(folds):
+        train = [i for i in scored if fold_of[i] != fold]
+        test = [i for i in scored if fold_of[i] == fold]
+        weight = best(train)
+        chosen.append(weight)
+        held_out.extend(per_weight[weight][i] for i in test)  # type: ignore[misc]
+    in_sample = best(scored)
+    return {
+        "grid": {str(w): round(mean(w, scored), 4) for w in weights},
+        "in_sample_best_weight": in_sample,
+        "in_sample_P@10": round(mean(in_sample, scored), 4),
+        "weight_0_P@10": round(mean(0.0, scored), 4) if 0.0 in per_weight else None,
+        "cv_weights_chosen": chosen,
+        "cv_P@10": round(statistics.fmean(held_out), 4),  # type: ignore[arg-type]
+        "queries_scored": len(scored),
+        "folds": folds,
+        "seed": seed,
+    }
+
+
+def element_weight_study(
+    rows: Sequence[Row], queries: Sequence[Row], store: Any, grid: Sequence[float], folds: int
+) -> dict:
+    """The civil queries searched once per element weight, then ``choose_element_weight``."""
+    from dataclasses import replace
+
+    from retrieval.explain import pending_features
+    from retrieval.rerank import DEFAULT_WEIGHTS
+
+    civil = [r for r in queries if r["domain"] == "civil"]
+    started = time.perf_counter()
+    per_weight = {
+        float(w): precision_per_query(
+            rows, system_ranker(store, weights=replace(DEFAULT_WEIGHTS, elements=w)), civil
+        )
+        for w in grid
+    }
+    # the feature can only move queries whose facts state elements of their cause: their figures apart
+    has = [bool(pending_features(r["facts"], [r["cause"]]).elements.values) for r in civil]
+    subset = {w: [v for v, h in zip(values, has, strict=True) if h] for w, values in per_weight.items()}
+    scored = [v for v in subset[0.0] if v is not None] if 0.0 in subset else []
+    return {
+        **choose_element_weight(per_weight, max(2, folds)),
+        "civil_queries": len(civil),
+        "civil_queries_with_elements_of_their_true_cause": sum(has),
+        "grid_on_those_queries": {
+            str(w): round(statistics.fmean(v for v in values if v is not None), 4) if scored else None
+            for w, values in sorted(subset.items())
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
 # --- scoring ------------------------------------------------------------------------------------
 
 
@@ -237,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         "--extra", type=Path, nargs="*", default=[SPC_CASES], help="extra labelled training inputs"
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument(
+        "--element-weights",
+        type=float,
+        nargs="*",
+        default=None,
+        help="choose the 案件要素 rerank weight among these by k-fold CV over the civil queries",
+    )
     args = parser.parse_args(argv)
 
     rows = load_rows(args.data)
@@ -265,6 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report["system"] = {**evaluate(rows, system_ranker(store), queries)}
     report["system"]["seconds"] = round(time.perf_counter() - started, 1)
+    if args.element_weights:
+        report["element_weight"] = element_weight_study(
+            rows, queries, store, [0.0, *args.element_weights], args.folds or 5
+        )
     if args.folds > 1:  # --folds 0 (or 1, which leaves nothing to train on): no classifier, as documented
         report["classifier"] = cross_validated(rows, queries, store, args)
     store.close()

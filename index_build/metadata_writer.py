@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.document import Document
-from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_row
+from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_elements, encode_row
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
-from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts
+from retrieval.parsing.circumstances import case_amount_band, extract_circumstances
+from retrieval.parsing.civil_elements import amount_text, document_text, extract_elements, is_civil_document
 from retrieval.parsing.parties import normalise_party_name
 
 
@@ -27,10 +28,14 @@ def canonical_case_number(raw: str | None) -> str | None:
 
 
 def legal_features_of(doc: Document) -> LegalFeatures:
-    """The circumstances and amount band the rerank compares; see ``retrieval.metadata.LegalFeatures``."""
-    facts = doc.sections.facts or doc.full_text
-    text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
-    return LegalFeatures(extract_circumstances(text), amount_band(involved_amounts(facts)))
+    """The circumstances, amount band and 案件要素 the rerank compares (``retrieval.metadata.LegalFeatures``)."""
+    text = document_text(doc)
+    civil = is_civil_document(doc)
+    return LegalFeatures(
+        extract_circumstances(text),
+        case_amount_band(amount_text(doc, civil), civil),
+        extract_elements(text, doc.causes),
+    )
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class PreparedRow:
     articles: tuple[tuple[str, str], ...]
     causes: tuple[str, ...]
     features: tuple[str, str | None]
+    elements: str | None  # encoded 案件要素, None when the document's causes have no aspects
     case_refs: tuple[str, ...]
     parties: tuple[tuple[str, str], ...]
 
@@ -75,6 +81,9 @@ def prepare_row(doc: Document) -> PreparedRow:
         articles=tuple((a.article_key(), a.key()) for a in dict.fromkeys(doc.articles)),
         causes=tuple(dict.fromkeys(doc.causes)),
         features=(json.dumps(sorted(features.circumstances), ensure_ascii=False), features.amount_band),
+        elements=encode_elements(features.elements)
+        if features.elements and features.elements.aspects
+        else None,
         case_refs=tuple(sorted(cited)),
         parties=tuple((n, r) for n, r in sorted(parties) if n),
     )
@@ -117,6 +126,10 @@ class MetadataWriter:
             "INSERT INTO doc_features (row, circumstances, amount_band) VALUES (?,?,?)",
             (row, *prepared.features),
         )
+        if prepared.elements is not None:
+            self._conn.execute(
+                "INSERT INTO doc_elements (row, elements) VALUES (?,?)", (row, prepared.elements)
+            )
         self._conn.executemany(
             "INSERT INTO doc_case_refs (row, case_number) VALUES (?,?)",
             [(row, c) for c in prepared.case_refs],

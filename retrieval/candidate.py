@@ -20,6 +20,7 @@ class LegalAgreement:
     articles: float
     circumstances: float
     amount: float
+    elements: float = 0.0  # share of the compared 案件要素 that agree (civil)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,25 @@ from retrieval.differences import Difference, differences
 from retrieval.document import CitedArticle, Document
 from retrieval.metadata import LegalFeatures
 from retrieval.parsing.articles import extract_articles
+from retrieval.parsing.cause_tree import is_civil_cause
 from retrieval.parsing.causes import normalise_cause
-from retrieval.parsing.circumstances import amount_band, extract_circumstances, involved_amounts, ordered
+from retrieval.parsing.circumstances import (
+    CIVIL_AMOUNT_BANDS,
+    case_amount_band,
+    extract_circumstances,
+    ordered,
+)
+from retrieval.parsing.civil_elements import ABSENT as ELEMENT_ABSENT
+from retrieval.parsing.civil_elements import (
+    NO_ELEMENTS,
+    CaseElements,
+    ElementComparison,
+    amount_text,
+    compare_elements,
+    document_text,
+    extract_elements,
+    is_civil_document,
+)
 from retrieval.parsing.measures import Measure, measures
 from retrieval.segmenter import Segmenter, default_segmenter
 
@@ -65,6 +82,7 @@ class PendingCaseFeatures:
     amount_band: str | None
     tokens: list[str]
     measures: Mapping[str, Measure] = field(default_factory=dict)  # retrieval.parsing.measures
+    elements: CaseElements = NO_ELEMENTS  # 案件要素 of its civil causes (retrieval.parsing.civil_elements)
 
     @property
     def causes(self) -> list[str]:
@@ -103,6 +121,9 @@ class Explanation:
     summary: str
     notes: list[str] = field(default_factory=list)  # caveats, e.g. terms ranked without an index
     differences: list[Difference] = field(default_factory=list)  # retrieval.differences, Art. 6 比对
+    # 案件要素 compared (civil): [{"aspect", "query_value", "case_value"}], same and different
+    same_elements: list[dict[str, str]] = field(default_factory=list)
+    different_elements: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -116,13 +137,16 @@ def pending_features(
 ) -> PendingCaseFeatures:
     """Features of the pending case; ``articles`` may be keys (``刑法 第264条``) or text (``刑法第264条``)."""
     segmenter = segmenter or default_segmenter()
+    causes = list(dict.fromkeys(normalise_cause(c) for c in charges if c and c.strip()))
     return PendingCaseFeatures(
-        charges=list(dict.fromkeys(normalise_cause(c) for c in charges if c and c.strip())),
+        charges=causes,
         articles=list(dict.fromkeys(_article_keys(articles))),
         circumstances=extract_circumstances(facts),
-        amount_band=amount_band(involved_amounts(facts)),
+        # a civil cause puts the case on the civil 标的额 bands, else the criminal 涉案金额 bands
+        amount_band=case_amount_band(facts, any(is_civil_cause(c) for c in causes)),
         tokens=segmenter.tokens(facts),
         measures=measures(facts),
+        elements=extract_elements(facts, causes),
     )
 
 
@@ -191,9 +215,9 @@ def explain(
     shared_articles, shared_provisions = _shared_articles(pending.articles, doc_articles)
     if features is None:  # precomputed at build time for indexed documents (retrieval.metadata)
         doc_text = "\n".join(t for t in (doc.sections.facts, doc.sections.reasoning) if t) or doc.full_text
+        civil = is_civil_document(doc)
         features = LegalFeatures(
-            extract_circumstances(doc_text),
-            amount_band(involved_amounts(doc.sections.facts or doc.full_text)),
+            extract_circumstances(doc_text), case_amount_band(amount_text(doc, civil), civil), None
         )
     shared_circumstances = ordered(pending.circumstances & features.circumstances)
     doc_band = features.amount_band
@@ -205,6 +229,8 @@ def explain(
         pending.measures,
         measures(doc.sections.facts or doc.full_text),
     )
+    elements = compare_case_elements(pending, doc, features.elements)
+    differing += element_differences(elements)
     return Explanation(
         doc_id=doc.doc_id,
         shared_causes=shared_causes,
@@ -214,10 +240,52 @@ def explain(
         shared_amount_band=shared_band,
         matched_terms=top,
         passages=passages,
-        summary=summarise(shared_causes, shared_articles, shared_circumstances, shared_band, top),
+        summary=summarise(
+            shared_causes,
+            shared_articles,
+            shared_circumstances,
+            shared_band,
+            top,
+            elements=[
+                _element_phrase(d["aspect"], pending.elements.values[d["aspect"]]) for d in elements.same
+            ],
+        ),
         notes=notes,
         differences=differing,
+        same_elements=elements.same,
+        different_elements=elements.different,
     )
+
+
+def compare_case_elements(
+    pending: PendingCaseFeatures, doc: Document, stored: CaseElements | None
+) -> ElementComparison:
+    """The 案件要素 both cases have, same and different; read from the text when the build stored none."""
+    if not pending.elements.aspects:
+        return compare_elements(NO_ELEMENTS, NO_ELEMENTS)
+    if stored is None:  # an index built before elements were stored
+        stored = extract_elements(document_text(doc), doc.causes)
+    return compare_elements(pending.elements, stored)
+
+
+def element_differences(elements: ElementComparison) -> list[Difference]:
+    """The differing 案件要素 as ``Difference`` items (source ``element``), 未提及 read as not stated."""
+    return [
+        Difference(
+            d["aspect"],
+            None if d["query_value"] == ELEMENT_ABSENT else d["query_value"],
+            None if d["case_value"] == ELEMENT_ABSENT else d["case_value"],
+            "element",
+        )
+        for d in elements.different
+    ]
+
+
+def _element_phrase(aspect: str, value: str) -> str:
+    """``预扣利息`` for a flag, ``约定利率超过保护上限`` / ``借贷凭证：借条`` otherwise, for the summary."""
+    if value == "有":
+        return aspect
+    return f"{aspect}{value}" if value.startswith(("超过", "未超过", "上限")) else f"{aspect}：{value}"
 
 
 def _top_terms(folded: str, terms: dict[str, float]) -> list[str]:
@@ -357,8 +425,10 @@ def summarise(
     circumstances: Sequence[str],
     band: str | None,
     terms: Sequence[str],
+    elements: Sequence[str] = (),
 ) -> str:
-    """One line for the 类案检索报告: ``同为盗窃罪；共同援引刑法第264条；均有自首情节；匹配：入户、手机``."""
+    """One line for the 类案检索报告: ``同为盗窃罪；共同援引刑法第264条；均有自首情节；匹配：入户、手机``;
+    a civil case adds the 案件要素 both share: ``要素相同：预扣利息、借贷凭证：借条``."""
     parts = []
     if causes:
         parts.append("同为" + "、".join(causes))
@@ -367,7 +437,10 @@ def summarise(
     if circumstances:
         parts.append("均有" + "、".join(circumstances) + "情节")
     if band:
-        parts.append(f"涉案金额均在{band}")
+        civil = band in {name for _, name in CIVIL_AMOUNT_BANDS}  # the two scales share no band name
+        parts.append(f"{'标的额' if civil else '涉案金额'}均在{band}")
+    if elements:
+        parts.append("要素相同：" + "、".join(elements))
     if terms:
         parts.append("匹配：" + "、".join(terms[:SUMMARY_TERMS]))
     return "；".join(parts) if parts else "无共同的罪名、法条、情节或关键词"

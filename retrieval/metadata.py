@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.document import Document
+from retrieval.parsing.civil_elements import NO_ELEMENTS, CaseElements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS doc_parties (row INTEGER NOT NULL, name TEXT NOT NULL
 CREATE INDEX IF NOT EXISTS doc_parties_name ON doc_parties(name);
 CREATE INDEX IF NOT EXISTS docs_case_number ON docs(case_number);
 CREATE TABLE IF NOT EXISTS doc_features (row INTEGER PRIMARY KEY, circumstances TEXT NOT NULL, amount_band TEXT);
+-- 案件要素 of civil documents (retrieval.parsing.civil_elements), one row per document whose causes
+-- have aspects. A row that is missing reads as unknown (None): a build made before this table, or
+-- the older rows of a `leian add` onto one, and documents without aspects, which compare nothing.
+CREATE TABLE IF NOT EXISTS doc_elements (row INTEGER PRIMARY KEY, elements TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_case_refs (row INTEGER NOT NULL, case_number TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_case_refs_number ON doc_case_refs(case_number);
 """
@@ -54,7 +59,20 @@ class LegalFeatures:
     """Computed once at build time so that rerank and explanations need no text analysis per request."""
 
     circumstances: frozenset[str]  # 量刑情节 and civil circumstances in facts and reasoning
-    amount_band: str | None  # band of the amounts involved in the facts
+    amount_band: str | None  # band of the amounts in the facts: 标的额 (civil) or 涉案金额 (criminal)
+    # 案件要素 (civil); None where none were stored (explain then reads them from the text)
+    elements: CaseElements | None = NO_ELEMENTS
+
+
+def encode_elements(elements: CaseElements) -> str:
+    return json.dumps(
+        {"aspects": list(elements.aspects), **elements.to_json()}, ensure_ascii=False, sort_keys=True
+    )
+
+
+def decode_elements(text: str) -> CaseElements:
+    data = json.loads(text)
+    return CaseElements(tuple(data["aspects"]), dict(data["values"]), dict(data["details"]))
 
 
 # zlib level 2 compresses a judgment's JSON about 3.2x (level 6: 3.6x) in a third of the CPU time,
@@ -114,6 +132,8 @@ class MetadataStore:
         self._conn = sqlite3.connect(
             f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
         )
+        found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'doc_elements'"
+        self.has_elements = self._conn.execute(found).fetchone() is not None
 
     def close(self) -> None:
         self._conn.close()
@@ -159,8 +179,14 @@ class MetadataStore:
             chunk = rows[start : start + _ROWS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT row, circumstances, amount_band FROM doc_features WHERE row IN ({marks})"
+            elements: dict[int, CaseElements] = {}
+            if self.has_elements:
+                stored = f"SELECT row, elements FROM doc_elements WHERE row IN ({marks})"
+                elements = {int(r): decode_elements(e) for r, e in self._conn.execute(stored, chunk)}
             for row, circumstances, band in self._conn.execute(query, chunk):
-                out[int(row)] = LegalFeatures(frozenset(json.loads(circumstances)), band)
+                out[int(row)] = LegalFeatures(
+                    frozenset(json.loads(circumstances)), band, elements.get(int(row))
+                )
         return out
 
     def iter_documents(self) -> Iterator[tuple[int, Document]]:

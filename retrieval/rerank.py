@@ -5,8 +5,9 @@ circumstances (量刑情节, amount band). The weights were chosen on the LeCaRD
 (``bench/lecard.py``, grid search reported in ``bench/README.md``): covering the pending case's
 charges adds 1.5 where a document ranked first by every recall channel gets about 3, so it
 reorders near neighbours (only the head of the fused list, ``search.RERANK_DEPTH``) without
-pulling in dissimilar cases. Articles and amounts did not help on LeCaRD (weight 0) but
-are kept as features for explanations and for corpora where they do.
+pulling in dissimilar cases. Articles and amounts did not help on LeCaRD (weight 0), nor civil
+案件要素 on CJRC (weight 0, cross-validated), but they are kept as features for explanations and
+for corpora where they do.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from retrieval.explain import PendingCaseFeatures
 from retrieval.fusion import RRF_K
 from retrieval.metadata import LegalFeatures
 from retrieval.parsing.cause_tree import cause_affinity
+from retrieval.parsing.civil_elements import compare_elements
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class RerankWeights:
     articles: float = 0.0
     circumstances: float = 0.1
     amount: float = 0.0
+    # 案件要素: 0; on CJRC civil, 5-fold CV found 0.1 worth −0.0003 / +0.0026 P@10 on two builds (bench/README.md)
+    elements: float = 0.0
 
 
 DEFAULT_WEIGHTS = RerankWeights()
@@ -72,6 +76,10 @@ def legal_agreement(pending: PendingCaseFeatures, doc: Document, features: Legal
         articles=_jaccard(_article_keys(pending.articles), {a.provision_key() for a in doc.articles}),
         circumstances=_jaccard(pending.circumstances, features.circumstances),
         amount=1.0 if pending.amount_band and pending.amount_band == features.amount_band else 0.0,
+        # an index built before elements were stored has none (None): they count as not agreeing
+        elements=compare_elements(pending.elements, features.elements).agreement
+        if pending.elements.aspects and features.elements
+        else 0.0,
     )
 
 
@@ -96,6 +104,7 @@ def rerank(
             + weights.articles * agreement.articles
             + weights.circumstances * agreement.circumstances
             + weights.amount * agreement.amount
+            + weights.elements * agreement.elements
         )
         scored.append((final, -position, candidate, agreement))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)

@@ -331,6 +331,10 @@ class ExplanationOut(BaseModel):
     summary: str
     notes: list[str] = Field(default_factory=list)
     differences: list[DifferenceOut] = Field(default_factory=list)
+    same_elements: list[dict[str, str]] = Field(
+        default_factory=list
+    )  # 案件要素: aspect, query_value, case_value
+    different_elements: list[dict[str, str]] = Field(default_factory=list)
 
 
 class ResultOut(BaseModel):

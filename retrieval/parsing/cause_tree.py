@@ -143,3 +143,10 @@ def cause_affinity(a: str, b: str) -> float:
             if distance == 2 and node.level >= 2:
                 return 0.25
     return 0.0
+
+
+def is_civil_cause(name: str) -> bool:
+    """Whether ``name`` (normalised, or a historical name) is a 案由 of the civil tree."""
+    tree = load_cause_tree()
+    canonical = tree.canonical(name)
+    return canonical is not None and tree.nodes[canonical].system == "民事"

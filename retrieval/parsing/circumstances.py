@@ -384,6 +384,51 @@ def extract_circumstances(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+_STATUTE_TITLE = re.compile(r"法》|条例》|规定|解释|办法》|决定》|意见|批复|通知》|细则》|纪要》")
+
+
+class CountedMentions:
+    """The counting rules of ``extract_circumstances`` for any pattern, on one text cut once.
+
+    ``retrieval.parsing.civil_elements`` reads its 要素 with the same rules (negation in the clause,
+    《titles》 masked, rejected arguments dropped), so they are applied here, once, for both.
+    """
+
+    def __init__(self, text: str) -> None:
+        # Only the titles of laws and interpretations are masked: a civil case's 《借款协议》 or
+        # 《劳动合同》 is evidence of what it names, while 《工伤保险条例》 says nothing of the case.
+        masked = _TITLE.sub(lambda m: "＃" * len(m[0]) if _STATUTE_TITLE.search(m[0]) else m[0], text or "")
+        spans = [m.span() for m in _SENTENCE.finditer(masked)]
+        self._sentences = _Sentences(masked, [s for s, _ in spans], [e for _, e in spans])
+
+    @property
+    def text(self) -> str:
+        """The text with its 《titles》 blanked (offsets as in the original)."""
+        return self._sentences.text
+
+    def counted(self, pattern: re.Pattern[str], negatable: bool = True) -> Iterator[re.Match[str]]:
+        """Each match of ``pattern`` (within one sentence) that counts, in order of appearance."""
+        sentences = self._sentences
+        # a pattern runs only on the sentences where it matches in the whole text (few of them)
+        where = sorted(
+            {bisect_right(sentences.starts, m.start()) - 1 for m in pattern.finditer(sentences.text)} - {-1}
+        )
+        for index in where:
+            sentence = sentences.sentence(index)
+            for match in pattern.finditer(sentence):
+                clause_start = 0
+                for brk in _CLAUSE_BREAK.finditer(sentence, 0, match.start()):
+                    clause_start = brk.end()
+                if negatable and _negated(sentence, clause_start, match):
+                    continue
+                accepted = _argument_verdict(sentence, match, sentences.sentence(index + 1))
+                if accepted is None or accepted:
+                    yield match
+
+    def any(self, pattern: re.Pattern[str], negatable: bool = True) -> bool:
+        return next(self.counted(pattern, negatable), None) is not None
+
+
 def ordered(labels: Iterable[str]) -> list[str]:
     """Labels in ``CIRCUMSTANCES`` display order (unknown ones last, alphabetically)."""
     rank = {label: i for i, label in enumerate(CIRCUMSTANCES)}
@@ -533,3 +578,62 @@ def amount_band(amounts: Sequence[float]) -> str | None:
         if largest >= lower:
             band = name
     return band
+
+
+def amount_spans(text: str) -> list[tuple[int, int, float]]:
+    """``(start, end, value in 元)`` of every amount in ``text``: offsets into ``text`` itself
+    (``_halfwidth`` maps one character to one), for readers that need the words around an amount."""
+    if not text:
+        return []
+    return [(match.start(), match.end(), value) for match, value in _amount_matches(_halfwidth(text))]
+
+
+# Costs of the proceedings and limits (an insurance's 保险金额), never what a civil claim is about; unlike ``_NOT_INVOLVED`` a civil claim's
+# 赔偿, 补偿, 工资 and 医疗费 are its subject (交通事故, 劳动争议), so they stay.
+_NOT_CLAIMED = re.compile(
+    r"诉讼费|受理费|保全费|公告费|鉴定费|评估费|执行费|律师费|代理费|保险金额|责任限额|赔偿限额|保额|注册资本"
+)
+
+
+def claimed_amounts(text: str) -> list[float]:
+    """The amounts of a civil text without the costs of the proceedings named just before them."""
+    if not text:
+        return []
+    normalised = _halfwidth(text)
+    kept = []
+    for match, value in _amount_matches(normalised):
+        window = max(0, match.start() - _CONTEXT)
+        clause_start = max(normalised.rfind(ch, window, match.start()) for ch in ",。；;") + 1
+        if not _NOT_CLAIMED.search(normalised, max(clause_start, window), match.start()):
+            kept.append(value)
+    return kept
+
+
+# Civil 标的额 bands. Civil amounts have no 数额较大 thresholds; the brackets of 《诉讼费用交纳办法》
+# 第13条 (1万, 10万, 20万, 50万, 100万, 200万, 500万, 1000万 …), merged where the rate changes little,
+# are where the law itself treats a claim as bigger. Lower bounds inclusive.
+CIVIL_AMOUNT_BANDS: tuple[tuple[float, str], ...] = (
+    (0.0, "1万元以下"),
+    (10_000.0, "1万至10万元"),
+    (100_000.0, "10万至50万元"),
+    (500_000.0, "50万至100万元"),
+    (1_000_000.0, "100万至1000万元"),
+    (10_000_000.0, "1000万元以上"),
+)
+
+
+def civil_amount_band(amounts: Sequence[float]) -> str | None:
+    """The ``CIVIL_AMOUNT_BANDS`` band of the largest amount, or None without amounts."""
+    positive = [a for a in amounts if a > 0]
+    if not positive:
+        return None
+    largest = max(positive)
+    return [name for lower, name in CIVIL_AMOUNT_BANDS if largest >= lower][-1]
+
+
+def case_amount_band(facts: str, civil: bool) -> str | None:
+    """The amount band a case is compared on: the 标的额 band for a civil case (``claimed_amounts``,
+    ``CIVIL_AMOUNT_BANDS``), the criminal 涉案金额 band (``involved_amounts``, ``AMOUNT_BANDS``) otherwise."""
+    if civil:
+        return civil_amount_band(claimed_amounts(facts))
+    return amount_band(involved_amounts(facts))

@@ -62,3 +62,14 @@ def extract_decision_date(text: str) -> dt.date | None:
         ):
             final_part = date
     return labelled or final_part
+
+
+def dates_in(text: str) -> list[dt.date]:
+    """Every valid date written in ``text`` (二〇二一年三月五日, 2021年3月5日), in order."""
+    found = []
+    for match in _DATE_RE.finditer(text):
+        try:
+            found.append(_date_of(match))
+        except ValueError:
+            continue
+    return found

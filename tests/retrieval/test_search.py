@@ -59,7 +59,7 @@ def citing(corpus: dict[str, Document], article: str) -> set[str]:
 
 
 def test_the_sample_corpus_is_what_the_readme_says(corpus: dict[str, Document]) -> None:
-    assert len(corpus) == 30
+    assert len(corpus) == 31
     assert theft_ids(corpus) == {
         SEED,
         SEED_APPEAL,

@@ -370,10 +370,10 @@ def test_sample_corpus_relative_to_xihu_court() -> None:
         "txt-2023_zhe0106_xingchu_123": U,
     }
     assert {k: v for k, v in tiers.items() if v is not X} == expected
-    assert len(tiers) == 30  # the other 20 (other 浙江 courts, 江苏/广东 High Courts …) are "other"
+    assert len(tiers) == 31  # the other 21 (other 浙江 courts, 江苏/广东 High Courts …) are "other"
 
     result = order_by_tier(docs, lambda d: d, parse_court("浙江省杭州市西湖区人民法院"), TODAY)
-    assert result.counts == {G: 3, S: 2, P: 1, U: 4, X: 20}
+    assert result.counts == {G: 3, S: 2, P: 1, U: 4, X: 21}
     assert [d.doc_id for d, _, _ in result.ordered[:3]] == ["guiding-901", "guiding-902", "guiding-903"]
     assert all(effect_label(d) == GUIDING_CANDIDATE for d, tier, _ in result.ordered if tier is G)
     tier4 = [(d.doc_id, recent) for d, tier, recent in result.ordered if tier is U]
