@@ -182,6 +182,7 @@ def _base_bodies(search_id: int, doc_id: str) -> dict[str, dict[str, Any]]:
         "/api/v1/searches/{search_id}/decisions": {
             "marks": [{"doc_id": doc_id, "label": "类案", "reason": "案情相近"}],
         },
+        "/api/v1/searches/{search_id}/drafts": {"doc_id": doc_id, "cited_by": "公诉机关"},
         "/api/v1/reports/batches": {
             "cases": [
                 {
