@@ -25,6 +25,9 @@ class Trigger(StrEnum):
     OTHER = "其他"
     CASE_DATABASE = "人民法院案例库检索"
     FOUR_KINDS = "四类案件监督"
+    SMART_PUSH = (
+        "智能推送"  # the search run when a pending case subscribes to pushes (not Art. 2: counted apart)
+    )
 
 
 class DecisionLabel(StrEnum):
