@@ -253,9 +253,12 @@ def visible_cases(push: PushService, principal: Principal, status: str | None = 
 
 def get_case(push: PushService, principal: Principal, case_id: int) -> PendingCaseRow:
     case = push.store.case(case_id)
-    # Another court's case answers as missing: its existence is not this caller's business.
-    if case is None or not can_see(principal, case):
+    if case is None:
         raise not_found("没有该待决案件", "no such pending case")
+    if not can_see(principal, case):
+        raise forbidden(
+            "仅承办法官及本院院庭长、审判管理可查看", "only its judge and their court's overseers"
+        )
     return case
 
 
@@ -299,8 +302,12 @@ def unread_marker(push: PushService, principal: Principal) -> tuple[int, int]:
 def _item_for(push: PushService, principal: Principal, item_id: int) -> tuple[dict[str, Any], PendingCaseRow]:
     item = push.store.item(item_id)
     case = push.store.case(item["pending_id"]) if item else None
-    if item is None or case is None or not can_see(principal, case):
+    if item is None or case is None:
         raise not_found("没有该推送", "no such push")
+    if not can_see(principal, case):
+        raise forbidden(
+            "仅承办法官及本院院庭长、审判管理可查看", "only its judge and their court's overseers"
+        )
     return item, case
 
 

@@ -183,7 +183,7 @@ def test_visibility(env) -> None:
             assert bool(box["items"]) is sees, who
         with pytest.raises(ApiError) as hidden:
             pending_cases.get_case(push, principal(push.services, "judge_b"), created["id"])
-        assert hidden.value.status == 404
+        assert hidden.value.status == 403
 
 
 def test_webhook_url_refused_outside_allow_list(env) -> None:
