@@ -394,34 +394,51 @@ class PushService:
     # -- webhooks --------------------------------------------------------------------------------
 
     def set_webhook(self, court: str, url: str) -> dict[str, Any]:
-        """Configure a court's webhook; the secret is made here and shown once."""
-        try:
-            checked = webhook.check_url(url, self.settings.webhook_allow)
-        except webhook.WebhookUrlError as exc:
-            raise ApiError(
-                422, "validation_error", f"请求参数有误（url）：{exc}", str(exc), fields=["url"]
-            ) from exc
-        existing = self.store.webhook(court)
-        secret = existing["secret"] if existing else webhook.new_secret()
-        self.store.set_webhook(court, checked, secret)
-        return {"court": court, "url": checked, "secret": None if existing else secret}
+        return set_webhook(self.store, self.settings, court, url)
 
     def rotate_secret(self, court: str) -> dict[str, Any]:
-        secret = webhook.new_secret()
-        secret_id = self.store.rotate_secret(court, secret)
-        return {"court": court, "secret": secret, "secret_id": secret_id}
+        return rotate_secret(self.store, court)
 
     def status(self, court: str | None = None) -> dict[str, Any]:
-        rows = self.store.outbox_rows(court)
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row["state"]] = counts.get(row["state"], 0) + 1
-        return {
-            "matched_build": self.store.get_state(MATCHED_BUILD),
-            "counts": counts,
-            "pending": [r for r in rows if r["state"] == "pending"],
-            "dead": [r for r in rows if r["state"] == "dead"],
-        }
+        return delivery_status(self.store, court)
+
+
+def set_webhook(store: PushStore, settings: PushSettings, court: str, url: str) -> dict[str, Any]:
+    """Configure a court's webhook (URL checked against the allow-list); a new secret is shown once."""
+    try:
+        checked = webhook.check_url(url, settings.webhook_allow)
+    except webhook.WebhookUrlError as exc:
+        raise ApiError(
+            422, "validation_error", f"请求参数有误（url）：{exc}", str(exc), fields=["url"]
+        ) from exc
+    existing = store.webhook(court)
+    secret = existing["secret"] if existing else webhook.new_secret()
+    store.set_webhook(court, checked, secret)
+    return {"court": court, "url": checked, "secret": None if existing else secret}
+
+
+def rotate_secret(store: PushStore, court: str) -> dict[str, Any]:
+    """A new secret; the previous one keeps signing for ``LEIAN_PUSH_SECRET_GRACE_S``."""
+    secret = webhook.new_secret()
+    try:
+        secret_id = store.rotate_secret(court, secret)
+    except KeyError as exc:
+        raise ApiError(404, "not_found", "该法院未配置推送接口", f"no webhook for {court}") from exc
+    return {"court": court, "secret": secret, "secret_id": secret_id}
+
+
+def delivery_status(store: PushStore, court: str | None = None) -> dict[str, Any]:
+    """Counts by state, the deliveries still pending and the dead letters (``leian push status``)."""
+    rows = store.outbox_rows(court)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    return {
+        "matched_build": store.get_state(MATCHED_BUILD),
+        "counts": counts,
+        "pending": [r for r in rows if r["state"] == "pending"],
+        "dead": [r for r in rows if r["state"] == "dead"],
+    }
 
 
 def _push_body(m: PushMatch) -> dict[str, Any]:
