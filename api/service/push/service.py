@@ -52,7 +52,7 @@ from retrieval.push_match import (
     index_change,
     match_additions,
 )
-from retrieval.tiers import NOT_CITABLE
+from retrieval.tiers import NOT_CITABLE, Tier
 
 log = logging.getLogger("leian.push")
 
@@ -75,7 +75,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class PushSettings:
-    poll_s: float = 5.0  # how often the watcher reads HOME/current; 0: no watcher (tests call check_index)
+    poll_s: float = (
+        5.0  # how often the watcher reads HOME/current; 0: no watcher (`leian push match` instead)
+    )
     min_similarity: float = DEFAULT_MIN_SIMILARITY
     max_attempts: int = 8  # failed deliveries before a push goes to the dead letters
     retry_base_s: float = 5.0  # first retry after this, doubling
@@ -154,7 +156,7 @@ class PushService:
     def start(self, *, watch: bool = True, deliver: bool = True) -> None:
         if deliver:
             self._spawn(self._deliver_loop, "leian-push-delivery")
-        if watch:
+        if watch and self.settings.poll_s > 0:
             self._spawn(self._watch_loop, "leian-push-watcher")
 
     def _spawn(self, target: Any, name: str) -> None:
@@ -180,7 +182,7 @@ class PushService:
                 self.check_index()
             except Exception:  # a failed check is retried next time; the service goes on
                 log.exception("push: index check failed")
-            if self._stop.wait(self.settings.poll_s or 5.0):
+            if self._stop.wait(self.settings.poll_s):
                 return
 
     def check_index(self) -> MatchSummary | None:
@@ -335,6 +337,11 @@ class PushService:
             self.store.add_case_docs(
                 conn, case.id, [item.doc_id for _, item in written if item.kind == PUSH], PUSH
             )
+            if any(
+                item.kind == PUSH and item.body.get("tier", 5) <= Tier.PROVINCIAL_HIGH for _, item in written
+            ):
+                # a tier 1–3 case now stands among its results: tier 4 is no longer pushed (Art. 4)
+                conn.execute("UPDATE pending_cases SET has_higher_tier = 1 WHERE id = ?", (case.id,))
             if hook is not None:
                 for item_id, item in written:
                     seq_row = conn.execute("SELECT audit_seq FROM inbox WHERE id = ?", (item_id,)).fetchone()
