@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     log(f"{out['open_cases']} open cases on {out['index_documents']} documents; adding judgments")
     out["after_judgments"] = publish_and_match(judgments(args.judgments), "judgments")
     log(f"after judgments: {out['after_judgments']}; adding guiding cases")
-    out["after_guiding"] = publish_and_match(guiding(args.guiding, 0), "guiding")
+    out["after_guiding"] = publish_and_match(guiding(args.guiding, args.judgments), "guiding")
     log(f"after guiding cases: {out['after_guiding']}")
 
     push.start(deliver=False)  # the watcher, as the service runs it
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
     from retrieval.document import Authority, AuthorityKind, Court, CourtLevel, Sections
 
     case = push.store.cases(status="在办")[0]
-    [template] = guiding(1, args.guiding)
+    [template] = guiding(1, args.judgments + args.guiding)
     one = dataclasses.replace(
         template,
         doc_id="bench-latency",

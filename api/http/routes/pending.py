@@ -24,6 +24,7 @@ from api.http.schemas import ErrorOut, RowId, _Request
 from api.service import pending_cases
 from api.service.accounts import Principal, Role
 from api.service.push.service import PushService
+from retrieval.document import CaseCategory
 
 router = APIRouter(prefix="/api/v1", tags=["pending cases and pushes"])
 
@@ -43,10 +44,10 @@ class PendingCaseBody(_Request):
     """A pending case (待决案件) to subscribe to pushes; the court is the judge's account's."""
 
     case_number: str = Field(min_length=1, max_length=64, description="案号, e.g. （2025）浙0106刑初88号")
-    facts: str = Field(max_length=200_000, description="基本案情: what pushes are matched on")
+    facts: str = Field(min_length=1, max_length=200_000, description="基本案情: what pushes are matched on")
     causes: list[str] = Field(default_factory=list, max_length=20, description="罪名/案由")
     articles: list[str] = Field(default_factory=list, max_length=40, description="法条")
-    category: str | None = Field(default=None, max_length=10, description="刑事 / 民事 / 行政 / …")
+    category: CaseCategory | None = Field(default=None, description="刑事 / 民事 / 行政 / …")
     dispute_focus: str | None = Field(default=None, max_length=4000, description="争议焦点")
     judge: str | None = Field(default=None, max_length=100, description="承办法官 account: the caller's")
     status: Literal["在办", "结案"] = "在办"
@@ -100,7 +101,7 @@ def register(body: PendingCaseBody, principal: Judge, push: PushDep, client: Cli
         facts=body.facts,
         causes=tuple(c for c in body.causes if c),
         articles=tuple(a for a in body.articles if a),
-        category=body.category,
+        category=body.category.value if body.category else None,
         dispute_focus=body.dispute_focus,
         judge=body.judge,
         status=body.status,
@@ -150,7 +151,7 @@ def inbox(
 def inbox_events(
     principal: Viewer,
     push: PushDep,
-    timeout: Annotated[float, Query(ge=0, le=300, description="seconds before the stream closes")] = 25.0,
+    timeout: Annotated[float, Query(ge=0, le=60, description="seconds before the stream closes")] = 25.0,
 ) -> StreamingResponse:
     pending_cases.visible_cases(push, principal)  # refused (403) before the stream starts
 
@@ -180,7 +181,11 @@ def open_item(item_id: RowId, principal: PrincipalDep, push: PushDep) -> Any:
     return pending_cases.open_item(push, principal, item_id)
 
 
-@router.post("/inbox/{item_id}/decision", summary="Accept or dismiss a push, with a reason (recorded)")
+@router.post(
+    "/inbox/{item_id}/decision",
+    summary="Accept or dismiss a push, with a reason (recorded)",
+    responses={409: {"model": ErrorOut, "description": "already accepted or dismissed"}},
+)
 def decide(
     item_id: RowId, body: DecisionBody, principal: PrincipalDep, push: PushDep, client: ClientDep
 ) -> Any:
