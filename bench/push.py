@@ -6,11 +6,11 @@ cases to the LeCaRD index, and the latency from publish to inbox.
 What it does, on a hard-linked copy of the LeCaRD index (``build/bench/lecard-index``, built first
 if missing) and a fresh data folder under ``build/bench/push-run``:
 
-1. 1,000 open pending cases from CAIL2018 ``data_test.json`` (facts and charges), in four courts of
-   four provinces. They are written to the push store directly, without their registration search
+1. 1,000 open pending cases from CAIL2018 ``data_train`` (facts and charges; ``data_test`` shares
+   almost no charge with it), in four courts of four provinces. They are written to the push store directly, without their registration search
    (≈0.3 s each on this index, and not what is measured here); ``matched_build`` is set to the
    current build.
-2. ``leian add`` of 1,000 CAIL2018 ``data_train`` judgments, each given a court cycling through
+2. ``leian add`` of the next 1,000 CAIL2018 ``data_train`` judgments, each given a court cycling through
    basic, intermediate and High courts of those provinces (so tiers 3 and 4 occur), then one
    ``PushService.match`` on the new build: the re-matching time.
 3. ``leian add`` of 10 guiding cases (CAIL2018 facts published as 指导性案例, tier 1 for everyone),
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BENCH_BUILD, LECARD_ARCHIVE, LECARD_INDEX, SHARED_DATA, open_or_build
 
 CAIL = SHARED_DATA / "cail2018-sample" / "data"
+TRAIN = CAIL / "data_train.utf8.json"
 PENDING_COURTS = (
     "浙江省杭州市西湖区人民法院",
     "江苏省苏州市姑苏区人民法院",
@@ -81,10 +82,10 @@ def write_jsonl(path: Path, docs) -> Path:
     return path
 
 
-def judgments(n: int):
+def judgments(n: int, skip: int):
     from retrieval.document import Court, CourtLevel
 
-    docs = cail_documents(CAIL / "data_train.utf8.json", n)
+    docs = cail_documents(TRAIN, n, skip=skip)
     out = []
     for i, doc in enumerate(docs):
         name, level, province = JUDGMENT_COURTS[i % len(JUDGMENT_COURTS)]
@@ -99,7 +100,7 @@ def judgments(n: int):
 def guiding(n: int, offset: int):
     from retrieval.document import Authority, AuthorityKind, Court, CourtLevel
 
-    docs = cail_documents(CAIL / "data_train.utf8.json", n, skip=offset)
+    docs = cail_documents(TRAIN, n, skip=offset)
     return [
         dataclasses.replace(
             doc,
@@ -116,7 +117,7 @@ def guiding(n: int, offset: int):
 def open_cases(push, n: int) -> int:
     from retrieval.audit.records import utc_timestamp
 
-    docs = cail_documents(CAIL / "data_test.json", n)
+    docs = cail_documents(TRAIN, n)  # the same file as the judgments: data_test's charges differ
     with push.store.transaction() as conn:
         for i, doc in enumerate(docs):
             push.store.insert_case(
@@ -185,9 +186,9 @@ def main(argv: list[str] | None = None) -> dict:
         }
 
     log(f"{out['open_cases']} open cases on {out['index_documents']} documents; adding judgments")
-    out["after_judgments"] = publish_and_match(judgments(args.judgments), "judgments")
+    out["after_judgments"] = publish_and_match(judgments(args.judgments, args.cases), "judgments")
     log(f"after judgments: {out['after_judgments']}; adding guiding cases")
-    out["after_guiding"] = publish_and_match(guiding(args.guiding, args.judgments), "guiding")
+    out["after_guiding"] = publish_and_match(guiding(args.guiding, args.cases + args.judgments), "guiding")
     log(f"after guiding cases: {out['after_guiding']}")
 
     push.start(deliver=False)  # the watcher, as the service runs it
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
     from retrieval.document import Authority, AuthorityKind, Court, CourtLevel, Sections
 
     case = push.store.cases(status="在办")[0]
-    [template] = guiding(1, args.judgments + args.guiding)
+    [template] = guiding(1, args.cases + args.judgments + args.guiding)
     one = dataclasses.replace(
         template,
         doc_id="bench-latency",

@@ -9,16 +9,19 @@ change, not with the corpus:
   case's court (tier 4 only when the case's results had nothing higher, as Art. 4 lets a search
   stop at the first tier that yields), shares a 罪名/案由 with the case (the charges given, else the
   ones the registration search used), and its vector's cosine with the case's facts reaches
-  ``min_similarity``. The vectors are the build's own (``VectorIndex.reconstruct``); the pending
-  facts are embedded once per batch, so one matrix product scores every pair.
+  ``min_similarity`` (tiers 1–2) or, for tiers 3–4, the cosine of the weakest result the case was
+  shown: it would enter its top results. The vectors are the build's own
+  (``VectorIndex.reconstruct``); the pending facts are embedded once per batch, so one matrix
+  product scores every pair.
 * a document the case was shown (or pushed) that is now withdrawn, stopped by the authority
   registry or missing from the build becomes an alert (不再参照).
 
-The similarity bar mirrors the search's own rule for authorities: ``retrieval.search`` keeps guiding
-and SPC cases on the same charges even beyond ``k``; here the shared cause is required and the
-cosine floor keeps a same-charge case on unrelated facts out. ``min_similarity`` (default 0.1) was
-read off the sample corpus, where same-charge cases score 0.17–0.5 and unrelated ones below 0.1 with
-the static embedder; it is a setting (``LEIAN_PUSH_MIN_SIMILARITY``), not a tuned constant.
+The bars mirror the search's own rules: ``retrieval.search`` keeps guiding and SPC cases on the same
+charges even beyond ``k``, so for them the shared cause and a cosine floor suffice; other judgments
+enter a result list only by outscoring what is there. ``min_similarity`` (default 0.1) was read off
+the sample corpus, where same-charge cases score 0.17–0.5 with its static embedder; cosines depend on
+the embedder (on the LeCaRD one even different-charge CAIL facts average 0.29), so it is a setting
+(``LEIAN_PUSH_MIN_SIMILARITY``), not a tuned constant, and the shared cause carries the weight.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class Subscription:
     court: Court | None
     seen: frozenset[str] = frozenset()  # shown, pushed or dismissed: never pushed again
     has_higher_tier: bool = False  # its results already hold a tier 1–3 case
+    shown: tuple[str, ...] = ()  # its search's results: a tier 3–4 case must be as similar as the weakest
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ def match_additions(
     subs = sorted(candidates)
     queries = store.embedder.encode_queries([subscriptions[s].facts for s in subs])
     similarity = queries @ doc_vectors.T  # one product scores every candidate pair
+    bars = _entry_bars(store, queries, [subscriptions[s] for s in subs], min_similarity)
     whole = store.metadata.documents(needed_rows)
     features = store.metadata.legal_features(needed_rows)
     out: list[PushMatch] = []
@@ -183,7 +188,9 @@ def match_additions(
         pending = None
         for r, tier in candidates[s]:
             score = float(similarity[i, position[r]])
-            if score < min_similarity:
+            # Tiers 1–2 stand on the shared cause (the search keeps such authorities beyond k); a tier
+            # 3–4 judgment must also beat the weakest result the case was shown, or it would not enter.
+            if score < (min_similarity if tier <= Tier.SPC else bars[i]):
                 continue
             pending = pending or pending_features(sub.facts, sub.causes, sub.articles, store.segmenter)
             doc = whole[r]
@@ -204,6 +211,19 @@ def match_additions(
             )
     out.sort(key=lambda m: (m.key, m.tier, -m.score))
     return out
+
+
+def _entry_bars(
+    store: IndexStore, queries: np.ndarray, subscriptions: Sequence[Subscription], floor: float
+) -> list[float]:
+    """Per subscription, the cosine of its weakest shown result that the build still has (≥ ``floor``)."""
+    bars = []
+    for query, sub in zip(queries, subscriptions, strict=True):
+        rows = [r for d in sub.shown if (r := store.metadata.row_of(d)) is not None]
+        vectors = [v for r in rows if (v := store.vectors.reconstruct(r)) is not None]
+        weakest = float(min(np.stack(vectors) @ query)) if vectors else floor
+        bars.append(max(floor, weakest))
+    return bars
 
 
 def alerts_for(withdrawn: dict[str, str], shown: dict[int, Iterable[str]]) -> list[PushAlert]:

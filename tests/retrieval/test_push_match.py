@@ -45,3 +45,14 @@ def test_tier_4_only_when_nothing_higher_and_seen_never_again(store, corpus) -> 
 def test_alerts_only_for_documents_the_case_was_shown() -> None:
     alerts = alerts_for({"a": "不再参照", "b": "已撤回"}, {1: ["a", "c", "a"], 2: ["c"]})
     assert [(x.key, x.doc_id, x.reason) for x in alerts] == [(1, "a", "不再参照")]
+
+
+def test_tier_3_and_4_must_beat_the_weakest_result_shown(store, corpus) -> None:
+    everything = list(corpus)
+    free = match_additions(store, everything, [_sub()], min_similarity=0.0)
+    lower = [m for m in free if m.tier >= Tier.PROVINCIAL_HIGH]
+    assert len(lower) >= 2, "the sample corpus has theft judgments of the court and its superior"
+    best = max(lower, key=lambda m: m.score)
+    barred = match_additions(store, everything, [_sub(shown=(best.doc_id,))], min_similarity=0.0)
+    assert [m.doc_id for m in barred if m.tier >= Tier.PROVINCIAL_HIGH] == [best.doc_id]
+    assert {m.doc_id for m in barred if m.tier <= Tier.SPC} == {m.doc_id for m in free if m.tier <= Tier.SPC}

@@ -250,6 +250,7 @@ class PushService:
 
     def subscriptions(self, cases: list[PendingCaseRow]) -> list[Subscription]:
         shown = self.store.case_docs()
+        searched = self.store.case_docs(origin="search")
         dismissed = self.store.dismissed()
         return [
             Subscription(
@@ -260,6 +261,7 @@ class PushService:
                 court=parse_court(c.court),
                 seen=frozenset(shown.get(c.id, ())) | frozenset(dismissed.get(c.id, ())),
                 has_higher_tier=c.has_higher_tier,
+                shown=tuple(searched.get(c.id, ())),
             )
             for c in cases
         ]

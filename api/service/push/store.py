@@ -270,12 +270,16 @@ class PushStore:
             [(case_id, d, origin) for d in doc_ids],
         )
 
-    def case_docs(self, case_ids: list[int] | None = None) -> dict[int, list[str]]:
-        """Documents each case was shown or pushed (alerts are about these; pushes skip them)."""
+    def case_docs(self, origin: str | None = None) -> dict[int, list[str]]:
+        """Documents each case was shown or pushed (alerts are about these; pushes skip them);
+        ``origin="search"``: only those its registration search showed."""
         out: dict[int, list[str]] = {}
-        for case_id, doc_id in self._query("SELECT case_id, doc_id FROM case_docs ORDER BY rowid"):
-            if case_ids is None or case_id in case_ids:
-                out.setdefault(int(case_id), []).append(doc_id)
+        where = " WHERE origin = ?" if origin is not None else ""
+        params = (origin,) if origin is not None else ()
+        for case_id, doc_id in self._query(
+            f"SELECT case_id, doc_id FROM case_docs{where} ORDER BY rowid", params
+        ):
+            out.setdefault(int(case_id), []).append(doc_id)
         return out
 
     def dismissed(self) -> dict[int, set[str]]:
