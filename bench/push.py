@@ -7,9 +7,10 @@ What it does, on a hard-linked copy of the LeCaRD index (``build/bench/lecard-in
 if missing) and a fresh data folder under ``build/bench/push-run``:
 
 1. 1,000 open pending cases from CAIL2018 ``data_train`` (facts and charges; ``data_test`` shares
-   almost no charge with it), in four courts of four provinces. They are written to the push store directly, without their registration search
-   (≈0.3 s each on this index, and not what is measured here); ``matched_build`` is set to the
-   current build.
+   almost no charge with it), in four courts of four provinces. They are written to the push store
+   directly: instead of each one's registration search (≈0.3 s each on this index, and not what is
+   measured here) its 10 semantic nearest neighbours stand for the results it was shown.
+   ``matched_build`` is set to the current build.
 2. ``leian add`` of the next 1,000 CAIL2018 ``data_train`` judgments, each given a court cycling through
    basic, intermediate and High courts of those provinces (so tiers 3 and 4 occur), then one
    ``PushService.match`` on the new build: the re-matching time.
@@ -114,16 +115,24 @@ def guiding(n: int, offset: int):
     ]
 
 
-def open_cases(push, n: int) -> int:
+def open_cases(push, n: int, k: int = 10) -> int:
+    """Open cases with stand-in registration results: each case's k semantic nearest neighbours
+    (one batched FAISS call) instead of its hybrid search, so that the tier 3–4 entry bar exists."""
     from retrieval.audit.records import utc_timestamp
+    from retrieval.parsing.courts import parse_court
+    from retrieval.tiers import Tier, assign_tier
 
+    store = push.services.index()
     docs = cail_documents(TRAIN, n)  # the same file as the judgments: data_test's charges differ
+    vectors = store.embedder.encode_queries([d.sections.facts for d in docs])
+    _, rows = store.vectors.search(vectors, k)
     with push.store.transaction() as conn:
         for i, doc in enumerate(docs):
-            push.store.insert_case(
+            court = PENDING_COURTS[i % len(PENDING_COURTS)]
+            case_id = push.store.insert_case(
                 conn,
                 {
-                    "court": PENDING_COURTS[i % len(PENDING_COURTS)],
+                    "court": court,
                     "case_number": f"（2025）测刑初{i + 1}号",
                     "judge": f"judge-{i % len(PENDING_COURTS)}",
                     "category": "刑事",
@@ -133,6 +142,10 @@ def open_cases(push, n: int) -> int:
                     "created_at": utc_timestamp(),
                 },
             )
+            shown = store.metadata.cards(int(r) for r in rows[i] if r >= 0)
+            higher = any(assign_tier(d, parse_court(court)) <= Tier.PROVINCIAL_HIGH for d in shown.values())
+            push.store.set_search(conn, case_id, 0, list(doc.causes), higher)
+            push.store.add_case_docs(conn, case_id, [d.doc_id for d in shown.values()], "search")
     return len(docs)
 
 

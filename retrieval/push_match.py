@@ -42,6 +42,7 @@ from retrieval.parsing.causes import normalise_cause
 from retrieval.tiers import Tier, assign_tier, effect_label
 
 DEFAULT_MIN_SIMILARITY = 0.1
+MAX_PER_CASE = 10  # a result list shows k (10 by default): no more new documents than that can enter it
 GONE_REASON = "已不在当前索引中"
 
 
@@ -153,6 +154,7 @@ def match_additions(
     added: Iterable[str],
     subscriptions: Sequence[Subscription],
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    max_per_case: int = MAX_PER_CASE,
 ) -> list[PushMatch]:
     """New documents that concern each subscription (see the module docstring), best first per case."""
     rows = [r for d in added if (r := store.metadata.row_of(d)) is not None and not store.withdrawn[r]]
@@ -186,12 +188,15 @@ def match_additions(
     for i, s in enumerate(subs):
         sub = subscriptions[s]
         pending = None
+        passing = []
         for r, tier in candidates[s]:
             score = float(similarity[i, position[r]])
             # Tiers 1–2 stand on the shared cause (the search keeps such authorities beyond k); a tier
             # 3–4 judgment must also beat the weakest result the case was shown, or it would not enter.
-            if score < (min_similarity if tier <= Tier.SPC else bars[i]):
-                continue
+            if score >= (min_similarity if tier <= Tier.SPC else bars[i]):
+                passing.append((tier, -score, r))
+        for tier, negative, r in sorted(passing)[:max_per_case]:
+            score = -negative
             pending = pending or pending_features(sub.facts, sub.causes, sub.articles, store.segmenter)
             doc = whole[r]
             explanation = explain(pending, doc, store, features=features.get(r))
