@@ -283,3 +283,15 @@ def test_unreachable_webhook_does_not_block_matching(env) -> None:
         assert summary is not None and summary.pushes == 1
         assert time.perf_counter() - clock < 5
         _wait(lambda: any(r["attempts"] for r in push.store.outbox_rows()))
+
+
+def test_a_damaged_new_build_is_refused_and_the_old_one_keeps_serving(env) -> None:
+    home, settings, tmp = env
+    with push_service(settings) as push:
+        _register(push)
+        served = push.services.index().version
+        result = add_documents(home, [write_jsonl(tmp / "new.jsonl", [NEW_GUIDING])], progress=False)
+        (result.build_dir / "metadata.sqlite").write_bytes(b"damaged")
+        assert push.check_index() is None
+        assert push.services.index().version == served
+        assert push.store.get_state("matched_build") == served

@@ -206,7 +206,12 @@ class PushService:
             return
         if current is not None and published.name == current.version:
             return
-        opened = IndexStore.open(home, verify_checksums=self.services.settings.verify_index_checksums)
+        try:
+            opened = IndexStore.open(home, verify_checksums=self.services.settings.verify_index_checksums)
+        except (OSError, ValueError, RuntimeError) as exc:
+            # a build that fails its checks is never served; the one in use goes on serving
+            log.error("push: new build %s refused, still serving the previous one: %s", published.name, exc)
+            return
         # The old store is left to the searches that hold it; it is closed when nothing refers to it.
         self.services.store = opened
         self.services.manifest_sha256 = manifest_sha256(opened)
