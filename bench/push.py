@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
             "publish_s": round(published, 2),
             "open_build_s": round(opened, 2),
             "rematch_s": summary.seconds,
+            "of_which_scoring_s": summary.scoring_seconds,
             "open_cases": summary.open_cases,
             "pushes": summary.pushes,
         }
