@@ -44,3 +44,22 @@ def test_import_match_and_status(
     assert main(["push", "status", *data, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["counts"] == {} and status["matched_build"] == home.joinpath("current").resolve().name
+
+
+def test_webhook_set_and_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    data = ["--data", str(tmp_path / "data")]
+    monkeypatch.setenv("LEIAN_WEBHOOK_ALLOW", "cms.court.example,127.0.0.1")
+    assert (
+        main(["push", "webhook", "set", "--court", COURT, "--url", "https://cms.court.example/push", *data])
+        == 0
+    )
+    made = json.loads(capsys.readouterr().out)
+    assert made["url"] == "https://cms.court.example/push" and len(made["secret"]) >= 32
+    assert (
+        main(["push", "webhook", "set", "--court", COURT, "--url", "https://other.example/push", *data]) == 2
+    )
+    capsys.readouterr()
+    assert main(["push", "webhook", "rotate", "--court", COURT, *data]) == 0
+    rotated = json.loads(capsys.readouterr().out)
+    assert rotated["secret_id"] == 2 and rotated["secret"] != made["secret"]
+    assert main(["push", "webhook", "rotate", "--court", "不存在的法院", *data]) == 1
