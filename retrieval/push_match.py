@@ -42,6 +42,7 @@ from retrieval.parsing.causes import normalise_cause
 from retrieval.tiers import Tier, assign_tier, effect_label
 
 DEFAULT_MIN_SIMILARITY = 0.1
+_FLOAT_SLACK = 1e-5  # the same cosine summed in another order differs in float32 in its last digits
 MAX_PER_CASE = 10  # a result list shows k (10 by default): no more new documents than that can enter it
 GONE_REASON = "已不在当前索引中"
 
@@ -193,7 +194,7 @@ def match_additions(
             score = float(similarity[i, position[r]])
             # Tiers 1–2 stand on the shared cause (the search keeps such authorities beyond k); a tier
             # 3–4 judgment must also beat the weakest result the case was shown, or it would not enter.
-            if score >= (min_similarity if tier <= Tier.SPC else bars[i]):
+            if score >= (min_similarity if tier <= Tier.SPC else bars[i] - _FLOAT_SLACK):
                 passing.append((tier, -score, r))
         for tier, negative, r in sorted(passing)[:max_per_case]:
             score = -negative
