@@ -45,7 +45,9 @@ def served(sample_index: Path, tmp_path: Path) -> Iterator[tuple[str, str, objec
 def test_judge_sees_unread_opens_a_live_push_and_accepts_it(served, tmp_path: Path) -> None:
     url, token, app, home, settings = served
     _, expect = _require_browser()
-    created = httpx.post(url + "/api/v1/pending-cases", json=THEFT, headers={"Authorization": f"Bearer {token}"})
+    created = httpx.post(
+        url + "/api/v1/pending-cases", json=THEFT, headers={"Authorization": f"Bearer {token}"}
+    )
     assert created.status_code == 201, created.text
     problems: list[str] = []
     with _page(url + "/", problems) as page:
