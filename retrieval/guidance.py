@@ -25,6 +25,21 @@ class Trigger(StrEnum):
     OTHER = "其他"
     CASE_DATABASE = "人民法院案例库检索"
     FOUR_KINDS = "四类案件监督"
+    SMART_PUSH = (
+        "智能推送"  # the search run when a pending case subscribes to pushes (not Art. 2: counted apart)
+    )
+
+
+def chosen_by_judge(trigger: Trigger) -> Trigger:
+    """``trigger`` if a judge may state it; 智能推送 is the service's own, counted apart (Art. 13).
+
+    Raises ValueError otherwise, so a search filed by hand cannot swell the pushes' count.
+    """
+    if trigger is Trigger.SMART_PUSH:
+        raise ValueError(
+            "智能推送 is recorded by the service for a subscribed pending case, not chosen for a search"
+        )
+    return trigger
 
 
 class DecisionLabel(StrEnum):

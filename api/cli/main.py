@@ -13,6 +13,7 @@ from api.cli import authority as authority_cli
 from api.cli import backup as backup_cli
 from api.cli import cluster as cluster_cli
 from api.cli import index as index_cli
+from api.cli import pending as pending_cli
 from api.cli import report_batch as report_cli
 from api.cli import service as service_cli
 from api.cli.common import CliError
@@ -30,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     report_cli.add_commands(sub)  # report batch: 类案检索报告 for pending cases
     authority_cli.add_commands(sub)  # authority list|check: the 不再参照 registry
     cluster_cli.add_commands(sub)  # cluster export|status: the recall channels in Milvus
+    pending_cli.add_commands(sub)  # pending import, push status|match|webhook: 智能推送
     return root
 
 

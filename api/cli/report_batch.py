@@ -63,8 +63,9 @@ def _services(settings: Settings):
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    if args.trigger is not None and args.trigger not in {t.value for t in Trigger}:
-        raise CliError(f"--trigger: {args.trigger!r} is not one of {' / '.join(t.value for t in Trigger)}")
+    stated = [t.value for t in Trigger if t is not Trigger.SMART_PUSH]  # 智能推送 is the service's own
+    if args.trigger is not None and args.trigger not in stated:
+        raise CliError(f"--trigger: {args.trigger!r} is not one of {' / '.join(stated)}")
     if args.role is not None:
         try:
             parse_role(args.role)

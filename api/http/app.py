@@ -23,10 +23,11 @@ from api.http.deps import known_query_only
 from api.http.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from api.http.openapi_limits import declare_limits
 from api.http.rate_limit import RateLimitMiddleware
-from api.http.routes import audit, cases, decisions, drafts, health, me, reports, search
+from api.http.routes import audit, cases, decisions, drafts, health, me, pending, reports, search
 from api.http.schemas import ERROR_RESPONSES
 from api.service.config import Settings
 from api.service.metrics import Metrics
+from api.service.push.service import PushService
 from api.service.report_batch.service import BatchService
 from api.service.runtime import Services
 
@@ -43,9 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         app.state.report_batches = BatchService(services)
         app.state.report_batches.resume_unfinished()  # batches a restart cut short go on
+        app.state.push = PushService(services)  # 智能推送: watches for new builds, delivers webhooks
+        app.state.push.start()
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(app.state.push.close)
             await anyio.to_thread.run_sync(app.state.report_batches.close)
             services.close()
 
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(reports.router)
     app.include_router(drafts.router)
+    app.include_router(pending.router)
 
     @app.get("/", include_in_schema=False)
     def index_page() -> FileResponse:

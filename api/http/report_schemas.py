@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, StrictInt
 
-from api.http.schemas import InputNotes, Trigger, _Request
+from api.http.schemas import InputNotes, JudgeTrigger, _Request
 from retrieval.report.files import FORMATS, ON_REQUEST
 
 MAX_BATCH_CASES = 200
@@ -34,7 +34,7 @@ class PendingCaseBody(_Request):
     FREE_TEXT = frozenset({"facts", "trigger_note", "dispute_focus"})
 
     case_number: str = Field(min_length=1, max_length=64, description="待决案件案号")
-    trigger: Trigger | None = Field(default=None, description="Art. 2 trigger; default: the batch's")
+    trigger: JudgeTrigger | None = Field(default=None, description="Art. 2 trigger; default: the batch's")
     trigger_note: str | None = Field(default=None, max_length=500)
     facts: str = Field(default="", description="基本案情; a case without facts is reported as an error")
     charges: list[str] = Field(default_factory=list, max_length=20, description="罪名/案由 (known names)")
@@ -44,7 +44,7 @@ class PendingCaseBody(_Request):
 
 class BatchBody(_Request):
     cases: list[PendingCaseBody] = Field(min_length=1, max_length=MAX_BATCH_CASES)
-    trigger: Trigger | None = Field(default=None, description="for cases that give none")
+    trigger: JudgeTrigger | None = Field(default=None, description="for cases that give none")
     k: StrictInt = Field(default=10, ge=1, description="results per case; at most LEIAN_MAX_K")
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Path as PathParam
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,8 +31,11 @@ from pydantic import (
 
 from retrieval.control_characters import NO_CONTROL_PATTERN, describe, first_control, remove_controls
 from retrieval.document import CaseCategory, CourtLevel
-from retrieval.guidance import DecisionLabel, Trigger
+from retrieval.guidance import DecisionLabel, Trigger, chosen_by_judge
 from retrieval.request import Method
+
+# An Art. 2 trigger a judge may state; 智能推送 is written by the service only (422 naming the field).
+JudgeTrigger = Annotated[Trigger, AfterValidator(chosen_by_judge)]
 
 SQLITE_INT_MAX = 2**63 - 1
 RowId = Annotated[int, PathParam(ge=0, le=SQLITE_INT_MAX)]
@@ -182,7 +186,7 @@ class SearchBody(_Request):
     case_number: str = Field(
         min_length=1, max_length=64, description="待决案件案号, e.g. （2025）浙0106刑初88号"
     )
-    trigger: Trigger
+    trigger: JudgeTrigger
     trigger_note: str | None = Field(default=None, max_length=500, description="free text, e.g. for 其他")
     facts: str = Field(default="", description="待决案件基本案情; up to LEIAN_MAX_FACTS_CHARS characters")
     dispute_focus: str | None = Field(

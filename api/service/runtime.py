@@ -109,7 +109,7 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         accounts = AccountStore(settings.accounts_db)
         key = _load_key(settings)
-        store, checksum, problem = _open_index(settings)
+        store, checksum, problem = open_index(settings)
         services = cls(settings, metrics, accounts, None, store, checksum, key, problem)
         try:
             services.audit = _open_audit(settings, key)
@@ -356,7 +356,7 @@ def _open_audit(settings: Settings, key: Ed25519PrivateKey | None) -> AuditLog |
     return audit
 
 
-def _open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str | None]:
+def open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str | None]:
     """(store, manifest sha256, problem): a build that fails its checks is refused, never served."""
     home = settings.index_home
     if home is None:

@@ -33,6 +33,7 @@ class RecordKind(StrEnum):
     BACKUP = "backup"  # the log and the accounts were backed up
     OVERRIDE = "override"  # an operator acted as another account, with an admin's stated reason
     DRAFT = "draft"  # a draft reasoning paragraph on a cited case was generated (文书辅助, Art. 10)
+    PUSH = "push"  # 智能推送: a push or 不再参照 alert for a pending case, or the judge's accept/dismiss
 
 
 def _check(value: Any, path: str) -> None:
@@ -820,6 +821,40 @@ class DraftRecord:
         )
 
 
+@dataclass(frozen=True)
+class PushRecord:
+    """The payload of a ``push`` record (智能推送) about one pending case (待决案件).
+
+    ``action``: ``push`` (new documents that would enter its results), ``alert`` (a case it was shown
+    is withdrawn or stopped: 不再参照), ``accept`` or ``dismiss`` (the judge's answer, ``reason``).
+    ``documents`` are ``{"doc_id", "tier", "score", "why"}`` as matched; ``build_id`` the build that
+    caused it.
+    """
+
+    kind: ClassVar[RecordKind] = RecordKind.PUSH
+
+    action: str
+    case_number: str
+    court: str | None
+    pending_id: int
+    build_id: str | None
+    documents: tuple[Mapping[str, Any], ...] = ()
+    reason: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return _versioned(
+            {
+                "action": self.action,
+                "case_number": self.case_number,
+                "court": self.court,
+                "pending_id": self.pending_id,
+                "build_id": self.build_id,
+                "documents": [dict(d) for d in self.documents],
+                "reason": self.reason,
+            }
+        )
+
+
 TypedRecord = (
     SearchRecord
     | DecisionRecord
@@ -832,5 +867,6 @@ TypedRecord = (
     | BackupRecord
     | OverrideRecord
     | DraftRecord
+    | PushRecord
 )
 """Anything an audited act appends: the writer takes its ``kind`` and ``to_payload()``."""

@@ -74,6 +74,8 @@ class Resources:
     search_a: int  # judge_a's search, also the seq of its audit record
     result_a: str  # a doc id among its results
     batch_a: str  # judge_a's report batch, finished
+    pending_a: int  # judge_a's pending case (智能推送)
+    inbox_a: int  # the inbox item of its registration search
 
 
 Request = tuple[str, dict[str, Any]]  # url, keyword arguments of the client's request
@@ -121,6 +123,22 @@ def court_supervisors(actor: Actor) -> bool:
     return actor.role is Role.ADMIN or (actor.role in (Role.AUDITOR, Role.PRESIDENT) and actor.same_court)
 
 
+def pending_viewers(actor: Actor) -> bool:
+    return actor.role in (Role.JUDGE, Role.PRESIDENT, Role.AUDITOR)
+
+
+def pending_readers(actor: Actor) -> bool:
+    return actor.owner or (actor.role in (Role.PRESIDENT, Role.AUDITOR) and actor.same_court)
+
+
+def pending_closers(actor: Actor) -> bool:
+    return actor.owner or (actor.role in (Role.PRESIDENT, Role.AUDITOR) and actor.same_court)
+
+
+def owner_only(actor: Actor) -> bool:
+    return actor.owner
+
+
 PUBLIC: Rule | None = None
 """No token needed: bad credentials are not even looked at."""
 
@@ -135,6 +153,12 @@ BATCH_BODY = {
     "cases": [{"case_number": "（2025）京0101刑初2号", "facts": THEFT_FACTS[:300]}],
     "trigger": "其他",
     "k": 2,
+}
+PENDING_BODY = {
+    "case_number": "（2025）浙0106刑初4545号",
+    "facts": THEFT_FACTS,
+    "causes": ["盗窃罪"],
+    "judge": "judge_a",
 }
 SEARCH_BODY = {"case_number": "（2025）京0101刑初1号", "trigger": "其他", "facts": THEFT_FACTS, "k": 3}
 
@@ -207,6 +231,26 @@ ROUTES: dict[tuple[str, str], tuple[Rule | None, Callable[[Resources], Request]]
         batch_readers,
         lambda r: (f"/api/v1/reports/batches/{r.batch_a}/summary", {}),
     ),
+    ("POST", "/api/v1/pending-cases"): (
+        owner_only,
+        lambda _r: ("/api/v1/pending-cases", {"json": PENDING_BODY}),
+    ),
+    ("GET", "/api/v1/pending-cases"): (pending_viewers, _static("/api/v1/pending-cases")),
+    ("GET", "/api/v1/pending-cases/{case_id}"): (
+        pending_readers,
+        lambda r: (f"/api/v1/pending-cases/{r.pending_a}", {}),
+    ),
+    ("POST", "/api/v1/pending-cases/{case_id}/close"): (
+        pending_closers,
+        lambda r: (f"/api/v1/pending-cases/{r.pending_a}/close", {}),
+    ),
+    ("GET", "/api/v1/inbox"): (pending_viewers, _static("/api/v1/inbox")),
+    ("GET", "/api/v1/inbox/events"): (pending_viewers, _static("/api/v1/inbox/events?timeout=0")),
+    ("GET", "/api/v1/inbox/{item_id}"): (pending_readers, lambda r: (f"/api/v1/inbox/{r.inbox_a}", {})),
+    ("POST", "/api/v1/inbox/{item_id}/decision"): (
+        owner_only,
+        lambda r: (f"/api/v1/inbox/{r.inbox_a}/decision", {"json": {"decision": "accept", "reason": "已阅"}}),
+    ),
     ("GET", "/api/v1/me"): (anyone, _static("/api/v1/me")),
     ("GET", "/healthz"): (PUBLIC, _static("/healthz")),
     ("GET", "/readyz"): (PUBLIC, _static("/readyz")),
@@ -258,7 +302,20 @@ def resources(env: Env) -> Resources:
         time.sleep(0.2)
         batch = env.client.get(f"/api/v1/reports/batches/{batch_id}", headers=env.h("judge_a"))
     assert batch.json()["status"] == "done" and batch.json()["ok"] == 1, batch.text
-    return Resources(body["search_id"], body["tiers"][0]["results"][0]["doc_id"], batch_id)
+    pending = env.client.post(
+        "/api/v1/pending-cases",
+        json={"case_number": CASE_A, "facts": THEFT_FACTS, "causes": ["盗窃罪"]},
+        headers=env.h("judge_a"),
+    )
+    assert pending.status_code == 201, pending.text
+    items = env.client.get("/api/v1/inbox", headers=env.h("judge_a")).json()["items"]
+    return Resources(
+        body["search_id"],
+        body["tiers"][0]["results"][0]["doc_id"],
+        batch_id,
+        pending.json()["id"],
+        items[0]["id"],
+    )
 
 
 def credentials(env: Env, actor: Actor) -> dict[str, str]:

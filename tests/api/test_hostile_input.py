@@ -183,6 +183,15 @@ def _base_bodies(search_id: int, doc_id: str) -> dict[str, dict[str, Any]]:
             "marks": [{"doc_id": doc_id, "label": "类案", "reason": "案情相近"}],
         },
         "/api/v1/searches/{search_id}/drafts": {"doc_id": doc_id, "cited_by": "公诉机关"},
+        "/api/v1/pending-cases": {
+            "case_number": "（2025）浙0106刑初9号",
+            "facts": THEFT_FACTS[:300],
+            "causes": ["盗窃罪"],
+            "articles": ["刑法 第264条"],
+            "dispute_focus": "是否入户",
+        },
+        "/api/v1/pending-cases/{case_id}/close": {},
+        "/api/v1/inbox/{item_id}/decision": {"decision": "dismiss", "reason": "与本案无关"},
         "/api/v1/reports/batches": {
             "cases": [
                 {
@@ -250,6 +259,8 @@ def test_injection_and_traversal_in_every_string_parameter(env: Env, search_id: 
         "doc_id": doc_id,
         "item": "1",
         "batch_id": "none",
+        "case_id": "1",
+        "item_id": "1",
     }
     tried = 0
     for method, template, operation in _operations(env):

@@ -399,3 +399,14 @@ def test_a_5000_digit_integer_in_a_path_or_query_is_422_naming_it(env: Env) -> N
     )
     assert_422(similar, ["k"])
     assert_422(env.client.get(f"/api/v1/searches/{digits}", headers=env.h("admin")), ["search_id"])
+
+
+def test_a_search_cannot_be_filed_as_a_smart_push(env: Env) -> None:
+    """智能推送 is the service's own trigger for a subscribed pending case: counted apart (Art. 13)."""
+    response = env.search("judge_a", trigger="智能推送")
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == ["trigger"]
+    similar = env.client.get(
+        "/api/v1/cases/guiding-901/similar", params={"trigger": "智能推送"}, headers=env.h("judge_a")
+    )
+    assert similar.status_code == 422

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator
 
 from api.http.deps import ClientDep, PrincipalDep, ServicesDep, require_roles
-from api.http.schemas import CaseOut, RelatedListOut, SearchOut, refuse_control_characters
+from api.http.schemas import CaseOut, JudgeTrigger, RelatedListOut, SearchOut, refuse_control_characters
 from api.service import case_views, searching
 from api.service.accounts import SEARCH_ROLES, Principal
 from retrieval.control_characters import NO_CONTROL_PATTERN
@@ -44,7 +44,7 @@ def get_similar(
     services: ServicesDep,
     client: ClientDep,
     k: Annotated[int, Query(ge=1)] = 10,
-    trigger: Annotated[Trigger, Query()] = Trigger.OTHER,
+    trigger: Annotated[JudgeTrigger, Query()] = Trigger.OTHER,
     case_number: Annotated[
         str | None,
         Query(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrieval.guidance import Trigger
+from retrieval.guidance import Trigger, chosen_by_judge
 from retrieval.parsing.causes import load_charges, load_civil_causes, normalise_cause
 
 MAX_CASE_NUMBER = 64
@@ -134,9 +134,9 @@ def case_from_row(item: int, raw: Any, default_trigger: str | None = None) -> Pe
         if trigger_text is None:
             raise ValueError("trigger: required (per row or --trigger)")
         try:
-            trigger = Trigger(trigger_text)
+            trigger = chosen_by_judge(Trigger(trigger_text))
         except ValueError:
-            choices = " / ".join(t.value for t in Trigger)
+            choices = " / ".join(t.value for t in Trigger if t is not Trigger.SMART_PUSH)
             raise ValueError(f"trigger: {trigger_text!r} is not one of {choices}") from None
         facts = _text(row, "facts")
         if facts is None:
