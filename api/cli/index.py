@@ -144,6 +144,8 @@ def _run_search(index: Path, request, as_json: bool) -> None:
         print(
             f"最先检得类案的层级：第{int(response.first_tier_with_results)}层 {response.first_tier_with_results.label}"
         )
+    for tier in response.tiers_without_similar:
+        print(f"第{int(tier)}层 {tier.label}：未检索到类案")
     for rank, result in enumerate(response.results, start=1):
         print(_format_result(rank, result))
 

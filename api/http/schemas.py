@@ -84,6 +84,10 @@ class SearchBody(_Request):
     filters: FiltersBody = Field(default_factory=FiltersBody)
     parties: list[PartyBody] = Field(default_factory=list, max_length=50, description="for 关联案件")
     k: int = Field(default=10, ge=1, description="results wanted; at most LEIAN_MAX_K")
+    include_dissimilar: bool = Field(
+        default=False,
+        description="also return results under the similarity floor (a tier without any says 未检索到类案)",
+    )
 
 
 class MarkBody(_Request):
@@ -236,6 +240,11 @@ class SearchOut(BaseModel):
     tier_counts: dict[str, int]
     result_count: int
     tiers: list[TierGroupOut]
+    no_similar_case: list[dict[str, Any]] = Field(
+        default_factory=list, description="Art. 4 tiers with no result at or above the floor: 未检索到类案"
+    )
+    similarity_floor: float | None = None
+    below_floor: int = 0
     related: list[RelatedOut]
     index: IndexOut
     timings_ms: dict[str, float]
