@@ -53,3 +53,36 @@ def test_each_fold_is_chosen_without_its_own_queries():
 def test_ties_go_to_the_first_point():
     choices = cv.choose_per_fold(["a", "b", "c"], ["default", "other"], lambda p, q: 1.0, 3)
     assert {c.point for c in choices} == {"default"}
+
+
+def test_the_lecard_grid_reports_out_of_fold_rankings_beside_in_sample_ones():
+    """Two points over ten queries, each ranking one document that is relevant or not: the default
+    is right on q0–q4, the other everywhere but on fold 0. Each fold must be ranked by the point
+    that wins on the other folds, and the CV figure pool those out-of-fold rankings."""
+    grid = bench_module("lecard_grid")
+    service = grid.service
+    labels = {f"q{i}": {"good": 3} for i in range(10)}
+    split = cv.kfold(sorted(labels), 5, seed=7)
+    right = [{f"q{i}" for i in range(5)}, set(labels) - set(split[0])]
+    points = [
+        (dict(service.FUSION_WEIGHTS), grid.DEFAULT_WEIGHTS.causes, service.RERANK_DEPTH),
+        ({"semantic": 1.0}, 2.0, 30),
+    ]
+    runs = [{s: {q: ["good" if q in r else "bad"] for q in labels} for s in grid.SETTINGS} for r in right]
+    report = grid.cross_validate(points, runs, labels, 5, 7, "full", "NDCG@30")
+
+    assert report["default"]["in_sample"]["full"]["NDCG@30"] == 0.5
+    assert (
+        report["best_in_sample"]["causes"] == 2.0
+        and report["best_in_sample"]["in_sample"]["full"]["NDCG@30"] == 0.8
+    )
+    out_of_fold = 0
+    for number, held_out in enumerate(split):
+        training = [q for q in labels if q not in held_out]
+        wins = [sum(q in r for q in training) for r in right]
+        chosen = 0 if wins[0] >= wins[1] else 1
+        assert report["fold_choices"][number]["chosen_is_default"] == (chosen == 0)
+        out_of_fold += sum(q in right[chosen] for q in held_out)
+    assert report["fold_choices"][0]["chosen_is_default"] is False  # fold 0 never sees where "other" fails
+    assert report["cv"]["full"]["NDCG@30"] == out_of_fold / 10
+    assert report["cv"]["full"]["queries"] == 10
