@@ -104,3 +104,22 @@ def test_cjrc_small_corpus_does_not_collapse(tmp_path):
     pairs = sims[upper]
     assert np.percentile(pairs, 99) - np.percentile(pairs, 1) > 0.3
     assert pairs[same].mean() > pairs[~same].mean() + 0.1
+
+
+@pytest.mark.slow
+def test_two_builds_of_the_same_input_write_the_same_vectors(sample_index: Path, tmp_path: Path):
+    """Issue 20: two builds of the same input gave different indexes (word2vec with 2 workers)."""
+    import hashlib
+
+    from index_build.build import BuildOptions, build
+    from retrieval.index_layout import resolve_current
+    from tests.conftest import SAMPLE_INPUTS
+
+    again = build(BuildOptions(inputs=SAMPLE_INPUTS, home=tmp_path / "again", progress=False)).build_dir
+    first = resolve_current(sample_index)
+
+    def sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert sha(first / "vectors.faiss") == sha(again / "vectors.faiss")
+    assert folder_sha256(first / "embedder") == folder_sha256(again / "embedder")
