@@ -103,6 +103,7 @@ def _request_from(args: argparse.Namespace, facts: str):
         seed_doc_id=getattr(args, "seed", None),
         methods=tuple(Method(m) for m in args.methods) if getattr(args, "methods", None) else None,
         k=args.k,
+        include_dissimilar=bool(getattr(args, "include_dissimilar", False)),
     )
 
 
@@ -121,6 +122,8 @@ def _run_search(index: Path, request, as_json: bool) -> None:
             "causes_used": response.causes_used,
             "causes_predicted": response.causes_predicted,
             "first_tier_with_results": response.first_tier_with_results,
+            "no_similar_case": [int(t) for t in response.tiers_without_similar],
+            "similarity_floor": response.similarity_floor,
             "results": [
                 {
                     "doc_id": r.document.doc_id,
@@ -269,6 +272,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", help="案例关联: a doc id or 案号 in the index")
     p.add_argument("--methods", nargs="+", choices=["keyword", "statute", "case", "semantic"])
     p.add_argument("-k", type=int, default=10)
+    p.add_argument(
+        "--include-dissimilar",
+        action="store_true",
+        help="also results under the similarity floor (未检索到类案)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
