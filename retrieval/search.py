@@ -48,7 +48,8 @@ every default channel scores about 3.05 on fusion alone, so the floor asks for a
 results are same-cause 0.43 of the time against 0.20 unfiltered, and keep 0.74 of those that are;
 bench/README.md). A request with ``include_dissimilar`` gets the results below it too. It applies
 only where the score has the scale it was chosen on: a search whose recall ran ``FLOOR_CHANNELS``
-(the default hybrid on facts); a statute-only, boolean-keyword or 案例关联 search is not cut."""
+(the default hybrid on facts) with a cause to agree on (given or predicted); a statute-only,
+boolean-keyword or 案例关联 search, or one without any cause, is not cut."""
 FLOOR_CHANNELS = frozenset({"keyword:facts", "keyword:full", "keyword:facts:likelihood", "semantic"})
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
 FUSION_WEIGHTS = {
@@ -237,7 +238,9 @@ def search(
         today = request.today or dt.date.today()
         offered = _with_authorities(ranked, request)
         channels = {hits[0].method for hits in hit_lists if hits}
-        if request.legal_rerank and not request.include_dissimilar and channels >= FLOOR_CHANNELS:
+        # The floor asks for agreement on a cause: without any cause to agree on (none given, none
+        # predicted, as in a corpus whose documents carry none) it would cut everything.
+        if request.legal_rerank and not request.include_dissimilar and causes and channels >= FLOOR_CHANNELS:
             floor = SIMILARITY_FLOOR
             kept = [c for c in offered if c.score >= floor]
             below_floor = len(offered) - len(kept)

@@ -24,8 +24,9 @@ from tests.conftest import REPO
 
 
 def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
-    """The default hybrid over facts alone: what a built index must answer."""
-    return search(store, SearchRequest(facts=facts, k=k)).results
+    """The default hybrid over facts alone: what a built index must answer (findability, so results
+    under the similarity floor too)."""
+    return search(store, SearchRequest(facts=facts, k=k, include_dissimilar=True)).results
 
 
 def _jsonl_doc(doc_id: str, facts: str) -> str:

@@ -84,3 +84,38 @@ def test_rerank_weights_follow_the_category_of_the_pending_case():
     assert rerank_category(unknown, []) is None
     assert weights_for("民事") is CIVIL_WEIGHTS and weights_for("行政") is CIVIL_WEIGHTS
     assert weights_for("刑事") is CRIMINAL_WEIGHTS and weights_for(None) is CRIMINAL_WEIGHTS
+
+
+def test_a_search_with_no_cause_to_agree_on_is_not_cut(tmp_path):
+    """The floor asks for agreement on a cause; in a corpus whose documents carry none (and facts that
+    name none) nothing can agree, so the floor would cut everything: it is not applied."""
+    import json
+
+    from index_build.build import BuildOptions, build
+    from retrieval.document import Document, Sections
+
+    texts = {
+        "a": "甲乙二人在河边散步，谈论天气。",
+        "b": "丙在市场买菜，与摊主讨价还价。",
+        "c": "丁在公园跑步锻炼身体。",
+    }
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps(Document(doc_id=d, title=d, sections=Sections(facts=t)).to_dict(), ensure_ascii=False)
+            + "\n"
+            for d, t in texts.items()
+        ),
+        encoding="utf-8",
+    )
+    build(BuildOptions(inputs=[corpus], home=tmp_path / "home", progress=False))
+    store = IndexStore.open(tmp_path / "home")
+    try:
+        response = search(
+            store, SearchRequest(facts="戊在河边散步。", requesting_court=XIHU, today=TODAY, k=3)
+        )
+    finally:
+        store.close()
+    assert response.causes_used == []
+    assert response.similarity_floor is None and response.below_floor == 0
+    assert len(response.results) == 3
