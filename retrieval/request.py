@@ -65,6 +65,8 @@ class SearchRequest:
     today: dt.date | None = None  # for reproducible recency; None: today's date
     restrict_to: frozenset[str] | None = None  # only these doc ids (a candidate pool)
     legal_rerank: bool = True  # rerank fused results by agreement of causes, articles, circumstances
+    # Tiered searches leave out results under search.SIMILARITY_FLOOR (未检索到类案); True: show them too.
+    include_dissimilar: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the field, before any work is done."""

@@ -37,7 +37,17 @@ class RerankWeights:
     elements: float = 0.0
 
 
-DEFAULT_WEIGHTS = RerankWeights()
+CRIMINAL_WEIGHTS = RerankWeights()
+"""刑事: chosen on the LeCaRD dev labels (bench/README.md)."""
+CIVIL_WEIGHTS = RerankWeights(causes=2.0)
+"""民事 and 行政: chosen on CJRC civil, leave-one-out, by ``bench/civil_grid.py`` (civil P@10 0.552
+in-sample, 0.552 5-fold cross-validated, against 0.551 at the criminal 1.5; bench/README.md)."""
+DEFAULT_WEIGHTS = CRIMINAL_WEIGHTS
+
+
+def weights_for(category: str | None) -> RerankWeights:
+    """The weights of a 案件类别: 刑事 (or unknown) the criminal ones, any other the civil ones."""
+    return CRIMINAL_WEIGHTS if category in (None, "刑事") else CIVIL_WEIGHTS
 
 
 def _jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 
 from retrieval.candidate import Candidate, LegalAgreement
 from retrieval.cause_model import CauseModel
-from retrieval.charge_prediction import PredictedCause, predict
+from retrieval.charge_prediction import PredictedCause, cause_category, predict
 from retrieval.document import CaseCategory, Document
 from retrieval.explain import Explanation, PendingCaseFeatures, explain, pending_features, query_terms
 from retrieval.fusion import RRF_K, reciprocal_rank_fusion
@@ -28,7 +28,7 @@ from retrieval.parsing.case_number import parse_case_number
 from retrieval.parsing.causes import normalise_cause
 from retrieval.query_plan import QueryPlan, SeedCase, plan
 from retrieval.request import Method, SearchRequest
-from retrieval.rerank import DEFAULT_WEIGHTS, RerankWeights, legal_agreement, rerank
+from retrieval.rerank import RerankWeights, legal_agreement, rerank, weights_for
 from retrieval.tiers import MAY_REFER, Tier, assign_tier, effect_label, order_by_tier
 
 RECALL_DEPTH = 200  # per method; fusion and rerank see at most this many candidates each
@@ -38,6 +38,19 @@ RERANK_DEPTH = 35
 PREDICTION_NEIGHBOURS = 10  # nearest fused candidates whose causes vote when the judge named none
 AUTHORITY_EXTRA = 3  # guiding/SPC cases on the same charges added beyond k (see _with_authorities)
 TAIL_SCORE_STEP = 1e-6  # how far each score below the reranked head stays under the one above it
+SIMILARITY_FLOOR = 3.5
+"""未检索到类案: in a tiered search (the judge's view) a result whose final score (fused similarity
+×RRF_K plus the rerank's agreement terms) is below this is not offered as a similar case, and a tier
+left empty says 未检索到类案 instead of being filled with whatever ranked highest. A document first in
+every default channel scores about 3.05 on fusion alone, so the floor asks for agreement on the
+罪名/案由 as well. Chosen on CJRC, leave-one-out, by the F1 of the kept results against "same cause"
+(``bench/civil_grid.py``: 3.5 on all queries, 3.4–3.7 in the 5 folds; cross-validated the kept top-10
+results are same-cause 0.43 of the time against 0.20 unfiltered, and keep 0.74 of those that are;
+bench/README.md). A request with ``include_dissimilar`` gets the results below it too. It applies
+only where the score has the scale it was chosen on: a search whose recall ran ``FLOOR_CHANNELS``
+(the default hybrid on facts) with a cause to agree on (given or predicted); a statute-only,
+boolean-keyword or 案例关联 search, or one without any cause, is not cut."""
+FLOOR_CHANNELS = frozenset({"keyword:facts", "keyword:full", "keyword:facts:likelihood", "semantic"})
 # Method weights in the fusion; chosen on the LeCaRD dev labels (bench/lecard.py).
 FUSION_WEIGHTS = {
     "keyword:facts": 0.5,
@@ -74,6 +87,10 @@ class SearchResponse:
     seed_doc_id: str | None
     index: dict[str, object]
     timings_ms: dict[str, float]
+    # Art. 4 tiers (1–4) with no result at or above the floor: each says 未检索到类案.
+    tiers_without_similar: list[Tier] = field(default_factory=list)
+    below_floor: int = 0  # results left out for being under SIMILARITY_FLOOR
+    similarity_floor: float | None = None  # the floor applied; None: none (untiered or asked for all)
 
 
 def _blocked(store: IndexStore, request: SearchRequest, seed: SeedCase | None) -> np.ndarray | None:
@@ -158,13 +175,24 @@ def pending_category(request: SearchRequest) -> str | None:
     return None
 
 
+def rerank_category(request: SearchRequest, causes: list[str]) -> str | None:
+    """The 案件类别 whose rerank weights apply: from the 案号 or filter, else from the first cause
+    searched on (given or predicted); civil and criminal weights were chosen on different data."""
+    category = pending_category(request)
+    if category is None and causes:
+        category = cause_category(causes[0])
+    return category
+
+
 def search(
     store: IndexStore,
     request: SearchRequest,
-    weights: RerankWeights = DEFAULT_WEIGHTS,
+    weights: RerankWeights | None = None,
     cause_model: CauseModel | None = None,
 ) -> SearchResponse:
     """Run a similar-case search. Raises ValueError (naming the field) on a bad request.
+
+    ``weights`` replaces the rerank weights of the case's category (``rerank_category``).
 
     ``cause_model`` replaces the index's own classifier (``store.cause_model``) for this search: the
     benchmark's cross-validation predicts each fold with a model that never saw it.
@@ -201,6 +229,7 @@ def search(
             vote if model is None else predict(query.facts, neighbours, model=model, category=category)
         )
     pending = pending_features(query.facts, causes, query.provisions, store.segmenter)
+    weights = weights if weights is not None else weights_for(rerank_category(request, causes))
     ranked = _final_order(pending, candidates, features, request, weights)
     timings["rerank"] = (time.perf_counter() - clock) * 1000
 
@@ -208,10 +237,22 @@ def search(
     tier_counts: dict[int, int] = {}
     first_tier = None
     placed: list[tuple[Candidate, Tier | None, bool]]  # (candidate, tier, recent)
+    floor = None
+    below_floor = 0
+    without_similar: list[Tier] = []
     if request.tiering:
         today = request.today or dt.date.today()
+        offered = _with_authorities(ranked, request)
+        channels = {hits[0].method for hits in hit_lists if hits}
+        # The floor asks for agreement on a cause: without any cause to agree on (none given, none
+        # predicted, as in a corpus whose documents carry none) it would cut everything.
+        if request.legal_rerank and not request.include_dissimilar and causes and channels >= FLOOR_CHANNELS:
+            floor = SIMILARITY_FLOOR
+            kept = [c for c in offered if c.score >= floor]
+            below_floor = len(offered) - len(kept)
+            offered = kept
         order = order_by_tier(
-            _with_authorities(ranked, request),
+            offered,
             lambda c: c.document,
             request.requesting_court,
             today,
@@ -220,6 +261,7 @@ def search(
         placed = order.ordered
         first_tier = order.first_tier_with_results
         tier_counts = {int(t): n for t, n in order.counts.items()}
+        without_similar = [t for t in Tier if t is not Tier.OTHER and order.counts[t] == 0]
     else:
         placed = [(c, None, False) for c in ranked[: request.k] if not c.document.authority.withdrawn]
     results = _results(store, pending, placed, features)
@@ -236,6 +278,9 @@ def search(
         seed_doc_id=request.seed_doc_id,
         index=store.describe(),
         timings_ms={k: round(v, 2) for k, v in timings.items()},
+        tiers_without_similar=without_similar,
+        below_floor=below_floor,
+        similarity_floor=floor,
     )
 
 

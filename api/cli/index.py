@@ -115,6 +115,7 @@ def _request_from(args: argparse.Namespace, facts: str):
         methods=tuple(Method(m) for m in args.methods) if getattr(args, "methods", None) else None,
         k=args.k,
         filters=SearchFilters(include_uncitable=bool(getattr(args, "include_uncitable", False))),
+        include_dissimilar=bool(getattr(args, "include_dissimilar", False)),
     )
 
 
@@ -133,6 +134,8 @@ def _run_search(index: Path, request, as_json: bool) -> None:
             "causes_used": response.causes_used,
             "causes_predicted": response.causes_predicted,
             "first_tier_with_results": response.first_tier_with_results,
+            "no_similar_case": [int(t) for t in response.tiers_without_similar],
+            "similarity_floor": response.similarity_floor,
             "results": [
                 {
                     "doc_id": r.document.doc_id,
@@ -157,6 +160,8 @@ def _run_search(index: Path, request, as_json: bool) -> None:
         print(
             f"最先检得类案的层级：第{int(response.first_tier_with_results)}层 {response.first_tier_with_results.label}"
         )
+    for tier in response.tiers_without_similar:
+        print(f"第{int(tier)}层 {tier.label}：未检索到类案")
     for rank, result in enumerate(response.results, start=1):
         print(_format_result(rank, result))
 
@@ -288,6 +293,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--include-uncitable",
         action="store_true",
         help="also documents without 案号, court or date (不可引用)",
+    )
+    p.add_argument(
+        "--include-dissimilar",
+        action="store_true",
+        help="also results under the similarity floor (未检索到类案)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)

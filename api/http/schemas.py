@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    StrictBool,
     StrictInt,
     ValidationInfo,
     field_validator,
@@ -168,7 +169,7 @@ class FiltersBody(_Request):
     provinces: list[str] = Field(default_factory=list, max_length=40)
     categories: list[CaseCategory] = Field(default_factory=list)
     causes: list[str] = Field(default_factory=list, max_length=20)
-    include_uncitable: bool = Field(
+    include_uncitable: StrictBool = Field(
         default=False, description="also documents without 案号, court or date (不可引用, marked so)"
     )
 
@@ -202,6 +203,10 @@ class SearchBody(_Request):
     filters: FiltersBody = Field(default_factory=FiltersBody)
     parties: list[PartyBody] = Field(default_factory=list, max_length=50, description="for 关联案件")
     k: StrictInt = Field(default=10, ge=1, description="results wanted; at most LEIAN_MAX_K")
+    include_dissimilar: StrictBool = Field(
+        default=False,
+        description="also return results under the similarity floor (a tier without any says 未检索到类案)",
+    )
 
 
 class MarkBody(_Request):
@@ -423,6 +428,11 @@ class SearchOut(BaseModel):
     tier_labels: dict[str, str] = Field(default_factory=dict, description="every tier's name, empty ones too")
     result_count: int
     tiers: list[TierGroupOut]
+    no_similar_case: list[dict[str, Any]] = Field(
+        default_factory=list, description="Art. 4 tiers with no result at or above the floor: 未检索到类案"
+    )
+    similarity_floor: float | None = None
+    below_floor: int = 0
     related: list[RelatedOut]
     index: IndexOut
     timings_ms: dict[str, float]

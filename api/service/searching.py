@@ -38,6 +38,9 @@ from retrieval.request import Method, SearchFilters, SearchRequest
 from retrieval.search import SearchResponse, SearchResult, search
 from retrieval.tiers import Tier
 
+NO_SIMILAR_CASE = "未检索到类案"
+"""What a tier says when none of its results reaches the similarity floor (search.SIMILARITY_FLOOR)."""
+
 # ValueError messages of retrieval name the field of SearchRequest; the API's name may differ.
 _API_FIELD = {"seed_doc_id": "seed_case"}
 
@@ -340,6 +343,12 @@ def run_search(
         "tier_labels": {str(int(t)): t.label for t in Tier},
         "result_count": len(response.results),
         "tiers": [groups[t] for t in sorted(groups)],
+        "no_similar_case": [
+            {"tier": int(t), "label": t.label, "message": NO_SIMILAR_CASE}
+            for t in response.tiers_without_similar
+        ],
+        "similarity_floor": response.similarity_floor,
+        "below_floor": response.below_floor,
         "related": executed.related,
         "index": services.index_facts(),
         "timings_ms": executed.timings,

@@ -1,10 +1,22 @@
 """Recipe: an in-domain static embedder trained offline from the corpus itself.
 
-jieba tokens → word2vec (gensim) → each word vector scaled by its IDF → a sentence-transformers
-``StaticEmbedding`` (mean of token vectors) + ``Normalize``. Mean pooling of IDF-scaled unit vectors
-is IDF-weighted pooling up to a length factor that the normalisation removes. The folder's sidecar
+jieba tokens → word2vec (gensim) → each word vector scaled by its IDF → the common component
+removed → a sentence-transformers ``StaticEmbedding`` (mean of token vectors) + ``Normalize``. Mean
+pooling of IDF-scaled unit vectors is IDF-weighted pooling up to a length factor that the
+normalisation removes. The folder's sidecar
 declares ``input: segmented`` so the embedder feeds it our segmenter's tokens, space-joined, and
 the tokenizer is a plain whitespace word-level one over that vocabulary.
+
+Two properties every corpus size needs (issue 20; figures in bench/README.md):
+
+* **No collapse.** word2vec vectors share one strong direction, and pooled over a whole judgment
+  that direction dominates: trained on ~1,000 CJRC texts every pair of documents had cosine
+  0.995–0.9999. The recipe removes the training documents' first ``common_components`` principal
+  directions (uncentred, as SIF does: Arora et al. 2017) from every word row. Pooling is linear, so
+  removing them from the rows removes them from every document vector exactly, and the folder stays
+  a plain sentence-transformers model that any loader reads.
+* **Reproducible.** One word2vec worker and a fixed seed: with several workers the order in which
+  threads update the vectors varies, and two builds of the same input gave different indexes.
 
 It trains in seconds to minutes on 2 cores and embeds hundreds of documents per second, which is
 why it is the build's default; any other model folder can be given instead.
@@ -33,12 +45,23 @@ class StaticRecipe:
     dimension: int = 256
     window: int = 8
     min_count: int = 3
-    epochs: int = 5
+    epochs: int = 5  # at least; a small corpus gets more (``min_token_passes``)
+    # word2vec needs enough updates, not enough documents: a corpus of few tokens gets more epochs,
+    # up to ``max_epochs``, until it has seen this many tokens. On the 999 CJRC facts (187k tokens)
+    # semantic-only P@10 civil/criminal was 0.22/0.12 at 5 epochs, 0.43/0.33 at 50, 0.47/0.37 at 100
+    # (bench/embedder_spread.py); LeCaRD's 9,088 judgments exceed the budget at 5 epochs.
+    min_token_passes: int = 20_000_000
+    max_epochs: int = 100
     # Legal text repeats a few words constantly (被告人, 人民币); subsampling them harder trains
     # faster and spends the updates on the words that distinguish cases.
     sample: float = 1e-4
     seed: int = 13
-    workers: int = 2
+    # One worker: word2vec with several threads is not reproducible (the same input gave different
+    # vectors). The cost is wall time only (~2x on the training step), not CPU.
+    workers: int = 1
+    # Principal directions shared by all documents removed from every word row (SIF's common
+    # component); 0 keeps the raw pooled vectors, which collapse on small corpora (bench/README.md).
+    common_components: int = 1
     # Training cost grows with the corpus, vocabulary quality much less: beyond this many documents
     # word2vec and the IDF see an evenly spaced sample (None: all), which costs little quality and
     # bounds the training time (see bench/README.md).
@@ -76,14 +99,23 @@ def training_sample(token_file: Path, max_documents: int | None, target: Path) -
     return target, kept, total
 
 
-def _document_frequencies(token_file: Path) -> tuple[Counter[str], int]:
+def _document_frequencies(token_file: Path) -> tuple[Counter[str], int, int]:
+    """(document frequency of each token, documents, tokens)."""
     df: Counter[str] = Counter()
-    n_docs = 0
+    n_docs = n_tokens = 0
     with token_file.open(encoding="utf-8") as handle:
         for line in handle:
             n_docs += 1
-            df.update(set(line.split()))
-    return df, n_docs
+            tokens = line.split()
+            n_tokens += len(tokens)
+            df.update(set(tokens))
+    return df, n_docs, n_tokens
+
+
+def training_epochs(recipe: StaticRecipe, n_tokens: int) -> int:
+    """``recipe.epochs``, raised for a small corpus until it sees ``min_token_passes`` tokens."""
+    needed = -(-recipe.min_token_passes // max(n_tokens, 1))
+    return max(recipe.epochs, min(recipe.max_epochs, needed))
 
 
 def train_static_embedder(token_file: Path, out_dir: Path, recipe: StaticRecipe | None = None) -> Path:
@@ -141,17 +173,18 @@ def _train_into(staging: Path, token_file: Path, corpus_docs: int, recipe: Stati
     from tokenizers.models import WordLevel
     from tokenizers.pre_tokenizers import WhitespaceSplit
 
-    df, n_docs = _document_frequencies(token_file)
+    df, n_docs, n_tokens = _document_frequencies(token_file)
     if n_docs == 0:
         raise ValueError(f"{token_file}: no documents to train an embedder on")
     # Tiny corpora (the sample corpus) have few repeated words; keep every word there.
     min_count = recipe.min_count if n_docs >= 200 else 1
+    epochs = training_epochs(recipe, n_tokens)
     w2v = Word2Vec(
         corpus_file=str(token_file),
         vector_size=recipe.dimension,
         window=recipe.window,
         min_count=min_count,
-        epochs=recipe.epochs,
+        epochs=epochs,
         seed=recipe.seed,
         sample=recipe.sample,
         workers=recipe.workers,
@@ -167,6 +200,10 @@ def _train_into(staging: Path, token_file: Path, corpus_docs: int, recipe: Stati
         idf = math.log((n_docs + 1) / (df.get(word, 0) + 0.5))
         weights[row] = vector / norm * max(idf, 0.0)
 
+    removed = remove_common_components(
+        weights, _pooled_documents(token_file, vocab, weights), recipe.common_components
+    )
+
     tokenizer = Tokenizer(WordLevel(vocab=vocab, unk_token=UNK))
     tokenizer.pre_tokenizer = WhitespaceSplit()
     model = SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=weights), Normalize()])
@@ -176,12 +213,39 @@ def _train_into(staging: Path, token_file: Path, corpus_docs: int, recipe: Stati
         "input": "segmented",
         "query_prefix": "",
         "passage_prefix": "",
-        "recipe": {**recipe.__dict__, "min_count": min_count},
+        "recipe": {**recipe.__dict__, "min_count": min_count, "epochs": epochs},
         "trained_on_documents": n_docs,
         "corpus_documents": corpus_docs,
         "vocabulary_size": len(vocab),
+        "common_components_removed": removed,
     }
     (staging / "leian_embedder.json").write_text(json.dumps(sidecar, ensure_ascii=False, indent=2))
+
+
+def _pooled_documents(token_file: Path, vocab: dict[str, int], weights: np.ndarray) -> np.ndarray:
+    """Each training document as the embedder will pool it (mean of its rows, unknown words as 0)."""
+    pooled = []
+    with token_file.open(encoding="utf-8") as handle:
+        for line in handle:
+            rows = [vocab.get(token, 0) for token in line.split()]
+            pooled.append(weights[rows].mean(axis=0) if rows else np.zeros(weights.shape[1], np.float32))
+    return np.asarray(pooled, dtype=np.float64)
+
+
+def remove_common_components(weights: np.ndarray, documents: np.ndarray, components: int) -> int:
+    """Project the top ``components`` right singular vectors of ``documents`` out of every row of
+    ``weights`` (in place); returns how many were removed.
+
+    Uncentred SVD, as SIF: the first direction is close to the documents' mean, which is what every
+    document shares. The projection does not depend on the sign SVD picks, so it is reproducible.
+    """
+    components = min(components, *documents.shape) if len(documents) else 0
+    if components <= 0:
+        return 0
+    _, _, vt = np.linalg.svd(documents, full_matrices=False)
+    directions = vt[:components]
+    weights -= ((weights.astype(np.float64) @ directions.T) @ directions).astype(weights.dtype)
+    return components
 
 
 def write_token_file(token_lines: Iterable[list[str]], path: Path) -> int:

@@ -85,7 +85,9 @@ def test_search_returns_tiered_explained_results_with_its_audit_receipt(first_se
     tiers = [g["tier"] for g in body["tiers"]]
     assert tiers == sorted(tiers) and tiers[0] == 1
     results = _all_results(body)
-    assert [r["rank"] for r in results] == list(range(1, len(results) + 1)) == list(range(1, 11))
+    # k = 10, less what falls under the similarity floor (未检索到类案 rather than filling k)
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
+    assert 0 < len(results) <= 10 and len(results) + body["below_floor"] >= 10
     for group in body["tiers"]:
         assert all(r["tier"] == group["tier"] and r["tier_label"] == group["label"] for r in group["results"])
     guiding = [r for r in results if r["authority"]["kind"] == "指导性案例"]
@@ -157,6 +159,22 @@ def test_the_requesting_court_is_the_accounts_not_the_bodys(env: Env) -> None:
     assert tiers_b["txt-2023_zhe0106_xingchu_123"] == 5
     refused = env.search("judge_b", requesting_court=COURT_A)
     assert refused.status_code == 422 and refused.json()["error"]["fields"] == ["requesting_court"]
+
+
+def test_tiers_without_a_similar_case_say_so_and_the_rest_can_be_asked_for(
+    env: Env, first_search: dict[str, Any]
+) -> None:
+    body = first_search
+    present = {g["tier"] for g in body["tiers"]}
+    empty = {n["tier"] for n in body["no_similar_case"]}
+    assert body["similarity_floor"] is not None and not present & empty
+    assert empty | present >= {1, 2, 3, 4}
+    assert all(n["message"] == "未检索到类案" for n in body["no_similar_case"])
+    everything = env.search("judge_a", k=10, include_dissimilar=True)
+    assert everything.status_code == 200, everything.text
+    more = everything.json()
+    assert more["similarity_floor"] is None and more["below_floor"] == 0
+    assert len(_all_results(more)) == 10 >= len(_all_results(body))
 
 
 def test_related_cases_come_with_the_search(env: Env) -> None:

@@ -24,12 +24,12 @@ from tests.conftest import REPO
 
 
 def search_similar(store: IndexStore, facts: str, k: int = 10) -> list[SearchResult]:
-    """The default hybrid over facts alone: what a built index must answer.
+    """The default hybrid over facts alone: what a built index must answer (findability).
 
-    The toy documents here carry no 案号, court or date (不可引用): they are asked for, since these
-    tests are about what the build indexes, not about what a judge may cite."""
+    The toy documents here carry no 案号, court or date (不可引用), and results under the similarity
+    floor count too: these tests are about what the build indexes, not about what a judge may cite."""
     asked = SearchFilters(include_uncitable=True)
-    return search(store, SearchRequest(facts=facts, k=k, filters=asked)).results
+    return search(store, SearchRequest(facts=facts, k=k, filters=asked, include_dissimilar=True)).results
 
 
 def _jsonl_doc(doc_id: str, facts: str) -> str:

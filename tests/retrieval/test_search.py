@@ -416,7 +416,8 @@ def band(result) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def tiered(store: IndexStore) -> SearchResponse:
-    return run(store, facts=THEFT_FACTS, requesting_court=XIHU, today=TODAY, k=MAX_K)
+    """Every sample document, tiered: below the similarity floor too, so that each one's tier is seen."""
+    return run(store, facts=THEFT_FACTS, requesting_court=XIHU, today=TODAY, k=MAX_K, include_dissimilar=True)
 
 
 def test_results_are_ordered_by_tier_then_recency(tiered: SearchResponse) -> None:

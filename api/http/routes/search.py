@@ -54,6 +54,7 @@ def search_input(principal: Principal, body: SearchBody) -> SearchInput:
         ),
         methods=tuple(body.methods) if body.methods else None,
         k=body.k,
+        include_dissimilar=body.include_dissimilar,
     )
     return SearchInput(
         request=request,

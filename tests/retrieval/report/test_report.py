@@ -53,6 +53,8 @@ def request_() -> SearchRequest:
         requesting_court=parse_court(THEFT["court"]),
         charges=THEFT["charges"],
         today=dt.date(2025, 6, 1),
+        # results under the similarity floor too: the report must carry a case the judge marks 非类案
+        include_dissimilar=True,
     )
 
 
