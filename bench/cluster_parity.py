@@ -6,8 +6,9 @@ Loads the LeCaRD index's current build into Milvus (a Milvus Lite file under bui
 ``--milvus-uri`` names a server), then runs every LeCaRD query in both settings (``rerank``: its own
 ~100 candidates; ``full``: all 9,088) on both backends, and compares the run files: identical
 lists, or the first position where they differ and whether the two documents there have equal
-scores (an exact tie, ordered differently). Also the latency per query of each backend and the
-export time. Prints JSON (and writes it to ``--out``).
+scores (an exact tie, ordered differently), and LeCaRD's metrics of both runs on the dev labels.
+Also the latency per query of each backend and the export time. Prints JSON (and writes it to
+``--out``).
 """
 
 from __future__ import annotations
@@ -25,14 +26,18 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from _common import BENCH_BUILD, LECARD_ARCHIVE, LECARD_INDEX, emit_json  # noqa: E402
 from lecard import (  # noqa: E402
+    DEFAULT_LABELS,
     DEFAULT_QUERIES,
     RUN_DEPTH,
     SETTINGS,
+    load_labels,
     load_pools,
     load_queries,
     open_index,
+    strip_prefix,
     system_request,
 )
+from lecard_metrics import evaluate  # noqa: E402
 
 
 def _ranked(store: Any, request: Any) -> tuple[list[tuple[str, float]], float]:
@@ -86,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     queries = load_queries(DEFAULT_QUERIES)
     pools = load_pools(args.archive)
+    labels = load_labels(DEFAULT_LABELS)
     report: dict[str, Any] = {
         "index": store.version,
         "documents": store.size,
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         differing: dict[str, Any] = {}
         embedded_s: list[float] = []
         cluster_s: list[float] = []
+        runs: dict[str, dict[str, list[str]]] = {"embedded": {}, "cluster": {}}
         for query in queries:
             pool = pools[query["ridx"]] if setting == "rerank" else None
             request = system_request(query, pool)
@@ -104,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             b, tb = _ranked(cluster, request)
             embedded_s.append(ta)
             cluster_s.append(tb)
+            runs["embedded"][query["ridx"]] = [strip_prefix(d) for d, _ in a]
+            runs["cluster"][query["ridx"]] = [strip_prefix(d) for d, _ in b]
             difference = _compare(a, b)
             if difference is not None:
                 differing[str(query["ridx"])] = difference
@@ -113,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             "differing": differing,
             "embedded_ms": {"p50": _percentile(embedded_s, 0.5), "p95": _percentile(embedded_s, 0.95)},
             "cluster_ms": {"p50": _percentile(cluster_s, 0.5), "p95": _percentile(cluster_s, 0.95)},
+            # LeCaRD's metrics over the dev labels: what the differing tie orders cost, if anything
+            "metrics_embedded": evaluate(runs["embedded"], labels),
+            "metrics_cluster": evaluate(runs["cluster"], labels),
         }
     client.close()
     emit_json(report, args.out)
