@@ -41,7 +41,7 @@ from retrieval.parsing.civil_elements import (
     extract_elements,
     is_civil_document,
 )
-from retrieval.parsing.measures import Measure, measures
+from retrieval.parsing.measures import AMOUNT, Measure, measures
 from retrieval.segmenter import Segmenter, default_segmenter
 
 if TYPE_CHECKING:  # the store pulls in the embedder; explaining needs only its keyword index
@@ -229,6 +229,8 @@ def explain(
         pending.measures,
         measures(doc.sections.facts or doc.full_text),
     )
+    if is_civil_band(pending.amount_band) or is_civil_band(doc_band):
+        differing = _civil_amount(differing, pending.amount_band, doc_band)
     elements = compare_case_elements(pending, doc, features.elements)
     differing += element_differences(elements)
     return Explanation(
@@ -266,6 +268,22 @@ def compare_case_elements(
     if stored is None:  # an index built before elements were stored
         stored = extract_elements(document_text(doc), doc.causes)
     return compare_elements(pending.elements, stored)
+
+
+def is_civil_band(band: str | None) -> bool:
+    """A band of the civil 标的额 scale (the criminal and civil scales share no band name)."""
+    return band is not None and band in {name for _, name in CIVIL_AMOUNT_BANDS}
+
+
+def _civil_amount(
+    differing: list[Difference], pending_band: str | None, case_band: str | None
+) -> list[Difference]:
+    """For a civil case the amount is compared on the 标的额 bands the summary uses, not on the
+    criminal 涉案金额 bands of ``retrieval.parsing.measures``, so that 相似之处 and 不同之处 agree."""
+    kept = [d for d in differing if d.aspect != AMOUNT]
+    if pending_band and case_band and pending_band != case_band:
+        kept.insert(0, Difference("标的额", pending_band, case_band, "measure"))
+    return kept
 
 
 def element_differences(elements: ElementComparison) -> list[Difference]:
@@ -437,8 +455,7 @@ def summarise(
     if circumstances:
         parts.append("均有" + "、".join(circumstances) + "情节")
     if band:
-        civil = band in {name for _, name in CIVIL_AMOUNT_BANDS}  # the two scales share no band name
-        parts.append(f"{'标的额' if civil else '涉案金额'}均在{band}")
+        parts.append(f"{'标的额' if is_civil_band(band) else '涉案金额'}均在{band}")
     if elements:
         parts.append("要素相同：" + "、".join(elements))
     if terms:

@@ -157,3 +157,17 @@ def test_the_civil_and_criminal_band_names_are_disjoint() -> None:
     from retrieval.parsing.circumstances import AMOUNT_BANDS, CIVIL_AMOUNT_BANDS
 
     assert not {n for _, n in CIVIL_AMOUNT_BANDS} & {n for _, n in AMOUNT_BANDS}  # the summary relies on it
+
+
+def test_a_civil_amount_differs_on_the_civil_scale_only() -> None:
+    """相似之处 and 不同之处 must agree: 20万 and 30万 share the civil band 10万至50万, so no
+    amount difference, though the criminal 涉案金额 bands would split them at 30万."""
+    pending = pending_features(PENDING, ["民间借贷纠纷"])
+    alike = explain(pending, ALIKE, features=legal_features_of(ALIKE))
+    assert alike.shared_amount_band == "10万至50万元"
+    assert not [d for d in alike.differences if d.aspect in ("涉案金额", "标的额")]
+    unlike = explain(pending, UNLIKE, features=legal_features_of(UNLIKE))
+    amount = [d for d in unlike.differences if d.aspect in ("涉案金额", "标的额")]
+    assert [(d.aspect, d.query_value, d.case_value) for d in amount] == [
+        ("标的额", "10万至50万元", "100万至1000万元")
+    ]
