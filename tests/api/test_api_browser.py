@@ -246,6 +246,14 @@ def test_the_trigger_must_be_chosen_then_two_marks_go_into_the_downloaded_report
         second.locator("input[type=text]").fill(NOT_SIMILAR_REASON)
         second.locator("button[type=submit]").click()
         expect(second.locator(".marked")).to_contain_text("已标注为非类案")
+        # Art. 6: what differs is shown beside what is the same
+        assert page.locator(".result .differences").count() >= 1
+        # 文书辅助 (Art. 10): the prosecution cited the guiding case marked 类案 → a draft to follow it
+        first.locator(".draft-form select").select_option("公诉机关")
+        first.locator(".draft-form button").click()
+        expect(first.locator("textarea.draft")).to_be_visible()
+        draft = first.locator("textarea.draft").input_value()
+        assert draft.startswith("公诉机关援引") and "应当参照" in draft, draft
 
         with page.expect_download() as downloaded:
             page.click("#report-actions button[data-format='docx']")

@@ -253,13 +253,52 @@ function resultCard(searchId, result) {
     el("div", { class: "meta", text: [result.citation || result.case_number, court, result.decision_date,
       (result.causes || []).join("、"), result.authority.kind, result.recent ? "近三年" : ""]
       .filter((s) => s).join(" | ") }));
+  if (result.citable === false) {
+    card.append(el("div", { class: "uncitable",
+      text: "不可引用（缺少" + (result.uncitable_missing || []).join("、") + "）" }));
+  }
   if (result.explanation) {
     card.append(el("div", { class: "summary", text: "相似点：" + result.explanation.summary }));
+    // Art. 6 比对 asks for what differs as well as what is the same; null is "not stated", not "absent".
+    const differences = result.explanation.differences || [];
+    if (differences.length) {
+      card.append(el("div", { class: "differences", text: "不同之处：" + differences.map((d) =>
+        d.aspect + "（待决案件：" + (d.query_value || "未见") + "；本案例：" + (d.case_value || "未见") + "）")
+        .join("；") }));
+    }
     for (const passage of result.explanation.passages) card.append(highlighted(passage));
   }
   if (result.holding) card.append(el("div", { class: "meta", text: "裁判要点：" + result.holding }));
   card.append(markForm(searchId, result));
+  card.append(draftForm(searchId, result));
   return card;
+}
+
+// 文书辅助 (Art. 10): when a party cites this case, a draft paragraph answering it, from the comparison
+// and the judge's mark. A draft to edit, never filed; the server records that it was made.
+const CITERS = ["公诉机关", "辩护人", "被告人", "原告", "被告", "上诉人", "被上诉人", "申请人", "被申请人", "第三人"];
+
+function draftForm(searchId, result) {
+  const citedBy = el("select", { "aria-label": "援引方" },
+    ...CITERS.map((c) => el("option", { value: c, text: c })));
+  const make = el("button", { type: "button", class: "secondary", text: "生成回应援引的说理草稿" });
+  const status = el("span", { class: "meta" });
+  const text = el("textarea", { class: "draft", rows: "5", hidden: "" });
+  make.addEventListener("click", async () => {
+    make.disabled = true;
+    status.textContent = "";
+    try {
+      const out = await api("POST", "/searches/" + searchId + "/drafts", { doc_id: result.doc_id, cited_by: citedBy.value });
+      text.value = out.draft;
+      text.hidden = false;
+      status.textContent = out.notice;
+    } catch (e) {
+      status.textContent = "未能生成草稿：" + e.message;
+    } finally {
+      make.disabled = false;
+    }
+  });
+  return el("div", { class: "draft-form" }, "文书辅助：援引方 ", citedBy, " ", make, " ", status, text);
 }
 
 function relatedList(container, related) {
