@@ -26,6 +26,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -36,7 +37,17 @@ from retrieval.guidance import DecisionLabel, Trigger, chosen_by_judge
 from retrieval.request import Method
 
 # An Art. 2 trigger a judge may state; 智能推送 is written by the service only (422 naming the field).
-JudgeTrigger = Annotated[Trigger, AfterValidator(chosen_by_judge)]
+JudgeTrigger = Annotated[
+    Trigger,
+    AfterValidator(chosen_by_judge),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [t.value for t in Trigger if t is not Trigger.SMART_PUSH],
+            "description": "检索情形 (Art. 2 and the later duties); 智能推送 is the service's own",
+        }
+    ),
+]
 
 SQLITE_INT_MAX = 2**63 - 1
 RowId = Annotated[int, PathParam(ge=0, le=SQLITE_INT_MAX)]

@@ -38,9 +38,13 @@ SEMANTIC = {
     "POST /api/v1/reports/batches": "every case needs a trigger, its own or the batch's",
     "GET /api/v1/audit/summary": "from and to are YYYY-MM-DD days, from not after to",
     "POST /api/v1/pending-cases": "causes must be known 罪名/案由, facts more than blanks, articles must parse",
+    "POST /api/v1/searches/{search_id}/drafts": "the case must be a marked result of that search",
+    "POST /api/v1/inbox/{item_id}/decision": "a dismissal needs a reason",
 }
 """Operations whose schema-valid input may still be refused with 422 for reasons no JSON schema states;
-for them the "valid input is accepted" check is off (every other check still runs)."""
+for them the "valid input is accepted" check is off (every other check still runs). Every POST with a
+body is here: a control character put into one of its strings (``with_control_characters``) is
+rightly refused, even in an enumerated value such as ``cited_by``."""
 
 
 class Served:
