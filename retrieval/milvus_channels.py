@@ -164,6 +164,10 @@ class MilvusVectorChannel:
         rows = np.array([row for row, _ in hits], dtype=np.int64)
         return scores, rows
 
+    def ping(self) -> int:
+        """The collection's row count, asked of Milvus now (a readiness probe); raises if unreachable."""
+        return int(self._collection.client.get_collection_stats(self._collection.name).get("row_count", -1))
+
     def reconstruct(self, row: int) -> np.ndarray | None:
         found = self._collection.client.query(
             self._collection.name, filter=f"{ROW_FIELD} == {int(row)}", output_fields=[DENSE_FIELD]

@@ -59,3 +59,19 @@ def with_cluster_channels(store: IndexStore, settings: ClusterSettings) -> Index
         return attach_milvus(store, client, published)
     except MilvusChannelError as exc:
         raise ClusterBackendError(str(exc)) from exc
+
+
+def recall_status(store: IndexStore | None, backend: str) -> dict[str, Any]:
+    """/readyz's view of the recall channels: on the cluster backend, Milvus answers for the collection."""
+    if backend != CLUSTER or store is None:
+        return {"ok": True, "backend": backend}
+    ping = getattr(store.vectors, "ping", None)
+    if ping is None:
+        return {"ok": False, "backend": backend, "error": "the index is not served from Milvus"}
+    try:
+        rows = ping()
+    except Exception as exc:
+        return {"ok": False, "backend": backend, "error": f"Milvus unavailable: {type(exc).__name__}"}
+    if rows != store.size:
+        return {"ok": False, "backend": backend, "error": f"Milvus holds {rows} rows, the build {store.size}"}
+    return {"ok": True, "backend": backend, "rows": rows}
