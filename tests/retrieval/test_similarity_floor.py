@@ -8,7 +8,7 @@ import datetime as dt
 from retrieval import search as service
 from retrieval.index_store import IndexStore
 from retrieval.parsing.courts import parse_court
-from retrieval.request import SearchRequest
+from retrieval.request import SearchFilters, SearchRequest
 from retrieval.rerank import CIVIL_WEIGHTS, CRIMINAL_WEIGHTS, weights_for
 from retrieval.search import rerank_category, search
 from retrieval.tiers import Tier
@@ -112,7 +112,14 @@ def test_a_search_with_no_cause_to_agree_on_is_not_cut(tmp_path):
     store = IndexStore.open(tmp_path / "home")
     try:
         response = search(
-            store, SearchRequest(facts="戊在河边散步。", requesting_court=XIHU, today=TODAY, k=3)
+            store,
+            SearchRequest(
+                facts="戊在河边散步。",
+                requesting_court=XIHU,
+                today=TODAY,
+                k=3,
+                filters=SearchFilters(include_uncitable=True),  # toy texts: no 案号, court or date
+            ),
         )
     finally:
         store.close()

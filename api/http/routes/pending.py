@@ -40,7 +40,7 @@ def get_push(request: Request) -> PushService:
 PushDep = Annotated[PushService, Depends(get_push)]
 
 
-class PendingCaseBody(_Request):
+class SubscriptionBody(_Request):
     """A pending case (待决案件) to subscribe to pushes; the court is the judge's account's."""
 
     case_number: str = Field(min_length=1, max_length=64, description="案号, e.g. （2025）浙0106刑初88号")
@@ -95,7 +95,7 @@ class InboxOut(BaseModel):
         422: {"model": ErrorOut, "description": "invalid field (named): no facts, unknown cause …"},
     },
 )
-def register(body: PendingCaseBody, principal: Judge, push: PushDep, client: ClientDep) -> Any:
+def register(body: SubscriptionBody, principal: Judge, push: PushDep, client: ClientDep) -> Any:
     data = pending_cases.PendingInput(
         case_number=body.case_number,
         facts=body.facts,
