@@ -94,6 +94,7 @@ class Settings:
     metrics_public: bool = False  # /metrics without a token (a scraper on a private network)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)  # empty: no CORS, same origin only
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT  # per token and per process; None: unlimited
+    cause_model: Path | None = None  # LEIAN_CAUSE_MODEL: a 罪名/案由 classifier folder instead of the build's
 
     @property
     def accounts_db(self) -> Path:
@@ -131,4 +132,5 @@ class Settings:
             metrics_public=_bool(env, "LEIAN_METRICS_PUBLIC", False),
             cors_origins=origins,
             rate_limit=_rate_limit(env, "LEIAN_RATE_LIMIT"),
+            cause_model=Path(env["LEIAN_CAUSE_MODEL"]) if env.get("LEIAN_CAUSE_MODEL") else None,
         )

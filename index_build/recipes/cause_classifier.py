@@ -30,23 +30,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from retrieval.cause_model import (
-    DUAL,
+    BIAS,
     FORMAT,
     IDF,
     LABELS,
     MANIFEST,
-    TRAINING_ROWS,
     VOCABULARY,
-    char_ngrams,
+    WEIGHTS,
+    Analyzer,
     tfidf_rows,
 )
 from retrieval.parsing.causes import normalise_cause
 
-RECIPE = "cause-classifier-ridge-char12"
+RECIPE = "cause-classifier-linear-svm"
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,16 @@ class LabelledText:
 
 @dataclass(frozen=True)
 class ClassifierRecipe:
-    ngram_max: int = 2
+    char_ngram_max: int = 2
+    word_ngram_max: int = 0  # segmenter word n-grams beside the characters (0: none)
     min_df: int = 2
-    max_features: int = 50_000
-    alpha: float = 1.0  # ridge penalty; not tuned: 0.3 was tried only together with other changes
-    # Softmax temperature: the one of {0.005, 0.01, 0.02, 0.03, 0.05, 0.1} with the least negative
-    # log-likelihood of the true cause over CJRC 5-fold predictions (mean top-1 confidence 0.37 against
-    # 0.35 accuracy; 0.1 gave 0.03). See bench/README.md.
-    temperature: float = 0.03
+    max_features: int = 100_000
+    c: float = 1.0  # LinearSVC's C (inverse of the L2 penalty); scikit-learn's default, not tuned
+    balanced: bool = False  # weigh each label's few positives up against its many negatives
+    prune: float = 1e-3  # weights below this in magnitude are dropped from the shipped model
+    # Softmax temperature over the SVM scores; chosen by the least negative log-likelihood of the true
+    # cause over the pooled 5-fold CJRC predictions (bench/cause_classifier_cv.py, bench/README.md).
+    temperature: float = 0.1
 
 
 def category_of(cause: str, given: str | None) -> str:
@@ -78,7 +79,12 @@ def category_of(cause: str, given: str | None) -> str:
 
 
 def labelled_documents(paths: Iterable[Path], fmt: str | None = None) -> list[LabelledText]:
-    """Training texts from inputs in any format the build reads; documents without causes or facts skipped."""
+    """Training texts from inputs in any format the build reads; documents without causes or facts skipped.
+
+    A criminal document keeps only its 罪名 (CAIL2018's ``[制造、贩卖、传播]淫秽物品`` also yields a
+    name without 罪 that is no label); the facts section is the text (the whole judgment where a
+    reader found none), so what is learnt is what a pending case's facts look like.
+    """
     from index_build.readers.detect import read_any
     from retrieval.document import Document
 
@@ -89,44 +95,93 @@ def labelled_documents(paths: Iterable[Path], fmt: str | None = None) -> list[La
                 continue
             facts = item.searchable_facts()
             causes = tuple(dict.fromkeys(normalise_cause(c) for c in item.causes if c.strip()))
+            given = item.category.value if item.category is not None else None
+            if given == "刑事" or any(c.endswith("罪") for c in causes):
+                causes = tuple(c for c in causes if c.endswith("罪"))
             if facts.strip() and causes:
-                category = item.category.value if item.category is not None else None
-                texts.append(LabelledText(facts, causes, category_of(causes[0], category)))
+                texts.append(LabelledText(facts, causes, category_of(causes[0], given)))
     return texts
 
 
-def _vocabulary(texts: Sequence[str], recipe: ClassifierRecipe) -> tuple[list[str], np.ndarray]:
-    """The n-grams in at least ``min_df`` texts (the ``max_features`` most frequent; ties by n-gram),
+def _vocabulary(rows: Sequence[list[str]], recipe: ClassifierRecipe) -> tuple[list[str], np.ndarray]:
+    """The features in at least ``min_df`` texts (the ``max_features`` most frequent; ties by name),
     and their smoothed IDF ln((1 + n) / (1 + df)) + 1."""
     df: Counter[str] = Counter()
-    for text in texts:
-        df.update(set(char_ngrams(text, recipe.ngram_max)))
+    for grams in rows:
+        df.update(set(grams))
     kept = sorted((g for g, n in df.items() if n >= recipe.min_df), key=lambda g: (-df[g], g))
     words = sorted(kept[: recipe.max_features])
-    idf = np.array([math.log((1 + len(texts)) / (1 + df[w])) + 1 for w in words], dtype=np.float64)
+    idf = np.array([math.log((1 + len(rows)) / (1 + df[w])) + 1 for w in words], dtype=np.float64)
     return words, idf
 
 
+def _one_vs_rest(
+    x: sp.csr_matrix, y: np.ndarray, recipe: ClassifierRecipe
+) -> tuple[sp.csc_matrix, np.ndarray]:
+    """A linear SVM per column of the 0/1 matrix ``y``: (features × columns) weights, weights under
+    ``prune`` in magnitude dropped, and the biases.
+
+    A column with no positive (or no negative) gets no weights and a bias of −1 (+1): nothing to
+    separate. liblinear's coordinate descent is seeded, so training twice gives the same model.
+    """
+    from sklearn.svm import LinearSVC
+
+    columns = []
+    bias = np.zeros(y.shape[1], dtype=np.float64)
+    for j in range(y.shape[1]):
+        target = y[:, j]
+        coef = np.zeros(x.shape[1], dtype=np.float32)
+        if target.all() or not target.any():
+            bias[j] = 1.0 if target.all() else -1.0
+        else:
+            svm = LinearSVC(
+                C=recipe.c, class_weight="balanced" if recipe.balanced else None, random_state=0, dual=True
+            )
+            svm.fit(x, target)
+            coef = svm.coef_[0].astype(np.float32)
+            bias[j] = float(svm.intercept_[0])
+        coef[np.abs(coef) < recipe.prune] = 0.0
+        columns.append(sp.csc_matrix(coef.reshape(-1, 1)))
+    return sp.hstack(columns, format="csc") if columns else sp.csc_matrix((x.shape[1], 0)), bias
+
+
 def train(texts: Sequence[LabelledText], recipe: ClassifierRecipe = ClassifierRecipe()) -> dict[str, object]:
-    """The model's arrays and manifest (``write`` puts them in a folder); raises ValueError on no data."""
+    """The model's arrays and manifest (``write`` puts them in a folder); raises ValueError on no data.
+
+    Each 案件类别's labels are learnt from that category's texts only (a 罪名 is never weighed against
+    civil facts, which keeps the criminal side's many texts from costing the civil labels anything),
+    and one column per category learns to tell the categories apart.
+    """
     if not texts:
         raise ValueError("cause classifier: no labelled texts to train on")
-    facts = [t.facts for t in texts]
-    words, idf = _vocabulary(facts, recipe)
+    analyse = Analyzer(recipe.char_ngram_max, recipe.word_ngram_max)
+    grams = [analyse(t.facts) for t in texts]
+    words, idf = _vocabulary(grams, recipe)
     vocabulary = {w: i for i, w in enumerate(words)}
-    rows = tfidf_rows(facts, vocabulary, idf, recipe.ngram_max)
+    del grams
+    x = tfidf_rows([t.facts for t in texts], vocabulary, idf, analyse)
     label_category: dict[str, str] = {}
     for text in texts:
         for cause in text.causes:
             label_category.setdefault(cause, category_of(cause, text.category))
-    names = sorted(label_category)
+    categories = sorted({t.category for t in texts})
+    names = sorted(label_category, key=lambda n: (categories.index(label_category[n]), n))
     column = {name: i for i, name in enumerate(names)}
-    targets = np.zeros((len(texts), len(names)), dtype=np.float64)
-    for i, text in enumerate(texts):
-        targets[i, [column[c] for c in text.causes]] = 1.0
-    kernel = np.asarray((rows @ rows.T).todense(), dtype=np.float64)
-    kernel[np.diag_indices_from(kernel)] += recipe.alpha
-    dual = scipy.linalg.solve(kernel, targets, assume_a="pos")
+    blocks, biases = [], []
+    for category in categories:
+        rows = np.array([i for i, t in enumerate(texts) if t.category == category])
+        own = [n for n in names if label_category[n] == category]
+        y = np.zeros((len(rows), len(own)), dtype=bool)
+        for r, i in enumerate(rows):
+            y[r, [own.index(c) for c in texts[i].causes if c in own]] = True
+        w, b = _one_vs_rest(x[rows], y, recipe)
+        blocks.append(w)
+        biases.append(b)
+    assert [column[n] for n in names] == list(range(len(names)))
+    y = np.array([[t.category == c for c in categories] for t in texts], dtype=bool)
+    w, b = _one_vs_rest(x, y, recipe) if len(categories) > 1 else (sp.csc_matrix((len(words), 1)), [1.0])
+    blocks.append(w)
+    biases.append(np.asarray(b, dtype=np.float64))
     manifest = {
         "format": FORMAT,
         "recipe": RECIPE,
@@ -136,13 +191,20 @@ def train(texts: Sequence[LabelledText], recipe: ClassifierRecipe = ClassifierRe
         "features": len(words),
         "categories": dict(sorted(Counter(label_category.values()).items())),
     }
+    if recipe.word_ngram_max > 0:
+        from retrieval.segmenter import default_segmenter
+
+        manifest["segmenter"] = default_segmenter().info.fingerprint
     return {
         "manifest": manifest,
         "vocabulary": words,
         "idf": idf,
-        "rows": rows,
-        "dual": dual.astype(np.float32),
-        "labels": [{"name": n, "category": label_category[n]} for n in names],
+        "weights": sp.hstack(blocks, format="csr", dtype=np.float32),
+        "bias": np.concatenate(biases),
+        "labels": {
+            "causes": [{"name": n, "category": label_category[n]} for n in names],
+            "categories": categories,
+        },
     }
 
 
@@ -156,11 +218,11 @@ def write(model: dict[str, object], out: Path, sources: Sequence[Path] = ()) -> 
     (tmp / VOCABULARY).write_text(json.dumps(model["vocabulary"], ensure_ascii=False), encoding="utf-8")
     (tmp / LABELS).write_text(json.dumps(model["labels"], ensure_ascii=False, indent=0), encoding="utf-8")
     np.save(tmp / IDF, model["idf"])
-    np.save(tmp / DUAL, model["dual"])
-    sp.save_npz(tmp / TRAINING_ROWS, model["rows"], compressed=True)  # type: ignore[arg-type]
+    np.save(tmp / BIAS, model["bias"])
+    sp.save_npz(tmp / WEIGHTS, model["weights"], compressed=True)  # type: ignore[arg-type]
     manifest["files"] = {
         name: hashlib.sha256((tmp / name).read_bytes()).hexdigest()
-        for name in (VOCABULARY, LABELS, IDF, DUAL, TRAINING_ROWS)
+        for name in (VOCABULARY, LABELS, IDF, BIAS, WEIGHTS)
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     if out.exists():
