@@ -96,10 +96,30 @@ def drop_evaluation_texts(external: Sequence[Any], rows: Sequence[dict]) -> tupl
     return kept, len(external) - len(kept)
 
 
+def _kept_cached(name: str, texts: Sequence[Any], rows: Sequence[dict], data: Path) -> tuple[list[Any], int]:
+    """``drop_evaluation_texts``, its answer cached (minutes on LeCaRD) per source and CJRC file."""
+    key = f"{data.resolve()}|{SHINGLE}|{OVERLAP}|{len(texts)}"
+    cache = CACHE / f"{name}.kept.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+        if saved["key"] == key:
+            return [texts[i] for i in saved["kept"]], len(texts) - len(saved["kept"])
+    position = {id(t): i for i, t in enumerate(texts)}
+    kept, dropped = drop_evaluation_texts(texts, rows)
+    cache.write_text(json.dumps({"key": key, "kept": [position[id(t)] for t in kept]}), encoding="utf-8")
+    return kept, dropped
+
+
 def score(rows: Sequence[dict], model_of: Any) -> dict[str, Any]:
     """Per domain: first/top-3 right (category read and given), confidence, NLL per temperature."""
     from retrieval.charge_prediction import predict_with_model
+    from retrieval.parsing.cause_tree import load_cause_tree
     from retrieval.parsing.causes import normalise_cause
+
+    tree = load_cause_tree()
+
+    def same_branch(a: str, b: str) -> bool:
+        return a == b or a in tree.lineage(b) or b in tree.lineage(a)
 
     stats: dict[str, dict[str, list[float]]] = {}
     nll: dict[str, dict[float, list[float]]] = {}
@@ -108,7 +128,7 @@ def score(rows: Sequence[dict], model_of: Any) -> dict[str, Any]:
         model = model_of(row)
         truth = normalise_cause(row["cause"])
         s = stats.setdefault(
-            row["domain"], {k: [] for k in ("read1", "read3", "given1", "given3", "conf", "cat")}
+            row["domain"], {k: [] for k in ("read1", "read3", "given1", "given3", "branch1", "conf", "cat")}
         )
         started = time.perf_counter()
         read = predict_with_model(row["facts"], model)
@@ -118,6 +138,7 @@ def score(rows: Sequence[dict], model_of: Any) -> dict[str, Any]:
             names = [p.name for p in predicted]
             s[key + "1"].append(float(names[:1] == [truth]))
             s[key + "3"].append(float(truth in names[:3]))
+        s["branch1"].append(float(bool(given) and same_branch(given[0].name, truth)))
         s["conf"].append(given[0].share if given else 0.0)
         s["cat"].append(float(model.scored(row["facts"])[1] == CATEGORY[row["domain"]]))
         scores = model.scores(row["facts"])
@@ -135,6 +156,8 @@ def score(rows: Sequence[dict], model_of: Any) -> dict[str, Any]:
             "texts": len(s["read1"]),
             "category_read": {"first": _mean(s["read1"]), "top3": _mean(s["read3"])},
             "category_given": {"first": _mean(s["given1"]), "top3": _mean(s["given3"])},
+            # the first is the cause, its parent or its child in the 案由 tree (a 罪名 has no tree)
+            "first_same_branch": _mean(s["branch1"]),
             "category_read_right": _mean(s["cat"]),
             "top1_confidence_mean": _mean(s["conf"]),
             "nll_by_temperature": {str(t): _mean(v) for t, v in sorted(nll[domain].items())},
@@ -164,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-features", type=int, default=ClassifierRecipe.max_features)
     parser.add_argument("--c", type=float, default=ClassifierRecipe.c)
     parser.add_argument("--balanced", action="store_true")
+    parser.add_argument("--cap", type=int, default=ClassifierRecipe.max_texts_per_label)
     parser.add_argument("--no-in-sample", action="store_true", help="skip the in-sample training")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -174,13 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         max_features=args.max_features,
         c=args.c,
         balanced=args.balanced,
+        max_texts_per_label=args.cap,
     )
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     extra: list[Any] = []
     sources: dict[str, int] = {}
     for name in args.extra:
         texts = external_texts(name)
-        kept, dropped = drop_evaluation_texts(texts, rows)
+        kept, dropped = _kept_cached(name, texts, rows, args.data)
         sources[name] = len(kept)
         sources[name + "_dropped_as_cjrc"] = dropped
         extra += kept
@@ -191,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         return [LabelledText(r["facts"], (normalise_cause(r["cause"]),), CATEGORY[r["domain"]]) for r in part]
 
     folds = np.random.default_rng(SEED).permutation(len(rows)) % args.folds
-    folder = BENCH_BUILD / "cause-cv-models"
+    tag = f"c{recipe.char_ngram_max}w{recipe.word_ngram_max}cap{recipe.max_texts_per_label}"
+    folder = (
+        BENCH_BUILD / "cause-cv-models" / (tag + ("-balanced" if recipe.balanced else "") + f"-C{recipe.c}")
+    )
     models = {}
     started = time.perf_counter()
     for fold in range(args.folds):
@@ -207,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "folds": args.folds,
         "seed": SEED,
         "external": sources,
+        "training_texts_fold0": models[0].manifest["training_texts"],
         "model_size_bytes": sum(p.stat().st_size for p in (folder / "fold0").iterdir()),
         "features": models[0].manifest["features"],
         "labels": models[0].manifest["labels"],

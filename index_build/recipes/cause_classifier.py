@@ -4,16 +4,19 @@
 
 Every document an input holds (any format the build reads: the JSON Lines schema, CAIL, LeCaRD,
 guiding/公报 Markdown) that carries a cause and facts is one training text, labelled with all its
-causes (normalised) and its 案件类别. The model is ridge regression over character 1–2-gram TF-IDF
-in dual form (see ``retrieval.cause_model``); it is deterministic (no sampling, ties broken by
-order) and writes a folder with a small JSON manifest, like the static embedder's recipe.
+causes (normalised) and its 案件类别; inputs listed first win when ``max_texts_per_label`` caps a
+frequent cause, so put a court's own judgments first. The model (format 2, see
+``retrieval.cause_model``) is one-vs-rest linear SVMs (scikit-learn's LinearSVC, liblinear) over a
+TF-IDF of character and, optionally, segmenter word n-grams, each 案件类别's labels learnt from that
+category's texts; it is deterministic (seeded solver, ties broken by order) and writes a folder of
+JSON and ``.npy``/``.npz`` with a manifest, like the static embedder's recipe.
 
-The model is a separate artefact, not trained inside every build: a court's corpus of judgments is
-labelled, but the best training set is its choice (its own judgments plus published cases, minus
-data that describe another kind of case: CAIL2018's criminal facts lowered CJRC criminal accuracy
-from 0.36 to 0.29 in cross-validation, see bench/README.md), and training costs a minute a build
-need not pay. The folder is passed to the search (``IndexStore.cause_model`` reads it from a build's
-``cause_model/``); without one the search falls back to the neighbours' vote.
+The model is a separate artefact, not trained inside every build: the best training set is a
+court's choice (its own judgments plus published cases: CAIL2018, LeCaRD, guiding/公报 cases), and
+training costs minutes a build need not pay. The folder is passed to the search
+(``leian build --cause-model DIR`` copies it into the build's ``cause_model/``, or
+``LEIAN_CAUSE_MODEL=DIR`` for the service); without one the search falls back to the neighbours'
+vote. Accuracy: bench/cause_classifier_cv.py and bench/README.md.
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ class ClassifierRecipe:
     max_features: int = 100_000
     c: float = 1.0  # LinearSVC's C (inverse of the L2 penalty); scikit-learn's default, not tuned
     balanced: bool = False  # weigh each label's few positives up against its many negatives
+    # At most this many texts per first cause, the first ones given kept (CAIL2018 and LeCaRD hold
+    # thousands of 盗窃 and 危险驾驶 facts): it bounds training time, which grows with texts × labels,
+    # and keeps the big charges from drowning the rare ones. 0: no limit.
+    max_texts_per_label: int = 50
     prune: float = 1e-3  # weights below this in magnitude are dropped from the shipped model
     # Softmax temperature over the SVM scores; chosen by the least negative log-likelihood of the true
     # cause over the pooled 5-fold CJRC predictions (bench/cause_classifier_cv.py, bench/README.md).
@@ -145,6 +152,19 @@ def _one_vs_rest(
     return sp.hstack(columns, format="csc") if columns else sp.csc_matrix((x.shape[1], 0)), bias
 
 
+def _capped(texts: Sequence[LabelledText], cap: int) -> list[LabelledText]:
+    """The texts in order, less those whose first cause already has ``cap`` texts before them."""
+    if cap <= 0:
+        return list(texts)
+    seen: Counter[str] = Counter()
+    kept = []
+    for text in texts:
+        seen[text.causes[0]] += 1
+        if seen[text.causes[0]] <= cap:
+            kept.append(text)
+    return kept
+
+
 def train(texts: Sequence[LabelledText], recipe: ClassifierRecipe = ClassifierRecipe()) -> dict[str, object]:
     """The model's arrays and manifest (``write`` puts them in a folder); raises ValueError on no data.
 
@@ -154,6 +174,7 @@ def train(texts: Sequence[LabelledText], recipe: ClassifierRecipe = ClassifierRe
     """
     if not texts:
         raise ValueError("cause classifier: no labelled texts to train on")
+    texts = _capped(texts, recipe.max_texts_per_label)
     analyse = Analyzer(recipe.char_ngram_max, recipe.word_ngram_max)
     grams = [analyse(t.facts) for t in texts]
     words, idf = _vocabulary(grams, recipe)

@@ -111,3 +111,26 @@ def test_held_out_cail_charges_stay_above_a_floor(tmp_path: Path) -> None:
 
 
 FLOOR = 0.8
+
+
+def test_the_service_serves_the_model_it_is_given(sample_index: Path, folder: Path, tmp_path: Path) -> None:
+    from api.service.metrics import Metrics
+    from api.service.runtime import Services
+
+    settings = Settings(index_home=sample_index, data_dir=tmp_path / "data", cause_model=folder)
+    services = Services.start(settings, Metrics())
+    try:
+        assert services.store is not None and services.store.cause_model is not None
+        assert services.store.cause_model.folder == folder
+    finally:
+        services.close()
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / MANIFEST).write_text(json.dumps({"format": 1}), encoding="utf-8")
+    refused = Services.start(
+        Settings(index_home=sample_index, data_dir=tmp_path / "d2", cause_model=old), Metrics()
+    )
+    try:
+        assert refused.store is None and "format 1" in (refused.index_problem or "")
+    finally:
+        refused.close()
