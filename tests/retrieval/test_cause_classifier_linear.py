@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from api.service.config import Settings
@@ -98,15 +99,16 @@ CAIL = SHARED_DATA / "cail2018-sample" / "data"
 @pytest.mark.slow
 @pytest.mark.skipif(not CAIL.exists(), reason="CAIL2018 sample not available")
 def test_held_out_cail_charges_stay_above_a_floor(tmp_path: Path) -> None:
-    # Trained on the sample's train file, scored on its test file (charges the training has);
-    # measured 2026-12-07: see bench/README.md. The floor sits below the measured figure.
-    training = labelled_documents([CAIL / "data_train.utf8.json"])
-    held_out = labelled_documents([CAIL / "data_test.json"])
+    # The sample's own train/test files hold different charges (175 of 1,396 test facts have a charge
+    # the train file has), so a fixed fifth of the pooled sample (seed 7) is held out instead. Measured
+    # 2026-12-07 with the default recipe: 0.875 first prediction right over the 1,015 held out.
+    texts = labelled_documents([CAIL / "data_train.utf8.json", CAIL / "data_test.json"])
+    held = np.random.default_rng(7).permutation(len(texts)) % 5 == 0
+    training = [t for t, h in zip(texts, held, strict=True) if not h]
+    held_out = [t for t, h in zip(texts, held, strict=True) if h]
     model = CauseModel.load(write(train(training), tmp_path / "cail"))
-    known = {label.name for label in model.labels}
-    scored = [t for t in held_out if t.causes[0] in known]
-    right = [predict_with_model(t.facts, model, category="刑事")[0].name in t.causes for t in scored]
-    assert len(scored) > 500
+    right = [predict_with_model(t.facts, model, category="刑事")[0].name in t.causes for t in held_out]
+    assert len(held_out) > 900
     assert sum(right) / len(right) >= FLOOR, sum(right) / len(right)
 
 
