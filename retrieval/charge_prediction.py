@@ -3,9 +3,9 @@
 Similar-case search filters and explains by cause, so a query without one loses both. The main signal
 is a trained classifier (``retrieval.cause_model``) when the index has one: its top 3 with a softmax
 confidence, all of one 案件类别: the one the 案号 or the judge gives (a 民初 case is never predicted a
-罪名), else the one the model reads the facts as. A charge or an earlier suit that the facts name is evidence added to the classifier's score, not
-the answer: civil facts quote criminal judgments (``指控…犯故意伤害罪`` in a 安全保障义务 case) and
-earlier suits (``…民间借贷纠纷一案`` in an 执行异议之诉). Without a model the nearest neighbours' causes
+罪名), else the one the model reads the facts as. A charge or an earlier suit that the facts name is
+evidence added to the classifier's score, not the answer: civil facts quote criminal judgments
+(``指控…犯故意伤害罪`` in a 安全保障义务 case) and earlier suits (``…民间借贷纠纷一案`` in an 执行异议之诉). Without a model the nearest neighbours' causes
 vote as before (a weighted vote, nearer neighbours counting more) and a named cause is taken first,
 but only within the category.
 """
