@@ -188,20 +188,23 @@ def train(texts: Sequence[LabelledText], recipe: ClassifierRecipe = ClassifierRe
     for text in texts:
         for cause in text.causes:
             label_category.setdefault(cause, category_of(cause, text.category))
-    categories = sorted({t.category for t in texts})
+    # a 罪名 among a civil text's causes makes 刑事 a category even when no text is criminal
+    categories = sorted({t.category for t in texts} | set(label_category.values()))
     names = sorted(label_category, key=lambda n: (categories.index(label_category[n]), n))
-    column = {name: i for i, name in enumerate(names)}
     blocks, biases = [], []
     for category in categories:
-        rows = np.array([i for i, t in enumerate(texts) if t.category == category])
+        rows = np.array([i for i, t in enumerate(texts) if t.category == category], dtype=np.int64)
         own = [n for n in names if label_category[n] == category]
+        if not len(rows):  # labels without a text of their category: never predicted with confidence
+            blocks.append(sp.csc_matrix((len(words), len(own)), dtype=np.float32))
+            biases.append(np.full(len(own), -1.0))
+            continue
         y = np.zeros((len(rows), len(own)), dtype=bool)
         for r, i in enumerate(rows):
             y[r, [own.index(c) for c in texts[i].causes if c in own]] = True
         w, b = _one_vs_rest(x[rows], y, recipe)
         blocks.append(w)
         biases.append(b)
-    assert [column[n] for n in names] == list(range(len(names)))
     y = np.array([[t.category == c for c in categories] for t in texts], dtype=bool)
     w, b = _one_vs_rest(x, y, recipe) if len(categories) > 1 else (sp.csc_matrix((len(words), 1)), [1.0])
     blocks.append(w)

@@ -12,6 +12,7 @@ import pytest
 from api.service.config import Settings
 from index_build.recipes.cause_classifier import (
     ClassifierRecipe,
+    LabelledText,
     labelled_documents,
     train,
     write,
@@ -136,3 +137,13 @@ def test_the_service_serves_the_model_it_is_given(sample_index: Path, folder: Pa
         assert refused.store is None and "format 1" in (refused.index_problem or "")
     finally:
         refused.close()
+
+
+def test_a_charge_among_civil_causes_does_not_break_training(tmp_path: Path) -> None:
+    civil = [t for t in TINY if t.category == "民事"]
+    odd = LabelledText("原告主张被告盗窃其财物，要求返还。", ("返还原物纠纷", "盗窃罪"), "民事")
+    model = CauseModel.load(write(train([*civil, odd], RECIPE), tmp_path / "odd"))
+    assert {label.category for label in model.labels} == {"民事", "刑事"}
+    assert all(
+        p.name.endswith("纠纷") for p in predict_with_model("原告出借款项，被告到期未还。", model, "民事")
+    )
