@@ -2,10 +2,10 @@
 
 Similar-case search filters and explains by cause, so a query without one loses both. The main signal
 is a trained classifier (``retrieval.cause_model``) when the index has one: its top 3 with a softmax
-confidence, limited to the 案件类别 that the 案号 or the judge gives (a 民初 case is never predicted a
-罪名). A charge or an earlier suit that the facts name is evidence added to the classifier's score, not
-the answer: civil facts quote criminal judgments (``指控…犯故意伤害罪`` in a 安全保障义务 case) and
-earlier suits (``…民间借贷纠纷一案`` in an 执行异议之诉). Without a model the nearest neighbours' causes
+confidence, all of one 案件类别: the one the 案号 or the judge gives (a 民初 case is never predicted a
+罪名), else the one the model reads the facts as. A charge or an earlier suit that the facts name is
+evidence added to the classifier's score, not the answer: civil facts quote criminal judgments
+(``指控…犯故意伤害罪`` in a 安全保障义务 case) and earlier suits (``…民间借贷纠纷一案`` in an 执行异议之诉). Without a model the nearest neighbours' causes
 vote as before (a weighted vote, nearer neighbours counting more) and a named cause is taken first,
 but only within the category.
 """
@@ -25,8 +25,8 @@ from retrieval.parsing.causes import extract_causes, load_charges, load_civil_ca
 
 TOP_PREDICTIONS = 3
 TEXT_EVIDENCE = 0.1
-"""Added to the classifier's raw ridge score of a cause the facts name (scores regress 0/1 targets, so
-this is a tenth of the gap between a cause and none): it tips a close call, it cannot outweigh a
+"""Added to the classifier's raw SVM score of a cause the facts name (a score of +1 is a confident yes,
+−1 a confident no, so this is a twentieth of that gap): it tips a close call, it cannot outweigh a
 clear one. Not tuned."""
 DEFAULT_MIN_SHARE = 0.3
 """Neighbours' causes below this weighted share are not predicted: none is better than a coin toss shown as one."""
@@ -132,17 +132,20 @@ def _in_category(cause: str, category: str | None) -> bool:
 def predict_with_model(
     facts: str, model: CauseModel, category: str | None = None, top: int = TOP_PREDICTIONS
 ) -> list[PredictedCause]:
-    """The classifier's ``top`` causes with softmax confidences over the labels of ``category``.
+    """The classifier's ``top`` causes with softmax confidences over the labels of one 案件类别.
 
-    Causes the facts name (``causes_from_text``) get ``TEXT_EVIDENCE`` added to their raw score when
-    the model knows them; the confidences are renormalised over the allowed labels only.
+    The category is ``category`` when the 案号 or the judge gives it, else the one the model reads
+    the facts as: the three are never a mix of 罪名 and 案由. Causes the facts name
+    (``causes_from_text``) get ``TEXT_EVIDENCE`` added to their raw score when the model knows them;
+    the confidences are normalised over the category's labels only.
     """
     if not facts.strip():
         return []
+    scores, read_as = model.scored(facts)
+    category = category or read_as
     allowed = np.array([category is None or label.category == category for label in model.labels])
     if not allowed.any():
         return []
-    scores = model.scores(facts)
     named = set(causes_from_text(facts))
     boost = np.array([TEXT_EVIDENCE if label.name in named else 0.0 for label in model.labels])
     logits = np.where(allowed, (scores + boost) / model.temperature, -np.inf)

@@ -57,7 +57,11 @@ def _services(settings: Settings):
         audit = AuditLog(settings.audit_db)
     except AuditUnavailable as exc:
         raise CliError(f"the audit log cannot be written, nothing was searched: {exc}", 1) from exc
-    store = IndexStore.open(settings.index_home, verify_checksums=settings.verify_index_checksums)
+    store = IndexStore.open(
+        settings.index_home,
+        verify_checksums=settings.verify_index_checksums,
+        cause_model_folder=settings.cause_model,
+    )
     accounts = AccountStore(settings.accounts_db)
     return Services(settings, Metrics(), accounts, audit, store, manifest_sha256(store), None)
 

@@ -113,6 +113,7 @@ class Settings:
     milvus_uri: str | None = None
     witness: Path | None = None  # None: <data_dir's parent>/<data_dir name>.audit-witness.json
     audit_watch_s: int = 30  # seconds between the audit watcher's ticks; 0: no background watcher
+    cause_model: Path | None = None  # LEIAN_CAUSE_MODEL: a 罪名/案由 classifier folder instead of the build's
 
     @property
     def accounts_db(self) -> Path:
@@ -159,4 +160,5 @@ class Settings:
             milvus_uri=env.get("LEIAN_MILVUS_URI") or None,
             witness=Path(env["LEIAN_WITNESS_PATH"]) if env.get("LEIAN_WITNESS_PATH") else None,
             audit_watch_s=_int(env, "LEIAN_AUDIT_WATCH_S", cls.audit_watch_s, minimum=0),
+            cause_model=Path(env["LEIAN_CAUSE_MODEL"]) if env.get("LEIAN_CAUSE_MODEL") else None,
         )

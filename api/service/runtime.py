@@ -363,7 +363,9 @@ def open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str |
         log.error("LEIAN_INDEX is not set: searches answer 503 until the service is restarted with an index")
         return None, None, "LEIAN_INDEX is not set"
     try:
-        store = IndexStore.open(home, verify_checksums=settings.verify_index_checksums)
+        store = IndexStore.open(
+            home, verify_checksums=settings.verify_index_checksums, cause_model_folder=settings.cause_model
+        )
     except (OSError, ValueError, RuntimeError) as exc:
         log.error("index %s refused: %s", home, exc)
         return None, None, _without_paths(str(exc), home)
