@@ -20,15 +20,27 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from retrieval.audit import merkle
 from retrieval.audit.signing import Checkpoint, SignedCheckpoint, key_id, verify_checkpoint
 
-if TYPE_CHECKING:
-    from retrieval.audit.store import AuditLog
+
+class ReceiptLog(Protocol):
+    """What checking a receipt reads of a log (``retrieval.audit.store.AuditLog`` is one): the
+    stored head, one leaf, a consistency proof. A protocol, so that the writer's module, which makes
+    receipts, and this one, which checks them, do not import each other."""
+
+    log_id: str
+
+    def stored_head(self) -> tuple[int, bytes]: ...
+
+    def leaf(self, seq: int) -> tuple[bytes, bytes]: ...
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]: ...
+
 
 RECEIPT_FORMAT = "leian-audit-receipt/v1"
 
@@ -161,7 +173,7 @@ def check_signature(receipt: Receipt, public_key: Ed25519PublicKey) -> list[str]
     return problems
 
 
-def check_receipt(receipt: Receipt, log: AuditLog, public_key: Ed25519PublicKey) -> ReceiptCheck:
+def check_receipt(receipt: Receipt, log: ReceiptLog, public_key: Ed25519PublicKey) -> ReceiptCheck:
     """Check a receipt against the log as it is now (CT's consistency check, done by the holder).
 
     The log must be the same log, hold the record with the leaf hash its content hashes to, and
