@@ -34,6 +34,7 @@ from pydantic import (
 from retrieval.control_characters import NO_CONTROL_PATTERN, describe, first_control, remove_controls
 from retrieval.document import CaseCategory, CourtLevel
 from retrieval.guidance import DecisionLabel, Trigger, chosen_by_judge
+from retrieval.report.draft import CITERS
 from retrieval.request import Method
 
 # An Art. 2 trigger a judge may state; 智能推送 is written by the service only (422 naming the field).
@@ -232,19 +233,7 @@ class DecisionsBody(_Request):
     marks: list[MarkBody] = Field(min_length=1, max_length=200)
 
 
-Citer = Literal[
-    "公诉机关",
-    "原告",
-    "被告",
-    "上诉人",
-    "被上诉人",
-    "申请人",
-    "被申请人",
-    "第三人",
-    "辩护人",
-    "诉讼代理人",
-    "被告人",
-]
+Citer = Literal[CITERS]  # type: ignore[valid-type]  # the values, owned by retrieval.report.draft
 """Who cited the case (retrieval.report.draft.CITERS)."""
 
 
