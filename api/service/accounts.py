@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from api.service import security
 from api.service.ledger import SearchLedger
+from api.service.sqlite_file import SqliteFile
 from retrieval.audit.accounts_replay import AccountsState, TokenRow, UserRow
 from retrieval.audit.records import AccountRecord, TokenRecord, TypedRecord, utc_timestamp
 from retrieval.parsing.courts import parse_court
@@ -139,29 +139,15 @@ class AccountStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
+        self._db = SqliteFile(self.path, _SCHEMA, timeout=5.0, foreign_keys=True)
+        self._lock, self._conn = self._db.lock, self._db.conn
         self.ledger = SearchLedger(self._conn, self._lock)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
-    @contextlib.contextmanager
-    def _changing(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _changing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._db.transaction()
 
     # -- users ---------------------------------------------------------------------------------
 

@@ -464,20 +464,34 @@ class AuditLog:
             )
         self._witness_raw = raw
 
+    @contextlib.contextmanager
+    def _caught_up(self, check_witness: bool = True) -> Iterator[sqlite3.Connection]:
+        """With the lock held: the writer's connection in a read transaction (rolled back after),
+        other processes' appends taken in and, unless ``check_witness`` is off, the log checked to
+        extend the witness's signed head."""
+        witness_raw = self._witness_bytes() if check_witness else None
+        conn = self._writer()
+        try:
+            conn.execute("BEGIN")
+            try:
+                self._catch_up(conn)
+                if check_witness:
+                    self._check_witness(conn, witness_raw)
+                yield conn
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"{self.path}: {exc}") from exc
+
+    def _refresh(self, check_witness: bool = True) -> None:
+        """With the lock held: take in other processes' appends (and check the witness) now."""
+        with self._caught_up(check_witness):
+            pass
+
     def check_witness(self) -> None:
         """Raise ``AuditTampered`` unless the log, as of now, extends the witness's signed head."""
         with self._lock:
-            witness_raw = self._witness_bytes()
-            conn = self._writer()
-            try:
-                conn.execute("BEGIN")
-                try:
-                    self._catch_up(conn)
-                    self._check_witness(conn, witness_raw)
-                finally:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                raise AuditUnavailable(f"{self.path}: {exc}") from exc
+            self._refresh()
 
     def _advance_witness(self, signed: SignedCheckpoint, *, durable: bool = True) -> None:
         """Write the head just signed, unless another worker already wrote a larger one."""
@@ -506,17 +520,7 @@ class AuditLog:
         if self.signer is None or self.witness_path is None:
             raise AuditUnavailable("no signer or witness path: nothing to write")
         with self._lock:
-            witness_raw = self._witness_bytes()
-            conn = self._writer()
-            try:
-                conn.execute("BEGIN")
-                try:
-                    self._catch_up(conn)
-                    self._check_witness(conn, witness_raw)
-                finally:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                raise AuditUnavailable(f"{self.path}: {exc}") from exc
+            self._refresh()
             cp = Checkpoint(self._frontier.size, self._frontier.root().hex(), utc_timestamp(), self.log_id)
             signed = SignedCheckpoint(cp, sign_checkpoint(cp, self.signer), key_id(self.signer))
             self._advance_witness(signed)
@@ -526,15 +530,7 @@ class AuditLog:
     def tree_head(self) -> tuple[int, str]:
         """(tree size, root hex) as of now, including other processes' appends."""
         with self._lock:
-            conn = self._writer()
-            try:
-                conn.execute("BEGIN")
-                try:
-                    self._catch_up(conn)
-                finally:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                raise AuditUnavailable(f"{self.path}: {exc}") from exc
+            self._refresh(check_witness=False)
             return self._frontier.size, self._frontier.root().hex()
 
     # -- writing -----------------------------------------------------------------------------
@@ -672,20 +668,9 @@ class AuditLog:
 
         Raises ``AuditTampered`` naming the first problem. What ``leian audit check`` runs.
         """
-        with self._lock:
-            witness_raw = self._witness_bytes()
-            conn = self._writer()
-            try:
-                conn.execute("BEGIN")
-                try:
-                    size = self._catch_up(conn)
-                    self._check_witness(conn, witness_raw)
-                    self._verify_content(conn)
-                finally:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                raise AuditUnavailable(f"{self.path}: {exc}") from exc
-            return size
+        with self._lock, self._caught_up() as conn:
+            self._verify_content(conn)
+            return self._frontier.size
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -537,6 +537,11 @@ def extract_amounts(text: str) -> list[float]:
 
 def involved_amounts(text: str) -> list[float]:
     """Like ``extract_amounts`` but without fines, costs and compensation named just before the amount."""
+    return _amounts_not_named_as(text, _NOT_INVOLVED)
+
+
+def _amounts_not_named_as(text: str, excluded: re.Pattern[str]) -> list[float]:
+    """The amounts of ``text`` save those that ``excluded`` names in the same clause just before them."""
     if not text:
         return []
     normalised = _halfwidth(text)
@@ -544,7 +549,7 @@ def involved_amounts(text: str) -> list[float]:
     for match, value in _amount_matches(normalised):
         window = max(0, match.start() - _CONTEXT)
         clause_start = max(normalised.rfind(ch, window, match.start()) for ch in ",。；;") + 1
-        if not _NOT_INVOLVED.search(normalised, max(clause_start, window), match.start()):
+        if not excluded.search(normalised, max(clause_start, window), match.start()):
             kept.append(value)
     return kept
 
@@ -569,15 +574,16 @@ def amount_band(amounts: Sequence[float]) -> str | None:
     every province's 盗窃 and 诈骗 figures; ``30万–50万``: 特别巨大 for 盗窃 in some provinces; ``>50万``:
     特别巨大 for both. Lower bounds are inclusive (a threshold is "达到", reached).
     """
+    return _band_of_largest(amounts, AMOUNT_BANDS)
+
+
+def _band_of_largest(amounts: Sequence[float], bands: tuple[tuple[float, str], ...]) -> str | None:
+    """The band (lower bounds inclusive, ascending) of the largest positive amount; None without one."""
     positive = [a for a in amounts if a > 0]
     if not positive:
         return None
     largest = max(positive)
-    band = AMOUNT_BANDS[0][1]
-    for lower, name in AMOUNT_BANDS:
-        if largest >= lower:
-            band = name
-    return band
+    return [name for lower, name in bands if largest >= lower][-1]
 
 
 def amount_spans(text: str) -> list[tuple[int, int, float]]:
@@ -597,16 +603,7 @@ _NOT_CLAIMED = re.compile(
 
 def claimed_amounts(text: str) -> list[float]:
     """The amounts of a civil text without the costs of the proceedings named just before them."""
-    if not text:
-        return []
-    normalised = _halfwidth(text)
-    kept = []
-    for match, value in _amount_matches(normalised):
-        window = max(0, match.start() - _CONTEXT)
-        clause_start = max(normalised.rfind(ch, window, match.start()) for ch in ",。；;") + 1
-        if not _NOT_CLAIMED.search(normalised, max(clause_start, window), match.start()):
-            kept.append(value)
-    return kept
+    return _amounts_not_named_as(text, _NOT_CLAIMED)
 
 
 # Civil 标的额 bands. Civil amounts have no 数额较大 thresholds; the brackets of 《诉讼费用交纳办法》
@@ -624,11 +621,7 @@ CIVIL_AMOUNT_BANDS: tuple[tuple[float, str], ...] = (
 
 def civil_amount_band(amounts: Sequence[float]) -> str | None:
     """The ``CIVIL_AMOUNT_BANDS`` band of the largest amount, or None without amounts."""
-    positive = [a for a in amounts if a > 0]
-    if not positive:
-        return None
-    largest = max(positive)
-    return [name for lower, name in CIVIL_AMOUNT_BANDS if largest >= lower][-1]
+    return _band_of_largest(amounts, CIVIL_AMOUNT_BANDS)
 
 
 def case_amount_band(facts: str, civil: bool) -> str | None:
