@@ -77,3 +77,17 @@ def test_pending_cases_over_http(sample_index: Path, tmp_path: Path) -> None:
         assert env.client.get("/api/v1/pending-cases", params={"status": "在办"}, headers=judge).json() == {
             "cases": []
         }
+
+
+def test_an_inbox_cursor_beyond_any_row_id_is_a_422_naming_it(sample_index: Path, tmp_path: Path) -> None:
+    """A cursor too large for SQLite's integers was a 500 (found by the schema fuzz)."""
+    with serve(sample_index, tmp_path) as env:
+        response = env.client.get("/api/v1/inbox", params={"since_id": 2**63}, headers=env.h("judge_a"))
+        assert response.status_code == 422
+        assert response.json()["error"]["fields"] == ["since_id"]
+        assert (
+            env.client.get(
+                "/api/v1/inbox", params={"since_id": 2**63 - 1}, headers=env.h("judge_a")
+            ).status_code
+            == 200
+        )

@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.http.deps import ClientDep, PrincipalDep, require_roles
-from api.http.schemas import ErrorOut, RowId, _Request
+from api.http.schemas import SQLITE_INT_MAX, ErrorOut, RowId, _Request
 from api.service import pending_cases
 from api.service.accounts import Principal, Role
 from api.service.push.service import PushService
@@ -136,7 +136,7 @@ def close_case(case_id: RowId, principal: PrincipalDep, push: PushDep, client: C
 def inbox(
     principal: Viewer,
     push: PushDep,
-    since_id: Annotated[int, Query(ge=0, description="only items after this id")] = 0,
+    since_id: Annotated[int, Query(ge=0, le=SQLITE_INT_MAX, description="only items after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> Any:
     return pending_cases.inbox(push, principal, since_id=since_id, limit=limit)
