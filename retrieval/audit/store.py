@@ -1,9 +1,10 @@
-"""The audit log's writer: an append-only SQLite table whose rows are the leaves of a Merkle tree.
+"""The audit log's writer: an append-only table whose rows are the leaves of a Merkle tree.
 
 Fail-closed: every error while writing is raised as ``AuditUnavailable`` and the caller must then
-refuse the request (a search that was not recorded must not be shown). The SQLite triggers stop
-accidental edits; deliberate ones (dropping the triggers) are caught by the tree and the signed
-checkpoints, which is what an auditor checks with ``verify``.
+refuse the request (a search that was not recorded must not be shown). The table lives in a
+storage (``retrieval.audit.storage``: one SQLite file by default, or PostgreSQL for several
+machines); its triggers stop accidental edits; deliberate ones (dropping the triggers) are caught by
+the tree and the signed checkpoints, which is what an auditor checks with ``verify``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import csv
 import datetime as dt
 import io
 import json
-import sqlite3
 import threading
 import uuid
 from collections import OrderedDict
@@ -44,6 +44,7 @@ from retrieval.audit.signing import (
     key_id,
     sign_checkpoint,
 )
+from retrieval.audit.storage import LogReader, LogStorage, StorageError, open_storage
 from retrieval.audit.witness import (
     Witness,
     WitnessError,
@@ -83,33 +84,6 @@ KIND_NAMES = {
     "override": "代为操作（管理员授权）",
     "draft": "文书辅助草稿",
 }
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS records("
-    " seq INTEGER PRIMARY KEY CHECK (seq >= 0),"
-    " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),"
-    " data BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS checkpoints("
-    " tree_size INTEGER NOT NULL, root BLOB NOT NULL, at TEXT NOT NULL,"
-    " signature BLOB NOT NULL, key_id TEXT NOT NULL)",
-    # The write probe's scratch row, deleted in the transaction that wrote it: not part of the log.
-    "CREATE TABLE IF NOT EXISTS write_probe(data BLOB NOT NULL)",
-    # A record's seq is its leaf index: no gaps, whoever inserts.
-    "CREATE TRIGGER IF NOT EXISTS records_contiguous BEFORE INSERT ON records"
-    " WHEN NEW.seq != (SELECT COALESCE(MAX(seq), -1) + 1 FROM records)"
-    " BEGIN SELECT RAISE(ABORT, 'audit records: seq must follow the last record'); END",
-    *(
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}"
-        f" BEGIN SELECT RAISE(ABORT, 'audit {table} are append-only'); END"
-        for table in ("records", "checkpoints", "meta")
-        for op in ("UPDATE", "DELETE")
-    ),
-)
-
-
-PROBE_BYTES = 8192
-"""Size of the write probe's scratch row: more than a typical search record, so it needs new pages too."""
 
 
 class AuditUnavailable(RuntimeError):
@@ -218,11 +192,15 @@ def csv_cell(value: Any) -> Any:
 
 
 class AuditLog:
-    """Append-only audit log in one SQLite file (WAL, synchronous=FULL), safe across threads and processes."""
+    """Append-only audit log in a storage (``retrieval.audit.storage``), safe across threads and processes.
+
+    ``location``: a path opens one SQLite file (WAL, synchronous=FULL), ``postgresql://…`` a
+    PostgreSQL database that API nodes on several machines share; a ``LogStorage`` is used as is.
+    """
 
     def __init__(
         self,
-        path: str | Path,
+        location: str | Path | LogStorage,
         *,
         log_id: str | None = None,
         busy_timeout_s: float = 5.0,
@@ -232,7 +210,7 @@ class AuditLog:
         """``witness``: the signed-head file outside the database (``retrieval.audit.witness``); the
         log must extend it, at opening and at every append. ``signer``: sign the head after every
         append (the record's receipt) and write it to the witness."""
-        self.path = Path(path)
+        self.path: str | Path = location if isinstance(location, (str, Path)) else location.name
         self.busy_timeout_s = busy_timeout_s
         self.witness_path = Path(witness) if witness is not None else None
         self.signer = signer
@@ -241,55 +219,39 @@ class AuditLog:
         self._roots: OrderedDict[int, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._frontier = merkle.Frontier()
-        self._conn: sqlite3.Connection | None = None
+        self.storage: LogStorage | None = None
+        self._errors: tuple[type[BaseException], ...] = (StorageError,)
         try:
-            self._conn = self._connect()
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise AuditUnavailable(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            if self._conn.execute("PRAGMA synchronous").fetchone()[0] != 2:
-                raise AuditUnavailable(f"{self.path}: synchronous=FULL was not accepted")
+            self.storage = open_storage(location, busy_timeout_s=busy_timeout_s)
+            self.path = self.storage.name
+            self._errors = self.storage.errors
             self.log_id = self._init_schema(log_id)
             with self._lock:
                 self._load_frontier()
         except AuditUnavailable:
             self.close()
             raise
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:
             self.close()
-            raise AuditUnavailable(f"{self.path}: cannot open the audit log: {exc}") from exc
+            if isinstance(exc, (*self._errors, OSError)):
+                raise AuditUnavailable(f"{self.path}: cannot open the audit log: {exc}") from exc
+            raise
 
-    # -- connections -------------------------------------------------------------------------
+    # -- storage -----------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA synchronous=FULL")
-        return conn
+    def _storage(self) -> LogStorage:
+        if self.storage is None:
+            raise AuditUnavailable(f"{self.path}: the audit log is closed")
+        return self.storage
 
     @contextlib.contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
-        """A separate connection in one read transaction: a consistent snapshot that never blocks appends."""
+    def _reader(self) -> Iterator[LogReader]:
+        """A consistent snapshot on its own connection, that never blocks appends."""
         try:
-            conn = self._connect()
-        except sqlite3.Error as exc:
+            with self._storage().snapshot() as tables:
+                yield tables
+        except self._errors as exc:
             raise AuditUnavailable(f"{self.path}: cannot read the audit log: {exc}") from exc
-        try:
-            conn.execute("BEGIN")
-            yield conn
-        except sqlite3.Error as exc:
-            raise AuditUnavailable(f"{self.path}: cannot read the audit log: {exc}") from exc
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            conn.close()
-
-    def _writer(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise AuditUnavailable(f"{self.path}: the audit log is closed")
-        return self._conn
 
     def sync_witness(self) -> None:
         """Make the witness written per append (without fsync) durable."""
@@ -299,10 +261,10 @@ class AuditLog:
 
     def close(self) -> None:
         self.sync_witness()
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
+        if self.storage is not None:
+            with contextlib.suppress(Exception):
+                self.storage.close()
+            self.storage = None
 
     def __enter__(self) -> AuditLog:
         return self
@@ -313,29 +275,12 @@ class AuditLog:
     # -- schema and tree state ---------------------------------------------------------------
 
     def _init_schema(self, log_id: str | None) -> str:
-        conn = self._writer()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()
-            if row is None:
-                stored = log_id or f"leian-audit:{uuid.uuid4()}"
-                if "\n" in stored:
-                    raise AuditUnavailable("log_id must be a single line")
-                conn.executemany(
-                    "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [("log_id", stored), ("schema", "1"), ("created_at", utc_timestamp())],
-                )
-            else:
-                stored = row[0]
-                if log_id is not None and log_id != stored:
-                    raise AuditUnavailable(f"{self.path} belongs to log {stored!r}, not {log_id!r}")
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
+        new_id = log_id or f"leian-audit:{uuid.uuid4()}"
+        if "\n" in new_id:
+            raise AuditUnavailable("log_id must be a single line")
+        stored = self._storage().init(new_id)
+        if log_id is not None and log_id != stored:
+            raise AuditUnavailable(f"{self.path} belongs to log {stored!r}, not {log_id!r}")
         return stored
 
     def _load_frontier(self) -> None:
@@ -343,30 +288,28 @@ class AuditLog:
 
         A mismatch means the database was edited behind the log's back: refuse to extend it.
         """
-        conn = self._writer()
-        latest = conn.execute(
-            "SELECT tree_size, root FROM checkpoints ORDER BY rowid DESC LIMIT 1"
-        ).fetchone()
-        heads = [("the checkpoint", latest[0], bytes(latest[1]))] if latest is not None else []
-        witness = self._read_witness()
-        if witness is not None:
-            heads.append(("the witness's signed head", witness.tree_size, witness.root))
-        elif self.witness_path is not None:
-            self.witness_adopted = True
-        frontier = merkle.Frontier()
-        for name, size, root in heads:
-            if size == 0 and root != merkle.EMPTY_ROOT:
-                raise AuditTampered(f"the root of {name} of size 0 is wrong: the database was altered")
-        for seq, leaf in conn.execute("SELECT seq, leaf_hash FROM records ORDER BY seq"):
-            if seq != frontier.size:
-                raise AuditTampered(f"audit records: seq {frontier.size} is missing (next is {seq})")
-            frontier.append(leaf)
+        with self._storage().held() as tables:
+            latest = tables.checkpoints(latest_only=True)
+            heads = [("the checkpoint", latest[0][0], latest[0][1])] if latest else []
+            witness = self._read_witness()
+            if witness is not None:
+                heads.append(("the witness's signed head", witness.tree_size, witness.root))
+            elif self.witness_path is not None:
+                self.witness_adopted = True
+            frontier = merkle.Frontier()
             for name, size, root in heads:
-                if frontier.size == size and frontier.root() != root:
-                    raise AuditTampered(
-                        f"records 0..{size - 1} no longer match {name} of size {size}: "
-                        "the database was altered"
-                    )
+                if size == 0 and root != merkle.EMPTY_ROOT:
+                    raise AuditTampered(f"the root of {name} of size 0 is wrong: the database was altered")
+            for seq, leaf in tables.leaves():
+                if seq != frontier.size:
+                    raise AuditTampered(f"audit records: seq {frontier.size} is missing (next is {seq})")
+                frontier.append(leaf)
+                for name, size, root in heads:
+                    if frontier.size == size and frontier.root() != root:
+                        raise AuditTampered(
+                            f"records 0..{size - 1} no longer match {name} of size {size}: "
+                            "the database was altered"
+                        )
         for name, size, _ in heads:
             if frontier.size < size:
                 raise AuditTampered(
@@ -375,10 +318,9 @@ class AuditLog:
         self._frontier = frontier
         self._remember(frontier)
 
-    def _catch_up(self, conn: sqlite3.Connection) -> int:
+    def _catch_up(self, tables: LogReader) -> int:
         """Within a transaction: take in records appended by other processes; returns the tree size."""
-        (max_seq,) = conn.execute("SELECT MAX(seq) FROM records").fetchone()
-        size = 0 if max_seq is None else max_seq + 1
+        size = tables.size()
         if size == self._frontier.size:
             return size
         if size < self._frontier.size:
@@ -386,9 +328,7 @@ class AuditLog:
                 f"the log shrank from {self._frontier.size} to {size} records: records were removed"
             )
         frontier = self._frontier.copy()
-        for seq, leaf in conn.execute(
-            "SELECT seq, leaf_hash FROM records WHERE seq >= ? ORDER BY seq", (frontier.size,)
-        ):
+        for seq, leaf in tables.leaves(frontier.size):
             if seq != frontier.size:
                 raise AuditTampered(f"audit records: seq {frontier.size} is missing (next is {seq})")
             frontier.append(leaf)
@@ -401,12 +341,12 @@ class AuditLog:
         while len(self._roots) > ROOTS_REMEMBERED:
             self._roots.popitem(last=False)
 
-    def _root_at(self, conn: sqlite3.Connection, size: int) -> bytes:
+    def _root_at(self, tables: LogReader, size: int) -> bytes:
         """The root after ``size`` records as this process saw it grow, else from the stored leaves."""
         known = self._roots.get(size)
         if known is not None:
             return known
-        return merkle.root(self._leaf_hashes(conn, size))
+        return merkle.root(_leaf_hashes(tables, size))
 
     # -- the witness -------------------------------------------------------------------------
 
@@ -439,7 +379,7 @@ class AuditLog:
         except OSError as exc:
             raise AuditTampered(f"{self.witness_path}: cannot read the witness file: {exc}") from exc
 
-    def _check_witness(self, conn: sqlite3.Connection, raw: bytes | None) -> None:
+    def _check_witness(self, tables: LogReader, raw: bytes | None) -> None:
         """Within a transaction, after ``_catch_up``: the log must extend the witness's signed head.
 
         ``raw`` from ``_witness_bytes``; an unchanged file (the one this process wrote or checked
@@ -458,29 +398,25 @@ class AuditLog:
                 f"the log has {size} records but its last signed head covers {witness.tree_size}: "
                 "records were removed"
             )
-        if self._root_at(conn, witness.tree_size) != witness.root:
+        if self._root_at(tables, witness.tree_size) != witness.root:
             raise AuditTampered(
                 f"records 0..{witness.tree_size - 1} no longer match the last signed head: the log was rewritten"
             )
         self._witness_raw = raw
 
     @contextlib.contextmanager
-    def _caught_up(self, check_witness: bool = True) -> Iterator[sqlite3.Connection]:
+    def _caught_up(self, check_witness: bool = True) -> Iterator[LogReader]:
         """With the lock held: the writer's connection in a read transaction (rolled back after),
         other processes' appends taken in and, unless ``check_witness`` is off, the log checked to
         extend the witness's signed head."""
         witness_raw = self._witness_bytes() if check_witness else None
-        conn = self._writer()
         try:
-            conn.execute("BEGIN")
-            try:
-                self._catch_up(conn)
+            with self._storage().held() as tables:
+                self._catch_up(tables)
                 if check_witness:
-                    self._check_witness(conn, witness_raw)
-                yield conn
-            finally:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
+                    self._check_witness(tables, witness_raw)
+                yield tables
+        except self._errors as exc:
             raise AuditUnavailable(f"{self.path}: {exc}") from exc
 
     def _refresh(self, check_witness: bool = True) -> None:
@@ -551,18 +487,15 @@ class AuditLog:
             raise AuditRecordRejected(f"audit record rejected: {exc}") from exc
         with self._lock:
             witness_raw = self._witness_bytes()
-            conn = self._writer()
             try:
-                conn.execute("BEGIN IMMEDIATE")  # the write lock first: concurrent writers serialise here
-                try:
-                    seq = self._catch_up(conn)
-                    self._check_witness(conn, witness_raw)
+                # no other writer, of any process or node, between reading the tail and committing
+                with self._storage().exclusive() as tables:
+                    seq = self._catch_up(tables)
+                    self._check_witness(tables, witness_raw)
                     record = AuditRecord(seq, kind, utc_timestamp(), actor, client, dict(payload))
                     data = record.to_bytes()
                     leaf = merkle.leaf_hash(data)
-                    conn.execute(
-                        "INSERT INTO records(seq, leaf_hash, data) VALUES (?, ?, ?)", (seq, leaf, data)
-                    )
+                    tables.insert_record(seq, leaf, data)
                     path = self._frontier.next_leaf_path()
                     frontier = self._frontier.copy()
                     frontier.append(leaf)
@@ -571,12 +504,7 @@ class AuditLog:
                     if self.signer is not None:  # signed before COMMIT: a key error writes nothing
                         cp = Checkpoint(frontier.size, root.hex(), record.at, self.log_id)
                         signed = SignedCheckpoint(cp, sign_checkpoint(cp, self.signer), key_id(self.signer))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                    raise
-            except (sqlite3.Error, OSError, InvalidRecord) as exc:
+            except (*self._errors, OSError, InvalidRecord) as exc:
                 raise AuditUnavailable(f"{self.path}: audit record not written: {exc}") from exc
             self._frontier = frontier
             self._remember(frontier)
@@ -595,63 +523,46 @@ class AuditLog:
     def check_writable(self) -> None:
         """Raise ``AuditUnavailable`` unless a record could be committed now; the log is left untouched.
 
-        A lock probe on another connection cannot see a disk that is full or refuses writes, nor a
-        writer connection that went read-only. This commits, through the writer's own connection,
-        a record-sized scratch row and its deletion in one transaction: the write lock, new pages,
-        the write-ahead log growing and the fsync, as an append needs them, without a record.
+        The storage commits, through the writer's own connection, a record-sized scratch row and
+        its deletion in one transaction: the write lock, new pages and the durable commit, as an
+        append needs them, without a record.
         """
         with self._lock:
-            conn = self._writer()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.execute("INSERT INTO write_probe(data) VALUES (zeroblob(?))", (PROBE_BYTES,))
-                    conn.execute("DELETE FROM write_probe")
-                    conn.execute("COMMIT")
-                finally:
-                    if conn.in_transaction:  # failed before or at COMMIT (SQLite may have rolled back)
-                        conn.execute("ROLLBACK")
-            except (sqlite3.Error, OSError) as exc:
+                self._storage().probe_write()
+            except (*self._errors, OSError) as exc:
                 raise AuditUnavailable(f"{self.path}: audit records cannot be written: {exc}") from exc
 
     def checkpoint(self, private_key: Ed25519PrivateKey) -> SignedCheckpoint:
         """Sign and store the current tree head."""
         with self._lock:
             witness_raw = self._witness_bytes()
-            conn = self._writer()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._catch_up(conn)
-                    self._check_witness(conn, witness_raw)
-                    self._verify_content(conn)
+                with self._storage().exclusive() as tables:
+                    self._catch_up(tables)
+                    self._check_witness(tables, witness_raw)
+                    self._verify_content(tables)
                     cp = Checkpoint(
                         self._frontier.size, self._frontier.root().hex(), utc_timestamp(), self.log_id
                     )
                     signed = SignedCheckpoint(cp, sign_checkpoint(cp, private_key), key_id(private_key))
-                    conn.execute(
-                        "INSERT INTO checkpoints(tree_size, root, at, signature, key_id) VALUES (?, ?, ?, ?, ?)",
-                        (cp.tree_size, bytes.fromhex(cp.root_hash), cp.at, signed.signature, signed.key_id),
+                    tables.insert_checkpoint(
+                        (cp.tree_size, bytes.fromhex(cp.root_hash), cp.at, signed.signature, signed.key_id)
                     )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                    raise
-            except (sqlite3.Error, OSError) as exc:
+            except (*self._errors, OSError) as exc:
                 raise AuditUnavailable(f"{self.path}: checkpoint not written: {exc}") from exc
             if self.signer is not None and key_id(self.signer) == signed.key_id:
                 self._advance_witness(signed)
             return signed
 
-    def _verify_content(self, conn: sqlite3.Connection) -> None:
+    def _verify_content(self, tables: LogReader) -> None:
         """Every leaf hash recomputed from its record, and the tree from them equal to the one held.
 
         Run before any checkpoint is signed, so that nothing signs over a record edited in place
         (leaf hash left) or rewritten (leaf hash recomputed) since this process saw it appended.
         """
         frontier = merkle.Frontier()
-        for seq, leaf, data in conn.execute("SELECT seq, leaf_hash, data FROM records ORDER BY seq"):
+        for seq, leaf, data in tables.rows():
             if seq != frontier.size:
                 raise AuditTampered(f"audit records: seq {frontier.size} is missing (next is {seq})")
             if merkle.leaf_hash(data) != leaf:
@@ -668,42 +579,26 @@ class AuditLog:
 
         Raises ``AuditTampered`` naming the first problem. What ``leian audit check`` runs.
         """
-        with self._lock, self._caught_up() as conn:
-            self._verify_content(conn)
+        with self._lock, self._caught_up() as tables:
+            self._verify_content(tables)
             return self._frontier.size
 
     # -- reading -----------------------------------------------------------------------------
 
-    def checkpoints(self) -> list[SignedCheckpoint]:
-        """All stored checkpoints, oldest first."""
-        with self._reader() as conn:
-            rows = conn.execute(
-                "SELECT tree_size, root, at, signature, key_id FROM checkpoints ORDER BY rowid"
-            ).fetchall()
-        return [
-            SignedCheckpoint(Checkpoint(n, root.hex(), at, self.log_id), sig, kid)
-            for n, root, at, sig, kid in rows
-        ]
-
-    def latest_checkpoint(self) -> SignedCheckpoint | None:
-        with self._reader() as conn:
-            row = conn.execute(
-                "SELECT tree_size, root, at, signature, key_id FROM checkpoints ORDER BY rowid DESC LIMIT 1"
-            ).fetchone()
-        if row is None:
-            return None
+    def _signed(self, row: tuple[int, bytes, str, bytes, str]) -> SignedCheckpoint:
         n, root, at, sig, kid = row
         return SignedCheckpoint(Checkpoint(n, root.hex(), at, self.log_id), sig, kid)
 
-    def _size(self, conn: sqlite3.Connection) -> int:
-        (max_seq,) = conn.execute("SELECT MAX(seq) FROM records").fetchone()
-        return 0 if max_seq is None else max_seq + 1
+    def checkpoints(self) -> list[SignedCheckpoint]:
+        """All stored checkpoints, oldest first."""
+        with self._reader() as tables:
+            rows = tables.checkpoints()
+        return [self._signed(row) for row in rows]
 
-    def _leaf_hashes(self, conn: sqlite3.Connection, tree_size: int) -> list[bytes]:
-        return [
-            row[0]
-            for row in conn.execute("SELECT leaf_hash FROM records WHERE seq < ? ORDER BY seq", (tree_size,))
-        ]
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self._reader() as tables:
+            rows = tables.checkpoints(latest_only=True)
+        return self._signed(rows[0]) if rows else None
 
     def inclusion_proof(self, seq: int, tree_size: int | None = None) -> InclusionProof:
         """Proof that record ``seq`` is in the tree of ``tree_size`` (default: the latest checkpoint's)."""
@@ -712,17 +607,20 @@ class AuditLog:
             if latest is None:
                 raise ValueError("no checkpoint yet: sign one first, or give tree_size")
             tree_size = latest.checkpoint.tree_size
-        with self._reader() as conn:
-            if not 0 <= seq < tree_size <= self._size(conn):
+        with self._reader() as tables:
+            if not 0 <= seq < tree_size <= tables.size():
                 raise ValueError(f"record {seq} is not in a tree of size {tree_size}")
-            hashes = self._leaf_hashes(conn, tree_size)
-            (data,) = conn.execute("SELECT data FROM records WHERE seq = ?", (seq,)).fetchone()
+            hashes = _leaf_hashes(tables, tree_size)
+            row = tables.row(seq)
+        if row is None:
+            raise KeyError(f"no audit record {seq}")
+        data = row[1]
         proof = merkle.inclusion_proof(seq, hashes)
         return InclusionProof(seq, tree_size, hashes[seq].hex(), [p.hex() for p in proof], json.loads(data))
 
     def stored_size(self) -> int:
-        with self._reader() as conn:
-            return self._size(conn)
+        with self._reader() as tables:
+            return tables.size()
 
     def known_root(self, size: int) -> bytes | None:
         """The root this process held after ``size`` records (appended or caught up), if remembered."""
@@ -730,34 +628,28 @@ class AuditLog:
 
     def rows(self, start: int, limit: int | None = None) -> list[tuple[int, bytes, bytes]]:
         """(seq, stored leaf hash, record bytes) from ``start`` on, at most ``limit`` of them."""
-        with self._reader() as conn:
-            return [
-                (seq, bytes(leaf), bytes(data))
-                for seq, leaf, data in conn.execute(
-                    "SELECT seq, leaf_hash, data FROM records WHERE seq >= ? ORDER BY seq LIMIT ?",
-                    (start, -1 if limit is None else limit),
-                )
-            ]
+        with self._reader() as tables:
+            return list(tables.rows(start, limit=limit))
 
     def stored_head(self) -> tuple[int, bytes]:
         """(size, root) from the leaf hashes stored now, not from what this process holds in memory."""
-        with self._reader() as conn:
-            size = self._size(conn)
-            return size, merkle.root(self._leaf_hashes(conn, size))
+        with self._reader() as tables:
+            size = tables.size()
+            return size, merkle.root(_leaf_hashes(tables, size))
 
     def leaf(self, seq: int) -> tuple[bytes, bytes]:
         """(record bytes, stored leaf hash) of record ``seq``; KeyError when there is none."""
-        with self._reader() as conn:
-            row = conn.execute("SELECT data, leaf_hash FROM records WHERE seq = ?", (seq,)).fetchone()
+        with self._reader() as tables:
+            row = tables.row(seq)
         if row is None:
             raise KeyError(f"no audit record {seq}")
-        return bytes(row[0]), bytes(row[1])
+        return row[1], row[0]
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
-        with self._reader() as conn:
-            if new_size > self._size(conn):
+        with self._reader() as tables:
+            if new_size > tables.size():
                 raise ValueError(f"the log has fewer than {new_size} records")
-            hashes = self._leaf_hashes(conn, new_size)
+            hashes = _leaf_hashes(tables, new_size)
         return merkle.consistency_proof(old_size, new_size, hashes)
 
     def _rows(
@@ -765,15 +657,13 @@ class AuditLog:
     ) -> Iterator[tuple[int, bytes, bytes]]:
         """(seq, leaf hash, leaf data) of the matching records, in seq order."""
         match = record_filter.matcher() if record_filter and not record_filter.is_empty() else None
-        with self._reader() as conn:
-            size = self._size(conn)
+        with self._reader() as tables:
+            size = tables.size()
             if tree_size is None:
                 tree_size = size
             elif tree_size > size:
                 raise ValueError(f"the log has only {size} records, not {tree_size}")
-            for seq, leaf, data in conn.execute(
-                "SELECT seq, leaf_hash, data FROM records WHERE seq < ? ORDER BY seq", (tree_size,)
-            ):
+            for seq, leaf, data in tables.rows(stop=tree_size):
                 if match is None or match(json.loads(data)):
                     yield seq, leaf, data
 
@@ -784,7 +674,7 @@ class AuditLog:
             yield AuditRecord.from_bytes(data)
 
     def iter_kinds(self, kinds: tuple[str, ...], tree_size: int | None = None) -> Iterator[AuditRecord]:
-        """Records of ``kinds`` only, in seq order; SQLite skips the others unparsed.
+        """Records of ``kinds`` only, in seq order; the database skips the others unparsed.
 
         A leaf is canonical JSON, so its kind is spelled ``"kind":"…"`` exactly; the byte search may
         also match a payload's own ``kind`` key, hence the exact check after parsing.
@@ -792,13 +682,9 @@ class AuditLog:
         needles = [b'"kind":' + json.dumps(validate_kind(k)).encode() for k in kinds]
         if not needles:
             return
-        where = " OR ".join("instr(data, ?) > 0" for _ in needles)
-        with self._reader() as conn:
-            size = self._size(conn) if tree_size is None else tree_size
-            rows = conn.execute(
-                f"SELECT data FROM records WHERE seq < ? AND ({where}) ORDER BY seq", (size, *needles)
-            )
-            for (data,) in rows:
+        with self._reader() as tables:
+            size = tables.size() if tree_size is None else tree_size
+            for data in tables.data_containing(needles, size):
                 record = AuditRecord.from_bytes(data)
                 if str(record.kind) in kinds:
                     yield record
@@ -809,13 +695,13 @@ class AuditLog:
         The content is re-hashed first: a record edited in place (leaf hash left) is never handed
         out, e.g. to make a report naming someone else, before the watcher's next pass.
         """
-        with self._reader() as conn:
-            row = conn.execute("SELECT leaf_hash, data FROM records WHERE seq = ?", (seq,)).fetchone()
+        with self._reader() as tables:
+            row = tables.row(seq)
         if row is None:
             raise KeyError(f"no audit record {seq}")
         if merkle.leaf_hash(row[1]) != row[0]:
             raise AuditTampered(f"record {seq} was changed: its content no longer matches its leaf hash")
-        return AuditRecord.from_bytes(row[1]), bytes(row[0]).hex()
+        return AuditRecord.from_bytes(row[1]), row[0].hex()
 
     def export_jsonl(
         self,
@@ -836,8 +722,8 @@ class AuditLog:
         """
         filtered = record_filter is not None and not record_filter.is_empty()
         if tree_size is None:
-            with self._reader() as conn:
-                tree_size = self._size(conn)
+            with self._reader() as tables:
+                tree_size = tables.size()
         if checkpoint is not None and checkpoint.get("tree_size") != tree_size:
             raise ValueError(f"the checkpoint is of tree size {checkpoint.get('tree_size')}, not {tree_size}")
         header: dict[str, Any] = {
@@ -855,8 +741,8 @@ class AuditLog:
         fp.write(canonical_json({"header": header}) + b"\n")
         prover = None
         if filtered:
-            with self._reader() as conn:
-                prover = merkle.InclusionProver(self._leaf_hashes(conn, tree_size))
+            with self._reader() as tables:
+                prover = merkle.InclusionProver(_leaf_hashes(tables, tree_size))
         n = 0
         for seq, leaf, data in self._rows(record_filter, tree_size):
             line = b'{"seq":%d,"record":%s,"leaf_hash":"%s"' % (seq, data, leaf.hex().encode())
@@ -928,3 +814,7 @@ class AuditLog:
             checkpoint_file_json(signed, private_key.public_key(), history), encoding="utf-8"
         )
         return signed
+
+
+def _leaf_hashes(tables: LogReader, tree_size: int) -> list[bytes]:
+    return [leaf for _, leaf in tables.leaves(0, tree_size)]

@@ -133,7 +133,9 @@ def _in_process(env: Env) -> Target:
 
 
 def _writer(env: Env) -> sqlite3.Connection:
-    return env.app.state.services.audit._writer()  # the connection every audit record goes through
+    conn = env.app.state.services.audit.storage.conn  # the connection every audit record goes through
+    assert conn is not None
+    return conn
 
 
 def test_a_read_only_store_fails_closed_and_recovers(env: Env, tmp_path: Path) -> None:
