@@ -49,7 +49,7 @@ def _judge_token(settings: Any) -> str:
     from retrieval.audit.store import AuditLog
 
     accounts = AccountStore(settings.accounts_db)
-    with AuditLog(settings.audit_db) as log:
+    with AuditLog(settings.audit_location) as log:
 
         def record(entry: Any) -> Any:
             return log.record(Actor("report-render", "operator"), "cli", entry)

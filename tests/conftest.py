@@ -159,3 +159,17 @@ def store(sample_index: Path):
 def corpus(store) -> dict:
     """Every document of the sample index by doc id."""
     return {doc.doc_id: doc for _, doc in store.metadata.iter_documents()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """The audit log's storage, once a SQLite file and once a fresh PostgreSQL database (tests/audit_stores.py).
+
+    Like the real data, the PostgreSQL server is part of the test setup: unreachable is an error.
+    """
+    from tests.audit_stores import audit_store, postgres_problem
+
+    if request.param == "postgresql" and (problem := postgres_problem()) is not None:
+        pytest.fail(problem)
+    with audit_store(request.param, tmp_path) as store:
+        yield store

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from api.cli.common import os_user
 from retrieval.audit.records import AuditRecord, ExportRecord, SummaryRecord, TypedRecord
+from retrieval.audit.storage import missing, parse_location
 from retrieval.audit.verify import VerifyInputError, VerifyReport, verify_export, verify_inclusion_file
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
 
     p = sub.add_parser("export", help="sign a checkpoint now and export the records it covers")
-    p.add_argument("db", type=Path, help="the audit database")
+    p.add_argument("db", type=parse_location, help="the audit database")
     p.add_argument("--key", type=Path, required=True, help="the signing key (never inside the database)")
     p.add_argument("--out", type=Path, required=True, help="JSONL export to write")
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file to write")
@@ -76,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "check", help="is the log intact? every record re-hashed, the tree against the witness's signed head"
     )
-    p.add_argument("--db", type=Path, required=True, help="the audit database")
+    p.add_argument("--db", type=parse_location, required=True, help="the audit database")
     p.add_argument("--key", type=Path, help="the signing key: the witness must be signed by it")
     p.add_argument("--witness", type=Path, help="the signed-head file (LEIAN_WITNESS_PATH)")
 
@@ -85,13 +86,13 @@ def _parser() -> argparse.ArgumentParser:
         help="check a receipt from an answer (or a saved answer) against the log as it is now",
     )
     p.add_argument("receipt", type=Path, help="the receipt JSON, or an answer holding it under 'audit'")
-    p.add_argument("--db", type=Path, required=True, help="the audit database")
+    p.add_argument("--db", type=parse_location, required=True, help="the audit database")
     p.add_argument("--public-key", type=Path, help="PEM public key published by the court")
     p.add_argument("--key", type=Path, help="the signing key, when no --public-key is given")
     p.add_argument("--witness", type=Path, help="also check the whole log extends the last signed head")
 
     p = sub.add_parser("proof", help="write the inclusion proof of one record at the latest checkpoint")
-    p.add_argument("db", type=Path)
+    p.add_argument("db", type=parse_location)
     p.add_argument("seq", type=int)
     p.add_argument("--out", type=Path, required=True)
 
@@ -99,7 +100,10 @@ def _parser() -> argparse.ArgumentParser:
         "summary", help="Art. 13 periodic summary of one court's mandatory searches, from the verified log"
     )
     p.add_argument(
-        "--db", type=Path, required=True, help="audit database (leian: default from --data DIR or LEIAN_DATA)"
+        "--db",
+        type=parse_location,
+        required=True,
+        help="audit database (leian: default from --data DIR or LEIAN_DATA)",
     )
     p.add_argument(
         "--key",
@@ -202,7 +206,7 @@ def _keygen(out: Path) -> int:
 
 @contextlib.contextmanager
 def _disclosing(
-    db: Path, key_path: Path, entry: TypedRecord, witness: Path | None = None
+    db: str | Path, key_path: Path, entry: TypedRecord, witness: Path | None = None
 ) -> Iterator[tuple[AuditLog, Ed25519PrivateKey]]:
     """The log and its signing key for an act that discloses the log (export, summary).
 
@@ -213,7 +217,7 @@ def _disclosing(
     from retrieval.audit.signing import load_private_key
     from retrieval.audit.store import AuditLog
 
-    if not db.exists():
+    if missing(db):
         raise FileNotFoundError(f"{db} does not exist")
     key = load_private_key(key_path)
     with AuditLog(db, witness=witness, signer=key if witness is not None else None) as log:
@@ -322,7 +326,7 @@ def _check(args: argparse.Namespace) -> int:
     from retrieval.audit.signing import SigningKeyError, load_private_key
     from retrieval.audit.store import AuditLog, AuditTampered, AuditUnavailable
 
-    if not args.db.exists():
+    if missing(args.db):
         print(f"error: {args.db} does not exist", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
@@ -369,7 +373,7 @@ def _receipt_check(args: argparse.Namespace) -> int:
     except (ReceiptError, SigningKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if not args.db.exists():
+    if missing(args.db):
         print(f"error: {args.db} does not exist", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:

@@ -31,7 +31,7 @@ def _services(args: argparse.Namespace):
         raise CliError("no index: pass --index HOME or set LEIAN_INDEX")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        audit = AuditLog(settings.audit_db)
+        audit = AuditLog(settings.audit_location)
     except AuditUnavailable as exc:
         raise CliError(f"the audit log cannot be written: {exc}", 1) from exc
     store = IndexStore.open(settings.index_home, verify_checksums=settings.verify_index_checksums)

@@ -18,6 +18,7 @@ from typing import Any
 from api.cli.common import DEFAULT_DEMO_HOME, DEFAULT_SAMPLES, DEMO_DATA, CliError, os_user, settings_from
 from api.service.config import Settings
 from retrieval.audit.records import TypedRecord
+from retrieval.audit.storage import parse_location
 
 DEMO_COURT = "浙江省杭州市西湖区人民法院"
 DEMO_USERS = (("demo-judge", "承办法官"), ("demo-auditor", "审判管理"))
@@ -33,7 +34,7 @@ class _Operator:
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.audit = AuditLog(settings.audit_db, witness=settings.witness_path)
+            self.audit = AuditLog(settings.audit_location, witness=settings.witness_path)
         except AuditUnavailable as exc:
             raise CliError(f"the audit log cannot be written, nothing was changed: {exc}", 1) from exc
         self.accounts = AccountStore(settings.accounts_db)
@@ -175,7 +176,7 @@ def accounts_refusal(settings: Settings) -> str | None:
     if not settings.accounts_db.is_file():
         return None
     try:
-        log = AuditLog(settings.audit_db)
+        log = AuditLog(settings.audit_location)
     except AuditUnavailable as exc:
         return f"the audit log cannot be read to check the accounts: {exc}"
     accounts = AccountStore(settings.accounts_db)
@@ -260,7 +261,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def _data_defaults(rest: list[str]) -> list[str]:
     """``--db`` and ``--key`` from ``--data`` / LEIAN_DATA / LEIAN_SIGNING_KEY unless given."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--db", type=Path)
+    parser.add_argument("--db", type=parse_location)
     parser.add_argument("--key", type=Path)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--witness", type=Path)
@@ -268,7 +269,7 @@ def _data_defaults(rest: list[str]) -> list[str]:
     settings = Settings.from_env().with_overrides(data_dir=opts.data)
     return [
         "--db",
-        str(opts.db or settings.audit_db),
+        str(opts.db or settings.audit_location),
         "--key",
         str(opts.key or settings.signing_key_path),
         "--witness",
@@ -277,13 +278,13 @@ def _data_defaults(rest: list[str]) -> list[str]:
     ]
 
 
-def _witness_for(witness: Path | None, db: Path | None, data: Path | None, settings: Settings) -> Path:
+def _witness_for(witness: Path | None, db: str | Path | None, data: Path | None, settings: Settings) -> Path:
     """--witness, else LEIAN_WITNESS_PATH, else beside the folder of the --db given, else the data folder's."""
     from retrieval.audit.witness import default_witness_path
 
     if witness is not None:
         return witness
-    if settings.witness is None and db is not None and data is None:
+    if settings.witness is None and isinstance(db, Path) and data is None:
         return default_witness_path(db.parent)
     return settings.witness_path
 
@@ -299,7 +300,12 @@ def audit_command(rest: list[str]) -> int:
     if not rest or rest[0] != "export":
         return audit_main(rest)
     parser = argparse.ArgumentParser(prog="leian audit export")
-    parser.add_argument("db", type=Path, nargs="?", help="audit database (default: DATA/audit.sqlite)")
+    parser.add_argument(
+        "db",
+        type=parse_location,
+        nargs="?",
+        help="audit database (default: LEIAN_DATABASE_URL, else DATA/audit.sqlite)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON Lines export to write")
     parser.add_argument("--checkpoint", type=Path, help="default: OUT with .checkpoint.json")
     parser.add_argument("--csv", type=Path, help="also a CSV table (UTF-8 with BOM)")
@@ -314,7 +320,7 @@ def audit_command(rest: list[str]) -> int:
     checkpoint = opts.checkpoint or opts.out.with_name(opts.out.stem + ".checkpoint.json")
     argv = [
         "export",
-        str(opts.db or settings.audit_db),
+        str(opts.db or settings.audit_location),
         "--key",
         str(opts.key or settings.signing_key_path),
         "--out",

@@ -128,6 +128,12 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
     """Back up ``settings.data_dir`` into the new folder ``out``; the signing key must be at hand."""
     if out.exists():
         raise BackupError(f"{out} exists; back up into a new folder", 2)
+    if settings.database_url is not None:
+        raise BackupError(
+            "the audit log is in PostgreSQL (LEIAN_DATABASE_URL): back it up with pg_dump, then "
+            "check the restored database with leian audit check --db URL (README, Beyond one machine)",
+            2,
+        )
     if not settings.audit_db.is_file():
         raise BackupError(f"{settings.audit_db} does not exist: no audit log to back up", 2)
     try:

@@ -2,7 +2,9 @@
 
 ``LEIAN_INDEX`` is the published index home, ``LEIAN_DATA`` the folder of the accounts database and
 the audit log (``LEIAN_DATA_DIR`` is accepted as an alias), ``LEIAN_SIGNING_KEY`` the Ed25519 key
-that signs audit checkpoints. The key defaults to a file beside the databases, never inside one:
+that signs audit checkpoints, ``LEIAN_DATABASE_URL`` (``postgresql://…``) a PostgreSQL database that
+holds the audit log instead of ``audit.sqlite``, so that API nodes on several machines write one chain
+(``retrieval.audit.pg_storage``). The key defaults to a file beside the databases, never inside one:
 whoever can rewrite the audit database must still not be able to sign a rewritten history, so in
 production point it at a path the service account can read and the database's owner cannot.
 """
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from retrieval.audit.storage import is_database_url
 from retrieval.audit.witness import default_witness_path
 
 ACCOUNTS_DB = "accounts.sqlite"
@@ -93,6 +96,15 @@ def _backend(env: Mapping[str, str]) -> str:
     return backend
 
 
+def _database_url(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("LEIAN_DATABASE_URL") or "").strip()
+    if not raw:
+        return None
+    if not is_database_url(raw):
+        raise SettingsError("LEIAN_DATABASE_URL: must start with postgresql:// (or postgres://)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     index_home: Path | None  # None: the service starts but /readyz says not ready and searches 503
@@ -114,6 +126,8 @@ class Settings:
     witness: Path | None = None  # None: <data_dir's parent>/<data_dir name>.audit-witness.json
     audit_watch_s: int = 30  # seconds between the audit watcher's ticks; 0: no background watcher
     cause_model: Path | None = None  # LEIAN_CAUSE_MODEL: a 罪名/案由 classifier folder instead of the build's
+    # LEIAN_DATABASE_URL: the audit log in PostgreSQL (shared by every node); None: <data_dir>/audit.sqlite
+    database_url: str | None = None
 
     @property
     def accounts_db(self) -> Path:
@@ -122,6 +136,11 @@ class Settings:
     @property
     def audit_db(self) -> Path:
         return self.data_dir / AUDIT_DB
+
+    @property
+    def audit_location(self) -> str | Path:
+        """What ``AuditLog`` opens: the PostgreSQL database when configured, else the SQLite file."""
+        return self.database_url if self.database_url is not None else self.audit_db
 
     @property
     def signing_key_path(self) -> Path:
@@ -161,4 +180,5 @@ class Settings:
             witness=Path(env["LEIAN_WITNESS_PATH"]) if env.get("LEIAN_WITNESS_PATH") else None,
             audit_watch_s=_int(env, "LEIAN_AUDIT_WATCH_S", cls.audit_watch_s, minimum=0),
             cause_model=Path(env["LEIAN_CAUSE_MODEL"]) if env.get("LEIAN_CAUSE_MODEL") else None,
+            database_url=_database_url(env),
         )

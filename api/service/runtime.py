@@ -236,21 +236,33 @@ class Services:
                 "error": "tampered: " + self.tampered,
                 "investigate": "leian audit check (see the service log for the paths)",
             }
-        status: dict[str, Any] = {"ok": self.audit_writable()}
+        status: dict[str, Any] = {"ok": self.audit_writable(), **self.audit_store()}
         if self.watcher is not None:
             status["verified_records"] = self.watcher.state.verified
         return status
 
+    def audit_store(self) -> dict[str, str]:
+        """Which storage holds the log: ``sqlite``, or ``postgresql`` and the database (no password)."""
+        url = self.settings.database_url
+        if url is None:
+            return {"store": "sqlite"}
+        from retrieval.audit.pg_storage import redacted
+
+        return {"store": "postgresql", "database": redacted(url)}
+
     def audit_writable(self) -> bool:
         """Whether a record could be written now (for /readyz), reopening a log that failed before.
 
-        The lock is probed on a separate connection first (1 s, so a locked store answers quickly),
-        then the writer's own connection, which alone sees a full or read-only store.
+        SQLite: the lock is probed on a separate connection first (1 s, so a locked store answers
+        quickly), then the writer's own connection, which alone sees a full or read-only store.
+        PostgreSQL: the writer's connection commits the probe under the appenders' advisory lock.
         """
         try:
             audit = self.audit_log()
         except ApiError:
             return False
+        if self.settings.database_url is not None:
+            return self._probe(audit)
         path = self.settings.audit_db
         if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
             return False
@@ -263,6 +275,10 @@ class Services:
                 conn.close()
         except sqlite3.Error:
             return False
+        return self._probe(audit)
+
+    @staticmethod
+    def _probe(audit: AuditLog) -> bool:
         try:
             audit.check_writable()
         except AuditUnavailable as exc:
@@ -329,7 +345,7 @@ def _open_audit(settings: Settings, key: Ed25519PrivateKey | None) -> AuditLog |
     logged, since a witness deleted together with the log's tail looks the same.
     """
     try:
-        audit = AuditLog(settings.audit_db, witness=settings.witness_path, signer=key)
+        audit = AuditLog(settings.audit_location, witness=settings.witness_path, signer=key)
     except AuditTampered:
         raise
     except AuditUnavailable as exc:

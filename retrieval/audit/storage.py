@@ -282,12 +282,19 @@ class SqliteLogStorage:
             self.conn = None
 
 
-def open_storage(location: str | Path | LogStorage, *, busy_timeout_s: float = 5.0) -> LogStorage:
-    """A path opens the SQLite file; ``postgresql://…`` the PostgreSQL database; a storage is used as is."""
-    if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")):
-        from retrieval.audit.pg_storage import PostgresLogStorage
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 
-        return PostgresLogStorage(location, busy_timeout_s=busy_timeout_s)
-    if isinstance(location, (str, Path)):
-        return SqliteLogStorage(location, busy_timeout_s=busy_timeout_s)
-    return location
+
+def is_database_url(location: object) -> bool:
+    """A PostgreSQL URL (``LEIAN_DATABASE_URL``), as opposed to a SQLite file's path."""
+    return isinstance(location, str) and location.startswith(DATABASE_URL_SCHEMES)
+
+
+def parse_location(text: str) -> str | Path:
+    """A command line's ``--db``: a PostgreSQL URL kept as is, anything else a SQLite file's path."""
+    return text if is_database_url(text) else Path(text)
+
+
+def missing(location: str | Path) -> bool:
+    """A SQLite file that is not there (opening it would create an empty log); a URL is never missing."""
+    return not is_database_url(location) and not Path(location).exists()

@@ -44,7 +44,13 @@ from retrieval.audit.signing import (
     key_id,
     sign_checkpoint,
 )
-from retrieval.audit.storage import LogReader, LogStorage, StorageError, open_storage
+from retrieval.audit.storage import (
+    LogReader,
+    LogStorage,
+    SqliteLogStorage,
+    StorageError,
+    is_database_url,
+)
 from retrieval.audit.witness import (
     Witness,
     WitnessError,
@@ -189,6 +195,17 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def open_storage(location: str | Path | LogStorage, *, busy_timeout_s: float = 5.0) -> LogStorage:
+    """A path opens the SQLite file; ``postgresql://…`` the PostgreSQL database; a storage is used as is."""
+    if isinstance(location, str) and is_database_url(location):
+        from retrieval.audit.pg_storage import PostgresLogStorage
+
+        return PostgresLogStorage(location, busy_timeout_s=busy_timeout_s)
+    if isinstance(location, (str, Path)):
+        return SqliteLogStorage(location, busy_timeout_s=busy_timeout_s)
+    return location
 
 
 class AuditLog:
