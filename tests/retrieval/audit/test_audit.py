@@ -335,8 +335,8 @@ def keyfile(tmp_path) -> Path:
     return path
 
 
-def test_append_assigns_seq_and_tracks_the_root(tmp_path):
-    with AuditLog(tmp_path / "audit.db", log_id="leian-audit:test") as log:
+def test_append_assigns_seq_and_tracks_the_root(audit_store):
+    with AuditLog(audit_store.location, log_id="leian-audit:test") as log:
         results = [log.append("search", ACTOR, "10.1.2.3", _payload(i)) for i in range(10)]
         assert [r.seq for r in results] == list(range(10))
         assert results[-1].tree_size == 10
@@ -350,11 +350,11 @@ def test_append_assigns_seq_and_tracks_the_root(tmp_path):
             log.append("search", ACTOR, None, {"score": math.nan})
         with pytest.raises(AuditRecordRejected):
             log.append("Search!", ACTOR, None, {})
-    with AuditLog(tmp_path / "audit.db") as again:  # reopened: same log, same root
+    with AuditLog(audit_store.location) as again:  # reopened: same log, same root
         assert again.log_id == "leian-audit:test"
         assert again.tree_head() == (10, results[-1].root)
     with pytest.raises(AuditUnavailable):
-        AuditLog(tmp_path / "audit.db", log_id="leian-audit:another")
+        AuditLog(audit_store.location, log_id="leian-audit:another")
 
 
 def test_records_are_append_only_in_the_database(tmp_path):
@@ -372,19 +372,15 @@ def test_records_are_append_only_in_the_database(tmp_path):
     conn.close()
 
 
-def test_an_edited_database_is_refused_at_open(tmp_path, keyfile):
-    db = tmp_path / "audit.db"
-    with AuditLog(db) as log:
+def test_an_edited_database_is_refused_at_open(audit_store, keyfile):
+    with AuditLog(audit_store.location) as log:
         for i in range(5):
             log.append("search", ACTOR, None, _payload(i))
         log.checkpoint(load_private_key(keyfile))
-    conn = sqlite3.connect(db)  # someone with file access drops the guard and rewrites a leaf
-    conn.execute("DROP TRIGGER records_no_update")
-    conn.execute("UPDATE records SET leaf_hash = zeroblob(32) WHERE seq = 2")
-    conn.commit()
-    conn.close()
+    with audit_store.backdoor() as attacker:  # the guard dropped (a shell, a superuser), a leaf rewritten
+        attacker.update(2, leaf=bytes(32))
     with pytest.raises(AuditUnavailable, match="altered"):
-        AuditLog(db)
+        AuditLog(audit_store.location)
 
 
 CHILD = """
@@ -398,8 +394,8 @@ for i in range(int(sys.argv[2])):
 """
 
 
-def test_concurrent_appends_from_threads_and_processes(tmp_path):
-    db = tmp_path / "audit.db"
+def test_concurrent_appends_from_threads_and_processes(audit_store):
+    db = audit_store.location
     log = AuditLog(db)
     procs = [
         subprocess.Popen(
@@ -451,10 +447,10 @@ def test_concurrent_appends_from_threads_and_processes(tmp_path):
 
 
 @pytest.fixture
-def exported(tmp_path, keyfile):
-    """40 records with checkpoints at 10, 20, 30 and a full export at 40."""
+def exported(tmp_path, keyfile, audit_store):
+    """40 records with checkpoints at 10, 20, 30 and a full export at 40 (from either storage)."""
     key = load_private_key(keyfile)
-    with AuditLog(tmp_path / "audit.db") as log:
+    with AuditLog(audit_store.location) as log:
         for i in range(40):
             log.append("search", ACTOR, "10.0.0.1", _payload(i))
             if i + 1 in (10, 20, 30):
@@ -626,11 +622,11 @@ def test_wrong_signature_or_key_fails(exported, tmp_path):
     assert _run_verify(exported)[1] == 1
 
 
-def test_bad_input_exits_2(exported, tmp_path):
+def test_bad_input_exits_2(exported, tmp_path, audit_store):
     assert audit_main(["verify", str(tmp_path / "nope.jsonl"), str(exported / "checkpoint.json")]) == 2
     assert audit_main(["verify", str(exported / "export.jsonl"), str(tmp_path / "nope.json")]) == 2
     assert audit_main(["verify"]) == 2
-    with AuditLog(exported / "audit.db") as log, open(tmp_path / "court.jsonl", "wb") as fp:
+    with AuditLog(audit_store.location) as log, open(tmp_path / "court.jsonl", "wb") as fp:
         size = log.latest_checkpoint().checkpoint.tree_size
         n = log.export_jsonl(fp, RecordFilter(case_number="(2024)京01刑初3号"), tree_size=size)
     # a filtered export carries each record's inclusion proof: checked record by record
@@ -674,8 +670,8 @@ def test_single_record_inclusion_proof(exported):
     assert not report.ok and report.first.kind == "root"
 
 
-def test_filters_and_csv_export(exported, tmp_path):
-    with AuditLog(exported / "audit.db") as log:
+def test_filters_and_csv_export(exported, tmp_path, audit_store):
+    with AuditLog(audit_store.location) as log:
         log.append(
             "decision",
             Actor("李庭长", "庭长", "北京市高级人民法院"),

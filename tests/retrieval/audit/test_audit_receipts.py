@@ -23,6 +23,7 @@ from retrieval.audit.signing import generate_key, public_key_pem
 from retrieval.audit.store import AuditLog, AuditTampered
 from retrieval.audit.watcher import Watcher
 from retrieval.audit.witness import read_witness
+from tests.audit_stores import AuditStore
 
 ACTOR = Actor("judge-1", "承办法官", "浙江省杭州市西湖区人民法院")
 
@@ -32,8 +33,10 @@ def key(tmp_path: Path):
     return generate_key(tmp_path / "key.pem")
 
 
-def _open(tmp_path: Path, key, **kw) -> AuditLog:
-    return AuditLog(tmp_path / "audit.sqlite", witness=tmp_path / "witness.json", signer=key, **kw)
+def _open(tmp_path: Path, key, store: AuditStore | None = None, **kw) -> AuditLog:
+    """The log as the service opens it; in ``store`` (either storage), else a SQLite file."""
+    location = store.location if store is not None else tmp_path / "audit.sqlite"
+    return AuditLog(location, witness=tmp_path / "witness.json", signer=key, **kw)
 
 
 def _append(log: AuditLog, n: int, tag: str = "q"):
@@ -55,23 +58,17 @@ def _attacker(db: Path):
         conn.close()
 
 
-def _rewrite(db: Path, seq: int, *, recompute: bool) -> None:
+def _rewrite(store: AuditStore, seq: int, *, recompute: bool) -> None:
     """Change record ``seq``'s query; with ``recompute`` also its leaf hash (review finding 2)."""
-    with _attacker(db) as conn:
-        (data,) = conn.execute("SELECT data FROM records WHERE seq = ?", (seq,)).fetchone()
-        record = json.loads(data)
+    with store.backdoor() as attacker:
+        record = json.loads(attacker.data(seq))
         record["payload"]["query"] = "改写后的检索词"
         new = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-        if recompute:
-            conn.execute(
-                "UPDATE records SET data = ?, leaf_hash = ? WHERE seq = ?", (new, merkle.leaf_hash(new), seq)
-            )
-        else:
-            conn.execute("UPDATE records SET data = ? WHERE seq = ?", (new, seq))
+        attacker.update(seq, new, merkle.leaf_hash(new) if recompute else None)
 
 
-def test_every_append_carries_a_receipt_whose_proof_is_rfc6962s(tmp_path: Path, key) -> None:
-    with _open(tmp_path, key) as log:
+def test_every_append_carries_a_receipt_whose_proof_is_rfc6962s(tmp_path: Path, key, audit_store) -> None:
+    with _open(tmp_path, key, audit_store) as log:
         results = _append(log, 33)
         leaves = [bytes.fromhex(r.leaf_hash) for r in results]
     for r in results:
@@ -98,14 +95,14 @@ def test_a_receipt_altered_or_signed_by_another_key_fails(tmp_path: Path, key) -
 
 @pytest.mark.parametrize("edited", [3, 1], ids=["the receipts record", "an earlier record"])
 def test_a_rewrite_with_recomputed_leaf_hash_after_the_receipt_is_detected(
-    tmp_path: Path, key, edited: int
+    tmp_path: Path, key, edited: int, audit_store
 ) -> None:
     """Finding 2: the edit is in the tail after the last checkpoint and its leaf hash is recomputed."""
-    db = tmp_path / "audit.sqlite"
-    with _open(tmp_path, key) as log:
+    db = audit_store.location
+    with _open(tmp_path, key, audit_store) as log:
         receipt = _append(log, 6)[3].receipt
         assert check_receipt(receipt, log, key.public_key()).ok
-    _rewrite(db, edited, recompute=True)
+    _rewrite(audit_store, edited, recompute=True)
     with AuditLog(db) as log:  # no witness: as an auditor's copy of the database would be opened
         check = check_receipt(receipt, log, key.public_key())
     assert not check.ok
@@ -117,9 +114,9 @@ def test_a_rewrite_with_recomputed_leaf_hash_after_the_receipt_is_detected(
     assert audit_main(["receipt-check", str(path), "--db", str(db), "--public-key", str(pub)]) == 1
 
 
-def test_receipt_check_passes_on_a_log_that_only_grew(tmp_path: Path, key, capsys) -> None:
-    db = tmp_path / "audit.sqlite"
-    with _open(tmp_path, key) as log:
+def test_receipt_check_passes_on_a_log_that_only_grew(tmp_path: Path, key, capsys, audit_store) -> None:
+    db = audit_store.location
+    with _open(tmp_path, key, audit_store) as log:
         receipt = _append(log, 4)[2].receipt
         _append(log, 9, "later")
     path = tmp_path / "receipt.json"
@@ -136,29 +133,29 @@ def test_the_witness_holds_the_latest_signed_head(tmp_path: Path, key) -> None:
     assert (witness.tree_size, witness.signed.checkpoint.root_hash) == (7, last.root)
 
 
-def test_a_deleted_tail_is_refused_at_opening(tmp_path: Path, key) -> None:
+def test_a_deleted_tail_is_refused_at_opening(tmp_path: Path, key, audit_store) -> None:
     """Finding 3: the last record, never checkpointed in the database, is deleted while stopped."""
-    db = tmp_path / "audit.sqlite"
-    with _open(tmp_path, key) as log:
+    db = audit_store.location
+    with _open(tmp_path, key, audit_store) as log:
         _append(log, 5)
         assert log.latest_checkpoint() is None  # nothing in the database protects the tail
-    with _attacker(db) as conn:
-        conn.execute("DELETE FROM records WHERE seq = 4")
+    with audit_store.backdoor() as attacker:
+        attacker.delete(4)
     with pytest.raises(AuditTampered, match=r"has 4 records but the witness.s signed head covers 5"):
-        _open(tmp_path, key)
+        _open(tmp_path, key, audit_store)
     assert audit_main(["check", "--db", str(db), "--witness", str(tmp_path / "witness.json")]) == 1
 
 
-def test_a_rewritten_tail_is_refused_at_opening_and_by_export(tmp_path: Path, key) -> None:
+def test_a_rewritten_tail_is_refused_at_opening_and_by_export(tmp_path: Path, key, audit_store) -> None:
     """Finding 2 at the command line: ``leian audit export`` must not sign over the rewrite."""
-    db = tmp_path / "audit.sqlite"
-    with _open(tmp_path, key) as log:
+    db = audit_store.location
+    with _open(tmp_path, key, audit_store) as log:
         _append(log, 5)
         log.checkpoint(key)
         _append(log, 3, "tail")
-    _rewrite(db, 6, recompute=True)
+    _rewrite(audit_store, 6, recompute=True)
     with pytest.raises(AuditTampered, match=r"witness.s signed head of size 8: the database was altered"):
-        _open(tmp_path, key)
+        _open(tmp_path, key, audit_store)
     out, cp = tmp_path / "export.jsonl", tmp_path / "export.checkpoint.json"
     argv = ["export", str(db), "--key", str(tmp_path / "key.pem"), "--out", str(out), "--checkpoint", str(cp)]
     assert audit_main([*argv, "--witness", str(tmp_path / "witness.json")]) == 1
@@ -195,14 +192,15 @@ def test_a_removed_witness_stops_appends(tmp_path: Path, key) -> None:
             _append(log, 1)
 
 
-def test_a_live_edit_in_place_is_caught_by_the_watcher_and_nothing_is_signed(tmp_path: Path, key) -> None:
+def test_a_live_edit_in_place_is_caught_by_the_watcher_and_nothing_is_signed(
+    tmp_path: Path, key, audit_store
+) -> None:
     """Finding 4: content changed under the running writer, leaf hash left as it was."""
-    db = tmp_path / "audit.sqlite"
-    with _open(tmp_path, key) as log:
+    with _open(tmp_path, key, audit_store) as log:
         _append(log, 10)
         watcher = Watcher(log)
         assert watcher.tick(full_sweep=True).ok and watcher.state.verified == 10
-        _rewrite(db, 2, recompute=False)
+        _rewrite(audit_store, 2, recompute=False)
         state = watcher.tick(full_sweep=True)
         assert not state.ok and "record 2 was changed" in (state.problem or "")
         with pytest.raises(AuditTampered, match="record 2"):
@@ -211,35 +209,33 @@ def test_a_live_edit_in_place_is_caught_by_the_watcher_and_nothing_is_signed(tmp
             log.export_bundle(tmp_path / "e.jsonl", tmp_path / "e.cp.json", key)
 
 
-def test_a_live_rewrite_with_recomputed_hash_is_caught_by_the_sweep(tmp_path: Path, key) -> None:
-    db = tmp_path / "audit.sqlite"
-    with _open(tmp_path, key) as log:
+def test_a_live_rewrite_with_recomputed_hash_is_caught_by_the_sweep(tmp_path: Path, key, audit_store) -> None:
+    with _open(tmp_path, key, audit_store) as log:
         _append(log, 8)
         watcher = Watcher(log, sweep_batch=3)
         watcher.tick(full_sweep=True)
-        _rewrite(db, 5, recompute=True)
+        _rewrite(audit_store, 5, recompute=True)
         states = [watcher.tick() for _ in range(4)]  # a pass over 8 records, 3 per tick
         assert not states[-1].ok and "rewritten" in (states[-1].problem or "")
         with pytest.raises(AuditTampered, match="rewritten"):
             log.checkpoint(key)
 
 
-def test_a_tail_deleted_under_a_running_writer_is_caught(tmp_path: Path, key) -> None:
-    db = tmp_path / "audit.sqlite"
-    with _open(tmp_path, key) as log:
+def test_a_tail_deleted_under_a_running_writer_is_caught(tmp_path: Path, key, audit_store) -> None:
+    with _open(tmp_path, key, audit_store) as log:
         _append(log, 4)
         watcher = Watcher(log)
         watcher.tick()
-        with _attacker(db) as conn:
-            conn.execute("DELETE FROM records WHERE seq = 3")
+        with audit_store.backdoor() as attacker:
+            attacker.delete(3)
         assert "records were removed" in (watcher.tick().problem or "")
         with pytest.raises(AuditTampered):
             log.check_witness()
 
 
-def test_two_writers_on_one_log_keep_the_witness_consistent(tmp_path: Path, key) -> None:
+def test_two_writers_on_one_log_keep_the_witness_consistent(tmp_path: Path, key, audit_store) -> None:
     """Two worker processes (here two connections) append in turn; neither raises a false alarm."""
-    with _open(tmp_path, key) as a, _open(tmp_path, key) as b:
+    with _open(tmp_path, key, audit_store) as a, _open(tmp_path, key, audit_store) as b:
         for i in range(10):
             (a if i % 2 else b).append("search", ACTOR, "api", {"query": str(i)})
         watcher = Watcher(a)
@@ -280,14 +276,16 @@ def test_leian_audit_check_and_receipt_check_default_to_the_data_folder(
     assert "does not extend its last signed head (witness)" in capsys.readouterr().out
 
 
-def test_concurrent_writers_readers_and_a_watcher_raise_no_false_alarm(tmp_path: Path, key) -> None:
+def test_concurrent_writers_readers_and_a_watcher_raise_no_false_alarm(
+    tmp_path: Path, key, audit_store
+) -> None:
     """Two writers (as two worker processes would) append at once while readiness checks and the
     watcher read: the witness each writes after its commit must never look ahead of a snapshot."""
     import threading
 
     errors: list[BaseException] = []
     done = threading.Event()
-    with _open(tmp_path, key) as a, _open(tmp_path, key) as b:
+    with _open(tmp_path, key, audit_store) as a, _open(tmp_path, key, audit_store) as b:
         watcher = Watcher(a, sweep_batch=7)
 
         def write(log: AuditLog, tag: str) -> None:
