@@ -172,7 +172,7 @@ def create_accounts(settings: Settings) -> Tokens:
     """Every user of ``USERS`` with a token, plus a revoked and an expired token of judge_a."""
     valid: dict[str, str] = {}
     accounts = AccountStore(settings.accounts_db)
-    with AuditLog(settings.audit_db) as log:
+    with AuditLog(settings.audit_location) as log:
 
         def record(entry: TypedRecord) -> object:
             return log.record(Actor("test-operator", "operator"), "cli", entry)

@@ -36,6 +36,7 @@ LOCK_KEY = int.from_bytes(b"leianAud", "big")
 
 LOG_TABLES = ("audit_records", "audit_checkpoints", "audit_meta")
 PROBE_TABLE = "audit_write_probe"
+READ_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 IDLE_READERS = 4
 """Reader connections kept open between reads (a connection costs milliseconds, a read less)."""
 TRIGGERS = (
@@ -195,6 +196,19 @@ class PostgresLogStorage:
             self.conn = self._connect()
         return self.conn
 
+    def _begin(self, conn: psycopg.Connection[Any], statement: str) -> psycopg.Connection[Any]:
+        """``statement`` (a BEGIN) on ``conn``, or on a new connection when the server dropped that one
+        (a restart, a failover): nothing was done on it yet, so trying again on a new one is safe."""
+        try:
+            conn.execute(statement)
+            return conn
+        except psycopg.OperationalError:
+            if not conn.closed:
+                raise
+        fresh = self._connect()
+        fresh.execute(statement)
+        return fresh
+
     def has_schema(self, conn: psycopg.Connection[Any]) -> bool:
         """All tables and every trigger there: a node never writes to a log whose triggers were dropped."""
         row = conn.execute(
@@ -237,7 +251,7 @@ class PostgresLogStorage:
         if conn is None or conn.closed:
             conn = self._connect()
         try:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn = self._begin(conn, READ_SNAPSHOT)
             yield _PgTables(conn)
             conn.execute("ROLLBACK")
         except BaseException:
@@ -252,8 +266,7 @@ class PostgresLogStorage:
 
     @contextlib.contextmanager
     def held(self) -> Iterator[_PgTables]:
-        conn = self._writer()
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn = self.conn = self._begin(self._writer(), READ_SNAPSHOT)
         try:
             yield _PgTables(conn)
         finally:
@@ -262,9 +275,8 @@ class PostgresLogStorage:
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[_PgTables]:
-        conn = self._writer()
         # READ COMMITTED: every statement after the lock sees all appends committed before it
-        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        conn = self.conn = self._begin(self._writer(), "BEGIN ISOLATION LEVEL READ COMMITTED")
         try:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             yield _PgTables(conn)
