@@ -173,3 +173,14 @@ def audit_store(request: pytest.FixtureRequest, tmp_path: Path):
         pytest.fail(problem)
     with audit_store(request.param, tmp_path) as store:
         yield store
+
+
+@pytest.fixture
+def pg_database():
+    """A fresh PostgreSQL database's URL (tests/audit_stores.py), dropped after the test."""
+    from tests.audit_stores import postgres_problem, temp_database
+
+    if (problem := postgres_problem()) is not None:
+        pytest.fail(problem)
+    with temp_database() as url:
+        yield url

@@ -27,17 +27,14 @@ from retrieval.audit.pg_storage import LOCK_KEY, LOG_TABLES, redacted, setup_dat
 from retrieval.audit.receipts import Receipt, check_receipt
 from retrieval.audit.signing import generate_key, load_private_key, public_key_pem
 from retrieval.audit.store import AuditLog, AuditTampered, AuditUnavailable
-from tests.audit_stores import admin_execute, database_url, postgres_problem, temp_database
+from tests.audit_stores import admin_execute, database_url
 
 ACTOR = {"user": "judge-1", "role": "承办法官", "court": "浙江省杭州市西湖区人民法院"}
 
 
 @pytest.fixture
-def db() -> Iterator[str]:
-    if (problem := postgres_problem()) is not None:
-        pytest.fail(problem)
-    with temp_database() as url:
-        yield url
+def db(pg_database: str) -> str:
+    return pg_database
 
 
 @contextlib.contextmanager
