@@ -91,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--key", type=Path, help="the signing key, when no --public-key is given")
     p.add_argument("--witness", type=Path, help="also check the whole log extends the last signed head")
 
+    p = sub.add_parser(
+        "setup-db",
+        help="PostgreSQL (LEIAN_DATABASE_URL): create the log's tables and triggers, as their owner, "
+        "and grant an application role append and read only",
+    )
+    p.add_argument("database_url", help="postgresql://OWNER@host/db: the administrator's connection")
+    p.add_argument("--app-role", help="the role the service connects as (created, LOGIN, if missing)")
+
     p = sub.add_parser("proof", help="write the inclusion proof of one record at the latest checkpoint")
     p.add_argument("db", type=parse_location)
     p.add_argument("seq", type=int)
@@ -396,6 +404,31 @@ def _receipt_check(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def _setup_db(url: str, app_role: str | None) -> int:
+    """Run once per database by its administrator; the service then connects as ``app_role``."""
+    from retrieval.audit.storage import is_database_url
+
+    if not is_database_url(url):
+        print(f"error: {url!r} is not a postgresql:// URL", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        import psycopg
+
+        from retrieval.audit.pg_storage import redacted, setup_database
+    except ImportError:
+        print("error: PostgreSQL needs psycopg: pip install -e '.[cluster]'", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        statements = setup_database(url, app_role=app_role)
+    except psycopg.Error as exc:
+        print(f"error: {redacted(url)}: {str(exc).strip()}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"audit tables and append-only triggers ready in {redacted(url)}")
+    for statement in statements:
+        print(f"  {statement}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -432,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args)
     if args.command == "receipt-check":
         return _receipt_check(args)
+    if args.command == "setup-db":
+        return _setup_db(args.database_url, args.app_role)
     return _proof(args)
 
 

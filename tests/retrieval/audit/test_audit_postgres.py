@@ -43,8 +43,7 @@ def app_role(url: str) -> Iterator[str]:
     role = f"leian_app_{uuid.uuid4().hex[:10]}"
     name = url.rsplit("/", 1)[1]
     try:
-        statements = setup_database(url, app_role=role)
-        assert any("GRANT SELECT, INSERT ON" in s for s in statements)
+        assert audit_main(["setup-db", url, "--app-role", role]) == 0  # as the administrator runs it
         yield database_url(name, user=role)
     finally:
         admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), url)
@@ -217,6 +216,15 @@ def test_a_dropped_connection_is_replaced_before_the_next_append(db: str) -> Non
         assert log.append("search", ACTOR, "api", {"query": "after"}).seq == 1
         assert [r.payload["query"] for r in log.iter_records()] == ["before", "after"]
         assert log.verify() == 2
+
+
+def test_setup_db_refuses_what_is_not_a_database(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert audit_main(["setup-db", "/srv/leian/audit.sqlite"]) == 2
+    assert audit_main(["setup-db", database_url("leian_no_such_database")]) == 1
+    assert "leian_no_such_database" in capsys.readouterr().err
+    assert setup_database(db) == []  # tables and triggers only: no role named, none touched
+    with AuditLog(db) as log:
+        assert log.verify() == 0
 
 
 def test_the_database_url_setting(db: str, tmp_path: Path) -> None:
