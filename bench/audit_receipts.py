@@ -7,18 +7,27 @@ transaction), ``signed+witness`` (plus the witness file: read and compare, write
 Also the Ed25519 signature alone, the receipt's size, and (``--searches``) audited searches per
 second through the service with and without receipts on the sample index.
 
-    python bench/audit_receipts.py [--records 2000] [--rounds 5] [--searches 200] [--out FILE]
+With ``--database-url postgresql://…`` every mode runs on PostgreSQL too (a fresh database per run,
+created beside the one named, so the role needs CREATEDB), interleaved with the SQLite runs. The
+client's CPU per append is measured in process; PostgreSQL's is the serving backend's CPU (from
+/proc, the server on this machine), which leaves out its WAL writer and checkpointer.
+
+    python bench/audit_receipts.py [--records 2000] [--rounds 5] [--searches 200] [--database-url URL] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,8 +43,11 @@ PAYLOAD = {
 }
 
 
-def _append_us(folder: Path, mode: str, key, n: int) -> tuple[float, float, int]:
-    """Mean wall and CPU µs per append of ``n`` records in ``mode``, and the last receipt's size.
+def _append_us(
+    folder: Path, mode: str, key, n: int, location: str | Path | None = None
+) -> tuple[float, float, float, int]:
+    """Mean wall, client CPU and server CPU µs per append of ``n`` records in ``mode`` (server CPU:
+    PostgreSQL's backend, 0 for SQLite, which runs in process), and the last receipt's size.
 
     Wall time is mostly the fsync, which the shared machine's other work makes vary by 2x between
     runs; CPU time is what signing adds and varies less.
@@ -46,14 +58,51 @@ def _append_us(folder: Path, mode: str, key, n: int) -> tuple[float, float, int]
         kwargs["signer"] = key
     if mode == "signed+witness":
         kwargs["witness"] = folder / "witness.json"
-    with AuditLog(folder / "audit.sqlite", **kwargs) as log:
+    with AuditLog(location or folder / "audit.sqlite", **kwargs) as log:
         log.append("search", ACTOR, "bench", PAYLOAD)  # schema and first pages outside the timing
+        backend = _backend_pid(log)
+        server = _cpu_s(backend)
         clock, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             result = log.append("search", ACTOR, "bench", PAYLOAD)
         elapsed, cpu = time.perf_counter() - clock, time.process_time() - cpu
+        server = _cpu_s(backend) - server
     size = len(json.dumps(result.receipt.to_dict())) if result.receipt else 0
-    return elapsed / n * 1e6, cpu / n * 1e6, size
+    return elapsed / n * 1e6, cpu / n * 1e6, server / n * 1e6, size
+
+
+def _backend_pid(log: AuditLog) -> int | None:
+    conn = getattr(log.storage, "conn", None)
+    if conn is None or not hasattr(conn, "pgconn"):
+        return None
+    return int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def _cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux /proc); 0 without one."""
+    if pid is None:
+        return 0.0
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _fresh_database(url: str) -> Iterator[str]:
+    """A new database beside the one in ``url`` for one run; dropped after."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"leian_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(url)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _sign_us(key, n: int = 2000) -> float:
@@ -136,22 +185,37 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--searches", type=int, default=0, help="also searches/s in process (0: skip)")
     parser.add_argument("--verify-records", type=int, default=0, help="also re-hash time at this size")
+    parser.add_argument("--database-url", help="also run every mode on PostgreSQL (postgresql://…)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     modes = ("plain", "signed", "signed+witness")
     runs: dict[str, list[float]] = {m: [] for m in modes}
     cpu_runs: dict[str, list[float]] = {m: [] for m in modes}
     receipt_bytes = 0
+    pg: dict[str, dict[str, list[float]]] = {m: {"wall": [], "cpu": [], "server_cpu": []} for m in modes}
     with tempfile.TemporaryDirectory(prefix="leian-bench-receipts-") as tmp:
         key = generate_key(Path(tmp) / "key.pem")
         for r in range(args.rounds):
             for mode in modes:
-                us, cpu_us, size = _append_us(Path(tmp) / f"{r}-{mode}", mode, key, args.records)
+                us, cpu_us, _, size = _append_us(Path(tmp) / f"{r}-{mode}", mode, key, args.records)
                 runs[mode].append(us)
                 cpu_runs[mode].append(cpu_us)
                 receipt_bytes = max(receipt_bytes, size)
+                if args.database_url:
+                    with _fresh_database(args.database_url) as url:
+                        us, cpu_us, server_us, _ = _append_us(
+                            Path(tmp) / f"{r}-{mode}-pg", mode, key, args.records, url
+                        )
+                    for name, value in (("wall", us), ("cpu", cpu_us), ("server_cpu", server_us)):
+                        pg[mode][name].append(value)
             print(
-                f"round {r + 1}/{args.rounds}: " + ", ".join(f"{m} {runs[m][-1]:.0f} µs" for m in modes),
+                f"round {r + 1}/{args.rounds}: "
+                + ", ".join(f"{m} {runs[m][-1]:.0f} µs" for m in modes)
+                + (
+                    "".join(f", pg {m} {pg[m]['wall'][-1]:.0f} µs" for m in modes)
+                    if args.database_url
+                    else ""
+                ),
                 file=sys.stderr,
             )
         result = {
@@ -163,6 +227,18 @@ def main() -> None:
             "ed25519_sign_us": round(_sign_us(key), 1),
             "receipt_bytes_at_size": {"tree_size": args.records + 1, "bytes": receipt_bytes},
         }
+        result["appends_per_s_median"] = {m: round(1e6 / statistics.median(v), 1) for m, v in runs.items()}
+        if args.database_url:
+            result["postgresql"] = {
+                "append_us_median": {m: round(statistics.median(v["wall"]), 1) for m, v in pg.items()},
+                "appends_per_s_median": {
+                    m: round(1e6 / statistics.median(v["wall"]), 1) for m, v in pg.items()
+                },
+                "append_cpu_us_median": {m: round(statistics.median(v["cpu"]), 1) for m, v in pg.items()},
+                "server_backend_cpu_us_median": {
+                    m: round(statistics.median(v["server_cpu"]), 1) for m, v in pg.items()
+                },
+            }
         result["receipt_cost_us_median"] = round(
             result["append_us_median"]["signed+witness"] - result["append_us_median"]["plain"], 1
         )
