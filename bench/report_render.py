@@ -48,7 +48,7 @@ def _judge_token(settings: Any) -> str:
     from retrieval.audit.records import Actor
     from retrieval.audit.store import AuditLog
 
-    accounts = AccountStore(settings.accounts_db)
+    accounts = AccountStore(settings.accounts_location)
     with AuditLog(settings.audit_location) as log:
 
         def record(entry: Any) -> Any:

@@ -171,7 +171,7 @@ def settings_for(index_home: Path, root: Path, **overrides: Any) -> Settings:
 def create_accounts(settings: Settings) -> Tokens:
     """Every user of ``USERS`` with a token, plus a revoked and an expired token of judge_a."""
     valid: dict[str, str] = {}
-    accounts = AccountStore(settings.accounts_db)
+    accounts = AccountStore(settings.accounts_location)
     with AuditLog(settings.audit_location) as log:
 
         def record(entry: TypedRecord) -> object:
@@ -189,10 +189,11 @@ def create_accounts(settings: Settings) -> Tokens:
 
 
 @contextlib.contextmanager
-def serve(index_home: Path, root: Path, **overrides: Any) -> Iterator[Env]:
-    """The app started (lifespan run) with the accounts of ``create_accounts``."""
+def serve(index_home: Path, root: Path, *, tokens: Tokens | None = None, **overrides: Any) -> Iterator[Env]:
+    """The app started (lifespan run) with the accounts of ``create_accounts``, or with ``tokens``
+    of accounts already made (a second node on the same PostgreSQL database)."""
     settings = settings_for(index_home, root, **overrides)
-    tokens = create_accounts(settings)
+    tokens = tokens or create_accounts(settings)
     app = create_app(settings)
     client = RecordingClient(app)
     client.seen = []

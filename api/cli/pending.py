@@ -36,7 +36,13 @@ def _services(args: argparse.Namespace):
         raise CliError(f"the audit log cannot be written: {exc}", 1) from exc
     store = IndexStore.open(settings.index_home, verify_checksums=settings.verify_index_checksums)
     return Services(
-        settings, Metrics(), AccountStore(settings.accounts_db), audit, store, manifest_sha256(store), None
+        settings,
+        Metrics(),
+        AccountStore(settings.accounts_location),
+        audit,
+        store,
+        manifest_sha256(store),
+        None,
     )
 
 

@@ -62,7 +62,7 @@ def _services(settings: Settings):
         verify_checksums=settings.verify_index_checksums,
         cause_model_folder=settings.cause_model,
     )
-    accounts = AccountStore(settings.accounts_db)
+    accounts = AccountStore(settings.accounts_location)
     return Services(settings, Metrics(), accounts, audit, store, manifest_sha256(store), None)
 
 

@@ -37,7 +37,7 @@ class _Operator:
             self.audit = AuditLog(settings.audit_location, witness=settings.witness_path)
         except AuditUnavailable as exc:
             raise CliError(f"the audit log cannot be written, nothing was changed: {exc}", 1) from exc
-        self.accounts = AccountStore(settings.accounts_db)
+        self.accounts = AccountStore(settings.accounts_location)
         self.actor = Actor(os_user(), "operator", None)
 
     def record(self, entry: TypedRecord) -> object:
@@ -119,7 +119,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_user_list(args: argparse.Namespace) -> int:
     from api.service.accounts import AccountStore
 
-    accounts = AccountStore(settings_from(args).accounts_db)
+    accounts = AccountStore(settings_from(args).accounts_location)
     try:
         for user in accounts.users():
             state = "\tdisabled" if user.disabled else ""
@@ -173,13 +173,13 @@ def accounts_refusal(settings: Settings) -> str | None:
     from api.service.accounts_audit import check_store
     from retrieval.audit.store import AuditLog, AuditUnavailable
 
-    if not settings.accounts_db.is_file():
+    if settings.database_url is None and not settings.accounts_db.is_file():
         return None
     try:
         log = AuditLog(settings.audit_location)
     except AuditUnavailable as exc:
         return f"the audit log cannot be read to check the accounts: {exc}"
-    accounts = AccountStore(settings.accounts_db)
+    accounts = AccountStore(settings.accounts_location)
     try:
         check = check_store(accounts, log)
     finally:
@@ -244,7 +244,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def cmd_token_list(args: argparse.Namespace) -> int:
     from api.service.accounts import AccountStore
 
-    accounts = AccountStore(settings_from(args).accounts_db)
+    accounts = AccountStore(settings_from(args).accounts_location)
     try:
         for t in accounts.tokens(args.user):
             state = f"revoked {t.revoked_at}" if t.revoked_at else f"expires {t.expires_at or 'never'}"

@@ -3,8 +3,9 @@
 ``LEIAN_INDEX`` is the published index home, ``LEIAN_DATA`` the folder of the accounts database and
 the audit log (``LEIAN_DATA_DIR`` is accepted as an alias), ``LEIAN_SIGNING_KEY`` the Ed25519 key
 that signs audit checkpoints, ``LEIAN_DATABASE_URL`` (``postgresql://…``) a PostgreSQL database that
-holds the audit log instead of ``audit.sqlite``, so that API nodes on several machines write one chain
-(``retrieval.audit.pg_storage``). The key defaults to a file beside the databases, never inside one:
+holds the audit log, the accounts and the search ledger instead of ``audit.sqlite`` and
+``accounts.sqlite``, so that API nodes on several machines write one chain and share one set of
+users, tokens and searches (``retrieval.audit.pg_storage``, ``api.service.pg_file``). The key defaults to a file beside the databases, never inside one:
 whoever can rewrite the audit database must still not be able to sign a rewritten history, so in
 production point it at a path the service account can read and the database's owner cannot.
 """
@@ -136,6 +137,12 @@ class Settings:
     @property
     def audit_db(self) -> Path:
         return self.data_dir / AUDIT_DB
+
+    @property
+    def accounts_location(self) -> str | Path:
+        """What ``AccountStore`` opens: the accounts and the ledger beside the audit log in PostgreSQL
+        when configured (every node sees every user, token and search), else ``accounts.sqlite``."""
+        return self.database_url if self.database_url is not None else self.accounts_db
 
     @property
     def audit_location(self) -> str | Path:

@@ -107,7 +107,7 @@ class Services:
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        accounts = AccountStore(settings.accounts_db)
+        accounts = AccountStore(settings.accounts_location)
         key = _load_key(settings)
         store, checksum, problem = open_index(settings)
         services = cls(settings, metrics, accounts, None, store, checksum, key, problem)

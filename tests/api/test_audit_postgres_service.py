@@ -1,60 +1,81 @@
-"""Service nodes whose audit log is in PostgreSQL (LEIAN_DATABASE_URL): one chain for all of them."""
+"""Service nodes on one PostgreSQL database (LEIAN_DATABASE_URL): one audit chain, one set of accounts,
+one ledger of searches and marks for all of them."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from api.http.app import create_app
+from api.service.accounts import AccountStore
+from api.service.accounts_audit import check_store
 from api.service.config import Settings
 from retrieval.audit.pg_storage import redacted
 from retrieval.audit.receipts import Receipt, check_receipt
 from retrieval.audit.signing import load_private_key
 from retrieval.audit.store import AuditLog
-from tests.api_env import serve
-from tests.audit_stores import database_url
+from tests.api_env import Tokens, serve
+from tests.audit_stores import admin_execute
 
 
 @pytest.mark.slow  # two service nodes started over the sample index
-def test_two_nodes_write_one_chain_and_readyz_names_the_database(
+def test_two_nodes_write_one_chain_and_share_accounts_and_ledger(
     sample_index: Path, tmp_path: Path, pg_database: str
 ) -> None:
-    with (
-        serve(sample_index, tmp_path / "node-a", database_url=pg_database) as a,
-        serve(sample_index, tmp_path / "node-b", database_url=pg_database) as b,
-    ):
-        ready = a.client.get("/readyz")
-        assert ready.status_code == 200, ready.text
-        audit = ready.json()["checks"]["audit"]
-        assert audit["ok"] and audit["store"] == "postgresql" and audit["database"] == redacted(pg_database)
-        answer = a.search("judge_a")
-        assert answer.status_code == 200, answer.text
-        receipt = Receipt.from_dict(answer.json()["audit"])
-        # node B reads the search node A recorded, in the same chain
-        seen = [r for r in b.records("auditor_a", kind="search") if r["seq"] == receipt.seq]
-        assert len(seen) == 1, b.records("auditor_a", kind="search")
-        later = b.search("judge_a")
-        assert later.status_code == 200 and later.json()["search_id"] > receipt.seq
+    with serve(sample_index, tmp_path / "node-a", database_url=pg_database) as a:
+        tokens = Tokens(a.tokens, a.revoked, a.expired)  # made once, through node A: B sees them
+        with serve(sample_index, tmp_path / "node-b", tokens=tokens, database_url=pg_database) as b:
+            ready = a.client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            audit = ready.json()["checks"]["audit"]
+            assert audit["ok"] and audit["store"] == "postgresql"
+            assert audit["database"] == redacted(pg_database)
+            answer = a.search("judge_a")
+            assert answer.status_code == 200, answer.text
+            receipt = Receipt.from_dict(answer.json()["audit"])
+            search_id = answer.json()["search_id"]
+            # node B reads the search node A recorded, in the same chain and the same ledger
+            seen = [r for r in b.records("auditor_a", kind="search") if r["seq"] == receipt.seq]
+            assert len(seen) == 1
+            doc = answer.json()["tiers"][0]["results"][0]["doc_id"]
+            mark = {"marks": [{"doc_id": doc, "label": "类案", "reason": "同为入户盗窃"}]}
+            marked = b.client.post(
+                f"/api/v1/searches/{search_id}/decisions", json=mark, headers=b.h("judge_a")
+            )
+            assert marked.status_code == 200, marked.text
+            summary = a.client.get(f"/api/v1/searches/{search_id}", headers=a.h("judge_a")).json()
+            assert [(d["doc_id"], d["label"]) for d in summary["decisions"]] == [(doc, "类案")]
+            # the revoked and expired tokens are refused by both nodes alike
+            for env in (a, b):
+                for token in (a.revoked, a.expired):
+                    denied = env.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+                    assert denied.status_code == 401
+            later = b.search("judge_a")
+            assert later.status_code == 200 and later.json()["search_id"] > search_id
     for folder in ("node-a", "node-b"):
         assert not (tmp_path / folder / "data" / "audit.sqlite").exists()
-    with AuditLog(pg_database) as log:
+        assert not (tmp_path / folder / "data" / "accounts.sqlite").exists()
+    with AuditLog(pg_database) as log, contextlib.closing(AccountStore(pg_database)) as accounts:
         assert log.verify() == log.stored_size()
         assert [r.kind for r in log.iter_kinds(("search",))] == ["search", "search"]
         check = check_receipt(receipt, log, load_private_key(a.key_path).public_key())
         assert check.ok, check.problems
+        assert check_store(accounts, log).ok  # the shared accounts are the ones the shared log rebuilds
 
 
-def test_readyz_fails_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    settings = Settings(
-        index_home=None,
-        data_dir=tmp_path,
-        create_signing_key=True,
-        database_url=database_url("leian_no_such_database"),
-    )
+def test_readyz_fails_when_the_database_goes_away(tmp_path: Path, pg_database: str) -> None:
+    settings = Settings(index_home=None, data_dir=tmp_path, create_signing_key=True, database_url=pg_database)
     with TestClient(create_app(settings)) as client:
+        checks = client.get("/readyz").json()["error"]["checks"]  # 503 anyway: no index here
+        assert checks["audit"]["ok"] and checks["accounts"]["ok"]
+        assert checks["audit"]["store"] == "postgresql"
+        name = pg_database.rsplit("/", 1)[1]
+        admin_execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
         response = client.get("/readyz")
         assert response.status_code == 503
-        audit = response.json()["error"]["checks"]["audit"]
-        assert audit["ok"] is False and audit["store"] == "postgresql"
+        checks = response.json()["error"]["checks"]
+        assert checks["audit"]["ok"] is False and checks["accounts"]["ok"] is False

@@ -1,0 +1,108 @@
+"""The accounts and the ledger in PostgreSQL (LEIAN_DATABASE_URL): ``SqliteFile``'s methods over one
+psycopg connection, so that every API node reads and changes the same users, tokens and searches.
+
+The stores' SQL is written once with ``?`` placeholders (none of it has a literal ``?`` or ``%``);
+here they become psycopg's ``%s``. Every write transaction first takes one advisory lock, so that
+changes to the accounts are serialised across nodes as ``BEGIN IMMEDIATE`` serialises them on one
+SQLite file: a row read and then changed cannot be changed by another node in between, and the
+order of their audit records is the order of the changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+WRITE_LOCK = int.from_bytes(b"leianAcc", "big")
+"""The advisory lock of every write transaction (the audit log's appenders take another)."""
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class _Statements:
+    """sqlite3's ``execute``/``executemany`` on a psycopg connection inside a transaction."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self.conn.execute(_pg(sql), tuple(params))
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(_pg(sql), [tuple(p) for p in params])
+
+
+class PgFile:
+    """One connection (autocommit, ``synchronous_commit=on``) shared by a process's threads under a lock."""
+
+    def __init__(self, url: str, schema: str, *, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.lock = threading.RLock()
+        self.conn = self._connect()
+        with self.transaction() as tx:  # under the lock: nodes starting together create the tables once
+            tx.conn.execute(schema)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        options = f"-c lock_timeout={int(self.timeout * 1000)} -c synchronous_commit=on"
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=10, options=options)
+
+    def _live(self) -> psycopg.Connection[Any]:
+        if self.conn.closed:  # the server dropped it (restart, failover): nothing was in flight
+            self.conn = self._connect()
+        return self.conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_Statements]:
+        """BEGIN … COMMIT under the lock; anything raised inside (an audit failure) rolls it back."""
+        with self.lock:
+            conn = self._live()
+            conn.execute("BEGIN")
+            try:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                yield _Statements(conn)
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[_Statements]:
+        """Statements in one read-only snapshot (other nodes write too), under the lock."""
+        with self.lock:
+            conn = self._live()
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield _Statements(conn)
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.lock:
+            cur = self._live().execute(_pg(sql), tuple(params))
+            return cur.fetchall() if cur.description is not None else []
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        with self.lock, self._live().cursor() as cur:
+            cur.executemany(_pg(sql), [tuple(p) for p in params])
+
+    def writable(self) -> bool:
+        try:
+            with self.transaction() as tx:
+                tx.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self.lock, contextlib.suppress(psycopg.Error):
+            self.conn.close()
