@@ -150,6 +150,33 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 
 
+PG_TABLES = ("users", "tokens", "searches", "decisions")
+
+
+def setup_pg_accounts(admin_url: str, app_role: str | None) -> list[str]:
+    """Create the accounts and ledger tables as their owner; let ``app_role`` read, add and change
+    users and tokens (a role, a court, a revocation) and add searches and marks. Nothing is ever
+    deleted, so no role is granted DELETE or TRUNCATE. Run by ``leian audit setup-db``."""
+    import psycopg
+    from psycopg import sql
+
+    AccountStore(admin_url).close()  # creates the tables, as the administrator
+    if app_role is None:
+        return []
+    role = sql.Identifier(app_role)
+    people = sql.SQL(", ").join(sql.Identifier(t) for t in PG_TABLES[:2])
+    ledger = sql.SQL(", ").join(sql.Identifier(t) for t in PG_TABLES[2:])
+    done = []
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for statement in (
+            sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(people, role),
+            sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(ledger, role),
+        ):
+            conn.execute(statement)
+            done.append(statement.as_string(conn))
+    return done
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -164,7 +191,7 @@ class AccountStore:
             from api.service.ledger import LEDGER_PG_SCHEMA
             from api.service.pg_file import PgFile
 
-            self._db = PgFile(str(location), PG_SCHEMA + LEDGER_PG_SCHEMA, timeout=5.0)
+            self._db = PgFile(str(location), PG_SCHEMA + LEDGER_PG_SCHEMA, tables=PG_TABLES, timeout=5.0)
         else:
             from api.service.ledger import LEDGER_SCHEMA
 

@@ -42,13 +42,21 @@ class _Statements:
 class PgFile:
     """One connection (autocommit, ``synchronous_commit=on``) shared by a process's threads under a lock."""
 
-    def __init__(self, url: str, schema: str, *, timeout: float) -> None:
+    def __init__(self, url: str, schema: str, *, tables: Sequence[str], timeout: float) -> None:
+        """``schema`` is run when one of ``tables`` is missing: an application role without the
+        right to create tables opens what ``leian audit setup-db`` made for it."""
         self.url = url
         self.timeout = timeout
         self.lock = threading.RLock()
         self.conn = self._connect()
         with self.transaction() as tx:  # under the lock: nodes starting together create the tables once
-            tx.conn.execute(schema)
+            (present,) = tx.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relname = ANY(?) AND n.nspname = current_schema()",
+                (list(tables),),
+            ).fetchone()
+            if present != len(tables):
+                tx.conn.execute(schema)
 
     def _connect(self) -> psycopg.Connection[Any]:
         options = f"-c lock_timeout={int(self.timeout * 1000)} -c synchronous_commit=on"

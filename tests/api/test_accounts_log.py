@@ -31,6 +31,7 @@ from retrieval.audit.records import AccountRecord, Actor, TokenRecord
 from retrieval.audit.signed_document import sign_document
 from retrieval.audit.signing import generate_key, load_private_key, public_key_pem
 from retrieval.audit.store import AuditLog, RecordFilter
+from tests.audit_stores import AuditStore
 
 COURT_A = "浙江省杭州市西湖区人民法院"
 COURT_B = "浙江省杭州市中级人民法院"
@@ -66,8 +67,12 @@ def folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Path
 
 
 @contextlib.contextmanager
-def _opened(data: Path) -> Iterator[tuple[AccountStore, AuditLog]]:
-    accounts, log = AccountStore(data / "accounts.sqlite"), AuditLog(data / "audit.sqlite")
+def _opened(data: Path, store: AuditStore | None = None) -> Iterator[tuple[AccountStore, AuditLog]]:
+    """The accounts and the log of a data folder, or both in ``store``'s PostgreSQL database."""
+    if store is not None and store.kind == "postgresql":
+        accounts, log = AccountStore(store.location), AuditLog(store.location)
+    else:
+        accounts, log = AccountStore(data / "accounts.sqlite"), AuditLog(data / "audit.sqlite")
     try:
         yield accounts, log
     finally:
@@ -79,9 +84,9 @@ def _opened(data: Path) -> Iterator[tuple[AccountStore, AuditLog]]:
 
 
 def test_the_accounts_rebuilt_from_the_log_equal_the_database_after_every_kind_of_change(
-    tmp_path: Path,
+    tmp_path: Path, audit_store: AuditStore
 ) -> None:
-    with _opened(tmp_path) as (accounts, log):
+    with _opened(tmp_path, audit_store) as (accounts, log):
 
         def record(entry: Any) -> object:
             return log.record(OPERATOR, "test", entry)
@@ -115,8 +120,16 @@ def test_the_accounts_rebuilt_from_the_log_equal_the_database_after_every_kind_o
         assert all(token not in json.dumps(r.payload, ensure_ascii=False) for r in log.iter_records())
 
         # and an edit behind the service's back is named
-        with contextlib.closing(sqlite3.connect(tmp_path / "accounts.sqlite", isolation_level=None)) as conn:
-            conn.execute("UPDATE users SET role = 'admin' WHERE name = '王法官'")
+        if audit_store.kind == "postgresql":
+            import psycopg
+
+            with psycopg.connect(str(audit_store.location), autocommit=True) as pg:
+                pg.execute("UPDATE users SET role = 'admin' WHERE name = '王法官'")
+        else:
+            with contextlib.closing(
+                sqlite3.connect(tmp_path / "accounts.sqlite", isolation_level=None)
+            ) as conn:
+                conn.execute("UPDATE users SET role = 'admin' WHERE name = '王法官'")
         check = check_store(accounts, log)
         assert not check.ok and "user '王法官': role is 'admin' in the database" in check.summary()
 

@@ -79,3 +79,48 @@ def test_readyz_fails_when_the_database_goes_away(tmp_path: Path, pg_database: s
         assert response.status_code == 503
         checks = response.json()["error"]["checks"]
         assert checks["audit"]["ok"] is False and checks["accounts"]["ok"] is False
+
+
+def test_the_app_role_keeps_accounts_and_the_log_but_deletes_nothing(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """``leian audit setup-db --app-role``: the service's role changes accounts, appends records, and
+    can neither delete an account nor touch a record."""
+    import uuid
+
+    import psycopg
+    from psycopg import errors
+
+    from api.cli.audit import main as audit_main
+    from api.service.accounts import Role
+    from retrieval.audit.records import Actor
+    from tests.audit_stores import database_url
+
+    role = f"leian_app_{uuid.uuid4().hex[:10]}"
+    try:
+        assert audit_main(["setup-db", pg_database, "--app-role", role]) == 0
+        app_url = database_url(pg_database.rsplit("/", 1)[1], user=role)
+        with AuditLog(app_url) as log, contextlib.closing(AccountStore(app_url)) as accounts:
+
+            def record(entry: object) -> object:
+                return log.record(Actor("ops", "operator"), "test", entry)  # type: ignore[arg-type]
+
+            accounts.create_user("王法官", Role.JUDGE, "浙江省杭州市西湖区人民法院", record)
+            info, token = accounts.issue_token("王法官", None, record)
+            accounts.revoke_token(info.token_id, record)
+            accounts.ledger.record_search(
+                7, accounts.user("王法官"), "（2026）浙0106刑初1号", "x", "t", ["d1"]
+            )
+            assert accounts.authenticate(token) is None and check_store(accounts, log).ok
+        with psycopg.connect(app_url, autocommit=True) as app:
+            for statement in (
+                "DELETE FROM users",
+                "DELETE FROM searches",
+                "TRUNCATE tokens",
+                "DROP TABLE users",
+            ):
+                with pytest.raises(errors.InsufficientPrivilege):
+                    app.execute(statement)
+    finally:
+        admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), pg_database)
+        admin_execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
