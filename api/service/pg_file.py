@@ -5,7 +5,8 @@ The stores' SQL is written once with ``?`` placeholders (none of it has a litera
 here they become psycopg's ``%s``. Every write transaction first takes one advisory lock, so that
 changes to the accounts are serialised across nodes as ``BEGIN IMMEDIATE`` serialises them on one
 SQLite file: a row read and then changed cannot be changed by another node in between, and the
-order of their audit records is the order of the changes.
+order of their audit records is the order of the changes. And the audit record of a change joins
+its transaction (``retrieval.audit.pg_storage.enclosing``): the row and the record commit together.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
+
+from retrieval.audit.pg_storage import enclosing
 
 WRITE_LOCK = int.from_bytes(b"leianAcc", "big")
 """The advisory lock of every write transaction (the audit log's appenders take another)."""
@@ -75,12 +78,16 @@ class PgFile:
             conn.execute("BEGIN")
             try:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                yield _Statements(conn)
+                # an audit record appended inside (to the log in this database) commits with the rows
+                with enclosing(conn) as joined:
+                    yield _Statements(conn)
             except BaseException:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            for publish in joined.after_commit:
+                publish()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[_Statements]:

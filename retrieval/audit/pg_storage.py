@@ -19,9 +19,11 @@ live. Three things make a shared database safe for it:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -82,6 +84,34 @@ CREATE OR REPLACE TRIGGER audit_records_contiguous BEFORE INSERT ON audit_record
 )
 
 
+@dataclass
+class Enclosing:
+    """A caller's open transaction that audit appends to the same database join (``enclosing``)."""
+
+    conn: psycopg.Connection[Any]
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+_ENCLOSING: contextvars.ContextVar[Enclosing | None] = contextvars.ContextVar(
+    "leian_audit_enclosing", default=None
+)
+
+
+@contextlib.contextmanager
+def enclosing(conn: psycopg.Connection[Any]) -> Iterator[Enclosing]:
+    """Within: ``conn`` is inside a transaction whose rows must agree with their audit records (an
+    account change). An append made in this thread to a log in the same database joins it — the
+    appenders' advisory lock taken on ``conn``, held until it ends — so the row and its record
+    commit together or not at all. The caller runs ``after_commit`` once it has committed (the
+    log's tree and witness then take the record in) and drops it on rollback."""
+    tx = Enclosing(conn)
+    token = _ENCLOSING.set(tx)
+    try:
+        yield tx
+    finally:
+        _ENCLOSING.reset(token)
+
+
 def redacted(url: str) -> str:
     """The database as messages may name it: no password."""
     try:
@@ -98,8 +128,9 @@ class _PgTables:
 
     _names = itertools.count()
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], joined: Enclosing | None = None) -> None:
         self.conn = conn
+        self.joined = joined
 
     def _stream(self, query: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
         """A server-side cursor: an export of millions of records is never all in memory."""
@@ -158,6 +189,12 @@ class _PgTables:
             "INSERT INTO audit_checkpoints(tree_size, root, at, signature, key_id) VALUES (%s, %s, %s, %s, %s)",
             row,
         )
+
+    def when_committed(self, publish: Callable[[], None]) -> None:
+        if self.joined is not None:
+            self.joined.after_commit.append(publish)
+        else:
+            publish()
 
 
 def _stop(stop: int | None) -> int:
@@ -273,8 +310,22 @@ class PostgresLogStorage:
             with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
 
+    def _joinable(self) -> Enclosing | None:
+        """The enclosing transaction of this thread, when it is on this very database."""
+        outer = _ENCLOSING.get()
+        if outer is None or self.conn is None or outer.conn.closed:
+            return None
+        mine, theirs = self.conn.info, outer.conn.info
+        same = (mine.host, mine.port, mine.dbname) == (theirs.host, theirs.port, theirs.dbname)
+        return outer if same else None
+
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[_PgTables]:
+        outer = self._joinable()
+        if outer is not None:  # one transaction with the caller's rows: it commits or rolls back both
+            outer.conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            yield _PgTables(outer.conn, outer)
+            return
         # READ COMMITTED: every statement after the lock sees all appends committed before it
         conn = self.conn = self._begin(self._writer(), "BEGIN ISOLATION LEVEL READ COMMITTED")
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -64,6 +64,12 @@ class LogWriter(LogReader, Protocol):
     def insert_record(self, seq: int, leaf: bytes, data: bytes) -> None: ...
 
     def insert_checkpoint(self, row: CheckpointRow) -> None: ...
+
+    def when_committed(self, publish: Callable[[], None]) -> None:
+        """After ``exclusive()`` ended: run ``publish`` now that the transaction committed, or, when it
+        was joined to an enclosing one (``pg_storage.enclosing``), once that commits; never if it
+        rolls back."""
+        ...
 
 
 class LogStorage(Protocol):
@@ -172,6 +178,9 @@ class _SqliteTables:
         self.conn.execute(
             "INSERT INTO checkpoints(tree_size, root, at, signature, key_id) VALUES (?, ?, ?, ?, ?)", row
         )
+
+    def when_committed(self, publish: Callable[[], None]) -> None:
+        publish()  # SQLite transactions are the log's own: committed when exclusive() returned
 
 
 def _stop(stop: int | None) -> int:

@@ -234,7 +234,7 @@ class AuditLog:
         self.witness_adopted = False  # opened with a witness path but no file there yet
         self._witness_raw: bytes | None = None  # the witness as last written or checked here
         self._roots: OrderedDict[int, bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by an append's publish (below)
         self._frontier = merkle.Frontier()
         self.storage: LogStorage | None = None
         self._errors: tuple[type[BaseException], ...] = (StorageError,)
@@ -523,12 +523,20 @@ class AuditLog:
                         signed = SignedCheckpoint(cp, sign_checkpoint(cp, self.signer), key_id(self.signer))
             except (*self._errors, OSError, InvalidRecord) as exc:
                 raise AuditUnavailable(f"{self.path}: audit record not written: {exc}") from exc
-            self._frontier = frontier
-            self._remember(frontier)
-            receipt = None
-            if signed is not None:
-                receipt = Receipt.of(signed, seq, leaf, path)
-                self._advance_witness(signed, durable=False)
+
+            def publish() -> None:
+                """The record is committed: this process's tree and the witness take it in."""
+                with self._lock:
+                    if frontier.size > self._frontier.size:  # else another append here took it in
+                        self._frontier = frontier
+                        self._remember(frontier)
+                    if signed is not None:
+                        self._advance_witness(signed, durable=False)
+
+            # now; or, joined to an enclosing transaction (an account change on PostgreSQL), once
+            # that commits: a record rolled back with its row is never in the tree or the witness
+            tables.when_committed(publish)
+            receipt = Receipt.of(signed, seq, leaf, path) if signed is not None else None
             return AppendResult(seq, leaf.hex(), frontier.size, root.hex(), receipt)
 
     def record(

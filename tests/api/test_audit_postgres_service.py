@@ -124,3 +124,42 @@ def test_the_app_role_keeps_accounts_and_the_log_but_deletes_nothing(
     finally:
         admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), pg_database)
         admin_execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_an_account_row_and_its_record_commit_together_or_not_at_all(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """On PostgreSQL the record joins the account change's transaction: a change that fails after
+    its record was appended leaves neither (on SQLite, two files, the record would stay)."""
+    from api.service.accounts import Role
+    from retrieval.audit.records import Actor
+    from retrieval.audit.signing import generate_key
+
+    court = "浙江省杭州市西湖区人民法院"
+    key = generate_key(tmp_path / "key.pem")
+    with (
+        AuditLog(pg_database, witness=tmp_path / "witness.json", signer=key) as log,
+        contextlib.closing(AccountStore(pg_database)) as accounts,
+    ):
+
+        def record(entry: object) -> object:
+            return log.record(Actor("ops", "operator"), "test", entry)  # type: ignore[arg-type]
+
+        def record_then_fail(entry: object) -> object:
+            record(entry)
+            raise RuntimeError("the request failed after its record was appended")
+
+        accounts.create_user("王法官", Role.JUDGE, court, record)
+        size = log.stored_size()
+        with pytest.raises(RuntimeError):
+            accounts.create_user("李法官", Role.JUDGE, court, record_then_fail)
+        assert accounts.user("李法官") is None and log.stored_size() == size  # neither the row nor the record
+        assert log.tree_head()[0] == size
+        # the node goes on: the tree, the witness and the next seq never saw the rolled-back record
+        info, _ = accounts.issue_token("王法官", None, record)
+        after = log.append("search", Actor("王法官", "承办法官", court), "api", {"query": "q"})
+        assert after.seq == size + 1 and after.receipt is not None
+        log.check_witness()
+        assert log.verify() == size + 2 and check_store(accounts, log).ok
+        tokens = [r for r in log.iter_kinds(("token",))]
+        assert [r.payload["token_id"] for r in tokens] == [info.token_id]
