@@ -23,7 +23,8 @@ The spec, so that a reader in any language can check an export without this code
   the database, and the log must always extend it.
 
 Modules: ``records`` (record and canonical form), ``merkle`` (tree hash and proofs), ``signing``
-(keys and checkpoints), ``store`` (the SQLite writer), ``receipts`` (a record's signed receipt and
+(keys and checkpoints), ``store`` (the writer: the log logic), ``storage`` (where its rows live:
+the interface and SQLite), ``pg_storage`` (PostgreSQL, shared by several nodes), ``receipts`` (a record's signed receipt and
 its check against the log), ``witness`` (the signed head outside the database), ``watcher`` (the
 background re-hashing of records), ``verify`` (the independent reader, which imports none of the
 others), ``cli``.
