@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "check", help="is the log intact? every record re-hashed, the tree against the witness's signed head"
     )
-    p.add_argument("--db", type=parse_location, required=True, help="the audit database")
+    p.add_argument(
+        "--db", type=parse_location, required=True, help="the audit database: a SQLite file or postgresql://…"
+    )
     p.add_argument("--key", type=Path, help="the signing key: the witness must be signed by it")
     p.add_argument("--witness", type=Path, help="the signed-head file (LEIAN_WITNESS_PATH)")
 
@@ -86,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         help="check a receipt from an answer (or a saved answer) against the log as it is now",
     )
     p.add_argument("receipt", type=Path, help="the receipt JSON, or an answer holding it under 'audit'")
-    p.add_argument("--db", type=parse_location, required=True, help="the audit database")
+    p.add_argument(
+        "--db", type=parse_location, required=True, help="the audit database: a SQLite file or postgresql://…"
+    )
     p.add_argument("--public-key", type=Path, help="PEM public key published by the court")
     p.add_argument("--key", type=Path, help="the signing key, when no --public-key is given")
     p.add_argument("--witness", type=Path, help="also check the whole log extends the last signed head")
@@ -111,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "--db",
         type=parse_location,
         required=True,
-        help="audit database (leian: default from --data DIR or LEIAN_DATA)",
+        help="audit database: a SQLite file or postgresql://… (leian: LEIAN_DATABASE_URL, else from --data DIR or LEIAN_DATA)",
     )
     p.add_argument(
         "--key",
