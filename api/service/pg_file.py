@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 
 from retrieval.audit.pg_storage import enclosing
+
+T = TypeVar("T")
 
 WRITE_LOCK = int.from_bytes(b"leianAcc", "big")
 """The advisory lock of every write transaction (the audit log's appenders take another)."""
@@ -70,12 +72,32 @@ class PgFile:
             self.conn = self._connect()
         return self.conn
 
+    def _on_live(self, run: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """``run`` on the connection, or once more on a new one when the server had dropped it (a
+        restart, a failover) unnoticed: ``run`` is one BEGIN or one autocommit statement, which the
+        server does not keep when the connection goes (a lost answer to a committed INSERT is met by
+        the tables' keys)."""
+        conn = self._live()
+        try:
+            return run(conn)
+        except psycopg.OperationalError:
+            if not conn.closed:
+                raise
+        self.conn = self._connect()
+        return run(self.conn)
+
+    def _begin(self, statement: str) -> psycopg.Connection[Any]:
+        def begin(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+            conn.execute(statement)
+            return conn
+
+        return self._on_live(begin)
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Statements]:
         """BEGIN … COMMIT under the lock; anything raised inside (an audit failure) rolls it back."""
         with self.lock:
-            conn = self._live()
-            conn.execute("BEGIN")
+            conn = self._begin("BEGIN")
             try:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 # an audit record appended inside (to the log in this database) commits with the rows
@@ -93,8 +115,7 @@ class PgFile:
     def reading(self) -> Iterator[_Statements]:
         """Statements in one read-only snapshot (other nodes write too), under the lock."""
         with self.lock:
-            conn = self._live()
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn = self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             try:
                 yield _Statements(conn)
             finally:
@@ -102,13 +123,22 @@ class PgFile:
                     conn.execute("ROLLBACK")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self.lock:
-            cur = self._live().execute(_pg(sql), tuple(params))
+        def run(conn: psycopg.Connection[Any]) -> list[Any]:
+            cur = conn.execute(_pg(sql), tuple(params))
             return cur.fetchall() if cur.description is not None else []
 
+        with self.lock:
+            return self._on_live(run)
+
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        with self.lock, self._live().cursor() as cur:
-            cur.executemany(_pg(sql), [tuple(p) for p in params])
+        rows = [tuple(p) for p in params]
+
+        def run(conn: psycopg.Connection[Any]) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(_pg(sql), rows)
+
+        with self.lock:
+            self._on_live(run)
 
     def writable(self) -> bool:
         try:

@@ -163,3 +163,24 @@ def test_an_account_row_and_its_record_commit_together_or_not_at_all(
         assert log.verify() == size + 2 and check_store(accounts, log).ok
         tokens = [r for r in log.iter_kinds(("token",))]
         assert [r.payload["token_id"] for r in tokens] == [info.token_id]
+
+
+def test_accounts_survive_the_server_dropping_their_connection(tmp_path: Path, pg_database: str) -> None:
+    from api.service.accounts import Role
+    from retrieval.audit.records import Actor
+
+    with AuditLog(pg_database) as log, contextlib.closing(AccountStore(pg_database)) as accounts:
+
+        def record(entry: object) -> object:
+            return log.record(Actor("ops", "operator"), "test", entry)  # type: ignore[arg-type]
+
+        accounts.create_user("王法官", Role.JUDGE, "浙江省杭州市西湖区人民法院", record)
+        name = pg_database.rsplit("/", 1)[1]
+        admin_execute(
+            sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {}").format(
+                sql.Literal(name)
+            )
+        )
+        # a change (BEGIN on a new connection, for the accounts and the log alike) and a snapshot
+        accounts.issue_token("王法官", None, record)
+        assert len(accounts.state().tokens) == 1 and check_store(accounts, log).ok
