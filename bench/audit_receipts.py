@@ -12,7 +12,8 @@ created beside the one named, so the role needs CREATEDB), interleaved with the 
 client's CPU per append is measured in process; PostgreSQL's is the serving backend's CPU (from
 /proc, the server on this machine), which leaves out its WAL writer and checkpointer.
 
-    python bench/audit_receipts.py [--records 2000] [--rounds 5] [--searches 200] [--database-url URL] [--out FILE]
+    python bench/audit_receipts.py [--records 2000] [--rounds 5] [--searches 200] [--database-url URL]
+        [--nodes N] [--out FILE]
 """
 
 from __future__ import annotations
@@ -105,6 +106,47 @@ def _fresh_database(url: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _node(location: str, key_path: str, witness: str, n: int, start_at: float) -> tuple[float, float, float]:
+    """One API node appending ``n`` signed records (with its own witness): (start, end, CPU s)."""
+    from retrieval.audit.signing import load_private_key
+
+    key = load_private_key(Path(key_path))
+    with AuditLog(location, witness=Path(witness), signer=key) as log:
+        time.sleep(max(0.0, start_at - time.time()))
+        start, cpu = time.time(), time.process_time()
+        for _ in range(n):
+            log.append("search", ACTOR, "bench", PAYLOAD)
+        return start, time.time(), time.process_time() - cpu
+
+
+def _nodes(location: str | Path, processes: int, n: int, folder: Path) -> dict[str, float]:
+    """``processes`` OS processes appending to one log at once: the chain's appends/s all together."""
+    import multiprocessing
+
+    folder.mkdir()
+    key_path = folder / "key.pem"
+    generate_key(key_path)
+    AuditLog(location).close()
+    start_at = time.time() + 5.0  # after every process has imported and opened the log
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        jobs = [
+            pool.apply_async(
+                _node, (str(location), str(key_path), str(folder / f"witness-{i}.json"), n, start_at)
+            )
+            for i in range(processes)
+        ]
+        spans = [job.get(timeout=3600) for job in jobs]
+    with AuditLog(location) as log:
+        assert log.verify() == processes * n  # one chain, no gap
+    wall = max(end for _, end, _ in spans) - min(start for start, _, _ in spans)
+    return {
+        "processes": processes,
+        "appends": processes * n,
+        "appends_per_s": round(processes * n / wall, 1),
+        "client_cpu_us_per_append": round(sum(c for _, _, c in spans) / (processes * n) * 1e6, 1),
+    }
+
+
 def _sign_us(key, n: int = 2000) -> float:
     cp = Checkpoint(123456, "ab" * 32, "2026-01-01T00:00:00.000Z", "leian-audit:bench")
     clock = time.perf_counter()
@@ -186,6 +228,9 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=0, help="also searches/s in process (0: skip)")
     parser.add_argument("--verify-records", type=int, default=0, help="also re-hash time at this size")
     parser.add_argument("--database-url", help="also run every mode on PostgreSQL (postgresql://…)")
+    parser.add_argument(
+        "--nodes", type=int, default=0, help="also N processes appending signed records to one log at once"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     modes = ("plain", "signed", "signed+witness")
@@ -245,6 +290,13 @@ def main() -> None:
         result["receipt_cost_cpu_us_median"] = round(
             result["append_cpu_us_median"]["signed+witness"] - result["append_cpu_us_median"]["plain"], 1
         )
+        if args.nodes:
+            sqlite = Path(tmp) / "nodes-sqlite"
+            result["nodes"] = {"sqlite": _nodes(sqlite / "audit.sqlite", args.nodes, args.records, sqlite)}
+            if args.database_url:
+                with _fresh_database(args.database_url) as url:
+                    pg_folder = Path(tmp) / "nodes-postgresql"
+                    result["nodes"]["postgresql"] = _nodes(url, args.nodes, args.records, pg_folder)
         if args.verify_records:
             result["rehash"] = _verify_s(args.verify_records, Path(tmp))
         if args.searches:
