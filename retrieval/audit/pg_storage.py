@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import itertools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -126,18 +125,16 @@ def redacted(url: str) -> str:
 class _PgTables:
     """``LogWriter`` over one connection already inside a transaction."""
 
-    _names = itertools.count()
-
     def __init__(self, conn: psycopg.Connection[Any], joined: Enclosing | None = None) -> None:
         self.conn = conn
         self.joined = joined
 
     def _stream(self, query: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
-        """A server-side cursor: an export of millions of records is never all in memory."""
-        with self.conn.cursor(name=f"audit_rows_{next(self._names)}") as cur:
-            cur.itersize = 2000
-            cur.execute(query, params)
-            yield from cur
+        """Rows as the server sends them (libpq's single-row mode): an export of millions of records
+        is never all in memory, and a catch-up of a few records costs one round trip (a named
+        cursor's DECLARE, FETCH and CLOSE cost three, on every append another node preceded)."""
+        with self.conn.cursor() as cur:
+            yield from cur.stream(query, params)
 
     def size(self) -> int:
         row = self.conn.execute("SELECT MAX(seq) FROM audit_records").fetchone()
