@@ -97,9 +97,44 @@ def candidate_reads(build_dir: Path, batches: int, seed: int) -> dict[str, objec
             c, w = _timed(call, rows[:width])
             cpu, wall = cpu + c, wall + w
         n = batches * min(width, size)
-        out[name] = {"cpu_us_per_row": round(cpu / n * 1e6, 1), "wall_us_per_row": round(wall / n * 1e6, 1)}
+        out[name] = {
+            "cpu_us_per_row": round(cpu / n * 1e6, 1),
+            "wall_us_per_row": round(wall / n * 1e6, 1),
+            "file_kb_read_per_row_cold_sqlite_cache": _kb_read_per_row(
+                build_dir, name, samples[:COLD_BATCHES], width
+            ),
+        }
     store.close()
     return out
+
+
+COLD_BATCHES = 20
+
+
+def _read_bytes() -> int:
+    """Bytes this process has read through read()/pread() (page cache hits included)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise OSError("no rchar in /proc/self/io")
+
+
+def _kb_read_per_row(build_dir: Path, method: str, samples: list[list[int]], width: int) -> float | None:
+    """What SQLite reads from the file per row with its own cache empty (a fresh connection per
+    batch): the pages a row costs, which at a million documents are mostly not in memory."""
+    total = rows = 0
+    for batch in samples:
+        store = MetadataStore(build_dir / layout.METADATA)
+        try:
+            before = _read_bytes()
+        except OSError:
+            store.close()
+            return None
+        getattr(store, "documents" if method == "documents_shown" else method)(batch[:width])
+        total += _read_bytes() - before
+        rows += len(batch[:width])
+        store.close()
+    return round(total / max(rows, 1) / 1024, 2)
 
 
 def _commit() -> str | None:
@@ -139,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             }
         }
     text = json.dumps(result, ensure_ascii=False, indent=1)
-    print(text)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0
 
 
