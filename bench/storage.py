@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         result["build"] = {key: built.get(key) for key in keys} | {
             "stage_seconds": {
                 name: stage.get("seconds") for name, stage in (built.get("stages") or {}).items()
-            }
+            },
+            "stage_cpu_seconds": {
+                name: stage.get("cpu_seconds") for name, stage in (built.get("stages") or {}).items()
+            },
         }
     text = json.dumps(result, ensure_ascii=False, indent=1)
     if args.out:
