@@ -28,7 +28,7 @@ import zstandard
 from retrieval.document import Document
 
 CARD_OMITS = ("full_text", "sections")
-LEVEL = 3  # level 6 stored 8 % less text for 2.3x the compression CPU (bench/README.md, "Storage")
+LEVEL = 3  # level 6 stored 8 % less text for about 3x the compression CPU (bench/README.md, "Storage")
 DICTIONARY_BYTES = 112 * 1024  # zstd's own default size
 TRAIN_DOCUMENTS = 1000  # the first documents of a build: 0.5 s of training
 # FastCOVER parameters fixed (no search over k and d): the same samples give the same dictionary.
