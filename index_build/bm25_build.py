@@ -35,7 +35,7 @@ import math
 import shutil
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,8 +204,18 @@ def _spill_chunk(ids: array, lengths: array, first_row: int, corpus: _Corpus, sp
     spill.append(columns, counts, rows, np.minimum(tf, TF_MAX).astype(TF_DTYPE))
 
 
+# Receives each chunk's token ids (int32, rows end to end) and their rows' lengths: what the token
+# store keeps of a field instead of its text (``index_build.token_store.IdPartWriter``).
+IdsSink = Callable[[array, array], None]
+
+
 def _pass_one(
-    token_lines: Iterable[str], first_row: int, corpus: _Corpus, spill: _Spill, chunk_tokens: int
+    token_lines: Iterable[str],
+    first_row: int,
+    corpus: _Corpus,
+    spill: _Spill,
+    chunk_tokens: int,
+    ids_out: IdsSink | None = None,
 ) -> int:
     """Stream ``token_lines`` into runs; returns how many rows (lines) were read."""
     column_of = corpus.vocab.__getitem__
@@ -217,10 +227,14 @@ def _pass_one(
         lengths.append(len(tokens))
         row += 1
         if len(ids) >= chunk_tokens:
+            if ids_out is not None:
+                ids_out(ids, lengths)
             _spill_chunk(ids, lengths, chunk_start, corpus, spill)
             corpus.doc_lengths.extend(lengths)
             ids, lengths = array("i"), array("I")
             chunk_start = row
+    if ids_out is not None:
+        ids_out(ids, lengths)
     _spill_chunk(ids, lengths, chunk_start, corpus, spill)
     corpus.doc_lengths.extend(lengths)
     corpus.grow_df()
@@ -397,8 +411,11 @@ def build_bm25(
     out_dir: Path,
     tuning: Tuning = Tuning(),
     params: Mapping[str, object] = BM25_PARAMS,
+    ids_out: IdsSink | None = None,
 ) -> int:
     """Index space-joined token lines (row = line number) into ``out_dir``; returns the row count.
+
+    ``ids_out`` gets every row's token ids (the columns of ``vocab.index.json``) as they are read.
 
     ``params`` other than the service's (k1, b of the "lucene" method) serve benchmarks that
     compare with bm25s at its own defaults; ``add_to_bm25`` accepts only the service's.
@@ -410,7 +427,7 @@ def build_bm25(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     corpus = _Corpus(_Vocabulary(), np.zeros(0, dtype=np.int64), array("I"), dict(params))
     with _spilling(out_dir.parent) as spill:
-        n_rows = _pass_one(token_lines, 0, corpus, spill, tuning.chunk_tokens)
+        n_rows = _pass_one(token_lines, 0, corpus, spill, tuning.chunk_tokens, ids_out)
         spill.close()
         _write_folder(out_dir, corpus, spill.runs, tuning.window_postings)
     return n_rows
@@ -446,7 +463,11 @@ def _existing(folder: Path) -> tuple[_Corpus, _Run]:
 
 
 def add_to_bm25(
-    source_dir: Path, token_lines: Iterable[str], out_dir: Path, tuning: Tuning = Tuning()
+    source_dir: Path,
+    token_lines: Iterable[str],
+    out_dir: Path,
+    tuning: Tuning = Tuning(),
+    ids_out: IdsSink | None = None,
 ) -> int:
     """Write into ``out_dir`` the index of ``source_dir`` plus new rows ``token_lines``; returns all rows.
 
@@ -460,7 +481,7 @@ def add_to_bm25(
     corpus, old = _existing(source_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with _spilling(out_dir.parent) as spill:
-        _pass_one(token_lines, len(corpus.doc_lengths), corpus, spill, tuning.chunk_tokens)
+        _pass_one(token_lines, len(corpus.doc_lengths), corpus, spill, tuning.chunk_tokens, ids_out)
         spill.close()
         _write_folder(out_dir, corpus, [old, *spill.runs], tuning.window_postings)
     return len(corpus.doc_lengths)

@@ -9,6 +9,8 @@ are added to FAISS batch by batch.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
 import multiprocessing
 import os
@@ -36,6 +38,7 @@ from retrieval import index_layout as layout
 from retrieval.authority_registry import withdrawn_by_registry
 from retrieval.cause_model import CauseModel
 from retrieval.citation import uncitable_reason
+from retrieval.doc_codec import TRAIN_DOCUMENTS, DocumentCodec
 from retrieval.document import Document
 from retrieval.embedder import Embedder, folder_sha256
 from retrieval.index_store import CAUSE_MODEL_DIR
@@ -177,13 +180,24 @@ def full_text_tokens(segmenter: Segmenter, full: str, facts: str, facts_tokens: 
     return segmenter.tokens(full[:at]) + facts_tokens + segmenter.tokens(full[end:])
 
 
-def _prepare(doc: Document) -> _PreparedDocument:
+_worker_codec: DocumentCodec | None = None  # a pool worker's codec, set once by its initializer
+
+
+def _set_worker_codec(codec: DocumentCodec) -> None:
+    global _worker_codec
+    _worker_codec = codec
+
+
+def _prepare(doc: Document, codec: DocumentCodec | None = None) -> _PreparedDocument:
     """The per-document work of ingestion; runs in worker processes (module-level for pickling)."""
+    codec = codec if codec is not None else _worker_codec
+    if codec is None:
+        raise RuntimeError("no document codec: pass one or start the worker with _set_worker_codec")
     segmenter = default_segmenter()
     facts = facts_for_index(doc)
     facts_tokens = segmenter.tokens(facts)
     full_tokens = full_text_tokens(segmenter, full_text_for_index(doc), facts, facts_tokens)
-    return _PreparedDocument(prepare_row(doc), " ".join(facts_tokens), " ".join(full_tokens))
+    return _PreparedDocument(prepare_row(doc, codec), " ".join(facts_tokens), " ".join(full_tokens))
 
 
 def _validated(
@@ -233,17 +247,27 @@ def ingest(
     seen: set[str] = set(existing_ids or ())
     indexed: list[str] = []
     row = writer.next_row()
-    documents = _validated(inputs, fmt, report, seen, progress)
+    documents: Iterator[Document] = _validated(inputs, fmt, report, seen, progress)
+    if writer.codec is None:  # a new store: its dictionaries come from its first documents
+        head = list(itertools.islice(documents, TRAIN_DOCUMENTS))
+        writer.set_codec(DocumentCodec.train(head))
+        documents = itertools.chain(head, documents)
+    codec = writer.codec
+    assert codec is not None
     with contextlib.ExitStack() as stack:
         prepared_documents: Iterator[_PreparedDocument]
         if scheduler is not None:
             client = stack.enter_context(dask_client(scheduler, workers))
-            prepared_documents = ordered_map(client, _prepare, documents)
+            prepared_documents = ordered_map(client, functools.partial(_prepare, codec=codec), documents)
         elif workers > 1:
-            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            pool = stack.enter_context(
+                multiprocessing.get_context("fork").Pool(
+                    workers, initializer=_set_worker_codec, initargs=(codec,)
+                )
+            )
             prepared_documents = pool.imap(_prepare, documents, chunksize=8)
         else:
-            prepared_documents = map(_prepare, documents)
+            prepared_documents = map(functools.partial(_prepare, codec=codec), documents)
         for prepared in prepared_documents:
             writer.insert(row, prepared.row)
             tokens.write_lines(prepared.facts_tokens, prepared.full_tokens)
@@ -321,13 +345,32 @@ KEYWORD_FIELDS = (("facts", layout.BM25_FACTS), ("full", layout.BM25_FULL))
 
 def build_keyword_indexes(build_dir: Path) -> None:
     """Both BM25 fields from the token store, then drop the full-text tokens: only BM25 needed them,
-    and its tf store now serves every later add (the facts tokens stay, for re-embedding)."""
+    and its tf store now serves every later add. The facts tokens stay, for re-embedding, as token
+    ids written beside their text while BM25 reads it (``token_store.IdPartWriter``); the text is
+    dropped by ``token_store.remove_text_parts`` once the embedder has read it."""
     for field_name, folder in KEYWORD_FIELDS:
         target = build_dir / folder
         if target.exists():
             shutil.rmtree(target)
-        build_bm25(token_store.iter_token_lines(build_dir, field_name), target)
+        if field_name != "facts":
+            build_bm25(token_store.iter_token_lines(build_dir, field_name), target)
+            continue
+        (part,) = token_store.part_paths(build_dir, field_name)  # a new build has one part
+        with keeping_ids(part) as ids:
+            build_bm25(token_store.iter_part_lines(part), target, ids_out=ids.write)
     token_store.remove_field(build_dir, "full")
+
+
+@contextlib.contextmanager
+def keeping_ids(text_part: Path) -> Iterator[token_store.IdPartWriter]:
+    """The ids form of ``text_part``, complete on exit; removed again if the block fails."""
+    writer = token_store.IdPartWriter(text_part)
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
 
 
 def prepare_embedder(
@@ -429,6 +472,7 @@ def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildRes
             keyword_process.join()
     if keyword_process.exitcode != 0:
         raise RuntimeError(f"building the keyword indexes failed (exit code {keyword_process.exitcode})")
+    token_store.remove_text_parts(staging, "facts")
     timer.record("keyword_index", report.indexed, time.perf_counter() - keyword_started)
     timer.stages["keyword_index"]["parallel_with"] = ["embedder", "embed_and_vector_index"]
 

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.doc_codec import DocumentCodec
 from retrieval.document import Document
-from retrieval.metadata import SCHEMA, LegalFeatures, decode_document, encode_elements, encode_row
+from retrieval.metadata import SCHEMA, LegalFeatures, encode_elements, read_codec
 from retrieval.parsing.case_number import find_case_numbers, parse_case_number
 from retrieval.parsing.circumstances import case_amount_band, extract_circumstances
 from retrieval.parsing.civil_elements import amount_text, document_text, extract_elements, is_civil_document
@@ -48,6 +49,8 @@ class PreparedRow:
 
     doc_id: str
     columns: tuple  # the docs table's columns after ``row``
+    card: bytes  # ``DocumentCodec.encode``
+    texts: bytes
     articles: tuple[tuple[str, str], ...]
     causes: tuple[str, ...]
     features: tuple[str, str | None]
@@ -56,8 +59,9 @@ class PreparedRow:
     parties: tuple[tuple[str, str], ...]
 
 
-def prepare_row(doc: Document) -> PreparedRow:
+def prepare_row(doc: Document, codec: DocumentCodec) -> PreparedRow:
     court = doc.court
+    texts, card = codec.encode(doc)
     own = canonical_case_number(doc.case_number)
     features = legal_features_of(doc)
     cited = {m.case_number.canonical() for m in find_case_numbers(doc.full_text)} - {own}
@@ -76,8 +80,9 @@ def prepare_row(doc: Document) -> PreparedRow:
             doc.authority.kind.value,
             int(doc.authority.withdrawn),
             doc.authority.withdrawn_reason,
-            *encode_row(doc),
         ),
+        card=card,
+        texts=texts,
         articles=tuple((a.article_key(), a.key()) for a in dict.fromkeys(doc.articles)),
         causes=tuple(dict.fromkeys(doc.causes)),
         features=(json.dumps(sorted(features.circumstances), ensure_ascii=False), features.amount_band),
@@ -96,6 +101,20 @@ class MetadataWriter:
         self._conn.execute("PRAGMA journal_mode=MEMORY")
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.executescript(SCHEMA)
+        stored = self._conn.execute("SELECT COUNT(*) FROM codec").fetchone()[0]
+        # None until ``set_codec``: a new build trains its dictionaries on its first documents; a
+        # store that has them (the parent's, in `leian add`) keeps them.
+        self.codec: DocumentCodec | None = read_codec(self._conn) if stored else None
+
+    def set_codec(self, codec: DocumentCodec) -> None:
+        """Store the dictionaries every row of this store is encoded with (once, before any row)."""
+        if self.codec is not None:
+            raise ValueError("the metadata store already has its codec")
+        self._conn.executemany(
+            "INSERT INTO codec (name, dictionary) VALUES (?, ?)",
+            [("card", codec.card_dictionary), ("texts", codec.texts_dictionary)],
+        )
+        self.codec = codec
 
     def next_row(self) -> int:
         found = self._conn.execute("SELECT MAX(row) FROM docs").fetchone()[0]
@@ -105,16 +124,20 @@ class MetadataWriter:
         return {doc_id for (doc_id,) in self._conn.execute("SELECT doc_id FROM docs")}
 
     def add(self, row: int, doc: Document) -> None:
-        self.insert(row, prepare_row(doc))
+        if self.codec is None:
+            self.set_codec(DocumentCodec.train([doc]))
+        self.insert(row, prepare_row(doc, self._require_codec()))
 
     def insert(self, row: int, prepared: PreparedRow) -> None:
         """Write one prepared document (see ``prepare_row``) as ``row``."""
         self._conn.execute(
             "INSERT INTO docs (row, doc_id, case_number, court_name, court_level, province, category, doc_type,"
-            " decision_date, authority_kind, withdrawn, withdrawn_reason, data, card)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " decision_date, authority_kind, withdrawn, withdrawn_reason)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (row, *prepared.columns),
         )
+        self._conn.execute("INSERT INTO doc_cards (row, card) VALUES (?,?)", (row, prepared.card))
+        self._conn.execute("INSERT INTO doc_texts (row, texts) VALUES (?,?)", (row, prepared.texts))
         self._conn.executemany(
             "INSERT INTO doc_articles (row, article, provision) VALUES (?,?,?)",
             [(row, a, p) for a, p in prepared.articles],
@@ -141,23 +164,33 @@ class MetadataWriter:
 
     def withdraw(self, doc_id: str, reason: str) -> int:
         """Mark a document withdrawn (it stays for the record, but is never served); returns its row."""
-        found = self._conn.execute("SELECT row, data FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+        found = self._conn.execute(
+            "SELECT d.row, c.card FROM docs d JOIN doc_cards c ON c.row = d.row WHERE d.doc_id = ?", (doc_id,)
+        ).fetchone()
         if found is None:
             raise KeyError(doc_id)
         row, blob = int(found[0]), found[1]
-        doc = decode_document(blob)
+        codec = self._require_codec()
+        doc = codec.decode_card(blob)
         doc.authority = dataclasses.replace(doc.authority, withdrawn=True, withdrawn_reason=reason)
-        self._conn.execute(
-            "UPDATE docs SET withdrawn = 1, withdrawn_reason = ?, data = ?, card = ? WHERE row = ?",
-            (reason, *encode_row(doc), row),
-        )
+        self._conn.execute("UPDATE docs SET withdrawn = 1, withdrawn_reason = ? WHERE row = ?", (reason, row))
+        self._conn.execute("UPDATE doc_cards SET card = ? WHERE row = ?", (codec.encode_card(doc), row))
         return row
+
+    def _require_codec(self) -> DocumentCodec:
+        if self.codec is None:
+            raise ValueError("the metadata store has no codec yet (no document was written)")
+        return self.codec
 
     def active_documents_of_kind(self, kind: str) -> Iterator[Document]:
         """Documents of one authority kind still served (not withdrawn): what the registry re-checks."""
-        query = "SELECT data FROM docs WHERE authority_kind = ? AND withdrawn = 0 ORDER BY row"
-        for (blob,) in self._conn.execute(query, (kind,)).fetchall():
-            yield decode_document(blob)
+        query = (
+            "SELECT c.card, t.texts FROM docs d JOIN doc_cards c ON c.row = d.row JOIN doc_texts t"
+            " ON t.row = d.row WHERE d.authority_kind = ? AND d.withdrawn = 0 ORDER BY d.row"
+        )
+        found = self._conn.execute(query, (kind,)).fetchall()
+        for card, texts in found:
+            yield self._require_codec().decode(card, texts)
 
     def counts(self) -> dict[str, int]:
         total, withdrawn = self._conn.execute(

@@ -31,6 +31,7 @@ from index_build.build import (
     _TokenFiles,
     embed_rows,
     ingest,
+    keeping_ids,
 )
 from index_build.metadata_writer import MetadataWriter
 from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
@@ -99,10 +100,15 @@ def add_keyword_indexes(staging: Path, new_parts: dict[str, Path | None]) -> Non
         if part is None:
             continue
         linked, extended = staging / folder, staging / f"{folder}.new"
-        add_to_bm25(linked, token_store.iter_part_lines(part), extended)
+        if field_name == "facts":
+            with keeping_ids(part) as ids:
+                add_to_bm25(linked, token_store.iter_part_lines(part), extended, ids_out=ids.write)
+        else:
+            add_to_bm25(linked, token_store.iter_part_lines(part), extended)
         shutil.rmtree(linked)
         extended.rename(linked)
     token_store.remove_field(staging, "full")
+    token_store.remove_text_parts(staging, "facts")
 
 
 def withdraw_registry_stopped(writer: MetadataWriter) -> list[int]:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 # 2: doc_features and doc_case_refs tables; 3: docs.card; 4: gzip token parts (no full-text tokens
-# in a published build) and the BM25 tf store (tf.csc.npy, doc_lengths.npy) that `leian add` extends.
-FORMAT_VERSION = 4
+# in a published build) and the BM25 tf store (tf.csc.npy, doc_lengths.npy) that `leian add` extends;
+# 5: documents as zstd cards and texts with trained dictionaries in tables of their own (doc_cards,
+# doc_texts, codec; retrieval.doc_codec), sections as offsets into the full text, and the facts
+# tokens as zstd token ids (tokens/facts/part-*.ids.zst). A build of another version is refused
+# with the command that rebuilds it (retrieval.index_store.read_manifest).
+FORMAT_VERSION = 5
 
 CURRENT = "current"
 BUILDS = "builds"

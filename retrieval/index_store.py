@@ -7,6 +7,7 @@ start-up, never per request.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,9 +40,28 @@ def read_manifest(build_dir: Path) -> dict:
     if manifest.get("format_version") != layout.FORMAT_VERSION:
         raise IndexLayoutError(
             f"{path}: format_version {manifest.get('format_version')!r} is not supported "
-            f"(this version reads {layout.FORMAT_VERSION}); rebuild the index with `leian build`"
+            f"(this version reads {layout.FORMAT_VERSION}); rebuild the index with "
+            f"{rebuild_command(Path(build_dir), manifest)}"
         )
     return manifest
+
+
+def rebuild_command(build_dir: Path, manifest: dict) -> str:
+    """The `leian build` (in backticks) that makes this build again in the current format."""
+    build_dir = Path(build_dir).resolve()
+    home = build_dir.parent.parent if build_dir.parent.name == layout.BUILDS else build_dir
+    inputs = [str(item.get("path")) for item in manifest.get("inputs") or [] if isinstance(item, dict)]
+    formats = {str(item.get("format")) for item in manifest.get("inputs") or [] if isinstance(item, dict)}
+    command = ["leian build", "--input", *(inputs or ["PATH..."]), "--out", str(home)]
+    if len(formats) == 1 and (fmt := formats.pop()) != "auto":
+        command += ["--format", fmt]
+    location = str((manifest.get("embedder") or {}).get("location", layout.EMBEDDER))
+    if location != layout.EMBEDDER:  # a model folder given to the build, not one it trained
+        command += ["--embedder", location]
+    text = "`" + " ".join(shlex.quote(part) if part != "leian build" else part for part in command) + "`"
+    if manifest.get("parent"):
+        text += ", then `leian add` what was added to it since"
+    return text
 
 
 def verify_files(build_dir: Path, manifest: dict, checksums: bool) -> None:

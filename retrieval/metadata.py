@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from retrieval.doc_codec import DocumentCodec
 from retrieval.document import Document
 from retrieval.parsing.civil_elements import NO_ELEMENTS, CaseElements
 
@@ -32,10 +32,15 @@ CREATE TABLE IF NOT EXISTS docs (
     decision_date TEXT,
     authority_kind TEXT NOT NULL,
     withdrawn INTEGER NOT NULL DEFAULT 0,
-    withdrawn_reason TEXT,
-    data BLOB NOT NULL,
-    card BLOB NOT NULL
+    withdrawn_reason TEXT
 );
+-- The document itself (retrieval.doc_codec): its card, read for every candidate, and its texts, read
+-- for the results shown, each in a table of its own so that neither is read past the other (SQLite
+-- reaches a late column of a row only through the overflow pages of the earlier ones), and the
+-- zstd dictionaries both are compressed with ('card', 'texts'; none for a tiny build).
+CREATE TABLE IF NOT EXISTS doc_cards (row INTEGER PRIMARY KEY, card BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS doc_texts (row INTEGER PRIMARY KEY, texts BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS codec (name TEXT PRIMARY KEY, dictionary BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_articles (row INTEGER NOT NULL, article TEXT NOT NULL, provision TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_articles_article ON doc_articles(article);
 CREATE INDEX IF NOT EXISTS doc_articles_provision ON doc_articles(provision);
@@ -75,51 +80,13 @@ def decode_elements(text: str) -> CaseElements:
     return CaseElements(tuple(data["aspects"]), dict(data["values"]), dict(data["details"]))
 
 
-# zlib level 2 compresses a judgment's JSON about 3.2x (level 6: 3.6x) in a third of the CPU time,
-# and compression was the largest part of preparing a row; any level decodes the same way.
-_DATA_LEVEL = 2
 _ROWS_PER_QUERY = 500  # rows bound in one ``IN (…)``: under SQLite's parameter limit (999 before 3.32)
 
 
-def encode_document(doc: Document) -> bytes:
-    """Compressed JSON: judgments are long and compress about 3x, which keeps the store small."""
-    return _data_blob(doc.to_dict())
-
-
-def decode_document(blob: bytes) -> Document:
-    return Document.from_dict(json.loads(zlib.decompress(blob).decode("utf-8")))
-
-
-def encode_card(doc: Document) -> bytes:
-    """The document without its texts (full text, sections): what ranking and tiers read.
-
-    A search ranks about a hundred candidates but shows ten; decoding a hundred whole judgments
-    (about 50 KB of JSON each) cost more than the recall itself, so candidates are read as cards
-    and only the results shown are read whole.
-    """
-    return _card_blob(doc.to_dict())
-
-
-def encode_row(doc: Document) -> tuple[bytes, bytes]:
-    """``(encode_document(doc), encode_card(doc))`` from one ``to_dict``, for the build."""
-    data = doc.to_dict()
-    return _data_blob(data), _card_blob(data)
-
-
-def _data_blob(data: dict[str, object]) -> bytes:
-    return zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), _DATA_LEVEL)
-
-
-def _card_blob(data: dict[str, object]) -> bytes:
-    card = {key: value for key, value in data.items() if key not in CARD_OMITS}
-    return json.dumps(card, ensure_ascii=False).encode("utf-8")
-
-
-def decode_card(blob: bytes) -> Document:
-    return Document.from_dict(json.loads(blob))
-
-
-CARD_OMITS = ("full_text", "sections")
+def read_codec(conn: sqlite3.Connection) -> DocumentCodec:
+    """The codec of a metadata store: its stored dictionaries (none stored: plain zstd)."""
+    stored = dict(conn.execute("SELECT name, dictionary FROM codec"))
+    return DocumentCodec(stored.get("card", b""), stored.get("texts", b""))
 
 
 class MetadataStore:
@@ -134,6 +101,7 @@ class MetadataStore:
         )
         found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'doc_elements'"
         self.has_elements = self._conn.execute(found).fetchone() is not None
+        self.codec = read_codec(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -146,30 +114,27 @@ class MetadataStore:
         return int(found[0]) if found else None
 
     def document(self, row: int) -> Document:
-        found = self._conn.execute("SELECT data FROM docs WHERE row = ?", (row,)).fetchone()
-        if found is None:
+        found = self.documents([row])
+        if row not in found:
             raise KeyError(row)
-        return decode_document(found[0])
+        return found[row]
 
     def documents(self, rows: Iterable[int]) -> dict[int, Document]:
         """Whole documents, texts included (for what is shown and explained)."""
-        return self._decoded(rows, "data", decode_document)
+        out: dict[int, Document] = {}
+        query = "SELECT c.row, c.card, t.texts FROM doc_cards c JOIN doc_texts t ON t.row = c.row WHERE c.row IN ({})"
+        for chunk in _chunks(rows):
+            for row, card, texts in self._conn.execute(query.format(",".join("?" * len(chunk))), chunk):
+                out[int(row)] = self.codec.decode(card, texts)
+        return out
 
     def cards(self, rows: Iterable[int]) -> dict[int, Document]:
-        """Documents without their texts (``encode_card``): enough to rank, tier and predict."""
-        return self._decoded(rows, "card", decode_card)
-
-    def _decoded(
-        self, rows: Iterable[int], column: str, decode: Callable[[bytes], Document]
-    ) -> dict[int, Document]:
-        rows = list(rows)
+        """Documents without their texts (``DocumentCodec.decode_card``): enough to rank, tier and predict."""
         out: dict[int, Document] = {}
-        for start in range(0, len(rows), _ROWS_PER_QUERY):
-            chunk = rows[start : start + _ROWS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT row, {column} FROM docs WHERE row IN ({marks})"
+        for chunk in _chunks(rows):
+            query = f"SELECT row, card FROM doc_cards WHERE row IN ({','.join('?' * len(chunk))})"
             for row, blob in self._conn.execute(query, chunk):
-                out[int(row)] = decode(blob)
+                out[int(row)] = self.codec.decode_card(blob)
         return out
 
     def legal_features(self, rows: Iterable[int]) -> dict[int, LegalFeatures]:
@@ -190,14 +155,19 @@ class MetadataStore:
         return out
 
     def iter_documents(self) -> Iterator[tuple[int, Document]]:
-        for row, blob in self._conn.execute("SELECT row, data FROM docs ORDER BY row"):
-            yield int(row), decode_document(blob)
+        query = (
+            "SELECT c.row, c.card, t.texts FROM doc_cards c JOIN doc_texts t ON t.row = c.row ORDER BY c.row"
+        )
+        for row, card, texts in self._conn.execute(query):
+            yield int(row), self.codec.decode(card, texts)
 
     def documents_of_kind(self, kind: str) -> Iterator[tuple[int, Document]]:
         """Every document of one authority kind (指导性案例 …), withdrawn ones included."""
-        query = "SELECT row, data FROM docs WHERE authority_kind = ? ORDER BY row"
-        for row, blob in self._conn.execute(query, (kind,)).fetchall():
-            yield int(row), decode_document(blob)
+        query = "SELECT row FROM docs WHERE authority_kind = ? ORDER BY row"
+        rows = [int(row) for (row,) in self._conn.execute(query, (kind,)).fetchall()]
+        found = self.documents(rows)
+        for row in rows:
+            yield row, found[row]
 
     def attribute_rows(self) -> Iterator[tuple[int, str, str | None, str | None, str | None, str | None]]:
         """(row, doc_id, court level, province, category, decision date) for every document."""
@@ -273,3 +243,9 @@ class MetadataStore:
                 f"SELECT row, name, role FROM doc_parties WHERE name IN ({marks})", keys
             )
         ]
+
+
+def _chunks(rows: Iterable[int]) -> Iterator[list[int]]:
+    rows = list(rows)
+    for start in range(0, len(rows), _ROWS_PER_QUERY):
+        yield rows[start : start + _ROWS_PER_QUERY]

@@ -153,11 +153,43 @@ def test_an_index_of_another_format_version_is_refused_with_how_to_fix_it(tmp_pa
     result = build(BuildOptions(inputs=[source], home=tmp_path / "home", progress=False))
     manifest_path = result.build_dir / layout.MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["format_version"] = layout.FORMAT_VERSION - 1  # a build made before docs.card existed
+    manifest["format_version"] = 4  # a build made before the zstd cards, texts and token ids
     os.chmod(manifest_path, 0o644)
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(IndexLayoutError, match="rebuild the index"):
+    with pytest.raises(IndexLayoutError, match="format_version 4 is not supported") as refused:
         IndexStore.open(tmp_path / "home", verify_checksums=False)
+    home = (tmp_path / "home").resolve()
+    assert f"rebuild the index with `leian build --input {source.resolve()} --out {home}`" in str(
+        refused.value
+    )
+
+
+@pytest.mark.slow
+def test_the_same_input_gives_the_same_stored_bytes(tmp_path: Path) -> None:
+    """The new storage formats are reproducible: metadata (with its trained dictionaries), token ids
+    and keyword indexes are byte-identical across two builds of the same input."""
+    source = tmp_path / "docs.jsonl"
+    source.write_text(
+        "\n".join(
+            _jsonl_doc(
+                f"d{i}", f"被告人甲{i}于2020年{1 + i % 12}月秘密窃取他人手机一部，价值{900 + 13 * i}元。"
+            )
+            for i in range(60)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    folders = [
+        build(BuildOptions(inputs=[source], home=tmp_path / h, progress=False)).build_dir for h in "ab"
+    ]
+    sums = [layout.file_checksums(folder) for folder in folders]
+    stored = [name for name in sums[0] if name.startswith(("metadata", "tokens/", "bm25_"))]
+    assert "metadata.sqlite" in stored and "tokens/facts/part-00000.ids.zst" in stored
+    assert not [name for name in sums[0] if name.endswith(".txt.gz")]  # no text tokens published
+    assert {n: sums[0][n] for n in stored} == {n: sums[1][n] for n in stored}
+    store = IndexStore.open(tmp_path / "a")
+    assert store.metadata.codec.card_dictionary  # 60 documents are enough to train on
+    assert store.document_by_id("d7").sections.facts.startswith("被告人甲7")
 
 
 @pytest.mark.slow

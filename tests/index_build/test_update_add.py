@@ -74,7 +74,7 @@ def test_add_keeps_the_parent_intact_and_links_its_token_parts(added_and_rebuilt
     assert IndexStore.open(added).size == len(FACTS) + len(ADDED)
     parent_parts = token_store.part_paths(parent, "facts")
     added_parts = token_store.part_paths(added, "facts")
-    assert [p.name for p in added_parts] == ["part-00000.txt.gz", "part-00001.txt.gz"]
+    assert [p.name for p in added_parts] == ["part-00000.ids.zst", "part-00001.ids.zst"]  # token ids
     assert added_parts[0].stat().st_ino == parent_parts[0].stat().st_ino  # hard link, not a copy
     assert list(token_store.iter_token_lines(added, "facts")) == list(
         token_store.iter_token_lines(rebuilt, "facts")

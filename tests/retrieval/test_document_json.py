@@ -1,10 +1,10 @@
-"""A Document's JSON form (the JSONL schema and the metadata store's blobs) and its encodings."""
+"""A Document's JSON form (the JSONL schema and the metadata store's blobs); the stored encodings
+are tested in tests/retrieval/test_doc_codec.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
 from dataclasses import asdict, fields
 
 from retrieval.cited_article import CitedArticle
@@ -18,14 +18,6 @@ from retrieval.document import (
     Document,
     Party,
     Sections,
-)
-from retrieval.metadata import (
-    CARD_OMITS,
-    decode_card,
-    decode_document,
-    encode_card,
-    encode_document,
-    encode_row,
 )
 
 
@@ -73,20 +65,3 @@ def test_to_dict_does_not_share_lists_with_the_document() -> None:
     doc = full_document()
     doc.to_dict()["causes"].append("抢劫罪")
     assert doc.causes == ["盗窃罪"]
-
-
-def test_encode_row_is_the_document_and_its_card() -> None:
-    doc = full_document()
-    data, card = encode_row(doc)
-    assert zlib.decompress(data) == zlib.decompress(encode_document(doc))
-    assert card == encode_card(doc)
-    assert decode_document(data) == doc
-    carded = decode_card(card)
-    assert carded.full_text == "" and carded.sections == Sections()
-    assert set(json.loads(card)) == set(doc.to_dict()) - set(CARD_OMITS)
-
-
-def test_rows_written_at_another_compression_level_still_decode() -> None:
-    doc = full_document()
-    old = zlib.compress(json.dumps(doc.to_dict(), ensure_ascii=False).encode("utf-8"), 6)
-    assert decode_document(old) == doc
