@@ -3,6 +3,7 @@
     python bench/perf_peers.py --index HOME --peer jieba_bm25s [--queries 107] [--peer-cache DIR]
     python bench/perf_peers.py --index HOME --peer rank_bm25 [--queries 30] [--rank-bm25-docs 20000]
     python bench/perf_peers.py --index HOME --peer faiss_exact [--queries 107]
+    python bench/perf_peers.py --index HOME --peer tantivy [--queries 107] [--peer-cache DIR]
 
 Prints one JSON object: latency over the first ``--queries`` LeCaRD queries, top 10, and the
 process's memory (peak RSS, and peak anonymous / file-backed RSS sampled while it ran).
@@ -16,6 +17,12 @@ process's memory (peak RSS, and peak anonymous / file-backed RSS sampled while i
 - ``rank_bm25``: ``BM25Okapi`` keeps a dict per document and scores every document in Python per
   query, so it indexes at most ``--rank-bm25-docs`` documents (20,000: ~2.7 s a query there) and
   runs ``--queries`` of them; both are in the JSON.
+- ``tantivy``: the Rust engine of Lucene's design (block-max WAND; BM25 k1 1.2, b 0.75 as ours,
+  document lengths rounded to a byte) over the same facts tokens the build holds, whitespace-joined,
+  with its ``whitespace`` tokenizer and frequencies without positions; the query is our segmenter's
+  tokens, one SHOULD term clause per token (a repeated token counts again, as in ours), top 10
+  without counting the matches (counting would score every match). One writer thread, then its
+  merges awaited; ``index_mb`` is the folder's size.
 - ``faiss_exact``: ``IndexFlatIP`` over the build's own vectors (from the exact index, or from the
   full vectors an IVF index keeps for its re-rank), one thread, with and without query embedding.
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import sys
 import time
 from collections.abc import Iterator
@@ -41,7 +49,7 @@ from procmem import PeakSampler, memory_mb  # noqa: E402
 
 from retrieval import index_layout as layout  # noqa: E402
 
-PEERS = ("jieba_bm25s", "rank_bm25", "faiss_exact")
+PEERS = ("jieba_bm25s", "rank_bm25", "faiss_exact", "tantivy")
 PEER_K = 10
 RANK_BM25_MAX_DOCS = 20_000  # a dict per document: beyond this it needs >10 GB and ~3 s a query
 RANK_BM25_QUERIES = 30
@@ -104,6 +112,87 @@ def jieba_bm25s(build_dir: Path, queries: list[str], cache: Path | None = None) 
     }
 
 
+TANTIVY_FIELD = "body"
+TANTIVY_HEAP = 512 * 1024 * 1024  # the writer's buffer: fewer, larger segments
+
+
+def cached_tantivy(build_dir: Path, cache: Path | None) -> tuple[object, Path, str]:
+    """The tantivy index of ``build_dir``'s facts tokens: from ``cache/tantivy-<build id>/`` when
+    there, else built (into a temporary folder without ``cache``)."""
+    import tempfile
+
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field(TANTIVY_FIELD, stored=False, tokenizer_name="whitespace", index_option="freq")
+    builder.add_unsigned_field("row", stored=False, indexed=False, fast=True)
+    schema = builder.build()
+    parent = Path(tempfile.mkdtemp(prefix="peer-tantivy-")) if cache is None else cache
+    folder = parent / f"tantivy-{build_dir.name}"
+    if (folder / "meta.json").exists():
+        return tantivy.Index(schema, path=str(folder), reuse=True), folder, "loaded"
+    partial = folder.with_name(folder.name + ".partial")
+    if partial.exists():
+        import shutil
+
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    index = tantivy.Index(schema, path=str(partial), reuse=False)
+    writer = index.writer(TANTIVY_HEAP, 1)
+    for row, line in enumerate(facts_token_lines(build_dir)):
+        writer.add_document(tantivy.Document(**{TANTIVY_FIELD: line, "row": row}))
+    writer.commit()
+    writer.wait_merging_threads()
+    del writer, index
+    partial.replace(folder)
+    return tantivy.Index(schema, path=str(folder), reuse=True), folder, "built in this process"
+
+
+def tantivy_peer(
+    build_dir: Path, queries: list[str], cache: Path | None = None, rows: bool = False
+) -> dict[str, object]:
+    import tantivy
+
+    from retrieval.segmenter import default_segmenter
+
+    started = time.perf_counter()
+    index, folder, origin = cached_tantivy(build_dir, cache)
+    built = time.perf_counter() - started
+    index.reload()
+    searcher = index.searcher()
+    schema = index.schema
+    gc.collect()
+    after_index = memory_mb()
+    segmenter = default_segmenter()
+    tokenized = [segmenter.tokens(q) for q in queries]
+
+    def search(tokens: list[str]) -> object:
+        clauses = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, TANTIVY_FIELD, t)) for t in tokens]
+        return searcher.search(tantivy.Query.boolean_query(clauses), PEER_K, count=False)
+
+    cpu_started = time.process_time()
+    seconds = timed(search, tokenized)
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / (len(tokenized) + min(3, len(tokenized)))
+    out = latency_and_rate(seconds) | {
+        "cpu_ms_per_query": round(cpu_ms, 3),
+        "documents": int(searcher.num_docs),
+        "segments": int(searcher.num_segments),
+        "index_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 1),
+        "index_seconds": round(built, 1),
+        "index": f"{origin} ({folder})",
+        "memory_after_index": after_index,
+        "tantivy": importlib.metadata.version("tantivy"),
+        "timed": "search only: the query's tokens given (segmented beforehand by our segmenter)",
+    }
+    if rows:  # each query's top 10 as our rows, to compare rankings (bench/keyword_prune.py)
+        top = []
+        for tokens in tokenized:
+            hits = search(tokens).hits
+            top.append(searcher.fast_field_values("row", [address for _, address in hits]))
+        out["top_rows"] = top
+    return out
+
+
 def rank_bm25(build_dir: Path, queries: list[str], max_docs: int) -> dict[str, object]:
     from lecard import peer_tokenize
     from rank_bm25 import BM25Okapi
@@ -155,6 +244,7 @@ def run_peer(
     queries: list[str],
     rank_bm25_docs: int = RANK_BM25_MAX_DOCS,
     cache: Path | None = None,
+    rows: bool = False,
 ) -> dict[str, object]:
     """One peer's figures plus this process's memory while it ran."""
     sampler = PeakSampler()
@@ -166,6 +256,8 @@ def run_peer(
             out = rank_bm25(build_dir, queries, rank_bm25_docs)
         elif name == "faiss_exact":
             out = faiss_exact(build_dir, queries)
+        elif name == "tantivy":
+            out = tantivy_peer(build_dir, queries, cache, rows)
         else:
             raise ValueError(f"unknown peer {name!r}; one of {PEERS}")
     return out | {
@@ -181,11 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer", choices=PEERS, required=True)
     parser.add_argument("--queries", type=int, help="the first N LeCaRD queries (default: all 107)")
     parser.add_argument("--rank-bm25-docs", type=int, default=RANK_BM25_MAX_DOCS)
-    parser.add_argument("--peer-cache", type=Path, help="folder of jieba_bm25s indexes, one per build id")
+    parser.add_argument(
+        "--peer-cache", type=Path, help="folder of jieba_bm25s and tantivy indexes, one per build id"
+    )
+    parser.add_argument("--rows", action="store_true", help="tantivy: each query's top-10 rows too")
     args = parser.parse_args(argv)
     queries = lecard_query_texts()[: args.queries]
     build_dir = layout.resolve_current(args.index)
-    out = run_peer(args.peer, build_dir, queries, args.rank_bm25_docs, args.peer_cache)
+    out = run_peer(args.peer, build_dir, queries, args.rank_bm25_docs, args.peer_cache, args.rows)
     emit_json(out, indent=None)  # one line: bench/perf.py reads the last line of the output
     return 0
 
