@@ -140,7 +140,10 @@ def cached_tantivy(build_dir: Path, cache: Path | None) -> tuple[object, Path, s
     index = tantivy.Index(schema, path=str(partial), reuse=False)
     writer = index.writer(TANTIVY_HEAP, 1)
     for row, line in enumerate(facts_token_lines(build_dir)):
-        writer.add_document(tantivy.Document(**{TANTIVY_FIELD: line, "row": row}))
+        document = tantivy.Document()
+        document.add_text(TANTIVY_FIELD, line)
+        document.add_unsigned("row", row)
+        writer.add_document(document)
     writer.commit()
     writer.wait_merging_threads()
     del writer, index
@@ -170,6 +173,7 @@ def tantivy_peer(
         clauses = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, TANTIVY_FIELD, t)) for t in tokens]
         return searcher.search(tantivy.Query.boolean_query(clauses), PEER_K, count=False)
 
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     cpu_started = time.process_time()
     seconds = timed(search, tokenized)
     cpu_ms = (time.process_time() - cpu_started) * 1000 / (len(tokenized) + min(3, len(tokenized)))
@@ -177,7 +181,8 @@ def tantivy_peer(
         "cpu_ms_per_query": round(cpu_ms, 3),
         "documents": int(searcher.num_docs),
         "segments": int(searcher.num_segments),
-        "index_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 1),
+        "index_bytes": size,
+        "index_mb": round(size / 1e6, 1),
         "index_seconds": round(built, 1),
         "index": f"{origin} ({folder})",
         "memory_after_index": after_index,
