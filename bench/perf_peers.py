@@ -3,7 +3,8 @@
     python bench/perf_peers.py --index HOME --peer jieba_bm25s [--queries 107] [--peer-cache DIR]
     python bench/perf_peers.py --index HOME --peer rank_bm25 [--queries 30] [--rank-bm25-docs 20000]
     python bench/perf_peers.py --index HOME --peer faiss_exact [--queries 107]
-    python bench/perf_peers.py --index HOME --peer tantivy [--queries 107] [--peer-cache DIR]
+    python bench/perf_peers.py --index HOME --peer tantivy [--queries 107] [--peer-cache DIR] [--rows]
+    python bench/perf_peers.py --token-lines FILE --peer tantivy ...   # rows' token lines instead
 
 Prints one JSON object: latency over the first ``--queries`` LeCaRD queries, top 10, and the
 process's memory (peak RSS, and peak anonymous / file-backed RSS sampled while it ran).
@@ -34,7 +35,7 @@ import gc
 import importlib.metadata
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,8 @@ TANTIVY_FIELD = "body"
 TANTIVY_HEAP = 512 * 1024 * 1024  # the writer's buffer: fewer, larger segments
 
 
-def cached_tantivy(build_dir: Path, cache: Path | None) -> tuple[object, Path, str]:
-    """The tantivy index of ``build_dir``'s facts tokens: from ``cache/tantivy-<build id>/`` when
+def cached_tantivy(lines: Callable[[], Iterable[str]], name: str, cache: Path | None) -> tuple[object, Path, str]:
+    """The tantivy index of the token ``lines`` (one row each): from ``cache/tantivy-<name>/`` when
     there, else built (into a temporary folder without ``cache``)."""
     import tempfile
 
@@ -128,7 +129,7 @@ def cached_tantivy(build_dir: Path, cache: Path | None) -> tuple[object, Path, s
     builder.add_unsigned_field("row", stored=False, indexed=False, fast=True)
     schema = builder.build()
     parent = Path(tempfile.mkdtemp(prefix="peer-tantivy-")) if cache is None else cache
-    folder = parent / f"tantivy-{build_dir.name}"
+    folder = parent / f"tantivy-{name}"
     if (folder / "meta.json").exists():
         return tantivy.Index(schema, path=str(folder), reuse=True), folder, "loaded"
     partial = folder.with_name(folder.name + ".partial")
@@ -139,7 +140,7 @@ def cached_tantivy(build_dir: Path, cache: Path | None) -> tuple[object, Path, s
     partial.mkdir(parents=True)
     index = tantivy.Index(schema, path=str(partial), reuse=False)
     writer = index.writer(TANTIVY_HEAP, 1)
-    for row, line in enumerate(facts_token_lines(build_dir)):
+    for row, line in enumerate(lines()):
         document = tantivy.Document()
         document.add_text(TANTIVY_FIELD, line)
         document.add_unsigned("row", row)
@@ -152,14 +153,28 @@ def cached_tantivy(build_dir: Path, cache: Path | None) -> tuple[object, Path, s
 
 
 def tantivy_peer(
-    build_dir: Path, queries: list[str], cache: Path | None = None, rows: bool = False
+    build_dir: Path | None,
+    queries: list[str],
+    cache: Path | None = None,
+    rows: bool = False,
+    token_lines: Path | None = None,
 ) -> dict[str, object]:
+    """tantivy over ``build_dir``'s facts tokens, or over the lines of ``token_lines``."""
     import tantivy
 
     from retrieval.segmenter import default_segmenter
 
     started = time.perf_counter()
-    index, folder, origin = cached_tantivy(build_dir, cache)
+    if token_lines is not None:
+
+        def lines() -> Iterator[str]:
+            with token_lines.open(encoding="utf-8") as handle:
+                yield from (line.rstrip("\n") for line in handle)
+
+        index, folder, origin = cached_tantivy(lines, token_lines.stem, cache)
+    else:
+        assert build_dir is not None
+        index, folder, origin = cached_tantivy(lambda: facts_token_lines(build_dir), build_dir.name, cache)
     built = time.perf_counter() - started
     index.reload()
     searcher = index.searcher()
@@ -245,11 +260,12 @@ def faiss_exact(build_dir: Path, queries: list[str]) -> dict[str, object]:
 
 def run_peer(
     name: str,
-    build_dir: Path,
+    build_dir: Path | None,
     queries: list[str],
     rank_bm25_docs: int = RANK_BM25_MAX_DOCS,
     cache: Path | None = None,
     rows: bool = False,
+    token_lines: Path | None = None,
 ) -> dict[str, object]:
     """One peer's figures plus this process's memory while it ran."""
     sampler = PeakSampler()
@@ -262,7 +278,7 @@ def run_peer(
         elif name == "faiss_exact":
             out = faiss_exact(build_dir, queries)
         elif name == "tantivy":
-            out = tantivy_peer(build_dir, queries, cache, rows)
+            out = tantivy_peer(build_dir, queries, cache, rows, token_lines)
         else:
             raise ValueError(f"unknown peer {name!r}; one of {PEERS}")
     return out | {
@@ -274,7 +290,9 @@ def run_peer(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, required=True, help="index home or build folder")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--index", type=Path, help="index home or build folder")
+    where.add_argument("--token-lines", type=Path, help="tantivy: index these token lines instead (one row each)")
     parser.add_argument("--peer", choices=PEERS, required=True)
     parser.add_argument("--queries", type=int, help="the first N LeCaRD queries (default: all 107)")
     parser.add_argument("--rank-bm25-docs", type=int, default=RANK_BM25_MAX_DOCS)
@@ -284,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", action="store_true", help="tantivy: each query's top-10 rows too")
     args = parser.parse_args(argv)
     queries = lecard_query_texts()[: args.queries]
-    build_dir = layout.resolve_current(args.index)
-    out = run_peer(args.peer, build_dir, queries, args.rank_bm25_docs, args.peer_cache, args.rows)
+    if args.token_lines is not None and args.peer != "tantivy":
+        parser.error("--token-lines is for --peer tantivy")
+    build_dir = None if args.index is None else layout.resolve_current(args.index)
+    out = run_peer(args.peer, build_dir, queries, args.rank_bm25_docs, args.peer_cache, args.rows, args.token_lines)
     emit_json(out, indent=None)  # one line: bench/perf.py reads the last line of the output
     return 0
 

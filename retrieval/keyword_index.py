@@ -24,7 +24,7 @@ BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
 # ``KeywordIndex.top`` prunes exactly (MaxScore): the rarest terms, up to this many postings, score
 # every row first, and the best ``SEED_FACTOR × k`` rows they find, scored exactly, set the threshold
 # that the other terms' bounds are compared with (bench/README.md, "Keyword pruning").
-SEED_POSTINGS = 200_000
+SEED_POSTINGS_PER_ROW = 1.0
 SEED_FACTOR = 2
 # Bounds and partial sums are float32 sums in different orders than a row's exhaustive score: a row
 # is dropped only when its bound falls short of the threshold by more than this share of it.
@@ -99,9 +99,14 @@ class KeywordIndex:
         size = int(json.loads((folder / "params.index.json").read_text())["num_docs"])
         return cls(retriever, size, TermFrequencies.load(folder, mmap))
 
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every row (0 where nothing matches); unknown tokens are ignored."""
-        return self._scores_of_ids(self._retriever.get_tokens_ids(list(tokens)))
+    def scores(self, tokens: Sequence[str], scoring: Scoring = Scoring.BM25) -> np.ndarray:
+        """Every row's score, every posting scored (0 where nothing matches); unknown tokens are
+        ignored. BM25 is bm25s's own summation; ``top`` returns the best of these without it."""
+        if scoring is Scoring.BM25:
+            return self._scores_of_ids(self._retriever.get_tokens_ids(list(tokens)))
+        if self._frequencies is None:
+            raise ValueError("this keyword index has no tf store, so it cannot score query likelihood")
+        return self._accumulate(*self._query_terms(tokens), scoring)
 
     def _scores_of_ids(self, ids: list[int]) -> np.ndarray:
         if not ids:
@@ -144,13 +149,14 @@ class KeywordIndex:
         terms, counts, lengths, bounds = terms[order], counts[order], lengths[order], bounds[order]
         # bounds[i:].sum() for every i: what the terms from i on can add to any row at most
         after = np.concatenate([np.cumsum(bounds[::-1])[::-1], [0.0]])
-        seeded = max(1, int(np.searchsorted(np.cumsum(lengths), SEED_POSTINGS, side="right")))
+        seed = SEED_POSTINGS_PER_ROW * self.size
+        seeded = max(1, int(np.searchsorted(np.cumsum(lengths), seed, side="right")))
         total = self._accumulate(terms[:seeded], counts[:seeded], scoring)
         if seeded == len(terms):
             return top_rows(total, k, blocked)
         # rows the rarest terms rank best; the k-th best of their partial scores is a score that k
         # rows reach, and it grows as more terms are scored
-        shortlist = np.array([row for row, _ in top_rows(total, SEED_FACTOR * k, blocked)], dtype=np.int64)
+        shortlist = _top_indices(total, SEED_FACTOR * k, blocked)
         theta = slack = 0.0
         split = seeded
         while split < len(terms):
@@ -177,28 +183,6 @@ class KeywordIndex:
             keep = partial >= theta - PRUNING_TOLERANCE * theta - after[i + 1]
             candidates, partial = candidates[keep], partial[keep]
         return _best(candidates, partial, k)
-
-    def _threshold(
-        self,
-        seed_scores: np.ndarray,
-        rest: np.ndarray,
-        rest_counts: np.ndarray,
-        k: int,
-        blocked: np.ndarray,
-        scoring: Scoring,
-    ) -> float:
-        """A score that the k-th best row reaches: the k-th exact score among the rows that the
-        seed terms rank best (0 when fewer than ``k`` rows hold a seed term)."""
-        shortlist = np.array(
-            [row for row, _ in top_rows(seed_scores, SEED_FACTOR * k, blocked)], dtype=np.int64
-        )
-        if len(shortlist) < k:
-            return 0.0
-        shortlist.sort()
-        exact = seed_scores[shortlist]
-        for term, count in zip(rest.tolist(), rest_counts.tolist(), strict=True):
-            exact += np.float32(count) * self._column_scores(term, shortlist, scoring)
-        return float(np.partition(exact, len(exact) - k)[len(exact) - k])
 
     def _query_terms(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The query's distinct term ids that have postings, and how often each occurs in it."""
@@ -360,13 +344,18 @@ def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
     return [(int(rows[i]), float(scores[i])) for i in order]
 
 
-def top_rows(scores: np.ndarray, k: int, blocked: np.ndarray) -> list[tuple[int, float]]:
-    """Best ``k`` rows by score among rows with a positive score that are not blocked."""
+def _top_indices(scores: np.ndarray, k: int, blocked: np.ndarray) -> np.ndarray:
+    """The rows of the ``k`` best positive scores among rows not blocked, unordered."""
     scores = np.where(blocked, -np.inf, scores)
     k = min(k, int(np.count_nonzero(scores > 0)))
     if k <= 0:
-        return []
-    picked = np.argpartition(-scores, k - 1)[:k]
+        return np.zeros(0, dtype=np.int64)
+    return np.argpartition(-scores, k - 1)[:k]
+
+
+def top_rows(scores: np.ndarray, k: int, blocked: np.ndarray) -> list[tuple[int, float]]:
+    """Best ``k`` rows by score among rows with a positive score that are not blocked."""
+    picked = _top_indices(scores, k, blocked)
     picked = picked[np.argsort(-scores[picked], kind="stable")]
     return [(int(r), float(scores[r])) for r in picked]
 

@@ -77,7 +77,7 @@ def assert_exhaustive_top(
 @pytest.fixture(params=["seeded", "dense", "lookups"])
 def pruning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The knobs that send the search down each of its paths on a 2,500-row index."""
-    monkeypatch.setattr(keyword_index, "SEED_POSTINGS", 200)  # the rarest terms only seed θ
+    monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", 0.08)  # the rarest terms only seed θ
     if request.param == "dense":  # every term past the split scored over its column
         monkeypatch.setattr(keyword_index, "LOOKUP_COST", 1e9)
     elif request.param == "lookups":  # every term past the split looked up per candidate
@@ -120,7 +120,7 @@ def test_blocked_rows_are_skipped_and_the_next_best_take_their_place(index, prun
 def test_pruning_scores_fewer_postings_than_the_query_has(index, monkeypatch) -> None:
     """Not a vacuous equality: most common-term postings are neither scored nor looked up."""
     keyword, lines = index
-    monkeypatch.setattr(keyword_index, "SEED_POSTINGS", 200)
+    monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", 0.08)
     monkeypatch.setattr(keyword_index, "LOOKUP_COST", 0.0)  # past the split, lookups only
     scored: list[int] = []
     accumulate = KeywordIndex._accumulate
@@ -157,7 +157,7 @@ def test_the_sample_corpus_ranks_as_exhaustively(store, monkeypatch) -> None:
     """Real segmented judgments: every pending case's facts against both fields, both scorings."""
     from tests.conftest import SAMPLES, read_jsonl
 
-    monkeypatch.setattr(keyword_index, "SEED_POSTINGS", 50)
+    monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", 0.05)
     pending = read_jsonl(SAMPLES / "pending" / "pending_cases.jsonl")
     for field in (store.keyword_facts, store.keyword_full):
         none_blocked = np.zeros(field.size, dtype=bool)
@@ -175,15 +175,15 @@ def test_the_sample_corpus_ranks_as_exhaustively(store, monkeypatch) -> None:
     k=st.integers(1, 60),
     blocked_seed=st.integers(0, 2**16),
     blocked_share=st.sampled_from([0.0, 0.1, 0.6]),
-    seed_postings=st.sampled_from([1, 300, 5_000, 10**9]),
+    seed_share=st.sampled_from([0.0, 0.1, 2.0, 1e6]),
     lookup_cost=st.sampled_from([0.0, 1.0, 1e9]),
     scoring=st.sampled_from(list(Scoring)),
 )
 def test_any_query_any_mask_any_knobs(
-    index, monkeypatch, picks, k, blocked_seed, blocked_share, seed_postings, lookup_cost, scoring
+    index, monkeypatch, picks, k, blocked_seed, blocked_share, seed_share, lookup_cost, scoring
 ) -> None:
     keyword, _ = index
-    monkeypatch.setattr(keyword_index, "SEED_POSTINGS", seed_postings)
+    monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", seed_share)
     monkeypatch.setattr(keyword_index, "LOOKUP_COST", lookup_cost)
     tokens = [WORDS[i] if i < len(WORDS) else f"无{i}" for i in picks]
     blocked = np.random.default_rng(blocked_seed).random(keyword.size) < blocked_share
