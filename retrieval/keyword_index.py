@@ -34,6 +34,8 @@ PRUNING_TOLERANCE = 1e-4
 # step's cost in postings; the candidates are counted on every CANDIDATE_SAMPLE_STRIDE-th row.
 LOOKUP_COST = 1.0
 CANDIDATE_SAMPLE_STRIDE = 16
+# Up to this many (term, row) pairs are looked up in one vectorised search instead of a call per term.
+BATCH_PAIRS = 50_000
 
 
 class Scoring(StrEnum):
@@ -154,16 +156,15 @@ class KeywordIndex:
         total = self._accumulate(terms[:seeded], counts[:seeded], scoring)
         if seeded == len(terms):
             return top_rows(total, k, blocked)
-        # rows the rarest terms rank best; the k-th best of their partial scores is a score that k
-        # rows reach, and it grows as more terms are scored
+        # θ: the k-th exact score among the rows the rarest terms rank best, a score k rows reach
         shortlist = _top_indices(total, SEED_FACTOR * k, blocked)
-        theta = slack = 0.0
+        theta = 0.0
+        if len(shortlist) >= k:
+            exact = total[shortlist] + self._lookup(terms[seeded:], counts[seeded:], shortlist, scoring)
+            theta = float(np.partition(exact, len(exact) - k)[len(exact) - k])
+        slack = PRUNING_TOLERANCE * theta
         split = seeded
         while split < len(terms):
-            if len(shortlist) >= k:
-                heads = total[shortlist]
-                theta = float(np.partition(heads, len(heads) - k)[len(heads) - k])
-                slack = PRUNING_TOLERANCE * theta
             floor = theta - slack - after[split]
             if floor > 0:  # the terms from ``split`` on cannot lift a row holding none of the others
                 sample = total[::CANDIDATE_SAMPLE_STRIDE]
@@ -177,6 +178,9 @@ class KeywordIndex:
         candidates = candidates[~blocked[candidates]]
         partial = total[candidates]
         for i in range(split, len(terms)):
+            if len(candidates) * (len(terms) - i) <= BATCH_PAIRS:  # the rest in one search
+                partial += self._lookup(terms[i:], counts[i:], candidates, scoring)
+                break
             partial += np.float32(counts[i]) * self._column_scores(int(terms[i]), candidates, scoring)
             if len(partial) > k:  # the k-th partial score: k rows reach at least that
                 theta = max(theta, float(np.partition(partial, len(partial) - k)[len(partial) - k]))
@@ -219,14 +223,7 @@ class KeywordIndex:
         frequencies, tf = self._frequencies, self._tf
         assert frequencies is not None and tf is not None  # checked in top()
         tf = tf[start:stop]
-        if self._collection_counts is None:
-            self._collection_counts = np.full(len(self._indptr) - 1, -1.0)
-        collection = float(self._collection_counts[term])
-        if collection < 0:
-            collection = float(tf.sum(dtype=np.float64))
-            self._collection_counts[term] = collection
-        smoothing = LIKELIHOOD_SMOOTHING
-        ratio = np.float32((1 - smoothing) * frequencies.total_tokens / (smoothing * collection))
+        ratio = self._ratios(np.array([term]))[0]
         rows = self._indices[start:stop]
         if at is not None:
             tf, rows = tf[at], rows[at]
@@ -234,6 +231,57 @@ class KeywordIndex:
         values *= tf
         values *= ratio
         return np.log1p(values, out=values)
+
+    def _ratios(self, terms: np.ndarray) -> np.ndarray:
+        """Query likelihood's (1-λ)·|C| / (λ·cf) of each term, float32; a term's collection count
+        cf is summed from its tf column at its first use and kept."""
+        frequencies, tf = self._frequencies, self._tf
+        assert frequencies is not None and tf is not None  # checked in top()
+        if self._collection_counts is None:
+            self._collection_counts = np.full(len(self._indptr) - 1, -1.0)
+        for term in terms[self._collection_counts[terms] < 0].tolist():
+            start, stop = int(self._indptr[term]), int(self._indptr[term + 1])
+            self._collection_counts[term] = float(tf[start:stop].sum(dtype=np.float64))
+        smoothing = LIKELIHOOD_SMOOTHING
+        collection = self._collection_counts[terms]
+        return ((1 - smoothing) * frequencies.total_tokens / (smoothing * collection)).astype(np.float32)
+
+    def _lookup(
+        self, terms: np.ndarray, counts: np.ndarray, rows: np.ndarray, scoring: Scoring
+    ) -> np.ndarray:
+        """Σ count × score of ``terms`` in each of ``rows``: one binary search for every (term, row)
+        pair at once, vectorised across the pairs, for when a call per term costs more than the
+        search itself (few rows)."""
+        n_rows = len(rows)
+        if len(terms) == 0 or n_rows == 0:
+            return np.zeros(n_rows, dtype=np.float32)
+        starts = self._indptr[terms].astype(np.int64)
+        stops = self._indptr[terms + 1].astype(np.int64)
+        low, high = np.repeat(starts, n_rows), np.repeat(stops, n_rows)
+        end = high.copy()
+        target = np.tile(rows, len(terms)).astype(self._indices.dtype)
+        last = len(self._indices) - 1
+        for _ in range(int((stops - starts).max()).bit_length()):  # lower bound of target in each column
+            middle = (low + high) >> 1
+            below = self._indices[np.minimum(middle, last)] < target
+            still = low < high
+            low = np.where(still & below, middle + 1, low)
+            high = np.where(still & ~below, middle, high)
+        found = low < end
+        found[found] = self._indices[low[found]] == target[found]
+        at = low[found]
+        if scoring is Scoring.BM25:
+            values = self._data[at]
+        else:
+            frequencies, tf = self._frequencies, self._tf
+            assert frequencies is not None and tf is not None  # checked in top()
+            values = frequencies.inverse_lengths[target[found]]  # as ``_values`` computes them
+            values *= tf[at]
+            values *= np.repeat(self._ratios(terms), n_rows)[found]
+            np.log1p(values, out=values)
+        out = np.zeros(len(low), dtype=np.float32)
+        out[found] = values * np.repeat(counts.astype(np.float32), n_rows)[found]
+        return out.reshape(len(terms), n_rows).sum(axis=0)
 
     def _accumulate(
         self, terms: np.ndarray, counts: np.ndarray, scoring: Scoring, out: np.ndarray | None = None

@@ -74,14 +74,18 @@ def assert_exhaustive_top(
         assert set(above.tolist()) <= set(rows.tolist())
 
 
-@pytest.fixture(params=["seeded", "dense", "lookups"])
+@pytest.fixture(params=["seeded", "dense", "lookups", "batched"])
 def pruning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The knobs that send the search down each of its paths on a 2,500-row index."""
     monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", 0.08)  # the rarest terms only seed θ
     if request.param == "dense":  # every term past the split scored over its column
         monkeypatch.setattr(keyword_index, "LOOKUP_COST", 1e9)
-    elif request.param == "lookups":  # every term past the split looked up per candidate
+    elif request.param == "lookups":  # every term past the split looked up per candidate, term by term
         monkeypatch.setattr(keyword_index, "LOOKUP_COST", 0.0)
+        monkeypatch.setattr(keyword_index, "BATCH_PAIRS", 0)
+    elif request.param == "batched":  # … all at once
+        monkeypatch.setattr(keyword_index, "LOOKUP_COST", 0.0)
+        monkeypatch.setattr(keyword_index, "BATCH_PAIRS", 10**12)
     return request.param
 
 
@@ -177,14 +181,16 @@ def test_the_sample_corpus_ranks_as_exhaustively(store, monkeypatch) -> None:
     blocked_share=st.sampled_from([0.0, 0.1, 0.6]),
     seed_share=st.sampled_from([0.0, 0.1, 2.0, 1e6]),
     lookup_cost=st.sampled_from([0.0, 1.0, 1e9]),
+    batch_pairs=st.sampled_from([0, 2_000, 10**12]),
     scoring=st.sampled_from(list(Scoring)),
 )
 def test_any_query_any_mask_any_knobs(
-    index, monkeypatch, picks, k, blocked_seed, blocked_share, seed_share, lookup_cost, scoring
+    index, monkeypatch, picks, k, blocked_seed, blocked_share, seed_share, lookup_cost, batch_pairs, scoring
 ) -> None:
     keyword, _ = index
     monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", seed_share)
     monkeypatch.setattr(keyword_index, "LOOKUP_COST", lookup_cost)
+    monkeypatch.setattr(keyword_index, "BATCH_PAIRS", batch_pairs)
     tokens = [WORDS[i] if i < len(WORDS) else f"无{i}" for i in picks]
     blocked = np.random.default_rng(blocked_seed).random(keyword.size) < blocked_share
     ranked = keyword.top(tokens, k, blocked, scoring=scoring)
