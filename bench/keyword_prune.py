@@ -7,7 +7,7 @@
 For the LeCaRD queries (segmented as the service segments them), each field (facts, full), each
 scoring (BM25, query likelihood) and each depth k: ``KeywordIndex.top`` (MaxScore, exact) against
 the exhaustive ranking (every posting of every query term scored, ``KeywordIndex.scores``, then the
-top k): wall p50/p95/mean and CPU ms per query of each, the pruned ranking's overlap with the
+top k), run alternately query by query: wall p50/p95/mean and CPU ms per query of each, the pruned ranking's overlap with the
 exhaustive one at k and at 10 (as rows, and up to ties: a row scoring as the last one kept counts),
 and its largest relative score difference. ``cold`` is the first pass over the queries in a fresh
 process, where each term's maximum impact is computed at its first query.
@@ -42,16 +42,29 @@ from retrieval.keyword_index import KeywordIndex, Scoring, top_rows  # noqa: E40
 TIE_TOLERANCE = 1e-5
 
 
-def timed_cpu(fn: Callable[[list[str]], object], queries: Sequence[list[str]]) -> tuple[list, dict]:
-    """``fn`` on each query: the results, wall latency figures and mean CPU ms per query."""
-    results, wall = [], []
-    cpu_started = time.process_time()
+def timed_cpu(
+    fns: dict[str, Callable[[list[str]], object]], queries: Sequence[list[str]]
+) -> tuple[dict[str, list], dict[str, dict]]:
+    """Each of ``fns`` on each query, interleaved query by query so that the machine's load falls
+    on all alike: their results, wall latency figures and CPU ms per query (p50, mean)."""
+    results: dict[str, list] = {name: [] for name in fns}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
     for tokens in queries:
-        started = time.perf_counter()
-        results.append(fn(tokens))
-        wall.append(time.perf_counter() - started)
-    cpu_ms = (time.process_time() - cpu_started) * 1000 / max(1, len(queries))
-    return results, latency_and_rate(wall) | {"cpu_ms_mean": round(cpu_ms, 3)}
+        for name, fn in fns.items():
+            started, cpu_started = time.perf_counter(), time.process_time()
+            results[name].append(fn(tokens))
+            cpu[name].append(time.process_time() - cpu_started)
+            wall[name].append(time.perf_counter() - started)
+    figures = {
+        name: latency_and_rate(wall[name])
+        | {
+            "cpu_ms_p50": round(float(np.median(cpu[name])) * 1000, 3),
+            "cpu_ms_mean": round(float(np.mean(cpu[name])) * 1000, 3),
+        }
+        for name in fns
+    }
+    return results, figures
 
 
 def agreement(
@@ -101,19 +114,24 @@ def measure_field(folder: Path, queries: Sequence[list[str]], depths: Sequence[i
     deepest = max(depths)
     for scoring in Scoring:
         per: dict[str, object] = {}
-        _, per["cold"] = timed_cpu(lambda t, s=scoring: index.top(t, deepest, unblocked, scoring=s), queries)
+        cold = {"pruned": lambda t, s=scoring: index.top(t, deepest, unblocked, scoring=s)}
+        per["cold"] = timed_cpu(cold, queries)[1]["pruned"]
         for k in depths:
-            truth, exhaustive = timed_cpu(
-                lambda t, s=scoring, k=k: top_rows(index.scores(t, s), k, unblocked), queries
+            fns = {
+                "exhaustive": lambda t, s=scoring, k=k: top_rows(index.scores(t, s), k, unblocked),
+                "pruned": lambda t, s=scoring, k=k: index.top(t, k, unblocked, scoring=s),
+            }
+            results, figures = timed_cpu(fns, queries)
+            per[f"k={k}"] = (
+                figures
+                | {
+                    "speedup_p50": round(figures["exhaustive"]["p50"] / figures["pruned"]["p50"], 2),
+                    "speedup_cpu_p50": round(
+                        figures["exhaustive"]["cpu_ms_p50"] / figures["pruned"]["cpu_ms_p50"], 2
+                    ),
+                }
+                | agreement(index, queries, results["exhaustive"], results["pruned"], k, scoring)
             )
-            ranked, pruned = timed_cpu(
-                lambda t, s=scoring, k=k: index.top(t, k, unblocked, scoring=s), queries
-            )
-            per[f"k={k}"] = {
-                "exhaustive": exhaustive,
-                "pruned": pruned,
-                "speedup_p50": round(exhaustive["p50"] / pruned["p50"], 2),
-            } | agreement(index, queries, truth, ranked, k, scoring)
         out[scoring.value] = per
     return out
 
