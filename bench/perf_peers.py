@@ -117,7 +117,9 @@ TANTIVY_FIELD = "body"
 TANTIVY_HEAP = 512 * 1024 * 1024  # the writer's buffer: fewer, larger segments
 
 
-def cached_tantivy(lines: Callable[[], Iterable[str]], name: str, cache: Path | None) -> tuple[object, Path, str]:
+def cached_tantivy(
+    lines: Callable[[], Iterable[str]], name: str, cache: Path | None
+) -> tuple[object, Path, str]:
     """The tantivy index of the token ``lines`` (one row each): from ``cache/tantivy-<name>/`` when
     there, else built (into a temporary folder without ``cache``)."""
     import tempfile
@@ -192,8 +194,10 @@ def tantivy_peer(
     cpu_started = time.process_time()
     seconds = timed(search, tokenized)
     cpu_ms = (time.process_time() - cpu_started) * 1000 / (len(tokenized) + min(3, len(tokenized)))
+    with_segmentation = timed(lambda q: search(segmenter.tokens(q)), queries)
     out = latency_and_rate(seconds) | {
         "cpu_ms_per_query": round(cpu_ms, 3),
+        "with_segmentation": latency_and_rate(with_segmentation),
         "documents": int(searcher.num_docs),
         "segments": int(searcher.num_segments),
         "index_bytes": size,
@@ -202,7 +206,7 @@ def tantivy_peer(
         "index": f"{origin} ({folder})",
         "memory_after_index": after_index,
         "tantivy": importlib.metadata.version("tantivy"),
-        "timed": "search only: the query's tokens given (segmented beforehand by our segmenter)",
+        "timed": "search only, the query's tokens given (our segmenter's); with_segmentation: both",
     }
     if rows:  # each query's top 10 as our rows, to compare rankings (bench/keyword_prune.py)
         top = []
@@ -292,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--index", type=Path, help="index home or build folder")
-    where.add_argument("--token-lines", type=Path, help="tantivy: index these token lines instead (one row each)")
+    where.add_argument(
+        "--token-lines", type=Path, help="tantivy: index these token lines instead (one row each)"
+    )
     parser.add_argument("--peer", choices=PEERS, required=True)
     parser.add_argument("--queries", type=int, help="the first N LeCaRD queries (default: all 107)")
     parser.add_argument("--rank-bm25-docs", type=int, default=RANK_BM25_MAX_DOCS)
@@ -305,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.token_lines is not None and args.peer != "tantivy":
         parser.error("--token-lines is for --peer tantivy")
     build_dir = None if args.index is None else layout.resolve_current(args.index)
-    out = run_peer(args.peer, build_dir, queries, args.rank_bm25_docs, args.peer_cache, args.rows, args.token_lines)
+    out = run_peer(
+        args.peer, build_dir, queries, args.rank_bm25_docs, args.peer_cache, args.rows, args.token_lines
+    )
     emit_json(out, indent=None)  # one line: bench/perf.py reads the last line of the output
     return 0
 
