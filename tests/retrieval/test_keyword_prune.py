@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from index_build.bm25_build import build_bm25
 from retrieval import keyword_index
-from retrieval.keyword_index import KeywordIndex, Scoring
+from retrieval.keyword_index import KeywordIndex, Scoring, top_rows
 
 COMMON = [f"常{i}" for i in range(40)]  # in most documents: long postings lists
 RARE = [f"罕{i}" for i in range(600)]
@@ -77,6 +77,7 @@ def assert_exhaustive_top(
 @pytest.fixture(params=["seeded", "dense", "lookups", "batched"])
 def pruning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The knobs that send the search down each of its paths on a 2,500-row index."""
+    monkeypatch.setattr(keyword_index, "EXHAUSTIVE_POSTINGS", 0)  # every query pruned
     monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", 0.08)  # the rarest terms only seed θ
     if request.param == "dense":  # every term past the split scored over its column
         monkeypatch.setattr(keyword_index, "LOOKUP_COST", 1e9)
@@ -124,6 +125,7 @@ def test_blocked_rows_are_skipped_and_the_next_best_take_their_place(index, prun
 def test_pruning_scores_fewer_postings_than_the_query_has(index, monkeypatch) -> None:
     """Not a vacuous equality: most common-term postings are neither scored nor looked up."""
     keyword, lines = index
+    monkeypatch.setattr(keyword_index, "EXHAUSTIVE_POSTINGS", 0)
     monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", 0.08)
     monkeypatch.setattr(keyword_index, "LOOKUP_COST", 0.0)  # past the split, lookups only
     scored: list[int] = []
@@ -140,6 +142,18 @@ def test_pruning_scores_fewer_postings_than_the_query_has(index, monkeypatch) ->
     ranked = keyword.top(tokens, 10, np.zeros(keyword.size, dtype=bool))
     assert ranked[0][0] == 74
     assert sum(scored) < total / 2
+
+
+@pytest.mark.parametrize("scoring", list(Scoring))
+def test_a_query_within_the_exhaustive_bound_ranks_as_every_earlier_version(index, scoring) -> None:
+    """Below ``EXHAUSTIVE_POSTINGS`` the ranking is ``top_rows`` over ``scores`` to the bit, ties
+    in the same order, as before pruning (LeCaRD's run files stay the same)."""
+    keyword, lines = index
+    none_blocked = np.zeros(keyword.size, dtype=bool)
+    for tokens in _queries(lines):
+        assert keyword.top(tokens, 50, none_blocked, scoring=scoring) == top_rows(
+            keyword.scores(tokens, scoring), 50, none_blocked
+        )
 
 
 def test_empty_and_unknown_queries_and_k_zero_give_nothing(index) -> None:
@@ -161,6 +175,7 @@ def test_the_sample_corpus_ranks_as_exhaustively(store, monkeypatch) -> None:
     """Real segmented judgments: every pending case's facts against both fields, both scorings."""
     from tests.conftest import SAMPLES, read_jsonl
 
+    monkeypatch.setattr(keyword_index, "EXHAUSTIVE_POSTINGS", 0)
     monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", 0.05)
     pending = read_jsonl(SAMPLES / "pending" / "pending_cases.jsonl")
     for field in (store.keyword_facts, store.keyword_full):
@@ -182,12 +197,24 @@ def test_the_sample_corpus_ranks_as_exhaustively(store, monkeypatch) -> None:
     seed_share=st.sampled_from([0.0, 0.1, 2.0, 1e6]),
     lookup_cost=st.sampled_from([0.0, 1.0, 1e9]),
     batch_pairs=st.sampled_from([0, 2_000, 10**12]),
+    exhaustive_postings=st.sampled_from([0, 0, 0, 10**12]),
     scoring=st.sampled_from(list(Scoring)),
 )
 def test_any_query_any_mask_any_knobs(
-    index, monkeypatch, picks, k, blocked_seed, blocked_share, seed_share, lookup_cost, batch_pairs, scoring
+    index,
+    monkeypatch,
+    picks,
+    k,
+    blocked_seed,
+    blocked_share,
+    seed_share,
+    lookup_cost,
+    batch_pairs,
+    exhaustive_postings,
+    scoring,
 ) -> None:
     keyword, _ = index
+    monkeypatch.setattr(keyword_index, "EXHAUSTIVE_POSTINGS", exhaustive_postings)
     monkeypatch.setattr(keyword_index, "SEED_POSTINGS_PER_ROW", seed_share)
     monkeypatch.setattr(keyword_index, "LOOKUP_COST", lookup_cost)
     monkeypatch.setattr(keyword_index, "BATCH_PAIRS", batch_pairs)
