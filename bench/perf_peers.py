@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import gzip
 import importlib.metadata
 import sys
 import time
@@ -170,10 +171,11 @@ def tantivy_peer(
     if token_lines is not None:
 
         def lines() -> Iterator[str]:
-            with token_lines.open(encoding="utf-8") as handle:
+            opener = gzip.open if token_lines.suffix == ".gz" else open
+            with opener(token_lines, "rt", encoding="utf-8") as handle:
                 yield from (line.rstrip("\n") for line in handle)
 
-        index, folder, origin = cached_tantivy(lines, token_lines.stem, cache)
+        index, folder, origin = cached_tantivy(lines, token_lines.name.split(".")[0], cache)
     else:
         assert build_dir is not None
         index, folder, origin = cached_tantivy(lambda: facts_token_lines(build_dir), build_dir.name, cache)

@@ -2,7 +2,9 @@
 
 The build writes these folders with ``index_build.bm25_build`` (bounded memory, incremental add);
 they are in bm25s's own layout, so querying goes through ``bm25s.BM25.load``. Besides BM25 the
-index scores query likelihood from the tf store kept beside bm25s's files.
+index scores query likelihood from the tf store kept beside bm25s's files. ``KeywordIndex.top``
+finds the exhaustive top k of either scoring by dynamic pruning (MaxScore) over each term's largest
+impact, computed from the columns at a term's first query, so the index needs no extra file.
 """
 
 from __future__ import annotations
@@ -21,29 +23,32 @@ from retrieval.index_layout import DOC_LENGTHS_FILE, TF_FILE
 
 BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
 
-# ``KeywordIndex.top`` prunes exactly (MaxScore): the rarest terms, up to this many postings, score
-# every row first, and the best ``SEED_FACTOR × k`` rows they find, scored exactly, set the threshold
-# that the other terms' bounds are compared with (bench/README.md, "Keyword pruning").
-SEED_POSTINGS_PER_ROW = 1.0
+# ``KeywordIndex.top`` returns the exhaustive top k without scoring every posting (MaxScore; the
+# figures behind these settings are in bench/README.md, "Keyword pruning").
+#
 # A query with at most this many postings in a field is scored exhaustively, as ``scores`` sums: there
 # pruning saves less than it costs, and the rankings stay those of every earlier version to the bit
 # (LeCaRD's 9k judgments reach ~0.46M: its run files do not change).
 EXHAUSTIVE_POSTINGS = 1_000_000
+# The highest-bound (rarest) terms first score every row, up to this many postings per row of the
+# index; the best SEED_FACTOR × k rows they find set the threshold θ.
+SEED_POSTINGS_PER_ROW = 1.0
 SEED_FACTOR = 2
-# Bounds and partial sums are float32 sums in different orders than a row's exhaustive score: a row
-# is dropped only when its bound falls short of the threshold by more than this share of it.
+# Bounds and partial sums are float32 sums in another order than a row's exhaustive score: a row is
+# dropped only when its bound falls short of the threshold by more than this share of it.
 PRUNING_TOLERANCE = 1e-4
-# Past the MaxScore split a term is scored over its whole column (a scatter-add per posting) unless
-# looking it up for each candidate (a binary search, log2(df) steps) costs less: LOOKUP_COST is a
-# step's cost in postings; the candidates are counted on every CANDIDATE_SAMPLE_STRIDE-th row.
+# Costs in postings scored (a scatter-add, ~3 ns): a binary-search step of a lookup (LOOKUP_COST), a
+# numpy call per term (CALL_COST, ~10 µs). Past the MaxScore split a term is looked up per candidate
+# rather than scored over its column when that costs less; candidates are counted on every
+# CANDIDATE_SAMPLE_STRIDE-th row.
 LOOKUP_COST = 1.0
+CALL_COST = 3_000
 CANDIDATE_SAMPLE_STRIDE = 16
-# Up to this many (term, row) pairs are looked up in one vectorised binary search rather than a call
-# per term (numpy's searchsorted): a call costs ~10 µs, the vectorised search ~1 µs per 20 pairs.
+# Up to this many (term, row) pairs are looked up in one vectorised binary search rather than a
+# searchsorted call per term (~1 µs per 20 pairs against ~10 µs a call).
 BATCH_PAIRS = 4_000
-CALL_COST = 3_000  # a call per term, in postings scored (~10 µs against ~3 ns a posting)
-# The exact threshold is computed when its lookups cost less than this share of the postings left after
-# the seed (about what a threshold at the k-th score spares against one from partial scores).
+# θ is made exact (the shortlist's other terms looked up) when that costs less than this share of the
+# postings left after the seed, about what an exact θ spares against one from partial scores.
 THETA_GAIN = 0.2
 
 
@@ -133,21 +138,25 @@ class KeywordIndex:
     ) -> list[tuple[int, float]]:
         """The ``k`` best (row, score) with a positive score among rows not ``blocked``, best first.
 
-        Exact: the same rows and scores as scoring every posting of every query term (up to ties
-        and float32 rounding), without scoring them all. Both scorings are a sum over the shared
-        terms of count × a non-negative per-posting impact, so each term's largest impact bounds what
-        it can add (MaxScore, Turtle & Flood 1995):
+        Exact: the rows and scores of scoring every posting of every query term (``scores``), up to
+        ties and float32 rounding, without scoring them all. Both scorings are a sum over the shared
+        terms of count × a non-negative per-posting impact, so count × a term's largest impact
+        (``_max_impacts``) bounds what it can add to any row (MaxScore, Turtle & Flood 1995). Terms
+        go by bound, highest (rarest) first:
 
-        1. a threshold θ: the rarest terms (highest bounds) score every row within ``SEED_POSTINGS``
-           postings; the best ``SEED_FACTOR × k`` of those get their exact score (the other terms
-           looked up per row by binary search in each column) and the k-th of these is θ, a score
-           the final k-th reaches;
-        2. the terms whose bounds sum to less than θ cannot lift a row that holds none of the others
-           into the top k: every other term scores every row (``_accumulate``), and only rows whose
-           partial score plus those bounds reach θ stay candidates;
-        3. the low-bound terms are looked up for the candidates, best bound first, dropping each
-           candidate whose partial score plus the bounds still to come falls below θ (raised to the
-           k-th partial score as they grow), and the survivors are ranked by their exact scores.
+        1. the first terms, up to ``SEED_POSTINGS_PER_ROW`` postings per row, score every row; the
+           k-th best score among the ``SEED_FACTOR × k`` rows they rank best is a threshold θ that the
+           final k-th reaches (their exact scores when the lookups are cheap, else their partial
+           scores, which grow as more terms are scored);
+        2. further terms score every row until the bounds of the terms left sum below θ (no row holding
+           none of the scored terms can reach the top k) and looking the next term up for the rows
+           still able to reach θ costs less than scoring its column;
+        3. those candidates get the remaining terms by binary search in each column, highest bound
+           first, each candidate dropped once its partial score plus the bounds still to come falls
+           below θ (raised to the k-th partial score as they grow); the rest in one vectorised
+           search once few pairs are left; the survivors are ranked by their exact scores.
+
+        Within ``EXHAUSTIVE_POSTINGS`` every posting is scored, as before pruning.
         """
         if scoring is Scoring.LIKELIHOOD and self._frequencies is None:
             raise ValueError("this keyword index has no tf store, so it cannot score query likelihood")
