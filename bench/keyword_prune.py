@@ -12,6 +12,10 @@ exhaustive one at k and at 10 (as rows, and up to ties: a row scoring as the las
 and its largest relative score difference. ``cold`` is the first pass over the queries in a fresh
 process, where each term's maximum impact is computed at its first query.
 
+``--baseline FILE`` times an earlier version's ``retrieval/keyword_index.py`` alongside, at its own
+defaults (``git show a0e19ef:retrieval/keyword_index.py > build/keyword_index_budget.py``: the
+postings budget that pruning replaced), with its agreement with the exhaustive ranking.
+
 ``--tantivy`` runs ``bench/perf_peers.py --peer tantivy`` in its own process over the same facts
 tokens (``--tokens FILE``: one space-joined line per row, for a bare folder) and compares its top
 10 with our exhaustive BM25 over the facts. ``--bm25`` measures one folder built by
@@ -21,6 +25,7 @@ tokens (``--tokens FILE``: one space-joined line per row, for a bare folder) and
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -28,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -97,8 +103,21 @@ def agreement(
     }
 
 
-def measure_field(folder: Path, queries: Sequence[list[str]], depths: Sequence[int]) -> dict[str, object]:
+def load_baseline(path: Path) -> ModuleType:
+    """An earlier version's ``retrieval/keyword_index.py``, loaded as a module of its own."""
+    spec = importlib.util.spec_from_file_location("baseline_keyword_index", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure_field(
+    folder: Path, queries: Sequence[list[str]], depths: Sequence[int], baseline: ModuleType | None = None
+) -> dict[str, object]:
     index = KeywordIndex.load(folder)
+    base = None if baseline is None else baseline.KeywordIndex.load(folder)
     unblocked = np.zeros(index.size, dtype=bool)
     indptr = index._indptr
     postings = []
@@ -121,6 +140,10 @@ def measure_field(folder: Path, queries: Sequence[list[str]], depths: Sequence[i
                 "exhaustive": lambda t, s=scoring, k=k: top_rows(index.scores(t, s), k, unblocked),
                 "pruned": lambda t, s=scoring, k=k: index.top(t, k, unblocked, scoring=s),
             }
+            if base is not None:  # the earlier version's own defaults (its postings budget)
+                fns["baseline"] = lambda t, s=scoring, k=k: base.top(
+                    t, k, unblocked, scoring=baseline.Scoring(s.value)
+                )
             results, figures = timed_cpu(fns, queries)
             per[f"k={k}"] = (
                 figures
@@ -132,6 +155,10 @@ def measure_field(folder: Path, queries: Sequence[list[str]], depths: Sequence[i
                 }
                 | agreement(index, queries, results["exhaustive"], results["pruned"], k, scoring)
             )
+            if base is not None:
+                per[f"k={k}"]["baseline_agreement"] = agreement(
+                    index, queries, results["exhaustive"], results["baseline"], k, scoring
+                )
         out[scoring.value] = per
     return out
 
@@ -158,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, help="the first N queries (default: all 107)")
     parser.add_argument("--tantivy", action="store_true", help="the tantivy peer over the facts tokens")
     parser.add_argument("--peer-cache", type=Path)
+    parser.add_argument(
+        "--baseline", type=Path, help="an earlier retrieval/keyword_index.py, timed alongside"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     texts = lecard_query_texts()[: args.queries]
@@ -176,13 +206,17 @@ def main(argv: list[str] | None = None) -> int:
         source = {"bm25": str(args.bm25), "tokens": str(args.tokens)}
     segmenter = default_segmenter()
     queries = [segmenter.tokens(text) for text in texts]
+    baseline = None if args.baseline is None else load_baseline(args.baseline)
     result: dict[str, object] = {
         "benchmark": "keyword_prune",
         "source": source,
         "queries": len(queries),
         "depths": args.depths,
         "load_average_before": os.getloadavg(),
-        "fields": {name: measure_field(folder, queries, args.depths) for name, folder in folders.items()},
+        "baseline": None if args.baseline is None else str(args.baseline),
+        "fields": {
+            name: measure_field(folder, queries, args.depths, baseline) for name, folder in folders.items()
+        },
     }
     if args.tantivy:
         peer = tantivy(args.index, args.tokens, len(queries), args.peer_cache)
