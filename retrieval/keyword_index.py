@@ -125,9 +125,15 @@ class KeywordIndex:
         return self._accumulate(*self._query_terms(tokens), scoring)
 
     def _scores_of_ids(self, ids: list[int]) -> np.ndarray:
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+        """bm25s's ``get_scores_from_ids`` to the bit: each occurrence's column added in query order
+        (a repeated term once per occurrence), without concatenating the columns first (~2× faster)."""
+        total = np.zeros(self.size, dtype=np.float32)
+        postings = len(self._indptr) - 1
+        for term in ids:
+            if term < postings:  # bm25s's "" (an unknown token) has an id but no column
+                start, stop = int(self._indptr[term]), int(self._indptr[term + 1])
+                np.add.at(total, self._indices[start:stop], self._data[start:stop])
+        return total
 
     def top(
         self,
@@ -435,16 +441,21 @@ def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
 
 def _top_indices(scores: np.ndarray, k: int, blocked: np.ndarray) -> np.ndarray:
     """The rows of the ``k`` best positive scores among rows not blocked, unordered."""
-    scores = np.where(blocked, -np.inf, scores)
-    k = min(k, int(np.count_nonzero(scores > 0)))
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.argpartition(-scores, k - 1)[:k]
+    rows = np.flatnonzero(scores > 0)
+    rows = rows[~blocked[rows]]
+    if len(rows) <= k:
+        return rows
+    return rows[np.argpartition(-scores[rows], k - 1)[:k]]
 
 
 def top_rows(scores: np.ndarray, k: int, blocked: np.ndarray) -> list[tuple[int, float]]:
-    """Best ``k`` rows by score among rows with a positive score that are not blocked."""
-    picked = _top_indices(scores, k, blocked)
+    """Best ``k`` rows by score among rows with a positive score that are not blocked (ties in the
+    order a partition of the whole array leaves them, as every version before pruning had them)."""
+    scores = np.where(blocked, -np.inf, scores)
+    k = min(k, int(np.count_nonzero(scores > 0)))
+    if k <= 0:
+        return []
+    picked = np.argpartition(-scores, k - 1)[:k]
     picked = picked[np.argsort(-scores[picked], kind="stable")]
     return [(int(r), float(scores[r])) for r in picked]
 
