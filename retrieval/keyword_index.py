@@ -32,7 +32,7 @@ BM25_PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene"}
 EXHAUSTIVE_POSTINGS = 1_000_000
 # The highest-bound (rarest) terms first score every row, up to this many postings per row of the
 # index; the best SEED_FACTOR × k rows they find set the threshold θ.
-SEED_POSTINGS_PER_ROW = 1.0
+SEED_POSTINGS_PER_ROW = 0.25
 SEED_FACTOR = 2
 # Bounds and partial sums are float32 sums in another order than a row's exhaustive score: a row is
 # dropped only when its bound falls short of the threshold by more than this share of it.
