@@ -3,7 +3,7 @@
     python bench/likelihood_cost.py --index HOME [--field facts] [--queries 107] [--depth 200]
 
 Times ``KeywordIndex.top(tokens, depth)`` with each scoring for the LeCaRD queries, segmented as
-the service segments them, with the default postings budget. The BM25 folder is opened directly
+the service segments them (exact, pruned: bench/keyword_prune.py). The BM25 folder is opened directly
 (not through ``IndexStore``), so an index built by an older segmenter can still be timed: its
 vocabulary then differs a little from the queries' tokens, which changes the work very little.
 Prints CPU milliseconds per query (p50 / p95 / mean); the likelihood is timed a second time once

@@ -63,7 +63,7 @@ ANN_GRID = {
     "IVF{nlist},SQ8,RFlat": [{"nprobe": p, "k_factor_rf": 2} for p in (32, 64)],
     "HNSW32,Flat": [{"efSearch": 256}],
 }
-SKIPPABLE = ("peers", "jieba_bm25s", "rank_bm25", "faiss_exact", "http", "ann", "ann_sweep")
+SKIPPABLE = ("peers", "jieba_bm25s", "rank_bm25", "faiss_exact", "tantivy", "http", "ann", "ann_sweep")
 
 
 def in_process(store: IndexStore, queries: list[str]) -> dict[str, object]:
@@ -121,13 +121,14 @@ def run_peer(name: str, args: argparse.Namespace, build_dir: Path, queries: int)
 
 
 def peers(args: argparse.Namespace, build_dir: Path, queries: int, size: int) -> dict[str, object]:
-    """jieba + bm25s, rank_bm25 and FAISS exact search over the same corpus and queries, top 10.
+    """jieba + bm25s, rank_bm25, tantivy and FAISS exact search over the same corpus and queries, top 10.
 
     The peers index the build's facts tokens (our segmenter's: pure-Python jieba needs ~20
-    minutes per 100k judgments); at query time they tokenise with jieba as a user would.
+    minutes per 100k judgments); at query time jieba + bm25s and rank_bm25 tokenise with jieba as a
+    user would, tantivy is given our segmenter's tokens (the engine alone, as our keyword recall).
     """
     out: dict[str, object] = {}
-    for name in ("jieba_bm25s", "rank_bm25", "faiss_exact"):
+    for name in ("jieba_bm25s", "rank_bm25", "tantivy", "faiss_exact"):
         if name in args.skip:
             out[name] = {"skipped": "--skip " + name}
         elif name == "rank_bm25" and args.rank_bm25_queries <= 0:
@@ -139,6 +140,8 @@ def peers(args: argparse.Namespace, build_dir: Path, queries: int, size: int) ->
             print(f"peer {name}: {count} queries, own process …", file=sys.stderr, flush=True)
             out[name] = run_peer(name, args, build_dir, count)
             print(f"peer {name}: {json.dumps(out[name])[:300]}", file=sys.stderr, flush=True)
+    if "with_segmentation" in out["tantivy"]:  # as our keyword_recall_only: segment, then search
+        out["tantivy_with_segmentation"] = out["tantivy"].pop("with_segmentation")
     exact = out.pop("faiss_exact")
     out["faiss_exact_with_embedding"] = exact.get("with_embedding", exact)
     out["faiss_exact_search_only"] = exact.get("search_only", exact)
@@ -153,6 +156,7 @@ def ratios(ours: dict, theirs: dict) -> dict[str, float]:
     pairs = {
         "keyword_recall_vs_jieba_bm25s": ("keyword_recall_only", "jieba_bm25s"),
         "keyword_search_vs_jieba_bm25s": ("keyword", "jieba_bm25s"),
+        "keyword_recall_vs_tantivy": ("keyword_recall_only", "tantivy_with_segmentation"),
         "hybrid_vs_jieba_bm25s": ("hybrid", "jieba_bm25s"),
         "hybrid_vs_rank_bm25": ("hybrid", "rank_bm25"),
         "semantic_search_vs_faiss_exact": ("semantic", "faiss_exact_with_embedding"),
@@ -217,6 +221,8 @@ FIT_METRICS: dict[str, Callable[[dict], object]] = {
     "build_cpu_seconds": lambda r: r["build"]["cpu_seconds"],
     "index_bytes": lambda r: r["corpus"]["index_bytes"],
     "jieba_bm25s_p50": lambda r: r["peers"]["jieba_bm25s"]["p50"],
+    "tantivy_p50": lambda r: r["peers"]["tantivy"]["p50"],
+    "tantivy_index_bytes": lambda r: r["peers"]["tantivy"]["index_bytes"],
     "faiss_exact_search_only_p50": lambda r: r["peers"]["faiss_exact_search_only"]["p50"],
 }
 

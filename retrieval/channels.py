@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.keyword_index import POSTINGS_BUDGET, Scoring
+from retrieval.keyword_index import Scoring
 
 
 class VectorChannel(Protocol):
@@ -49,7 +49,6 @@ class KeywordChannel(Protocol):
         tokens: Sequence[str],
         k: int,
         blocked: np.ndarray,
-        budget: int = POSTINGS_BUDGET,
         scoring: Scoring = Scoring.BM25,
     ) -> list[tuple[int, float]]:
         """The ``k`` best (row, score) with a positive score among rows not ``blocked``, best first."""

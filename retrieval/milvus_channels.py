@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.keyword_index import POSTINGS_BUDGET, KeywordIndex, Scoring
+from retrieval.keyword_index import KeywordIndex, Scoring
 
 ROW_FIELD = "row"
 DENSE_FIELD = "dense"
@@ -101,10 +101,9 @@ class MilvusKeywordChannel:
         tokens: Sequence[str],
         k: int,
         blocked: np.ndarray,
-        budget: int = POSTINGS_BUDGET,
         scoring: Scoring = Scoring.BM25,
     ) -> list[tuple[int, float]]:
-        """As ``KeywordIndex.top``, always exact (Milvus scores every posting; ``budget`` unused)."""
+        """As ``KeywordIndex.top``: the same top k, Milvus scoring every posting."""
         sparse_field = SPARSE_FIELDS.get((self._field, scoring))
         if sparse_field is None:
             raise ValueError(f"no {scoring.value} channel over the {self._field} field")

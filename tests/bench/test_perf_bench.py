@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import faiss
 import numpy as np
@@ -132,3 +133,31 @@ def test_peak_sampler_sees_anonymous_memory_grow() -> None:
         child.kill()
         child.wait()
     assert procmem.memory_mb(2**22 + 12345) == {}  # no such process: empty, not an error
+
+
+def test_tantivy_peer_indexes_our_tokens_and_ranks_as_our_bm25(tmp_path, monkeypatch) -> None:
+    """Same tokens, same k1 and b: tantivy's top 10 is ours but for its byte-rounded lengths."""
+    from index_build.bm25_build import build_bm25
+    from retrieval.keyword_index import KeywordIndex
+
+    peers = bench_module("perf_peers")
+    build = tmp_path / "20260101T000000Z-abcdef"
+    lines = _token_lines(400)
+    part = PartWriter(build, "facts")
+    for line in lines:
+        part.write(line.rstrip("\n"))
+    part.close()
+    build_bm25(lines, tmp_path / "ours")
+    ours = KeywordIndex.load(tmp_path / "ours")
+    queries = [" ".join(lines[n].split()[:12]) for n in (1, 50, 99, 230)]
+    monkeypatch.setattr("retrieval.segmenter.default_segmenter", lambda: SimpleNamespace(tokens=str.split))
+    out = peers.tantivy_peer(build, queries, tmp_path / "cache", rows=True)
+    assert out["documents"] == 400 and out["index_bytes"] > 0 and "built" in out["index"]
+    blocked = np.zeros(ours.size, dtype=bool)
+    for query, theirs in zip(queries, out["top_rows"], strict=True):
+        mine = [row for row, _ in ours.top(query.split(), 10, blocked)]
+        assert theirs[0] == mine[0]
+        assert len(set(theirs) & set(mine)) >= 8
+    monkeypatch.setattr(peers, "facts_token_lines", lambda build: pytest.fail("rebuilt despite the cache"))
+    again = peers.tantivy_peer(build, queries[:1], tmp_path / "cache", rows=True)
+    assert again["index"].startswith("loaded") and again["top_rows"][0] == out["top_rows"][0]
