@@ -8,6 +8,7 @@ number and parent; its ``[历史名称]`` section maps names of earlier versions
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -150,3 +151,50 @@ def is_civil_cause(name: str) -> bool:
     tree = load_cause_tree()
     canonical = tree.canonical(name)
     return canonical is not None and tree.nodes[canonical].system == "民事"
+
+
+def _name_parts(name: str) -> list[str]:
+    """A 案由's distinctive wording: the name less its 纠纷 suffix, split at 、 (生命权、身体权、健康权)."""
+    core = name[: -len("纠纷")] if name.endswith("纠纷") else name
+    return [part for part in re.split(r"[、，,]", core) if part]
+
+
+def _bigrams(parts: list[str]) -> set[str]:
+    return {part[i : i + 2] for part in parts for i in range(len(part) - 1)}
+
+
+@cache
+def _name_bigram_weights(system: str) -> tuple[dict[str, set[str]], dict[str, float]]:
+    """Each 第二级-and-below cause of ``system`` with its name's character bigrams, and each bigram's
+    weight ln(causes / causes whose name holds it): 合同 or 责任, in hundreds of names, says little;
+    代位 or 抚养 says much."""
+    tree = load_cause_tree()
+    names = {
+        name: _bigrams(_name_parts(name))
+        for name, node in tree.nodes.items()
+        if node.system == system and node.level >= 2
+    }
+    df: dict[str, int] = {}
+    for grams in names.values():
+        for gram in grams:
+            df[gram] = df.get(gram, 0) + 1
+    return names, {gram: math.log(len(names) / n) for gram, n in df.items()}
+
+
+def name_coverage(text: str, system: str = "民事") -> dict[str, float]:
+    """How much of each cause's name the text holds (0–1): the weighted share of the name's character
+    bigrams found in ``text``, for every cause of ``system`` at 第二级 or below.
+
+    Evidence for a cause predictor, not a verdict: facts about an insurer's subrogation mention 保险,
+    代位 and 赔偿 whatever they are filed under, and facts rarely name their own 案由. A cause the
+    training data never showed can still be proposed on its name.
+    """
+    compact = "".join(text.split())
+    present = {compact[i : i + 2] for i in range(len(compact) - 1)}
+    names, weight = _name_bigram_weights(system)
+    coverage = {}
+    for name, grams in names.items():
+        total = sum(weight[g] for g in grams)
+        if total > 0:
+            coverage[name] = sum(weight[g] for g in grams if g in present) / total
+    return coverage

@@ -76,12 +76,35 @@ def test_a_charge_named_in_civil_facts_is_evidence_not_the_answer(model: CauseMo
 
 def test_top_three_ordered_with_confidences(model: CauseModel) -> None:
     predicted = predict_with_model("被告向原告借款并出具借条，到期未还。", model)
-    # read as civil, so only TINY's two 案由 are candidates: never a 罪名 to fill the third place
-    assert [p.name for p in predicted] == ["民间借贷纠纷", "违反安全保障义务责任纠纷"]
+    # read as civil: TINY's two 案由, then a cause of the 案由 tree; never a 罪名 in third place
+    assert [(p.name, p.source) for p in predicted] == [
+        ("民间借贷纠纷", "model"),
+        ("违反安全保障义务责任纠纷", "model"),
+        # the child of the model's second label: the parent back-off lifts it above other tree causes
+        ("经营场所、公共场所的经营者、管理者责任纠纷", "tree"),
+    ]
     shares = [p.share for p in predicted]
     assert shares == sorted(shares, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in shares) and sum(shares) <= 1.0 + 1e-9
-    assert predicted[0].name == "民间借贷纠纷"
+
+
+def test_a_cause_the_model_never_saw_is_proposed_by_its_name(model: CauseModel) -> None:
+    facts = "原告将车辆交由被告保管，被告保管不善致车辆丢失，原告要求被告赔偿。"
+    ranked = {p.name: p for p in predict_with_model(facts, model, category="民事", top=2000)}
+    assert ranked["保管合同纠纷"].source == "tree"
+    # the facts hold 保管, not 离婚 or 车辆租赁: the name is the evidence
+    assert ranked["保管合同纠纷"].share > ranked["离婚纠纷"].share
+    assert ranked["保管合同纠纷"].share > ranked["车辆租赁合同纠纷"].share
+    # and without the tree the model's own labels are all there is
+    plain = predict_with_model(facts, model, category="民事", top=2000, tree_evidence=False)
+    assert {p.name for p in plain} == {"民间借贷纠纷", "违反安全保障义务责任纠纷"}
+
+
+def test_the_tree_never_crosses_into_criminal_labels(model: CauseModel) -> None:
+    facts = "原告将车辆交由被告保管，被告保管不善致车辆丢失。"
+    predicted = predict_with_model(facts, model, category="刑事", top=2000)
+    assert {p.name for p in predicted} == {"盗窃罪", "故意伤害罪"}
+    assert all(p.source.startswith("model") for p in predicted)
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:
@@ -159,7 +182,8 @@ def test_search_predicts_with_the_index_model(sample_index: Path, model: CauseMo
         predicted = search(store, request).predicted_causes
     finally:
         store.close()
-    assert predicted and all(p.source.startswith("model") for p in predicted)
+    assert predicted and predicted[0].source.startswith("model")
+    assert all(p.source.split("+")[0] in {"model", "tree"} for p in predicted)
     assert not any(p.name.endswith("罪") for p in predicted)  # a 民初 case is never given a 罪名
 
 
