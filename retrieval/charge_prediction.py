@@ -21,7 +21,7 @@ import numpy as np
 
 from retrieval.cause_model import CauseModel
 from retrieval.document import Document
-from retrieval.parsing.cause_tree import SYSTEMS, load_cause_tree, name_coverage
+from retrieval.parsing.cause_tree import SYSTEMS, load_cause_tree, name_coverage_vector
 from retrieval.parsing.causes import extract_causes, load_charges, load_civil_causes, normalise_cause
 
 TOP_PREDICTIONS = 3
@@ -140,6 +140,51 @@ def _in_category(cause: str, category: str | None) -> bool:
     return (cause_category(cause) == "刑事") == (category == "刑事")
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The candidates of one model and category, fixed once: the model's labels (``own``, indexes
+    into its scores), then the tree's causes it lacks, each candidate's row of the tree's
+    ``name_coverage_vector`` (−1: none), and (candidate, own label) pairs of ancestors."""
+
+    names: tuple[str, ...]
+    own: np.ndarray
+    coverage_rows: np.ndarray
+    ancestor_of: np.ndarray
+    ancestor: np.ndarray
+
+
+_LAYOUTS: dict[tuple[int, str | None, bool], tuple[CauseModel, _Layout]] = {}
+
+
+def _layout(model: CauseModel, category: str | None, system: str | None) -> _Layout:
+    key = (id(model), category, system is not None)
+    cached = _LAYOUTS.get(key)
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    own = [i for i, label in enumerate(model.labels) if category is None or label.category == category]
+    names = [model.labels[i].name for i in own]
+    rows: list[int] = [-1] * len(names)
+    pairs: list[tuple[int, int]] = []
+    if system is not None:
+        tree_names = name_coverage_vector("", system)[0]
+        row_of = {name: r for r, name in enumerate(tree_names)}
+        known = {name: k for k, name in enumerate(names)}
+        names += [name for name in tree_names if name not in known]
+        rows = [row_of.get(name, -1) for name in names]
+        tree = load_cause_tree()
+        for k, name in enumerate(names):
+            pairs += [(k, known[a]) for a in tree.lineage(name)[1:] if a in known]
+    layout = _Layout(
+        tuple(names),
+        np.asarray(own, dtype=np.int64),
+        np.asarray(rows, dtype=np.int64),
+        np.asarray([k for k, _ in pairs], dtype=np.int64),
+        np.asarray([j for _, j in pairs], dtype=np.int64),
+    )
+    _LAYOUTS[key] = (model, layout)
+    return layout
+
+
 def category_scores(
     facts: str, model: CauseModel, category: str | None = None, *, tree_evidence: bool = True
 ) -> tuple[list[str], np.ndarray, list[str]]:
@@ -158,31 +203,27 @@ def category_scores(
     """
     scores, read_as = model.scored(facts)
     category = category or read_as
-    own = [i for i, label in enumerate(model.labels) if category is None or label.category == category]
-    names = [model.labels[i].name for i in own]
-    raw = [float(scores[i]) for i in own]
-    sources = ["model"] * len(names)
     system = category if tree_evidence and category in SYSTEMS else None
+    layout = _layout(model, category, system)
+    known = scores[layout.own].astype(np.float64)
+    raw = np.full(len(layout.names), UNSEEN_SCORE, dtype=np.float64)
+    raw[: len(known)] = known
     if system is not None:
-        known = {name: raw[k] for k, name in enumerate(names)}
-        coverage = name_coverage(facts, system)
-        tree = load_cause_tree()
-        for name in coverage:
-            if name not in known:
-                names.append(name)
-                raw.append(UNSEEN_SCORE)
-                sources.append("tree")
-        for k, name in enumerate(names):
-            ancestors = [known[a] for a in tree.lineage(name)[1:] if a in known]
-            raw[k] += NAME_EVIDENCE * coverage.get(name, 0.0)
-            if ancestors:
-                raw[k] += PARENT_EVIDENCE * (1.0 + max(ancestors))
+        coverage = name_coverage_vector(facts, system)[1]
+        rows = layout.coverage_rows
+        raw[rows >= 0] += NAME_EVIDENCE * coverage[rows[rows >= 0]]
+        best = np.full(len(raw), -np.inf)
+        np.maximum.at(best, layout.ancestor_of, known[layout.ancestor])
+        lifted = np.isfinite(best)
+        raw[lifted] += PARENT_EVIDENCE * (1.0 + best[lifted])
+    names = list(layout.names)
+    sources = ["model"] * len(known) + ["tree"] * (len(names) - len(known))
     named = set(causes_from_text(facts))
     for k, name in enumerate(names):
         if name in named:
             raw[k] += TEXT_EVIDENCE
             sources[k] += "+text"
-    return names, np.asarray(raw, dtype=np.float64), sources
+    return names, raw, sources
 
 
 def predict_with_model(

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import numpy as np
+import scipy.sparse as sp
+
 _RESOURCE = "cause_tree.txt"
 _PART = re.compile(r"^第([一二三四五六七八九十]+)部分\s*(\S+)$")
 _CLASS = re.compile(r"^([一二三四五六七八九十]+)、\s*(\S+)$")
@@ -164,21 +167,39 @@ def _bigrams(parts: list[str]) -> set[str]:
 
 
 @cache
-def _name_bigram_weights(system: str) -> tuple[dict[str, set[str]], dict[str, float]]:
-    """Each 第二级-and-below cause of ``system`` with its name's character bigrams, and each bigram's
-    weight ln(causes / causes whose name holds it): 合同 or 责任, in hundreds of names, says little;
-    代位 or 抚养 says much."""
+def _name_bigram_matrix(system: str) -> tuple[tuple[str, ...], dict[str, int], sp.csc_matrix]:
+    """The 第二级-and-below causes of ``system``, a bigram vocabulary, and a (causes × bigrams) matrix
+    of each name's bigrams weighted ln(causes / causes whose name holds it), rows summing to 1:
+    合同 or 责任, in hundreds of names, says little; 代位 or 抚养 says much."""
     tree = load_cause_tree()
-    names = {
+    grams_of = {
         name: _bigrams(_name_parts(name))
         for name, node in tree.nodes.items()
         if node.system == system and node.level >= 2
     }
     df: dict[str, int] = {}
-    for grams in names.values():
+    for grams in grams_of.values():
         for gram in grams:
             df[gram] = df.get(gram, 0) + 1
-    return names, {gram: math.log(len(names) / n) for gram, n in df.items()}
+    vocabulary = {gram: i for i, gram in enumerate(sorted(df))}
+    names = tuple(grams_of)
+    matrix = np.zeros((len(names), len(vocabulary)), dtype=np.float64)
+    for row, name in enumerate(names):
+        for gram in grams_of[name]:
+            matrix[row, vocabulary[gram]] = math.log(len(names) / df[gram])
+    totals = matrix.sum(axis=1, keepdims=True)
+    matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    return names, vocabulary, sp.csc_matrix(matrix)
+
+
+def name_coverage_vector(text: str, system: str = "民事") -> tuple[tuple[str, ...], np.ndarray]:
+    """``name_coverage`` as the causes in a fixed order and an array (what the predictor adds up)."""
+    names, vocabulary, matrix = _name_bigram_matrix(system)
+    compact = "".join(text.split())
+    hits = sorted(
+        vocabulary[g] for g in {compact[i : i + 2] for i in range(len(compact) - 1)} if g in vocabulary
+    )
+    return names, np.asarray(matrix[:, hits].sum(axis=1), dtype=np.float64).ravel()
 
 
 def name_coverage(text: str, system: str = "民事") -> dict[str, float]:
@@ -189,12 +210,5 @@ def name_coverage(text: str, system: str = "民事") -> dict[str, float]:
     代位 and 赔偿 whatever they are filed under, and facts rarely name their own 案由. A cause the
     training data never showed can still be proposed on its name.
     """
-    compact = "".join(text.split())
-    present = {compact[i : i + 2] for i in range(len(compact) - 1)}
-    names, weight = _name_bigram_weights(system)
-    coverage = {}
-    for name, grams in names.items():
-        total = sum(weight[g] for g in grams)
-        if total > 0:
-            coverage[name] = sum(weight[g] for g in grams if g in present) / total
-    return coverage
+    names, coverage = name_coverage_vector(text, system)
+    return dict(zip(names, coverage.tolist(), strict=True))
