@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -153,13 +154,14 @@ class _Layout:
     ancestor: np.ndarray
 
 
-_LAYOUTS: dict[tuple[int, str | None, bool], tuple[CauseModel, _Layout]] = {}
+# per loaded model (held weakly: a model the service has swapped out is not kept alive by its layout)
+_LAYOUTS: dict[tuple[int, str | None, bool], tuple[weakref.ref[CauseModel], _Layout]] = {}
 
 
 def _layout(model: CauseModel, category: str | None, system: str | None) -> _Layout:
     key = (id(model), category, system is not None)
     cached = _LAYOUTS.get(key)
-    if cached is not None and cached[0] is model:
+    if cached is not None and cached[0]() is model:
         return cached[1]
     own = [i for i, label in enumerate(model.labels) if category is None or label.category == category]
     names = [model.labels[i].name for i in own]
@@ -181,7 +183,9 @@ def _layout(model: CauseModel, category: str | None, system: str | None) -> _Lay
         np.asarray([k for k, _ in pairs], dtype=np.int64),
         np.asarray([j for _, j in pairs], dtype=np.int64),
     )
-    _LAYOUTS[key] = (model, layout)
+    for stale in [k for k, (ref, _) in _LAYOUTS.items() if ref() is None]:
+        del _LAYOUTS[stale]
+    _LAYOUTS[key] = (weakref.ref(model), layout)
     return layout
 
 

@@ -107,6 +107,20 @@ def test_the_tree_never_crosses_into_criminal_labels(model: CauseModel) -> None:
     assert all(p.source.startswith("model") for p in predicted)
 
 
+def test_each_model_predicts_with_its_own_labels(tmp_path: Path) -> None:
+    # the candidates are laid out once per loaded model: a second model must not reuse the first's
+    first = CauseModel.load(write(train(TINY, RECIPE), tmp_path / "a"))
+    loans_only = [t for t in TINY if t.causes != ("违反安全保障义务责任纠纷",)]
+    second = CauseModel.load(write(train(loans_only, RECIPE), tmp_path / "b"))
+    facts = "原告在被告商场内滑倒受伤。"
+    assert "违反安全保障义务责任纠纷" in {p.name for p in predict_with_model(facts, first, "民事", top=2)}
+    again = predict_with_model(facts, second, "民事", top=2000)
+    assert next(p for p in again if p.name == "违反安全保障义务责任纠纷").source == "tree"
+    assert {p.name for p in predict_with_model(facts, second, "民事", tree_evidence=False)} == {
+        "民间借贷纠纷"
+    }
+
+
 def test_training_is_deterministic(tmp_path: Path) -> None:
     def digest(folder: Path) -> dict[str, str]:
         return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["files"]
