@@ -13,8 +13,11 @@ An external text that is (nearly) a CJRC text is dropped: half or more of a CJRC
 (``category_read``) and with the category given as a 案号 would give it (``category_given``), the
 mean top-1 confidence beside the first-right rate, and the negative log-likelihood of the true cause
 per softmax temperature (the shipped temperature is the grid's best on these pooled folds: it moves
-confidences only, never the order). ``in_sample`` (trained on every CJRC text too) only shows how
-far apart the two are; it is not a result.
+confidences only, never the order), and the ceiling: ``truth_known`` (the model has a label for the
+text's cause) and ``truth_candidate`` (a label or a cause of the 案由 tree). Every score is taken as
+the search predicts (with the 案由 tree's name and parent evidence) and again without it
+(``*_without_tree_evidence``, the same models). ``in_sample`` (trained on every CJRC text too) only
+shows how far apart the two are; it is not a result. ``cpu_seconds``: the process's CPU time.
 """
 
 from __future__ import annotations
