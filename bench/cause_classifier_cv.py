@@ -13,8 +13,11 @@ An external text that is (nearly) a CJRC text is dropped: half or more of a CJRC
 (``category_read``) and with the category given as a 案号 would give it (``category_given``), the
 mean top-1 confidence beside the first-right rate, and the negative log-likelihood of the true cause
 per softmax temperature (the shipped temperature is the grid's best on these pooled folds: it moves
-confidences only, never the order). ``in_sample`` (trained on every CJRC text too) only shows how
-far apart the two are; it is not a result.
+confidences only, never the order), and the ceiling: ``truth_known`` (the model has a label for the
+text's cause) and ``truth_candidate`` (a label or a cause of the 案由 tree). Every score is taken as
+the search predicts (with the 案由 tree's name and parent evidence) and again without it
+(``*_without_tree_evidence``, the same models). ``in_sample`` (trained on every CJRC text too) only
+shows how far apart the two are; it is not a result. ``cpu_seconds``: the process's CPU time.
 """
 
 from __future__ import annotations
@@ -110,9 +113,11 @@ def _kept_cached(name: str, texts: Sequence[Any], rows: Sequence[dict], data: Pa
     return kept, dropped
 
 
-def score(rows: Sequence[dict], model_of: Any) -> dict[str, Any]:
-    """Per domain: first/top-3 right (category read and given), confidence, NLL per temperature."""
-    from retrieval.charge_prediction import predict_with_model
+def score(rows: Sequence[dict], model_of: Any, tree_evidence: bool = True) -> dict[str, Any]:
+    """Per domain: first/top-3 right (category read and given), confidence, NLL per temperature, and
+    the ceiling: the share of texts whose cause the model has a label for (``truth_known``) and whose
+    cause is a candidate at all, a label or a tree cause (``truth_candidate``)."""
+    from retrieval.charge_prediction import category_scores, predict_with_model
     from retrieval.parsing.cause_tree import load_cause_tree
     from retrieval.parsing.causes import normalise_cause
 
@@ -121,31 +126,32 @@ def score(rows: Sequence[dict], model_of: Any) -> dict[str, Any]:
     def same_branch(a: str, b: str) -> bool:
         return a == b or a in tree.lineage(b) or b in tree.lineage(a)
 
+    keys = ("read1", "read3", "given1", "given3", "branch1", "conf", "cat", "known", "candidate")
     stats: dict[str, dict[str, list[float]]] = {}
     nll: dict[str, dict[float, list[float]]] = {}
     seconds = []
     for row in rows:
         model = model_of(row)
         truth = normalise_cause(row["cause"])
-        s = stats.setdefault(
-            row["domain"], {k: [] for k in ("read1", "read3", "given1", "given3", "branch1", "conf", "cat")}
-        )
+        category = CATEGORY[row["domain"]]
+        s = stats.setdefault(row["domain"], {k: [] for k in keys})
         started = time.perf_counter()
-        read = predict_with_model(row["facts"], model)
+        read = predict_with_model(row["facts"], model, tree_evidence=tree_evidence)
         seconds.append(time.perf_counter() - started)
-        given = predict_with_model(row["facts"], model, category=CATEGORY[row["domain"]])
+        given = predict_with_model(row["facts"], model, category=category, tree_evidence=tree_evidence)
         for key, predicted in (("read", read), ("given", given)):
             names = [p.name for p in predicted]
             s[key + "1"].append(float(names[:1] == [truth]))
             s[key + "3"].append(float(truth in names[:3]))
         s["branch1"].append(float(bool(given) and same_branch(given[0].name, truth)))
         s["conf"].append(given[0].share if given else 0.0)
-        s["cat"].append(float(model.scored(row["facts"])[1] == CATEGORY[row["domain"]]))
-        scores = model.scores(row["facts"])
-        allowed = np.array([label.category == CATEGORY[row["domain"]] for label in model.labels])
-        index = {label.name: i for i, label in enumerate(model.labels)}
+        s["cat"].append(float(model.scored(row["facts"])[1] == category))
+        names, scores, sources = category_scores(row["facts"], model, category, tree_evidence=tree_evidence)
+        index = {name: i for i, name in enumerate(names)}
+        s["known"].append(float(truth in index and sources[index[truth]].startswith("model")))
+        s["candidate"].append(float(truth in index))
         for t in TEMPERATURES:
-            logits = np.where(allowed, scores / t, -np.inf)
+            logits = scores / t
             logits -= logits.max()
             log_p = logits - np.log(np.exp(logits).sum())
             p_true = float(np.exp(log_p[index[truth]])) if truth in index else 0.0
@@ -160,6 +166,8 @@ def score(rows: Sequence[dict], model_of: Any) -> dict[str, Any]:
             "first_same_branch": _mean(s["branch1"]),
             "category_read_right": _mean(s["cat"]),
             "top1_confidence_mean": _mean(s["conf"]),
+            "truth_known": _mean(s["known"]),
+            "truth_candidate": _mean(s["candidate"]),
             "nll_by_temperature": {str(t): _mean(v) for t, v in sorted(nll[domain].items())},
         }
     result["ms_per_prediction"] = {
@@ -244,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                 "features": models[0].manifest["features"],
                 "labels": models[0].manifest["labels"],
                 "cross_validated": score(rows, lambda r: models[fold_of[r["id"]]]),
+                "cross_validated_without_tree_evidence": score(
+                    rows, lambda r: models[fold_of[r["id"]]], tree_evidence=False
+                ),
                 "train_seconds_all_folds": round(time.perf_counter() - started, 1),
             }
         )
@@ -253,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
             "training_texts": whole.manifest["training_texts"],
             **score(rows, lambda r: whole),
         }
+        report["in_sample_without_tree_evidence"] = score(rows, lambda r: whole, tree_evidence=False)
     report["seconds"] = round(time.perf_counter() - started, 1)
+    report["cpu_seconds"] = round(time.process_time(), 1)
     emit_json(report, args.out)
     return 0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from retrieval.cause_model import CauseModel
 from retrieval.document import Document
+from retrieval.parsing.cause_tree import SYSTEMS, load_cause_tree, name_coverage_vector
 from retrieval.parsing.causes import extract_causes, load_charges, load_civil_causes, normalise_cause
 
 TOP_PREDICTIONS = 3
@@ -28,6 +30,15 @@ TEXT_EVIDENCE = 0.1
 """Added to the classifier's raw SVM score of a cause the facts name (a score of +1 is a confident yes,
 −1 a confident no, so this is a twentieth of that gap): it tips a close call, it cannot outweigh a
 clear one. Not tuned."""
+NAME_EVIDENCE = 0.3
+"""Weight of a cause's name coverage in the facts (0–1, ``name_coverage``) added to its raw score."""
+PARENT_EVIDENCE = 0.4
+"""Weight of (1 + the best raw score of a cause's ancestor in the 案由 tree) added to its raw score."""
+UNSEEN_SCORE = -1.0
+"""Raw score of a tree cause the model has no label for: a confident no, which only name and parent
+evidence can lift. The three constants were chosen together on the pooled 5-fold CJRC civil
+predictions (each fold choosing on the other four picked 0.3/0.4/−1 four times in five); see
+bench/README.md (cause classifier)."""
 DEFAULT_MIN_SHARE = 0.3
 """Neighbours' causes below this weighted share are not predicted: none is better than a coin toss shown as one."""
 
@@ -39,7 +50,8 @@ class PredictedCause:
 
     name: str
     share: float
-    # "model", "model+text" (the facts also name it), "neighbours", "text" or "text+neighbours"
+    # "model", "tree" (a 案由 the model never saw, proposed by its name and parent), either with
+    # "+text" (the facts also name it), "neighbours", "text" or "text+neighbours"
     source: str = "neighbours"
 
     def to_dict(self) -> dict[str, object]:
@@ -129,38 +141,119 @@ def _in_category(cause: str, category: str | None) -> bool:
     return (cause_category(cause) == "刑事") == (category == "刑事")
 
 
-def predict_with_model(
-    facts: str, model: CauseModel, category: str | None = None, top: int = TOP_PREDICTIONS
-) -> list[PredictedCause]:
-    """The classifier's ``top`` causes with softmax confidences over the labels of one 案件类别.
+@dataclass(frozen=True)
+class _Layout:
+    """The candidates of one model and category, fixed once: the model's labels (``own``, indexes
+    into its scores), then the tree's causes it lacks, each candidate's row of the tree's
+    ``name_coverage_vector`` (−1: none), and (candidate, own label) pairs of ancestors."""
+
+    names: tuple[str, ...]
+    own: np.ndarray
+    coverage_rows: np.ndarray
+    ancestor_of: np.ndarray
+    ancestor: np.ndarray
+
+
+# per loaded model (held weakly: a model the service has swapped out is not kept alive by its layout)
+_LAYOUTS: dict[tuple[int, str | None, bool], tuple[weakref.ref[CauseModel], _Layout]] = {}
+
+
+def _layout(model: CauseModel, category: str | None, system: str | None) -> _Layout:
+    key = (id(model), category, system is not None)
+    cached = _LAYOUTS.get(key)
+    if cached is not None and cached[0]() is model:
+        return cached[1]
+    own = [i for i, label in enumerate(model.labels) if category is None or label.category == category]
+    names = [model.labels[i].name for i in own]
+    rows: list[int] = [-1] * len(names)
+    pairs: list[tuple[int, int]] = []
+    if system is not None:
+        tree_names = name_coverage_vector("", system)[0]
+        row_of = {name: r for r, name in enumerate(tree_names)}
+        known = {name: k for k, name in enumerate(names)}
+        names += [name for name in tree_names if name not in known]
+        rows = [row_of.get(name, -1) for name in names]
+        tree = load_cause_tree()
+        for k, name in enumerate(names):
+            pairs += [(k, known[a]) for a in tree.lineage(name)[1:] if a in known]
+    layout = _Layout(
+        tuple(names),
+        np.asarray(own, dtype=np.int64),
+        np.asarray(rows, dtype=np.int64),
+        np.asarray([k for k, _ in pairs], dtype=np.int64),
+        np.asarray([j for _, j in pairs], dtype=np.int64),
+    )
+    for stale in [k for k, (ref, _) in _LAYOUTS.items() if ref() is None]:
+        del _LAYOUTS[stale]
+    _LAYOUTS[key] = (weakref.ref(model), layout)
+    return layout
+
+
+def category_scores(
+    facts: str, model: CauseModel, category: str | None = None, *, tree_evidence: bool = True
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """Every candidate cause of one 案件类别 with its raw score and where the score came from.
 
     The category is ``category`` when the 案号 or the judge gives it, else the one the model reads
-    the facts as: the three are never a mix of 罪名 and 案由. Causes the facts name
-    (``causes_from_text``) get ``TEXT_EVIDENCE`` added to their raw score when the model knows them;
-    the confidences are normalised over the category's labels only.
+    the facts as. Candidates are the model's labels of that category and, where the 案由 tree covers
+    the category (民事, 行政), every cause of the tree at 第二级 or below; their score is the model's
+    (``UNSEEN_SCORE`` for a cause the model never saw), plus ``NAME_EVIDENCE`` × how much of the
+    cause's name the facts hold (``name_coverage``), plus ``PARENT_EVIDENCE`` × (1 + the best score
+    of an ancestor the model knows): a 人寿保险合同纠纷 the model saw twice leans on the 保险合同纠纷
+    it saw often. Causes the facts name (``causes_from_text``) get ``TEXT_EVIDENCE``. Sources:
+    "model" (a label of the model), "tree" (proposed from the tree alone), "+text" when named.
+    ``tree_evidence=False`` leaves the tree out (the model's labels and named causes alone), as
+    bench/cause_classifier_cv.py measures it beside.
+    """
+    scores, read_as = model.scored(facts)
+    category = category or read_as
+    system = category if tree_evidence and category in SYSTEMS else None
+    layout = _layout(model, category, system)
+    known = scores[layout.own].astype(np.float64)
+    raw = np.full(len(layout.names), UNSEEN_SCORE, dtype=np.float64)
+    raw[: len(known)] = known
+    if system is not None:
+        coverage = name_coverage_vector(facts, system)[1]
+        rows = layout.coverage_rows
+        raw[rows >= 0] += NAME_EVIDENCE * coverage[rows[rows >= 0]]
+        best = np.full(len(raw), -np.inf)
+        np.maximum.at(best, layout.ancestor_of, known[layout.ancestor])
+        lifted = np.isfinite(best)
+        raw[lifted] += PARENT_EVIDENCE * (1.0 + best[lifted])
+    names = list(layout.names)
+    sources = ["model"] * len(known) + ["tree"] * (len(names) - len(known))
+    named = set(causes_from_text(facts))
+    for k, name in enumerate(names):
+        if name in named:
+            raw[k] += TEXT_EVIDENCE
+            sources[k] += "+text"
+    return names, raw, sources
+
+
+def predict_with_model(
+    facts: str,
+    model: CauseModel,
+    category: str | None = None,
+    top: int = TOP_PREDICTIONS,
+    *,
+    tree_evidence: bool = True,
+) -> list[PredictedCause]:
+    """The ``top`` causes of ``category_scores`` with softmax confidences over its candidates.
+
+    The candidates are all of one 案件类别, so the three are never a mix of 罪名 and 案由; the
+    confidences are normalised over that category's candidates only.
     """
     if not facts.strip():
         return []
-    scores, read_as = model.scored(facts)
-    category = category or read_as
-    allowed = np.array([category is None or label.category == category for label in model.labels])
-    if not allowed.any():
+    names, scores, sources = category_scores(facts, model, category, tree_evidence=tree_evidence)
+    if not names:
         return []
-    named = set(causes_from_text(facts))
-    boost = np.array([TEXT_EVIDENCE if label.name in named else 0.0 for label in model.labels])
-    logits = np.where(allowed, (scores + boost) / model.temperature, -np.inf)
+    logits = scores / model.temperature
     logits -= logits.max()
     probabilities = np.exp(logits)
     probabilities /= probabilities.sum()
-    order = np.argsort(-probabilities, kind="stable")[: min(top, int(allowed.sum()))]
-    return [
-        PredictedCause(
-            model.labels[i].name,
-            float(probabilities[i]),
-            "model+text" if model.labels[i].name in named else "model",
-        )
-        for i in order
-    ]
+    order = np.argsort(-probabilities, kind="stable")[: min(top, len(names))]
+    return [PredictedCause(names[i], float(probabilities[i]), sources[i]) for i in order]
 
 
 def predict(

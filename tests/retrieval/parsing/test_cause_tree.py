@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from retrieval.parsing.cause_tree import _parse, cause_affinity, load_cause_tree
+from retrieval.parsing.cause_tree import _parse, cause_affinity, load_cause_tree, name_coverage
 from retrieval.parsing.causes import extract_causes, load_charges, normalise_cause
 from tests.conftest import SHARED_DATA, require
 
@@ -87,6 +87,20 @@ def test_parser_rejects_unreadable_lines() -> None:
         _parse("[民事]\n一、人格权纠纷\n- 姓名权纠纷\n")
     with pytest.raises(ValueError, match="outside a section"):
         _parse("1. 姓名权纠纷\n")
+
+
+def test_name_coverage_weighs_the_distinctive_part_of_a_name() -> None:
+    coverage = name_coverage("保险公司向被保险人赔付后，依法取得代位求偿权，向侵权人追偿。")
+    assert coverage["保险人代位求偿权纠纷"] > 0.8
+    # 合同 is in hundreds of names and is not in these facts; 离婚 shares nothing with them
+    assert coverage["合同纠纷"] == 0.0 and coverage["离婚纠纷"] == 0.0
+    assert all(0.0 <= v <= 1.0 for v in coverage.values())
+    # every 第二级-and-below cause of the system, and only of it
+    tree = load_cause_tree()
+    assert set(coverage) == {n for n, node in tree.nodes.items() if node.system == "民事" and node.level >= 2}
+    administrative = name_coverage("被告作出行政处罚决定", "行政")
+    assert administrative and all(tree.nodes[n].system == "行政" for n in administrative)
+    assert max(name_coverage("天气晴朗。").values()) == 0.0
 
 
 def test_every_cjrc_civil_cause_normalises_into_the_tree() -> None:
