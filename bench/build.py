@@ -9,8 +9,8 @@
 Documents per second for each stage and overall, CPU seconds (this process and its workers: the
 cost when the machine is shared), peak memory (max RSS), index size on disk, input size on disk
 (gzip inputs are read compressed). With ``--scheduler`` the build runs its per-document stages on
-Dask (``index_build.dask_ingest``, ``index_build.dask_build``) and ``cpu_seconds`` adds the workers'
-CPU time (they are not this process's children). ``--out`` writes the JSON to a file too, which ``bench/perf.py
+Dask (``index_build.dask_ingest``, ``index_build.dask_build``); ``cpu_seconds`` counts a LocalCluster's
+workers (descendants of this process) and adds a remote cluster's (asked of each worker). ``--out`` writes the JSON to a file too, which ``bench/perf.py
 --build`` reads; stdout may be mixed with other output.
 """
 
@@ -80,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     manifest = result.manifest
     docs = manifest["counts"]["documents"]
-    cpu = cpu_seconds() + float(manifest["stages"].get("dask", {}).get("worker_cpu_seconds", 0.0))
+    cpu = cpu_seconds()
+    if args.scheduler not in (None, "local"):
+        # A remote cluster's workers are not this process's descendants; a LocalCluster's are (its
+        # nannies reap them and this process reaps the nannies), so they are in cpu_seconds already.
+        cpu += float(manifest["stages"].get("dask", {}).get("worker_cpu_seconds", 0.0))
     emit_json(
         {
             "benchmark": "build-lecard",
