@@ -1,6 +1,7 @@
 """Load test: concurrent clients against a real uvicorn server, then every answer checked against the audit log.
 
     python bench/load.py [--clients 32] [--seconds 60] [--index HOME] [--workers N] [--out FILE]
+    python bench/load.py --nodes 2 --milvus-lite build/m/leian.db --index HOME   # two API nodes, cluster backend
 
 Starts ``uvicorn api.app:app`` on loopback in a subprocess (over the sample corpus, built into a
 temporary folder, unless ``--index`` names a published index), gives every client its own account
@@ -15,6 +16,13 @@ Then an admin exports the whole log with its signed checkpoint and the independe
 public key; the receipt of every answered search and mark (seq and leaf hash) must name its record;
 every answered search must have exactly one record, and the ledger of searches no row the log lacks.
 
+``--nodes N`` starts N separate ``uvicorn`` processes on their own ports over one data folder (what
+N machines behind a load balancer share), and spreads the clients over them; a client whose node
+stops answering moves to the next one, as a load balancer's health check would. ``--milvus-lite DB``
+starts a Milvus Lite server on a loopback port (the one Milvus every node uses), loads the index
+into it unless its build is already published there, and serves the cluster backend
+(``LEIAN_BACKEND=cluster``); ``--milvus-uri`` uses a running Milvus instead.
+
 Prints JSON: latency p50/p95/p99 per operation, throughput, status counts, what was checked. Exits 1
 when anything failed: a 5xx, any other unexpected status, a request without an answer, a missing or
 doubled record, a log that does not verify, a traceback in the server's output.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -120,6 +129,98 @@ def pending_facts() -> list[str]:
     return [
         json.loads(line)["facts"] for line in SAMPLE_PENDING.read_text("utf-8").splitlines() if line.strip()
     ]
+
+
+class MilvusLite:
+    """milvus-lite's own server (the C++ core) on a loopback TCP port over ``db_file``: one Milvus that
+    several API processes share by URI, as they would share a Milvus Standalone or Distributed."""
+
+    def __init__(self, db_file: Path) -> None:
+        self.db_file = Path(db_file)
+        self.port = 0
+        self._server: Any = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> MilvusLite:
+        from milvus_lite.server import Server as LiteServer
+        from pymilvus import MilvusClient
+
+        self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self._server = LiteServer(str(self.db_file), f"127.0.0.1:{self.port}")
+        if not (self._server.init() and self._server.start()):
+            raise RuntimeError(f"Milvus Lite did not start on {self.db_file}")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                client = MilvusClient(self.uri, timeout=5)
+                client.list_collections()
+                client.close()
+                return self
+            except Exception:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.2)
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(self._server, "_p", None)
+        return process.pid if process is not None else None
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        process = getattr(self._server, "_p", None)
+        if process is not None and process.poll() is None:
+            process.terminate()  # on a TCP address it does not watch the lock file: ask it to stop
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._server.stop()
+        self._server = None
+
+    def __enter__(self) -> MilvusLite:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def export_to_milvus(index_home: Path, uri: str) -> str:
+    """Load ``index_home``'s build into Milvus at ``uri`` unless it is already the published one."""
+    from api.service.cluster import milvus_client
+    from index_build.milvus_export import collection_name, export_build
+    from retrieval.index_store import IndexStore
+    from retrieval.milvus_channels import MilvusChannelError, published_collection
+
+    client = milvus_client(uri)
+    store = IndexStore.open(index_home, verify_checksums=False)
+    try:
+        try:
+            if published_collection(client) == collection_name(store.version):
+                return collection_name(store.version)
+        except MilvusChannelError:
+            pass  # nothing published yet
+        return export_build(store, client).collection
+    finally:
+        store.close()
+        client.close()
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The high-water mark of a process's resident memory (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 class Server:
@@ -220,6 +321,7 @@ class Outcome:
     case_number: str | None = None  # the pending case's 案号 a search was sent with (unique per search)
     receipt: tuple[int, str] | None = None  # (seq, leaf hash) of the audit record the answer named
     search_id: int | None = None  # the search a mark was about
+    node: str | None = None  # the API node (base URL) it was sent to
 
 
 @dataclass
@@ -229,6 +331,7 @@ class LoadRun:
     url: str
     clients: Sequence[Client]
     seconds: float
+    more_urls: tuple[str, ...] = ()  # further API nodes: client i starts on node i mod n
     tag: int = field(default_factory=lambda: next(_RUN_TAGS))  # makes every run's 案号 its own
     seed: int = 7
     stop: threading.Event = field(default_factory=threading.Event)
@@ -261,24 +364,27 @@ class LoadRun:
         ops, weights = list(mix), list(mix.values())
         searches: list[tuple[int, list[str]]] = []  # this client's answered searches, to mark
         headers = {"Authorization": f"Bearer {client.token}"}
+        nodes = (self.url, *self.more_urls)
+        node = index % len(nodes)
         async with httpx.AsyncClient(
-            base_url=self.url,
             headers=headers,
             timeout=REQUEST_TIMEOUT_S,
-            limits=httpx.Limits(max_connections=1),
+            limits=httpx.Limits(max_connections=len(nodes)),
         ) as http:
             first = True
             while time.perf_counter() < deadline and not self.stop.is_set():
                 op = "search" if first and "search" in mix else rng.choices(ops, weights)[0]
                 first = False
-                outcome = await self._request(http, rng, client, op, searches)
+                outcome = await self._request(http, nodes[node], rng, client, op, searches)
                 self.outcomes.append(outcome)
                 if outcome.status is None:
-                    await asyncio.sleep(0.05)  # the server is gone: do not spin
+                    node = (node + 1) % len(nodes)  # that node is gone: the next one, as a balancer would
+                    await asyncio.sleep(0.05)  # do not spin while every node is gone
 
     async def _request(
         self,
         http: httpx.AsyncClient,
+        node: str,
         rng: random.Random,
         client: Client,
         op: str,
@@ -288,11 +394,11 @@ class LoadRun:
             op = "search" if client.role != "审判管理" else "records"
         if op == "mark" and not searches:
             op = "search"
-        outcome = Outcome(op, client.name, None, 0.0)
+        outcome = Outcome(op, client.name, None, 0.0, node=node)
         method, url, kwargs = self._plan(rng, client, outcome, searches)
         clock = time.perf_counter()
         try:
-            response = await http.request(method, url, **kwargs)
+            response = await http.request(method, node + url, **kwargs)
         except httpx.HTTPError as exc:
             outcome.seconds = time.perf_counter() - clock
             outcome.error = f"{type(exc).__name__}: {exc}"
@@ -552,27 +658,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--index", type=Path, help="published index home (default: the sample corpus, built)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (leian serve --workers)")
+    parser.add_argument("--nodes", type=int, default=1, help="API nodes: separate servers on their own ports")
+    milvus = parser.add_mutually_exclusive_group()
+    milvus.add_argument("--milvus-lite", type=Path, help="start Milvus Lite on this db file: cluster backend")
+    milvus.add_argument("--milvus-uri", help="a running Milvus (http://host:19530): cluster backend")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--keep", type=Path, help="keep the data folder, export and server log here")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.seconds <= 0:
-        parser.error("--clients and --seconds must be positive")
+    if args.clients < 1 or args.seconds <= 0 or args.nodes < 1:
+        parser.error("--clients, --seconds and --nodes must be positive")
 
-    with tempfile.TemporaryDirectory(prefix="leian-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="leian-load-") as tmp, contextlib.ExitStack() as stack:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         index = args.index or build_sample_index(root / "index")
         deployment = provision(index, root, args.clients)
-        server = Server(deployment, root / "server.log", workers=args.workers)
-        with server:
-            run = LoadRun(server.url, deployment.clients, args.seconds)
-            run.run()
-            audit = check_audit(deployment, server.url, run.outcomes, root / "export")
-        failures = request_problems(run.outcomes) + audit.failures + server_problems(server.log_text())
+        env: dict[str, str] = {}
+        uri = args.milvus_uri
+        lite = None
+        if args.milvus_lite:
+            lite = stack.enter_context(MilvusLite(args.milvus_lite))
+            uri = lite.uri
+        if uri:
+            export_to_milvus(index, uri)
+            env = {"LEIAN_BACKEND": "cluster", "LEIAN_MILVUS_URI": uri}
+        servers = [
+            Server(deployment, root / f"server-{n}.log", workers=args.workers, **env)
+            for n in range(args.nodes)
+        ]
+        for server in servers:
+            stack.enter_context(server)
+        run = LoadRun(servers[0].url, deployment.clients, args.seconds, tuple(s.url for s in servers[1:]))
+        run.run()
+        nodes_rss = [peak_rss_mb(s.process.pid) for s in servers if s.process is not None]
+        milvus_rss = peak_rss_mb(lite.pid) if lite is not None and lite.pid else None
+        audit = check_audit(deployment, servers[0].url, run.outcomes, root / "export")
+        failures = request_problems(run.outcomes) + audit.failures
+        failures += [p for s in servers for p in server_problems(s.log_text())]
         out = {
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             "workers": args.workers,
+            "nodes": args.nodes,
+            "backend": "cluster" if uri else "embedded",
+            "milvus": ("milvus-lite " + str(args.milvus_lite)) if lite else uri,
             **figures(run),
+            "peak_rss_mb_per_node": nodes_rss,  # each node's uvicorn process (its workers not included)
+            "peak_rss_mb_milvus": milvus_rss,
+            "load_average_end": os.getloadavg(),
             "audit": audit.to_dict(),
             "failures": failures,
             "ok": not failures,

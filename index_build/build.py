@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 from tqdm import tqdm
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from index_build import manifest as manifest_mod
 from index_build import token_store
 from index_build.bm25_build import build_bm25
+from index_build.dask_build import build_keyword_indexes_on_cluster, encode_on_cluster
 from index_build.dask_ingest import dask_client, ordered_map
 from index_build.metadata_writer import MetadataWriter, PreparedRow, prepare_row
 from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
@@ -44,7 +46,13 @@ from retrieval.embedder import Embedder, folder_sha256
 from retrieval.index_store import CAUSE_MODEL_DIR
 from retrieval.metadata import MetadataStore
 from retrieval.segmenter import Segmenter, default_segmenter
-from retrieval.vector_index import choose_index_spec, needs_training, new_vector_index, train_on_sample
+from retrieval.vector_index import (
+    VectorIndexSpec,
+    choose_index_spec,
+    needs_training,
+    new_vector_index,
+    train_on_sample,
+)
 
 EMBED_BATCH = 256
 
@@ -85,6 +93,12 @@ def cpu_seconds() -> float:
     """CPU time of this process and of its finished children (ingest workers, the BM25 process)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _process_cpu_seconds() -> float:
+    """CPU time of the calling process alone (run on each Dask worker)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 @dataclass
@@ -237,12 +251,13 @@ def ingest(
     existing_ids: set[str] | None = None,
     workers: int = 1,
     scheduler: str | None = None,
+    client: Any = None,
 ) -> list[str]:
     """Stream documents into the metadata store and token files; returns the indexed doc ids.
 
     Reading and validation stay in this process (they decide row order and duplicates); segmenting,
     compressing and scanning each document run in ``workers`` processes (or on the Dask cluster of
-    ``scheduler``), results in input order.
+    ``scheduler``, or of an open Dask ``client``), results in input order.
     """
     seen: set[str] = set(existing_ids or ())
     indexed: list[str] = []
@@ -256,8 +271,9 @@ def ingest(
     assert codec is not None
     with contextlib.ExitStack() as stack:
         prepared_documents: Iterator[_PreparedDocument]
-        if scheduler is not None:
+        if client is None and scheduler is not None:
             client = stack.enter_context(dask_client(scheduler, workers))
+        if client is not None:
             prepared_documents = ordered_map(client, functools.partial(_prepare, codec=codec), documents)
         elif workers > 1:
             pool = stack.enter_context(
@@ -296,8 +312,12 @@ def embed_rows(
     first_row: int,
     n_rows: int,
     progress: bool,
+    client: Any = None,
 ) -> None:
     """Embed the facts of rows ``first_row..first_row+n_rows`` and add them to ``index``.
+
+    With a Dask ``client`` the batches are encoded on its workers (``dask_build.encode_on_cluster``):
+    the same batches, so the same vectors, added in the same order.
 
     An index that must be trained first (IVF) gets the vectors spooled to a memory-mapped file
     beside the build, trained on an even sample of them, then filled; the spool is removed.
@@ -320,14 +340,17 @@ def embed_rows(
     try:
         bar = tqdm(total=n_rows, desc="embed", unit="doc", disable=not progress, dynamic_ncols=True)
         row = first_row
-        for batch in _batched(texts, EMBED_BATCH):
-            vectors = encode(batch)
+        batches = _batched(texts, EMBED_BATCH)
+        encoded = (
+            map(encode, batches) if client is None else encode_on_cluster(client, embedder.folder, batches)
+        )
+        for vectors in encoded:
             if spool is None:
-                index.add_with_ids(vectors, np.arange(row, row + len(batch), dtype=np.int64))
+                index.add_with_ids(vectors, np.arange(row, row + len(vectors), dtype=np.int64))
             else:
-                spool[row - first_row : row - first_row + len(batch)] = vectors
-            row += len(batch)
-            bar.update(len(batch))
+                spool[row - first_row : row - first_row + len(vectors)] = vectors
+            row += len(vectors)
+            bar.update(len(vectors))
         bar.close()
         if spool is not None:
             train_on_sample(index, spool)
@@ -356,21 +379,9 @@ def build_keyword_indexes(build_dir: Path) -> None:
             build_bm25(token_store.iter_token_lines(build_dir, field_name), target)
             continue
         (part,) = token_store.part_paths(build_dir, field_name)  # a new build has one part
-        with keeping_ids(part) as ids:
+        with token_store.keeping_ids(part) as ids:
             build_bm25(token_store.iter_part_lines(part), target, ids_out=ids.write)
     token_store.remove_field(build_dir, "full")
-
-
-@contextlib.contextmanager
-def keeping_ids(text_part: Path) -> Iterator[token_store.IdPartWriter]:
-    """The ids form of ``text_part``, complete on exit; removed again if the block fails."""
-    writer = token_store.IdPartWriter(text_part)
-    try:
-        yield writer
-    except BaseException:
-        writer.abort()
-        raise
-    writer.close()
 
 
 def prepare_embedder(
@@ -420,6 +431,76 @@ def build(options: BuildOptions) -> BuildResult:
 
 
 def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildResult:
+    with contextlib.ExitStack() as stack:
+        client = None
+        if options.scheduler is not None:
+            client = stack.enter_context(dask_client(options.scheduler, options.workers))
+        return _build_with(staging, build_id, options, client)
+
+
+def _keyword_and_vectors_locally(
+    staging: Path, options: BuildOptions, report: ValidationReport, timer: StageTimer
+) -> tuple[Embedder, dict[str, object], VectorIndexSpec, faiss.Index]:
+    """The keyword indexes need only the token files: a forked process builds them while this one
+    trains and embeds, so both cores stay busy (the child uses neither torch nor faiss, whose
+    thread pools do not survive a fork)."""
+    keyword_started = time.perf_counter()
+    keyword_process = multiprocessing.get_context("fork").Process(
+        target=build_keyword_indexes, args=(staging,), name="leian-bm25"
+    )
+    keyword_process.start()
+    try:
+        embedder, embedder_record, spec, index = _embedder_and_vectors(staging, options, report, timer, None)
+        keyword_process.join()
+    finally:
+        if keyword_process.is_alive():
+            keyword_process.terminate()
+            keyword_process.join()
+    if keyword_process.exitcode != 0:
+        raise RuntimeError(f"building the keyword indexes failed (exit code {keyword_process.exitcode})")
+    timer.record("keyword_index", report.indexed, time.perf_counter() - keyword_started)
+    timer.stages["keyword_index"]["parallel_with"] = ["embedder", "embed_and_vector_index"]
+    return embedder, embedder_record, spec, index
+
+
+def _keyword_and_vectors_on_cluster(
+    staging: Path, options: BuildOptions, report: ValidationReport, timer: StageTimer, client: Any
+) -> tuple[Embedder, dict[str, object], VectorIndexSpec, faiss.Index]:
+    """The keyword map step and the embedding on the cluster's workers; the driver trains the
+    embedder (once) while a thread of it feeds the keyword shards and reduces their statistics."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keyword_started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leian-bm25") as pool:
+        keyword = pool.submit(build_keyword_indexes_on_cluster, client, staging, KEYWORD_FIELDS)
+        try:
+            result = _embedder_and_vectors(staging, options, report, timer, client)
+        finally:
+            keyword_error = keyword.exception()  # waits: the staging folder must not be removed under it
+        if keyword_error is not None:
+            raise RuntimeError("building the keyword indexes on the cluster failed") from keyword_error
+    timer.record("keyword_index", report.indexed, time.perf_counter() - keyword_started)
+    timer.stages["keyword_index"]["parallel_with"] = ["embedder", "embed_and_vector_index"]
+    return result
+
+
+def _embedder_and_vectors(
+    staging: Path, options: BuildOptions, report: ValidationReport, timer: StageTimer, client: Any
+) -> tuple[Embedder, dict[str, object], VectorIndexSpec, faiss.Index]:
+    started = time.perf_counter()
+    embedder, embedder_record = prepare_embedder(options.embedder, staging, options.static_recipe)
+    timer.record("embedder", report.indexed, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    spec = choose_index_spec(report.indexed)
+    index = new_vector_index(spec, embedder.dimension)
+    embed_rows(embedder, index, staging, 0, report.indexed, options.progress, client=client)
+    faiss.write_index(index, str(staging / layout.VECTORS))
+    timer.record("embed_and_vector_index", report.indexed, time.perf_counter() - started)
+    return embedder, embedder_record, spec, index
+
+
+def _build_with(staging: Path, build_id: str, options: BuildOptions, client: Any) -> BuildResult:
     timer = StageTimer()
     report = ValidationReport()
     segmenter = default_segmenter()
@@ -436,7 +517,7 @@ def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildRes
             report,
             options.progress,
             workers=options.workers,
-            scheduler=options.scheduler,
+            client=client,
         )
     finally:
         tokens.close()
@@ -446,36 +527,22 @@ def _build_into(staging: Path, build_id: str, options: BuildOptions) -> BuildRes
     if report.indexed == 0:
         raise ValueError(f"no document could be indexed ({len(report.rejected)} rejected)")
 
-    # The keyword indexes need only the token files: a forked process builds them while this one
-    # trains and embeds, so both cores stay busy (the child uses neither torch nor faiss, whose
-    # thread pools do not survive a fork).
-    keyword_started = time.perf_counter()
-    keyword_process = multiprocessing.get_context("fork").Process(
-        target=build_keyword_indexes, args=(staging,), name="leian-bm25"
-    )
-    keyword_process.start()
-    try:
-        started = time.perf_counter()
-        embedder, embedder_record = prepare_embedder(options.embedder, staging, options.static_recipe)
-        timer.record("embedder", report.indexed, time.perf_counter() - started)
+    if client is None:
+        embedder, embedder_record, spec, index = _keyword_and_vectors_locally(staging, options, report, timer)
+    else:
+        embedder, embedder_record, spec, index = _keyword_and_vectors_on_cluster(
+            staging, options, report, timer, client
+        )
+    token_store.remove_text_parts(staging, "facts")  # the embedder has read them; their ids stay
 
-        started = time.perf_counter()
-        spec = choose_index_spec(report.indexed)
-        index = new_vector_index(spec, embedder.dimension)
-        embed_rows(embedder, index, staging, 0, report.indexed, options.progress)
-        faiss.write_index(index, str(staging / layout.VECTORS))
-        timer.record("embed_and_vector_index", report.indexed, time.perf_counter() - started)
-        keyword_process.join()
-    finally:
-        if keyword_process.is_alive():
-            keyword_process.terminate()
-            keyword_process.join()
-    if keyword_process.exitcode != 0:
-        raise RuntimeError(f"building the keyword indexes failed (exit code {keyword_process.exitcode})")
-    token_store.remove_text_parts(staging, "facts")
-    timer.record("keyword_index", report.indexed, time.perf_counter() - keyword_started)
-    timer.stages["keyword_index"]["parallel_with"] = ["embedder", "embed_and_vector_index"]
-
+    if client is not None:
+        # Workers are not this process's children: their CPU time is asked of them (it is the cost
+        # a shared machine hides behind wall time).
+        timer.stages["dask"] = {
+            "scheduler": options.scheduler,
+            "workers": len(client.scheduler_info().get("workers", {})),
+            "worker_cpu_seconds": round(sum(client.run(_process_cpu_seconds).values()), 1),
+        }
     if options.cause_model is not None:
         copy_cause_model(options.cause_model, staging)
     (staging / layout.VALIDATION).write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))

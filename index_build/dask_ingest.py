@@ -26,8 +26,8 @@ IN_FLIGHT_PER_WORKER = 3  # batches submitted ahead per worker: bounds the drive
 RETRIES = 2  # resubmissions of a batch whose worker died
 
 
-def _apply_batch(function: Callable[[T], R], batch: list[T]) -> list[R]:
-    return [function(item) for item in batch]
+def _apply_batch(function: Callable[..., R], batch: list[T], *extra: Any) -> list[R]:
+    return [function(item, *extra) for item in batch]
 
 
 @contextlib.contextmanager
@@ -50,23 +50,35 @@ def dask_client(scheduler: str, workers: int) -> Iterator[Any]:
             yield client
 
 
-def ordered_map(client: Any, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-    """``map(function, items)`` computed on the cluster in batches, results in input order."""
+def ordered_map(
+    client: Any,
+    function: Callable[..., R],
+    items: Iterable[T],
+    *,
+    batch: int = BATCH,
+    extra: tuple[Any, ...] = (),
+) -> Iterator[R]:
+    """``function(item, *extra)`` for each item, computed on the cluster ``batch`` items per task,
+    results in input order. ``extra`` may hold futures (a scattered model): Dask resolves them on
+    the worker, so large arguments travel once, not with every task."""
+    size = batch
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     pending: deque[Any] = deque()
-    batch: list[T] = []
+    chunk: list[T] = []
 
-    def submit(chunk: list[T]) -> None:
-        pending.append(client.submit(_apply_batch, function, chunk, retries=RETRIES, pure=False))
+    def submit(items_of_task: list[T]) -> None:
+        pending.append(
+            client.submit(_apply_batch, function, items_of_task, *extra, retries=RETRIES, pure=False)
+        )
 
     for item in items:
-        batch.append(item)
-        if len(batch) == BATCH:
-            submit(batch)
-            batch = []
+        chunk.append(item)
+        if len(chunk) == size:
+            submit(chunk)
+            chunk = []
             while len(pending) >= IN_FLIGHT_PER_WORKER * workers:
                 yield from pending.popleft().result()
-    if batch:
-        submit(batch)
+    if chunk:
+        submit(chunk)
     while pending:
         yield from pending.popleft().result()

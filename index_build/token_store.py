@@ -20,6 +20,7 @@ the text is read.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -177,6 +178,37 @@ class PartWriter:
             return None
         _rows_path(self.path).write_text(f"{self.rows}\n", encoding="ascii")
         return self.path
+
+
+@contextlib.contextmanager
+def keeping_ids(text_part: Path) -> Iterator[IdPartWriter]:
+    """The ids form of ``text_part``, complete on exit; removed again if the block fails."""
+    writer = IdPartWriter(text_part)
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+
+
+def write_ids_of_text(build_dir: Path, field: str, chunk_rows: int = 1024) -> None:
+    """The ids form of ``field``'s single text part from its finished BM25 vocabulary: what a build
+    whose BM25 folder was assembled elsewhere (the Dask reduce) writes instead of the builder's
+    ``ids_out``; token ids are the vocabulary's columns, as the builder's pass one assigns them."""
+    (part,) = part_paths(build_dir, field)
+    path = Path(build_dir) / VOCABULARY_OF[field] / "vocab.index.json"
+    column_of: dict[str, int] = json.loads(path.read_text(encoding="utf-8"))
+    with keeping_ids(part) as writer:
+        ids, lengths = array("i"), array("I")
+        for line in iter_part_lines(part):
+            tokens = line.split()
+            ids.extend(column_of[t] for t in tokens)
+            lengths.append(len(tokens))
+            if len(lengths) >= chunk_rows:
+                writer.write(ids, lengths)
+                ids, lengths = array("i"), array("I")
+        writer.write(ids, lengths)
 
 
 class IdPartWriter:

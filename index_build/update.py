@@ -31,7 +31,6 @@ from index_build.build import (
     _TokenFiles,
     embed_rows,
     ingest,
-    keeping_ids,
 )
 from index_build.metadata_writer import MetadataWriter
 from index_build.publish import build_lock, new_build_id, new_staging, publish, remove_stale_staging
@@ -101,7 +100,7 @@ def add_keyword_indexes(staging: Path, new_parts: dict[str, Path | None]) -> Non
             continue
         linked, extended = staging / folder, staging / f"{folder}.new"
         if field_name == "facts":
-            with keeping_ids(part) as ids:
+            with token_store.keeping_ids(part) as ids:
                 add_to_bm25(linked, token_store.iter_part_lines(part), extended, ids_out=ids.write)
         else:
             add_to_bm25(linked, token_store.iter_part_lines(part), extended)
