@@ -89,14 +89,21 @@ class Deployment:
     signing_key: Path
     clients: tuple[Client, ...]
     admin_token: str
+    database_url: str | None = None  # LEIAN_DATABASE_URL: audit log, accounts and ledger in PostgreSQL
+
+    @property
+    def store_env(self) -> dict[str, str]:
+        """What a node needs beyond the data folder to find the shared stores."""
+        return {"LEIAN_DATABASE_URL": self.database_url} if self.database_url else {}
 
     @property
     def public_key(self) -> Path:
         return self.signing_key.with_name(self.signing_key.name + ".pub")
 
 
-def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
-    """Accounts for ``n_clients`` clients, one token each, and an admin; written as an operator would."""
+def provision(index_home: Path, root: Path, n_clients: int, database_url: str | None = None) -> Deployment:
+    """Accounts for ``n_clients`` clients, one token each, and an admin; written as an operator would,
+    into the data folder or, with ``database_url``, into that PostgreSQL database."""
     from api.service.accounts import AccountStore, Role
     from retrieval.audit.records import Actor, TypedRecord
     from retrieval.audit.signing import generate_key, public_key_pem
@@ -105,9 +112,10 @@ def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
     data, key_path = root / "data", root / "keys" / "audit-signing-key.pem"
     key_path.parent.mkdir(parents=True, exist_ok=True)
     key_path.with_name(key_path.name + ".pub").write_text(public_key_pem(generate_key(key_path)), "ascii")
-    accounts = AccountStore(data / "accounts.sqlite")
+    data.mkdir(parents=True, exist_ok=True)
+    accounts = AccountStore(database_url or data / "accounts.sqlite")
     clients = []
-    with AuditLog(data / "audit.sqlite") as log:
+    with AuditLog(database_url or data / "audit.sqlite") as log:
 
         def record(entry: TypedRecord) -> object:
             return log.record(Actor("load-operator", "operator"), "cli", entry)
@@ -121,7 +129,7 @@ def provision(index_home: Path, root: Path, n_clients: int) -> Deployment:
         accounts.create_user("load-admin", Role.ADMIN, None, record)
         admin = accounts.issue_token("load-admin", None, record)[1]
     accounts.close()
-    return Deployment(index_home, data, key_path, tuple(clients), admin)
+    return Deployment(index_home, data, key_path, tuple(clients), admin, database_url)
 
 
 def pending_facts() -> list[str]:
@@ -251,6 +259,7 @@ class Server:
             "LEIAN_SIGNING_KEY": str(d.signing_key),
             "LEIAN_CREATE_SIGNING_KEY": "false",
             "LEIAN_RATE_LIMIT": RATE_LIMIT,
+            **d.store_env,
             **self.env,
         }
         if self.workers == 1:
@@ -582,19 +591,24 @@ def check_audit(
     answered = sum(1 for o in tried if o.status == 200)
     if not answered <= exports <= len(tried):
         fail(f"{exports} export records for {answered} answered of {len(tried)} exports")
-    result.failures.extend(ledger_problems(deployment.data_dir, records))
+    result.failures.extend(ledger_problems(deployment, records))
     return result
 
 
-def ledger_problems(data_dir: Path, records: dict[int, tuple[str, dict[str, Any]]]) -> list[str]:
+def ledger_problems(deployment: Deployment, records: dict[int, tuple[str, dict[str, Any]]]) -> list[str]:
     """Rows of the service's ledger of searches that the audit log does not back (there must be none)."""
-    conn = sqlite3.connect(f"file:{data_dir / 'accounts.sqlite'}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT s.search_id, u.name FROM searches s JOIN users u ON u.id = s.user_id"
-        ).fetchall()
-    finally:
-        conn.close()
+    query = "SELECT s.search_id, u.name FROM searches s JOIN users u ON u.id = s.user_id"
+    if deployment.database_url:
+        import psycopg
+
+        with psycopg.connect(deployment.database_url) as pg:
+            rows = pg.execute(query).fetchall()
+    else:
+        conn = sqlite3.connect(f"file:{deployment.data_dir / 'accounts.sqlite'}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(query).fetchall()
+        finally:
+            conn.close()
     problems = []
     for search_id, user in rows:
         record = records.get(search_id, ("", {}))[1]
@@ -664,6 +678,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     milvus.add_argument("--milvus-uri", help="a running Milvus (http://host:19530): cluster backend")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--keep", type=Path, help="keep the data folder, export and server log here")
+    parser.add_argument(
+        "--database-url", help="postgresql://… (an empty database): the nodes' audit log, accounts and ledger"
+    )
     args = parser.parse_args(argv)
     if args.clients < 1 or args.seconds <= 0 or args.nodes < 1:
         parser.error("--clients, --seconds and --nodes must be positive")
@@ -672,7 +689,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         index = args.index or build_sample_index(root / "index")
-        deployment = provision(index, root, args.clients)
+        deployment = provision(index, root, args.clients, args.database_url)
         env: dict[str, str] = {}
         uri = args.milvus_uri
         lite = None

@@ -1,16 +1,17 @@
 """Two API nodes on the cluster backend: separate ``uvicorn`` processes on their own ports, one Milvus
-(a Milvus Lite server this test starts on a loopback port) and one data folder with the audit log.
+(a Milvus Lite server this test starts on a loopback port) and one audit log, accounts and ledger:
+a SQLite data folder, then a PostgreSQL database (``LEIAN_DATABASE_URL``, nodes on any machine).
 
 What N stateless nodes behind a load balancer must guarantee: a search answered by one is in the
 audit log the other serves, and a node SIGKILLed in the middle of a load run loses nothing that was
 answered (every answer has its record with the same leaf hash, the chain verifies, the ledger holds
-no search the log lacks), while the other node goes on serving. The data folder's SQLite files
-stand in for the shared PostgreSQL database (``LEIAN_DATABASE_URL``): the nodes get their stores
-from the settings alone, so the test is the same once the audit log moves there.
+no search the log lacks), while the other node goes on serving. The nodes get their stores from the
+settings alone, so both runs are the same test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -28,10 +29,24 @@ pytestmark = pytest.mark.slow  # a Milvus Lite server and two uvicorn processes
 ANSWERS_BEFORE_KILL = 30
 
 
-@pytest.fixture(scope="module")
-def nodes(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    root = tmp_path_factory.mktemp("two-nodes")
-    deployment = load.provision(sample_index, root, 8)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def nodes(
+    request: pytest.FixtureRequest, sample_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    from tests.audit_stores import postgres_problem, temp_database
+
+    root = tmp_path_factory.mktemp(f"two-nodes-{request.param}")
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if request.param == "postgresql":
+            if (problem := postgres_problem()) is not None:
+                pytest.fail(problem)
+            database_url = stack.enter_context(temp_database())
+        yield from _two_nodes(sample_index, root, database_url)
+
+
+def _two_nodes(sample_index: Path, root: Path, database_url: str | None) -> Iterator[dict[str, Any]]:
+    deployment = load.provision(sample_index, root, 8, database_url)
     with load.MilvusLite(root / "milvus" / "leian.db") as milvus:
         # Loaded as an operator would, through the CLI, into the Milvus both nodes share.
         assert leian(["cluster", "export", "--index", str(sample_index), "--milvus-uri", milvus.uri]) == 0
@@ -78,6 +93,8 @@ def test_both_nodes_serve_the_cluster_backend_from_one_milvus(nodes: dict[str, A
         ready = httpx.get(f"{nodes[name].url}/readyz", timeout=30).json()
         recall = ready["checks"]["recall"]
         assert recall["ok"] and recall["backend"] == "cluster" and recall["rows"] > 20
+        store = ready["checks"]["audit"]["store"]
+        assert store == ("postgresql" if nodes["deployment"].database_url else "sqlite")
     assert nodes["a"].port != nodes["b"].port
 
 
