@@ -61,7 +61,12 @@ def running_service(
 
     One worker: ``uvicorn api.app:app``; more: ``leian serve --workers N`` (one socket, one chain).
     """
+    from retrieval.audit.witness import default_witness_path
+
+    # A fresh service: its data folder and the witness kept beside it (a new log under an old
+    # witness is refused as tampering, rightly).
     shutil.rmtree(data_dir, ignore_errors=True)
+    default_witness_path(data_dir).unlink(missing_ok=True)
     data_dir.mkdir(parents=True)
     env = os.environ | {
         "LEIAN_INDEX": str(index_home),
