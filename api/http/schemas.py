@@ -117,6 +117,7 @@ class _Request(BaseModel):
     """Fields of running text, from which control characters are removed rather than refused."""
 
     _controls_removed: dict[str, int] = PrivateAttr(default_factory=dict)
+    _received_lengths: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -125,15 +126,23 @@ class _Request(BaseModel):
         if not isinstance(data, dict):  # a model already validated keeps its own count
             return handler(data)
         removed: dict[str, int] = {}
+        received: dict[str, int] = {}
         data = dict(data)
         for name in cls.FREE_TEXT:
             if isinstance(data.get(name), str):
+                received[name] = len(data[name])
                 data[name], count = remove_controls(data[name])
                 if count:
                     removed[name] = count
         model = handler(data)
         model._controls_removed = removed
+        model._received_lengths = received
         return model
+
+    def received_length(self, name: str) -> int:
+        """How many characters free text ``name`` had as it arrived, before control characters and
+        edge whitespace were removed: what a limit the OpenAPI schema states (maxLength) is about."""
+        return self._received_lengths.get(name, len(getattr(self, name) or ""))
 
     @field_validator("*", mode="after")
     @classmethod

@@ -93,12 +93,16 @@ def check_limits(services: Services, k: int, facts: str) -> None:
     settings = services.settings
     if k > settings.max_k:
         raise invalid("k", f"不得超过 {settings.max_k}", f"must be at most {settings.max_k}")
-    if len(facts) > settings.max_facts_chars:
-        raise invalid(
-            "facts",
-            f"不得超过 {settings.max_facts_chars} 字",
-            f"at most {settings.max_facts_chars} characters",
-        )
+    check_facts_length(services, len(facts))
+
+
+def check_facts_length(services: Services, length: int, field_name: str = "facts") -> None:
+    """Facts longer than ``LEIAN_MAX_FACTS_CHARS`` are refused (422 naming ``field_name``). The HTTP
+    routes call it with the length as received, before control characters were removed, since that
+    is what the OpenAPI schema's maxLength states."""
+    limit = services.settings.max_facts_chars
+    if length > limit:
+        raise invalid(field_name, f"不得超过 {limit} 字", f"at most {limit} characters")
 
 
 def similar_input(

@@ -410,3 +410,19 @@ def test_a_search_cannot_be_filed_as_a_smart_push(env: Env) -> None:
         "/api/v1/cases/guiding-901/similar", params={"trigger": "智能推送"}, headers=env.h("judge_a")
     )
     assert similar.status_code == 422
+
+
+def test_facts_over_the_limit_as_received_are_refused_though_cleaning_would_shorten_them(env: Env) -> None:
+    """The schema's maxLength is about what arrives: control characters and edge whitespace that the
+    service would remove do not bring an over-long text under the limit (found by the schema fuzz)."""
+    over = "\x04  " + "甲" * (MAX_FACTS - 2)  # MAX_FACTS + 1 as sent, MAX_FACTS - 2 once cleaned
+    search = env.client.post("/api/v1/searches", json=search_body(facts=over), headers=env.h("judge_a"))
+    assert_422(search, ["facts"])
+    case = {"case_number": "（2025）浙0106刑初2号", "trigger": "其他", "facts": over}
+    fine = {"case_number": "（2025）浙0106刑初3号", "trigger": "其他", "facts": THEFT_FACTS}
+    batch = {"cases": [fine, case], "k": 2}
+    refused = env.client.post("/api/v1/reports/batches", json=batch, headers=env.h("judge_a"))
+    assert_422(refused, ["cases.1.facts"])
+    within = "\x04" + "甲" * (MAX_FACTS - 1)  # exactly the limit as sent
+    accepted = env.client.post("/api/v1/searches", json=search_body(facts=within), headers=env.h("judge_a"))
+    assert accepted.status_code == 200, accepted.text

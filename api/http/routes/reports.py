@@ -22,6 +22,7 @@ from api.service import reports as report_making
 from api.service.accounts import SEARCH_ROLES, Principal
 from api.service.receipts import receipt_headers
 from api.service.report_batch.service import BatchService
+from api.service.searching import check_facts_length
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], route_class=StrictJsonRoute)
 
@@ -47,6 +48,8 @@ def _attachment(name: str) -> dict[str, str]:
     summary="Submit pending cases: one audited search and one 类案检索报告 each, run in the background",
 )
 def submit_batch(body: BatchBody, principal: Searcher, batches: BatchesDep, client: ClientDep) -> Any:
+    for i, case in enumerate(body.cases):
+        check_facts_length(batches.services, case.received_length("facts"), f"cases.{i}.facts")
     cases = [case.model_dump(exclude_none=True) for case in body.cases]
     answer = batches.submit(principal, client, cases, body.trigger, body.k)
     return {**answer, "input_notes": control_character_notes(body)}

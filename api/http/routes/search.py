@@ -78,6 +78,7 @@ def search_input(principal: Principal, body: SearchBody) -> SearchInput:
     },
 )
 def create_search(body: SearchBody, principal: Searcher, services: ServicesDep, client: ClientDep) -> Any:
+    searching.check_facts_length(services, body.received_length("facts"))
     answer = searching.run_search(services, principal, client, search_input(principal, body))
     return {**answer, "input_notes": control_character_notes(body)}
 
