@@ -29,6 +29,7 @@ from api.service.report_batch.runner import BatchFailed, BatchJob, run_batch
 from api.service.report_batch.state import BatchBusy, BatchFolder, CaseState, new_batch_id
 from api.service.report_batch.summary import SUMMARY_MEDIA, summary_bytes, summary_rows
 from api.service.runtime import Services
+from api.service.searching import check_facts_length
 from retrieval.atomic_file import write_atomic
 from retrieval.guidance import Trigger
 from retrieval.report.files import report_format
@@ -163,9 +164,7 @@ class BatchService:
             chosen = case.get("trigger") or trigger
             if chosen is None:
                 raise invalid(f"cases.{i}.trigger", "缺少检索事由", "required (per case or for the batch)")
-            if len(case.get("facts") or "") > settings.max_facts_chars:  # as /searches: refused now
-                limit = settings.max_facts_chars
-                raise invalid(f"cases.{i}.facts", f"不得超过 {limit} 字", f"at most {limit} characters")
+            check_facts_length(self.services, len(case.get("facts") or ""), f"cases.{i}.facts")  # refused now
             rows.append({**case, "trigger": Trigger(chosen).value})
         batch_id = new_batch_id()
         folder = BatchFolder(self.root / batch_id)
