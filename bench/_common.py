@@ -167,3 +167,19 @@ def emit_json(
     if echo:
         print(text)
     return text
+
+
+def label_causes(label: str) -> tuple[str, ...]:
+    """The normalised causes a dataset label names: CJRC joins two charges in 14 labels (盗窃罪、抢夺罪).
+
+    A prediction naming either charge names a charge the court convicted of, so the benchmarks count it
+    right; left joined, such a label could never be predicted, nor should a classifier learn it as a
+    class of its own. ``走私、贩卖、运输、制造毒品罪`` is one charge and stays one.
+    """
+    from retrieval.parsing.causes import extract_causes, normalise_cause
+
+    if "罪、" in label:
+        named = tuple(extract_causes(title=label))
+        if named:
+            return named
+    return (normalise_cause(label),)

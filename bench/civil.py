@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
-from _common import BENCH_BUILD, SHARED_DATA, emit_json, open_or_build  # noqa: E402
+from _common import BENCH_BUILD, SHARED_DATA, emit_json, label_causes, open_or_build  # noqa: E402
 
 CJRC_DOCS = SHARED_DATA / "cail2019-cjrc-dev" / "docs.jsonl"
 CJRC_JSONL = BENCH_BUILD / "cjrc-docs.jsonl"
@@ -300,10 +300,10 @@ def evaluate(
         if available > 0:
             hits = sum(cause_of[d] == row["cause"] for d in ranked[:TOP])
             stats["p10"].append(hits / min(TOP, available))
-        truth = normalise_cause(row["cause"])
+        truths = label_causes(row["cause"])
         names = [normalise_cause(p) for p in predicted]
-        stats["top1"].append(float(names[:1] == [truth]))
-        stats["top3"].append(float(truth in names[:3]))
+        stats["top1"].append(float(bool(names) and names[0] in truths))
+        stats["top3"].append(float(any(t in names[:3] for t in truths)))
         stats["confidence"].append(confidences[0] if confidences else 0.0)
         if n % 200 == 0:
             log(f"{n}/{len(queries)} queries, {time.perf_counter() - started:.0f} s")

@@ -79,10 +79,13 @@ _COLLOQUIAL_CHARGES = {
     "运送他人偷越国境罪": "运送他人偷越国（边）境罪",
     "偷越国境罪": "偷越国（边）境罪",
     "组织参与国外赌博罪": "组织参与国（境）外赌博罪",
+    "抽逃资金罪": "虚假出资、抽逃出资罪",
+    "非法占用农地罪": "非法占用农用地罪",
 }
 
 # Spelling variants seen in judgments and data sets (会计帐簿 is the pre-2002 spelling).
-_SPELLINGS = (("帐簿", "账簿"), ("剌探", "刺探"))
+# Misprints judgments and datasets carry (CJRC labels five texts 非法吸收公共存款罪).
+_SPELLINGS = (("帐簿", "账簿"), ("剌探", "刺探"), ("公共存款", "公众存款"))
 _BRACKETS = str.maketrans({"[": None, "]": None, "【": None, "】": None, "(": "（", ")": "）"})
 _STAGE = re.compile(r"（(?:未遂|既遂|中止|预备)）")
 _SPACE = re.compile(r"\s+")

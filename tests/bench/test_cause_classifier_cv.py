@@ -27,3 +27,15 @@ def test_a_copy_of_an_evaluation_text_is_dropped_and_others_kept() -> None:
     )
     kept, dropped = bench.drop_evaluation_texts([copy, other], rows)
     assert kept == [other] and dropped == 1
+
+
+def test_a_label_naming_two_charges_is_both_charges_and_one_charge_stays_one() -> None:
+    common = bench_module("_common")
+    assert common.label_causes("盗窃罪、抢夺罪") == ("盗窃罪", "抢夺罪")
+    assert common.label_causes("贩卖毒品罪、容留他人吸毒罪") == (
+        "走私、贩卖、运输、制造毒品罪",
+        "容留他人吸毒罪",
+    )
+    assert common.label_causes("走私、贩卖、运输、制造毒品罪") == ("走私、贩卖、运输、制造毒品罪",)
+    assert common.label_causes("非法吸收公共存款罪") == ("非法吸收公众存款罪",)
+    assert common.label_causes("民间借贷纠纷") == ("民间借贷纠纷",)

@@ -112,6 +112,9 @@ def test_civil_cause_list() -> None:
         ("居间合同纠纷", "中介合同纠纷"),
         ("民间借贷纠纷", "民间借贷纠纷"),
         ("走私", "走私"),  # not a charge: left as it is
+        ("非法吸收公共存款罪", "非法吸收公众存款罪"),  # a misprint (CJRC labels five texts so)
+        ("抽逃资金罪", "虚假出资、抽逃出资罪"),
+        ("非法占用农地罪", "非法占用农用地罪"),
     ],
 )
 def test_normalise_cause(raw: str, expected: str) -> None:
