@@ -137,7 +137,7 @@ def load_metadata(
                 " VALUES (%s, %s, %s, %s, %s)",
                 (build_id, schema, documents, metadata_sha256, collection),
             )
-    except psycopg.Error as exc:
+    except (psycopg.Error, sqlite3.Error, OSError) as exc:  # the target or the source: rolled back
         raise PgExportError(f"loading build {build_id} into PostgreSQL failed: {str(exc).strip()}") from exc
     finally:
         source.close()

@@ -33,12 +33,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         store = IndexStore.open(args.index, verify_checksums=True)
     except (IndexLayoutError, OSError) as exc:
         raise CliError(f"index {args.index} refused: {exc}", 2) from exc
+    from pymilvus.exceptions import MilvusException
+
     started = time.perf_counter()
     try:
         client = milvus_client(args.milvus_uri)
         done = export_cluster(store, client, database_url, publish=not args.no_publish)
     except (ClusterBackendError, PgExportError, MetadataPublishError) as exc:
         raise CliError(f"{exc} (nothing published)", 1) from exc
+    except MilvusException as exc:
+        raise CliError(f"loading build {store.version} into Milvus failed: {exc} (nothing published)", 1) from exc
     finally:
         store.close()
     seconds = time.perf_counter() - started
