@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from index_build.milvus_export import MilvusExport, export_build
+from index_build.milvus_export import MilvusExport, collection_name, export_build
 from index_build.pg_export import PgExportError, PgLoad, load_metadata, publish_build
 from retrieval import index_layout as layout
 from retrieval.index_store import IndexStore
@@ -45,16 +45,29 @@ def export_cluster(
         milvus = export_build(store, client, publish=publish)
         return ClusterExport(milvus, None, publish, time.perf_counter() - started)
     current = read_published(database_url)
+    name = collection_name(store.version)
+    milvus_whole = client.has_collection(name) and _rows(client, name) == store.size
     if current is not None and current.build_id == store.version:
-        return ClusterExport(None, None, True, time.perf_counter() - started)
+        # Published already: reload only what a restore lost (the schema, the collection), if anything.
+        milvus = export_build(store, client, publish=False) if not milvus_whole else None
+        loaded = None if current.intact else _load(store, database_url, name)
+        if milvus is None and loaded is None:
+            return ClusterExport(None, None, True, time.perf_counter() - started)
+        return ClusterExport(milvus, loaded, True, time.perf_counter() - started)
     milvus = export_build(store, client, publish=False)
-    checksum = str(store.manifest["files"][layout.METADATA]["sha256"])
-    loaded = load_metadata(
-        database_url, store.version, store.build_dir / layout.METADATA, checksum, milvus.collection
-    )
+    loaded = _load(store, database_url, milvus.collection)
     if publish:
-        rows = int(client.get_collection_stats(milvus.collection).get("row_count", -1))
+        rows = _rows(client, milvus.collection)
         if rows != store.size:  # the collection must be whole before PostgreSQL names it
             raise PgExportError(f"collection {milvus.collection} holds {rows} rows, the build {store.size}")
         publish_build(database_url, store.version)
     return ClusterExport(milvus, loaded, publish, time.perf_counter() - started)
+
+
+def _rows(client: Any, collection: str) -> int:
+    return int(client.get_collection_stats(collection).get("row_count", -1))
+
+
+def _load(store: IndexStore, database_url: str, collection: str) -> PgLoad:
+    checksum = str(store.manifest["files"][layout.METADATA]["sha256"])
+    return load_metadata(database_url, store.version, store.build_dir / layout.METADATA, checksum, collection)

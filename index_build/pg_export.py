@@ -29,6 +29,7 @@ from retrieval.pg_metadata import (
     LoadedBuild,
     loaded_build,
     schema_name,
+    schema_present,
 )
 
 
@@ -98,9 +99,8 @@ def load_metadata(
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (CATALOG_LOCK,))
             conn.execute(CATALOG)
             published = conn.execute(f"SELECT build_id FROM {PUBLISHED_TABLE} WHERE slot = 0").fetchone()
-            if published is not None and published[0] == build_id:
+            if published is not None and published[0] == build_id and schema_present(conn, schema):
                 raise PgExportError(f"build {build_id} is the one PostgreSQL publishes: not loaded again")
-            conn.execute(f"DELETE FROM {BUILDS_TABLE} WHERE build_id = %s", (build_id,))
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             # the build's schema first for the tables' statements; the catalog is found after it
@@ -132,9 +132,11 @@ def load_metadata(
             for create in tables:
                 conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, _table_name(create))))
             documents = copied.get("docs", 0)
-            conn.execute(
+            conn.execute(  # a row of an earlier load of this build (maybe the published one) is replaced
                 f"INSERT INTO {BUILDS_TABLE}(build_id, schema_name, documents, metadata_sha256, collection)"
-                " VALUES (%s, %s, %s, %s, %s)",
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (build_id) DO UPDATE SET"
+                " schema_name = EXCLUDED.schema_name, documents = EXCLUDED.documents,"
+                " metadata_sha256 = EXCLUDED.metadata_sha256, collection = EXCLUDED.collection, loaded_at = now()",
                 (build_id, schema, documents, metadata_sha256, collection),
             )
     except (psycopg.Error, sqlite3.Error, OSError) as exc:  # the target or the source: rolled back

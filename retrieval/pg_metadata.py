@@ -64,6 +64,7 @@ class LoadedBuild:
     documents: int
     metadata_sha256: str
     collection: str
+    intact: bool = True  # False: the schema is gone (a database restored without the build schemas)
 
 
 def schema_name(build_id: str) -> str:
@@ -92,9 +93,17 @@ def loaded_build(conn: psycopg.Connection[Any], build_id: str) -> LoadedBuild | 
         " WHERE build_id = %s",
         (build_id,),
     ).fetchone()
-    return (
-        None if row is None else LoadedBuild(str(row[0]), str(row[1]), int(row[2]), str(row[3]), str(row[4]))
+    if row is None:
+        return None
+    schema = str(row[1])
+    return LoadedBuild(
+        str(row[0]), schema, int(row[2]), str(row[3]), str(row[4]), schema_present(conn, schema)
     )
+
+
+def schema_present(conn: psycopg.Connection[Any], schema: str) -> bool:
+    """Whether the build's schema is there (a database restored without the build schemas lacks it)."""
+    return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is not None
 
 
 def published_build(conn: psycopg.Connection[Any]) -> LoadedBuild | None:
@@ -208,6 +217,11 @@ def open_published(url: str, build_id: str, metadata_sha256: str | None) -> Meta
         raise MetadataPublishError(
             f"PostgreSQL publishes build {published.build_id}, the index home is build {build_id}: "
             f"{export}, or serve the index home of build {published.build_id}"
+        )
+    if not published.intact:
+        raise MetadataPublishError(
+            f"PostgreSQL publishes build {build_id} but its schema {published.schema} is missing "
+            f"(a database restored without the build schemas?): {export}"
         )
     if metadata_sha256 is not None and published.metadata_sha256 != metadata_sha256:
         raise MetadataPublishError(

@@ -42,21 +42,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     except (ClusterBackendError, PgExportError, MetadataPublishError) as exc:
         raise CliError(f"{exc} (nothing published)", 1) from exc
     except MilvusException as exc:
-        raise CliError(f"loading build {store.version} into Milvus failed: {exc} (nothing published)", 1) from exc
+        raise CliError(
+            f"loading build {store.version} into Milvus failed: {exc} (nothing published)", 1
+        ) from exc
     finally:
         store.close()
     seconds = time.perf_counter() - started
-    if done.milvus is None:
+    if done.milvus is None and done.metadata is None:
         print(f"build {store.version} is already published in PostgreSQL: nothing loaded")
         return 0
     state = "loaded" if args.no_publish else "loaded and published"
-    where = (
-        f" and PostgreSQL schema {done.metadata.schema} ({redacted(database_url)})" if done.metadata else ""
-    )
-    print(
-        f"{state} build {store.version} as Milvus collection {done.milvus.collection}{where}: "
-        f"{done.milvus.rows} rows, dim {done.milvus.dimension}, {seconds:.1f} s"
-    )
+    parts = []
+    if done.milvus is not None:
+        parts.append(
+            f"Milvus collection {done.milvus.collection} ({done.milvus.rows} rows, dim {done.milvus.dimension})"
+        )
+    if done.metadata is not None and database_url is not None:
+        parts.append(
+            f"PostgreSQL schema {done.metadata.schema} ({done.metadata.documents} documents, {redacted(database_url)})"
+        )
+    print(f"{state} build {store.version} as {' and '.join(parts)}: {seconds:.1f} s")
     return 0
 
 
@@ -89,11 +94,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         if client.has_collection(build.collection)
         else "missing"
     )
+    schema = build.schema if build.intact else f"{build.schema} (missing: run leian cluster export again)"
     print(
         f"published in PostgreSQL (what nodes serve): build {build.build_id}, {build.documents} documents "
-        f"in schema {build.schema}, Milvus collection {build.collection} ({held} rows)"
+        f"in schema {schema}, Milvus collection {build.collection} ({held} rows)"
     )
-    return 0
+    return 0 if build.intact and held == build.documents else 1
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -241,3 +241,38 @@ def test_a_node_refuses_postgresql_that_publishes_no_build(
         ready = node.get("/readyz")
         assert ready.status_code == 503
         assert "publishes no build" in ready.json()["error"]["checks"]["index"]["error"]
+
+
+@pytest.mark.slow
+def test_a_database_restored_without_the_build_schema_is_refused_then_reloaded(
+    sample_index: Path, tmp_path: Path, pg_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pg_dump --exclude-schema 'leian_build_*' keeps the catalog, not the tables: nodes refuse the
+    build, `leian cluster status` says so, and the same export reloads the tables (Milvus untouched)."""
+    import psycopg
+    from psycopg import sql
+
+    from api.cli.main import main as leian
+    from retrieval.index_layout import resolve_current
+    from retrieval.pg_metadata import read_published, schema_name
+
+    uri = str(tmp_path / "milvus.db")
+    status = ["cluster", "status", "--milvus-uri", uri, "--database-url", pg_database]
+    assert _export(sample_index, uri, pg_database) == 0
+    assert leian(status) == 0
+    build_id = resolve_current(sample_index).name
+    assert f"published in PostgreSQL (what nodes serve): build {build_id}" in capsys.readouterr().out
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema_name(build_id))))
+    assert leian(status) == 1
+    assert "missing: run leian cluster export again" in capsys.readouterr().out
+    with TestClient(create_app(_cluster_settings(sample_index, tmp_path / "n1", uri, pg_database))) as node:
+        ready = node.get("/readyz")
+        assert ready.status_code == 503
+        assert "is missing" in ready.json()["error"]["checks"]["index"]["error"]
+    assert _export(sample_index, uri, pg_database) == 0
+    out = capsys.readouterr().out
+    assert f"PostgreSQL schema {schema_name(build_id)}" in out and "Milvus collection" not in out
+    assert read_published(pg_database).intact  # type: ignore[union-attr]
+    with TestClient(create_app(_cluster_settings(sample_index, tmp_path / "n2", uri, pg_database))) as node:
+        assert node.get("/readyz").status_code == 200
