@@ -9,14 +9,12 @@ from pathlib import Path
 
 from api.cli.common import CliError
 from api.service.cluster import ClusterBackendError, milvus_client
-from index_build.cluster_export import export_cluster
-from index_build.pg_export import PgExportError
-from retrieval.audit.pg_storage import redacted
 from retrieval.audit.storage import is_database_url
 from retrieval.index_layout import IndexLayoutError
 from retrieval.index_store import IndexStore
 from retrieval.milvus_channels import MilvusChannelError, published_collection
-from retrieval.pg_metadata import MetadataPublishError, read_published
+
+# psycopg and pymilvus (the cluster extra) are imported by the commands, not when `leian` starts.
 
 
 def _database_url(args: argparse.Namespace) -> str | None:
@@ -34,6 +32,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     except (IndexLayoutError, OSError) as exc:
         raise CliError(f"index {args.index} refused: {exc}", 2) from exc
     from pymilvus.exceptions import MilvusException
+
+    from index_build.cluster_export import export_cluster
+    from index_build.pg_export import PgExportError
+    from retrieval.audit.pg_storage import redacted
+    from retrieval.pg_metadata import MetadataPublishError
 
     started = time.perf_counter()
     try:
@@ -81,6 +84,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("published in Milvus: none (nodes with a database follow PostgreSQL)")
     if database_url is None:
         return 0
+    from retrieval.audit.pg_storage import redacted
+    from retrieval.pg_metadata import MetadataPublishError, read_published
+
     try:
         build = read_published(database_url)
     except MetadataPublishError as exc:
