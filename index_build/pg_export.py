@@ -91,9 +91,10 @@ def load_metadata(
     started = time.perf_counter()
     schema = schema_name(build_id)
     tables, indexes = postgres_statements()
-    source = sqlite3.connect(f"file:{metadata_path}?mode=ro", uri=True)
+    source: sqlite3.Connection | None = None
     copied: dict[str, int] = {}
     try:
+        source = sqlite3.connect(f"file:{metadata_path}?mode=ro", uri=True)
         present = {name for (name,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         with psycopg.connect(url, connect_timeout=10) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (CATALOG_LOCK,))
@@ -142,7 +143,8 @@ def load_metadata(
     except (psycopg.Error, sqlite3.Error, OSError) as exc:  # the target or the source: rolled back
         raise PgExportError(f"loading build {build_id} into PostgreSQL failed: {str(exc).strip()}") from exc
     finally:
-        source.close()
+        if source is not None:
+            source.close()
     return PgLoad(build_id, schema, documents, copied, time.perf_counter() - started)
 
 

@@ -163,3 +163,37 @@ def test_the_store_says_where_it_reads(stores: tuple[MetadataStore, MetadataStor
     assert described["store"] == "postgresql" and described["schema"].startswith("leian_build_")
     assert "@" not in described["database"] or ":" not in described["database"].split("@")[0][13:]
     assert pg_store.check() == {"published_build": None}  # loaded, not published
+
+
+def test_only_the_published_build_loaded_from_the_manifests_file_opens(
+    sample_index: Path, pg_database: str
+) -> None:
+    from index_build.pg_export import PgExportError, load_metadata, publish_build
+    from retrieval.pg_metadata import MetadataPublishError, open_published, read_published
+
+    path = layout.resolve_current(sample_index) / layout.METADATA
+    with pytest.raises(MetadataPublishError, match="publishes no build"):
+        open_published(pg_database, "b1", "sha-1")
+    load_metadata(pg_database, "b1", path, "sha-1", "leian_b1")
+    with pytest.raises(MetadataPublishError, match="publishes no build"):  # loaded is not published
+        open_published(pg_database, "b1", "sha-1")
+    with pytest.raises(PgExportError, match="not loaded"):
+        publish_build(pg_database, "b2")
+    assert read_published(pg_database) is None
+    publish_build(pg_database, "b1")
+    store = open_published(pg_database, "b1", "sha-1")
+    try:
+        assert store.count() == MetadataStore(path).count()
+    finally:
+        store.close()
+    with pytest.raises(
+        MetadataPublishError, match="PostgreSQL publishes build b1, the index home is build b2"
+    ):
+        open_published(pg_database, "b2", "sha-1")
+    with pytest.raises(MetadataPublishError, match=r"another metadata\.sqlite"):
+        open_published(pg_database, "b1", "sha-of-another-file")
+    with pytest.raises(PgExportError, match="the one PostgreSQL publishes"):  # nodes are reading it
+        load_metadata(pg_database, "b1", path, "sha-1", "leian_b1")
+    with pytest.raises(PgExportError, match=r"unable to open database file"):  # the source fails: rolled back
+        load_metadata(pg_database, "b2", path.with_name("missing.sqlite"), "sha-2", "leian_b2")
+    assert read_published(pg_database).build_id == "b1"  # type: ignore[union-attr]
