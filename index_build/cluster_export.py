@@ -34,10 +34,16 @@ class ClusterExport:
 
 
 def export_cluster(
-    store: IndexStore, client: Any, database_url: str | None = None, *, publish: bool = True
+    store: IndexStore,
+    client: Any,
+    database_url: str | None = None,
+    *,
+    publish: bool = True,
+    reader_role: str | None = None,
 ) -> ClusterExport:
     """Load ``store``'s build into Milvus (and PostgreSQL with ``database_url``), then publish it.
 
+    ``reader_role``: the nodes' PostgreSQL role, granted read access to the build's tables.
     Raises (``PgExportError``, a Milvus error) with nothing published when any step fails.
     """
     started = time.perf_counter()
@@ -50,12 +56,12 @@ def export_cluster(
     if current is not None and current.build_id == store.version:
         # Published already: reload only what a restore lost (the schema, the collection), if anything.
         milvus = export_build(store, client, publish=False) if not milvus_whole else None
-        loaded = None if current.intact else _load(store, database_url, name)
+        loaded = None if current.intact else _load(store, database_url, name, reader_role)
         if milvus is None and loaded is None:
             return ClusterExport(None, None, True, time.perf_counter() - started)
         return ClusterExport(milvus, loaded, True, time.perf_counter() - started)
     milvus = export_build(store, client, publish=False)
-    loaded = _load(store, database_url, milvus.collection)
+    loaded = _load(store, database_url, milvus.collection, reader_role)
     if publish:
         rows = _rows(client, milvus.collection)
         if rows != store.size:  # the collection must be whole before PostgreSQL names it
@@ -68,6 +74,7 @@ def _rows(client: Any, collection: str) -> int:
     return int(client.get_collection_stats(collection).get("row_count", -1))
 
 
-def _load(store: IndexStore, database_url: str, collection: str) -> PgLoad:
+def _load(store: IndexStore, database_url: str, collection: str, reader_role: str | None) -> PgLoad:
     checksum = str(store.manifest["files"][layout.METADATA]["sha256"])
-    return load_metadata(database_url, store.version, store.build_dir / layout.METADATA, checksum, collection)
+    metadata = store.build_dir / layout.METADATA
+    return load_metadata(database_url, store.version, metadata, checksum, collection, reader_role=reader_role)

@@ -81,12 +81,20 @@ def _sqlite_rows(source: sqlite3.Connection, table: str, columns: list[str]) -> 
 
 
 def load_metadata(
-    url: str, build_id: str, metadata_path: Path, metadata_sha256: str, collection: str
+    url: str,
+    build_id: str,
+    metadata_path: Path,
+    metadata_sha256: str,
+    collection: str,
+    *,
+    reader_role: str | None = None,
 ) -> PgLoad:
     """COPY ``metadata_path`` (a build's metadata.sqlite) into the schema of ``build_id``, in one transaction.
 
     A build loaded before (a re-run after a failed publish) is loaded again from scratch; the build
     PostgreSQL publishes is refused (reloading it would change what the nodes are reading).
+    ``reader_role``: the nodes' role (their ``LEIAN_DATABASE_URL`` user, e.g. the application role of
+    ``leian audit setup-db``), granted SELECT on the build's tables and the catalog, nothing more.
     """
     started = time.perf_counter()
     schema = schema_name(build_id)
@@ -130,6 +138,16 @@ def load_metadata(
                     copied[table] = count
             for index in indexes:
                 conn.execute(index)
+            if reader_role is not None:
+                role, build_schema = sql.Identifier(reader_role), sql.Identifier(schema)
+                for grant in (
+                    sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(build_schema, role),
+                    sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(build_schema, role),
+                    sql.SQL("GRANT SELECT ON {}, {} TO {}").format(
+                        sql.Identifier(BUILDS_TABLE), sql.Identifier(PUBLISHED_TABLE), role
+                    ),
+                ):
+                    conn.execute(grant)
             for create in tables:
                 conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, _table_name(create))))
             documents = copied.get("docs", 0)

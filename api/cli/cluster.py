@@ -41,7 +41,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         client = milvus_client(args.milvus_uri)
-        done = export_cluster(store, client, database_url, publish=not args.no_publish)
+        done = export_cluster(
+            store, client, database_url, publish=not args.no_publish, reader_role=args.app_role
+        )
     except (ClusterBackendError, PgExportError, MetadataPublishError) as exc:
         raise CliError(f"{exc} (nothing published)", 1) from exc
     except MilvusException as exc:
@@ -120,6 +122,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", type=Path, required=True, help="index home (its current build is exported)")
     p.add_argument("--milvus-uri", required=True, help="a Milvus Lite file or http://host:19530")
     p.add_argument("--database-url", default=None, help=database)
+    p.add_argument(
+        "--app-role",
+        default=None,
+        help="the nodes' PostgreSQL role (the user of their LEIAN_DATABASE_URL): granted SELECT on the build's tables",
+    )
     p.add_argument("--no-publish", action="store_true", help="load only; keep serving the previous build")
     p.set_defaults(func=cmd_export)
     p = commands.add_parser("status", help="which build the service would serve")

@@ -197,3 +197,44 @@ def test_only_the_published_build_loaded_from_the_manifests_file_opens(
     with pytest.raises(PgExportError, match=r"unable to open database file"):  # the source fails: rolled back
         load_metadata(pg_database, "b2", path.with_name("missing.sqlite"), "sha-2", "leian_b2")
     assert read_published(pg_database).build_id == "b1"  # type: ignore[union-attr]
+
+
+def test_the_nodes_role_reads_the_build_it_was_granted_and_writes_nothing(
+    sample_index: Path, pg_database: str
+) -> None:
+    """Nodes connect as an application role (``leian audit setup-db --app-role``); the export grants it
+    SELECT on the build's tables and the catalog (``--app-role``), and nothing else."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from index_build.pg_export import load_metadata, publish_build
+    from retrieval.pg_metadata import MetadataPublishError, open_published
+    from tests.audit_stores import admin_execute, database_url
+
+    path = layout.resolve_current(sample_index) / layout.METADATA
+    role = f"leian_node_{uuid.uuid4().hex[:10]}"
+    admin_execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    node_url = database_url(pg_database.rsplit("/", 1)[1], user=role)
+    try:
+        load_metadata(pg_database, "b1", path, "sha-1", "leian_b1")  # no grant
+        publish_build(pg_database, "b1")
+        with pytest.raises(MetadataPublishError, match="permission denied"):
+            open_published(node_url, "b1", "sha-1")
+        load_metadata(pg_database, "b2", path, "sha-2", "leian_b2", reader_role=role)
+        publish_build(pg_database, "b2")
+        store = open_published(node_url, "b2", "sha-2")
+        try:
+            assert store.count() == MetadataStore(path).count()
+            assert store.check() == {"published_build": "b2"}
+        finally:
+            store.close()
+        with (
+            psycopg.connect(node_url, autocommit=True) as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute("DELETE FROM leian_build_b2.docs")
+    finally:
+        admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), pg_database)
+        admin_execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
