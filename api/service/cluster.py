@@ -1,4 +1,4 @@
-"""The cluster backend's recall channels for the service: the published build served from Milvus.
+"""The cluster backend for the service: the published build served from Milvus (and PostgreSQL).
 
 ``LEIAN_BACKEND=cluster`` with ``LEIAN_MILVUS_URI`` (a Milvus Lite file, or ``http://host:19530``
 for Standalone/Distributed) makes the service search the vectors and keyword fields in Milvus.
