@@ -199,9 +199,12 @@ class MilvusLite:
         self.stop()
 
 
-def export_to_milvus(index_home: Path, uri: str) -> str:
-    """Load ``index_home``'s build into Milvus at ``uri`` unless it is already the published one."""
+def export_to_milvus(index_home: Path, uri: str, database_url: str | None = None) -> str:
+    """Load ``index_home``'s build into Milvus at ``uri`` unless it is already the published one;
+    with ``database_url`` its metadata into PostgreSQL too, which then publishes it (what nodes with
+    ``LEIAN_DATABASE_URL`` read: ``leian cluster export --database-url``)."""
     from api.service.cluster import milvus_client
+    from index_build.cluster_export import export_cluster
     from index_build.milvus_export import collection_name, export_build
     from retrieval.index_store import IndexStore
     from retrieval.milvus_channels import MilvusChannelError, published_collection
@@ -209,6 +212,9 @@ def export_to_milvus(index_home: Path, uri: str) -> str:
     client = milvus_client(uri)
     store = IndexStore.open(index_home, verify_checksums=False)
     try:
+        if database_url is not None:
+            export_cluster(store, client, database_url)  # nothing loaded when already published
+            return collection_name(store.version)
         try:
             if published_collection(client) == collection_name(store.version):
                 return collection_name(store.version)
@@ -697,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lite = stack.enter_context(MilvusLite(args.milvus_lite))
             uri = lite.uri
         if uri:
-            export_to_milvus(index, uri)
+            export_to_milvus(index, uri, args.database_url)
             env = {"LEIAN_BACKEND": "cluster", "LEIAN_MILVUS_URI": uri}
         servers = [
             Server(deployment, root / f"server-{n}.log", workers=args.workers, **env)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,13 +64,18 @@ def rebuild_command(build_dir: Path, manifest: dict) -> str:
     return text
 
 
-def verify_files(build_dir: Path, manifest: dict, checksums: bool) -> None:
-    """Sizes always; sha256 too when ``checksums`` (start-up of the service, `leian verify`)."""
+def verify_files(build_dir: Path, manifest: dict, checksums: bool, skip: Collection[str] = ()) -> None:
+    """Sizes always; sha256 too when ``checksums`` (start-up of the service, `leian verify`).
+
+    ``skip``: files read from elsewhere (the metadata in PostgreSQL), which may be absent here.
+    """
     listed = manifest.get("files") or {}
     if not listed:
         raise IndexLayoutError(f"{build_dir}: manifest lists no files")
     actual = layout.file_checksums(build_dir) if checksums else None
     for name, expected in listed.items():
+        if name in skip:
+            continue
         path = Path(build_dir) / name
         if not path.is_file():
             raise IndexLayoutError(f"{build_dir}: {name} is missing")
@@ -82,12 +87,16 @@ def verify_files(build_dir: Path, manifest: dict, checksums: bool) -> None:
             raise IndexLayoutError(f"{build_dir}: {name} does not match its checksum (corrupt)")
 
 
-def verify_published(home: Path, *, checksums: bool = True) -> tuple[Path, dict]:
+def verify_published(home: Path, *, checksums: bool = True, skip: Collection[str] = ()) -> tuple[Path, dict]:
     """(build folder, manifest) of the published build, refused (IndexLayoutError) if a file is off."""
     build_dir = layout.resolve_current(Path(home))
     manifest = read_manifest(build_dir)
-    verify_files(build_dir, manifest, checksums=checksums)
+    verify_files(build_dir, manifest, checksums=checksums, skip=skip)
     return build_dir, manifest
+
+
+MetadataOpener = Callable[[Path, dict], MetadataStore]
+"""Opens a build's metadata from elsewhere than its folder: (build folder, manifest) → store."""
 
 
 CAUSE_MODEL_DIR = "cause_model"  # a build's own classifier folder, if it has one
@@ -135,9 +144,15 @@ class IndexStore:
         verify_checksums: bool = True,
         embedder_folder: Path | None = None,
         cause_model_folder: Path | None = None,
+        metadata: MetadataOpener | None = None,
     ) -> IndexStore:
-        """Open the current build of ``home`` (or a build folder). Raises IndexLayoutError if unusable."""
-        build_dir, manifest = verify_published(home, checksums=verify_checksums)
+        """Open the current build of ``home`` (or a build folder). Raises IndexLayoutError if unusable.
+
+        ``metadata``: where the documents and metadata are read from instead of the build's
+        ``metadata.sqlite`` (the cluster backend's PostgreSQL), which is then neither read nor checked.
+        """
+        skip = (layout.METADATA,) if metadata is not None else ()
+        build_dir, manifest = verify_published(home, checksums=verify_checksums, skip=skip)
 
         segmenter = default_segmenter()
         expected = manifest["segmenter"]["fingerprint"]
@@ -157,24 +172,30 @@ class IndexStore:
             )
         keyword_facts = KeywordIndex.load(build_dir / layout.BM25_FACTS)
         keyword_full = KeywordIndex.load(build_dir / layout.BM25_FULL)
-        metadata = MetadataStore(build_dir / layout.METADATA)
-        size = metadata.count()
-        if keyword_facts.size != size or keyword_full.size != size:
-            raise IndexLayoutError(f"{build_dir}: keyword index and metadata disagree on the document count")
-        return cls(
-            build_dir=build_dir,
-            manifest=manifest,
-            segmenter=segmenter,
-            embedder=embedder,
-            vectors=vectors,
-            keyword_facts=keyword_facts,
-            keyword_full=keyword_full,
-            metadata=metadata,
-            withdrawn=metadata.withdrawn_mask(size),
-            attributes=RowAttributes.load(metadata),
-            article_df=metadata.article_document_frequency(),
-            cause_model=_cause_model(build_dir, cause_model_folder),
-        )
+        store = metadata(build_dir, manifest) if metadata else MetadataStore(build_dir / layout.METADATA)
+        try:
+            size = store.count()
+            if keyword_facts.size != size or keyword_full.size != size:
+                raise IndexLayoutError(
+                    f"{build_dir}: keyword index and metadata disagree on the document count"
+                )
+            return cls(
+                build_dir=build_dir,
+                manifest=manifest,
+                segmenter=segmenter,
+                embedder=embedder,
+                vectors=vectors,
+                keyword_facts=keyword_facts,
+                keyword_full=keyword_full,
+                metadata=store,
+                withdrawn=store.withdrawn_mask(size),
+                attributes=RowAttributes.load(store),
+                article_df=store.article_document_frequency(),
+                cause_model=_cause_model(build_dir, cause_model_folder),
+            )
+        except BaseException:
+            store.close()
+            raise
 
     def describe(self) -> dict[str, object]:
         """The index facts an audit record carries."""

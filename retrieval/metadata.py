@@ -1,17 +1,20 @@
-"""The metadata store (SQLite): documents, their cited provisions, causes and parties.
+"""The metadata store: documents, their cited provisions, causes and parties.
 
 A document's ``row`` is its position in the keyword index and its id in the FAISS index, so every
 index speaks in rows and this store maps rows to documents. The schema lives here, once; the
-build writes it (``index_build.metadata_writer``) and the query side opens it read-only.
+build writes it to SQLite (``index_build.metadata_writer``) and the query side opens it read-only,
+from that file or, on the cluster backend, from the same tables copied into PostgreSQL
+(``retrieval.pg_metadata``): one reader, its SQL written once for both.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -81,16 +84,41 @@ def decode_elements(text: str) -> CaseElements:
 
 
 _ROWS_PER_QUERY = 500  # rows bound in one ``IN (…)``: under SQLite's parameter limit (999 before 3.32)
+CODEC_QUERY = "SELECT name, dictionary FROM codec"
 
 
 def read_codec(conn: sqlite3.Connection) -> DocumentCodec:
     """The codec of a metadata store: its stored dictionaries (none stored: plain zstd)."""
-    stored = dict(conn.execute("SELECT name, dictionary FROM codec"))
+    return _codec(conn.execute(CODEC_QUERY))
+
+
+def _codec(rows: Iterable[tuple[str, bytes]]) -> DocumentCodec:
+    stored = {name: bytes(dictionary) for name, dictionary in rows}
     return DocumentCodec(stored.get("card", b""), stored.get("texts", b""))
 
 
-class MetadataStore:
-    """Read-only access to a published index's metadata."""
+class MetadataSource(Protocol):
+    """Where a store's tables are: SQLite (the build's file) or PostgreSQL (``retrieval.pg_metadata``).
+
+    The store's SQL is written once, with ``?`` placeholders and plain ``IN (…)`` lists that both
+    dialects read alike; a source only runs it (PostgreSQL's turns ``?`` into ``%s``).
+    """
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]: ...
+
+    def has_table(self, table: str) -> bool: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def check(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteSource:
+    """The build's ``metadata.sqlite``, read-only: one connection, callers serialised by ``IndexStore``."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -99,19 +127,55 @@ class MetadataStore:
         self._conn = sqlite3.connect(
             f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
         )
-        found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'doc_elements'"
-        self.has_elements = self._conn.execute(found).fetchone() is not None
-        self.codec = read_codec(self._conn)
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(query, tuple(params)).fetchall()
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        yield from self._conn.execute(query, tuple(params))
+
+    def has_table(self, table: str) -> bool:
+        found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self._conn.execute(found, (table,)).fetchone() is not None
+
+    def describe(self) -> dict[str, Any]:
+        return {"store": "sqlite"}
+
+    def check(self) -> dict[str, Any]:
+        return {}  # an immutable file, opened at start-up
 
     def close(self) -> None:
         self._conn.close()
 
+
+class MetadataStore:
+    """Read-only access to a published index's metadata, wherever its tables are (``MetadataSource``)."""
+
+    def __init__(self, where: Path | MetadataSource) -> None:
+        self.source: MetadataSource = SqliteSource(where) if isinstance(where, str | Path) else where
+        self.has_elements = self.source.has_table("doc_elements")
+        self.codec = _codec(self.source.rows(CODEC_QUERY))
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.source.rows(query, params)
+
+    def describe(self) -> dict[str, Any]:
+        """Where the tables are read from (``store``: sqlite or postgresql), as /readyz reports it."""
+        return self.source.describe()
+
+    def check(self) -> dict[str, Any]:
+        """What the source says when asked now (PostgreSQL: the build it publishes); raises if it cannot."""
+        return self.source.check()
+
+    def close(self) -> None:
+        self.source.close()
+
     def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM docs")[0][0])
 
     def row_of(self, doc_id: str) -> int | None:
-        found = self._conn.execute("SELECT row FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
-        return int(found[0]) if found else None
+        found = self._rows("SELECT row FROM docs WHERE doc_id = ?", (doc_id,))
+        return int(found[0][0]) if found else None
 
     def document(self, row: int) -> Document:
         found = self.documents([row])
@@ -124,31 +188,29 @@ class MetadataStore:
         out: dict[int, Document] = {}
         query = "SELECT c.row, c.card, t.texts FROM doc_cards c JOIN doc_texts t ON t.row = c.row WHERE c.row IN ({})"
         for chunk in _chunks(rows):
-            for row, card, texts in self._conn.execute(query.format(",".join("?" * len(chunk))), chunk):
-                out[int(row)] = self.codec.decode(card, texts)
+            for row, card, texts in self._rows(query.format(_marks(chunk)), chunk):
+                out[int(row)] = self.codec.decode(bytes(card), bytes(texts))
         return out
 
     def cards(self, rows: Iterable[int]) -> dict[int, Document]:
         """Documents without their texts (``DocumentCodec.decode_card``): enough to rank, tier and predict."""
         out: dict[int, Document] = {}
         for chunk in _chunks(rows):
-            query = f"SELECT row, card FROM doc_cards WHERE row IN ({','.join('?' * len(chunk))})"
-            for row, blob in self._conn.execute(query, chunk):
-                out[int(row)] = self.codec.decode_card(blob)
+            query = f"SELECT row, card FROM doc_cards WHERE row IN ({_marks(chunk)})"
+            for row, blob in self._rows(query, chunk):
+                out[int(row)] = self.codec.decode_card(bytes(blob))
         return out
 
     def legal_features(self, rows: Iterable[int]) -> dict[int, LegalFeatures]:
-        rows = list(rows)
         out: dict[int, LegalFeatures] = {}
-        for start in range(0, len(rows), _ROWS_PER_QUERY):
-            chunk = rows[start : start + _ROWS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
+        for chunk in _chunks(rows):
+            marks = _marks(chunk)
             query = f"SELECT row, circumstances, amount_band FROM doc_features WHERE row IN ({marks})"
             elements: dict[int, CaseElements] = {}
             if self.has_elements:
                 stored = f"SELECT row, elements FROM doc_elements WHERE row IN ({marks})"
-                elements = {int(r): decode_elements(e) for r, e in self._conn.execute(stored, chunk)}
-            for row, circumstances, band in self._conn.execute(query, chunk):
+                elements = {int(r): decode_elements(e) for r, e in self._rows(stored, chunk)}
+            for row, circumstances, band in self._rows(query, chunk):
                 out[int(row)] = LegalFeatures(
                     frozenset(json.loads(circumstances)), band, elements.get(int(row))
                 )
@@ -158,13 +220,13 @@ class MetadataStore:
         query = (
             "SELECT c.row, c.card, t.texts FROM doc_cards c JOIN doc_texts t ON t.row = c.row ORDER BY c.row"
         )
-        for row, card, texts in self._conn.execute(query):
-            yield int(row), self.codec.decode(card, texts)
+        for row, card, texts in self.source.stream(query):
+            yield int(row), self.codec.decode(bytes(card), bytes(texts))
 
     def documents_of_kind(self, kind: str) -> Iterator[tuple[int, Document]]:
         """Every document of one authority kind (指导性案例 …), withdrawn ones included."""
         query = "SELECT row FROM docs WHERE authority_kind = ? ORDER BY row"
-        rows = [int(row) for (row,) in self._conn.execute(query, (kind,)).fetchall()]
+        rows = [int(row) for (row,) in self._rows(query, (kind,))]
         found = self.documents(rows)
         for row in rows:
             yield row, found[row]
@@ -172,32 +234,30 @@ class MetadataStore:
     def attribute_rows(self) -> Iterator[tuple[int, str, str | None, str | None, str | None, str | None]]:
         """(row, doc_id, court level, province, category, decision date) for every document."""
         query = "SELECT row, doc_id, court_level, province, category, decision_date FROM docs ORDER BY row"
-        yield from self._conn.execute(query)
+        yield from self.source.stream(query)
 
     def citation_rows(self) -> Iterator[tuple[int, str | None, str | None, str | None, str]]:
         """(row, 案号, court name, decision date, authority kind): what decides whether a row may be cited."""
         query = "SELECT row, case_number, court_name, decision_date, authority_kind FROM docs ORDER BY row"
-        yield from self._conn.execute(query)
+        yield from self.source.stream(query)
 
     def rows_with_causes(self, causes: Iterable[str]) -> set[int]:
         keys = list(causes)
         if not keys:
             return set()
-        marks = ",".join("?" * len(keys))
         return {
-            int(r)
-            for (r,) in self._conn.execute(f"SELECT row FROM doc_causes WHERE cause IN ({marks})", keys)
+            int(r) for (r,) in self._rows(f"SELECT row FROM doc_causes WHERE cause IN ({_marks(keys)})", keys)
         }
 
     def article_document_frequency(self) -> dict[str, int]:
         """How many documents cite each article (条 level): rarer articles are more specific."""
         query = "SELECT article, COUNT(DISTINCT row) FROM doc_articles GROUP BY article"
-        return {a: int(n) for a, n in self._conn.execute(query)}
+        return {a: int(n) for a, n in self._rows(query)}
 
     def withdrawn_mask(self, size: int) -> np.ndarray:
         """Boolean array over rows, True where a document is withdrawn and must never be served."""
         mask = np.zeros(size, dtype=bool)
-        for (row,) in self._conn.execute("SELECT row FROM docs WHERE withdrawn = 1"):
+        for (row,) in self._rows("SELECT row FROM docs WHERE withdrawn = 1"):
             if row < size:
                 mask[row] = True
         return mask
@@ -207,42 +267,34 @@ class MetadataStore:
         keys = list(articles)
         if not keys:
             return []
-        marks = ",".join("?" * len(keys))
-        query = f"SELECT row, article, provision FROM doc_articles WHERE article IN ({marks})"
-        return [(int(r), a, p) for r, a, p in self._conn.execute(query, keys)]
+        query = f"SELECT row, article, provision FROM doc_articles WHERE article IN ({_marks(keys)})"
+        return [(int(r), a, p) for r, a, p in self._rows(query, keys)]
 
     def rows_with_case_numbers(self, case_numbers: Iterable[str]) -> list[tuple[int, str]]:
         keys = list(case_numbers)
         if not keys:
             return []
-        marks = ",".join("?" * len(keys))
-        return [
-            (int(r), c)
-            for r, c in self._conn.execute(
-                f"SELECT row, case_number FROM docs WHERE case_number IN ({marks})", keys
-            )
-        ]
+        query = f"SELECT row, case_number FROM docs WHERE case_number IN ({_marks(keys)})"
+        return [(int(r), c) for r, c in self._rows(query, keys)]
 
     def rows_referring_to(self, case_numbers: Iterable[str]) -> list[tuple[int, str]]:
         """(row, canonical 案号) of documents whose text cites one of ``case_numbers``."""
         keys = list(case_numbers)
         if not keys:
             return []
-        marks = ",".join("?" * len(keys))
-        query = f"SELECT row, case_number FROM doc_case_refs WHERE case_number IN ({marks})"
-        return [(int(r), c) for r, c in self._conn.execute(query, keys)]
+        query = f"SELECT row, case_number FROM doc_case_refs WHERE case_number IN ({_marks(keys)})"
+        return [(int(r), c) for r, c in self._rows(query, keys)]
 
     def rows_with_party(self, names: Iterable[str]) -> list[tuple[int, str, str]]:
         keys = list(names)
         if not keys:
             return []
-        marks = ",".join("?" * len(keys))
-        return [
-            (int(r), n, role)
-            for r, n, role in self._conn.execute(
-                f"SELECT row, name, role FROM doc_parties WHERE name IN ({marks})", keys
-            )
-        ]
+        query = f"SELECT row, name, role FROM doc_parties WHERE name IN ({_marks(keys)})"
+        return [(int(r), n, role) for r, n, role in self._rows(query, keys)]
+
+
+def _marks(keys: Sequence[Any]) -> str:
+    return ",".join("?" * len(keys))
 
 
 def _chunks(rows: Iterable[int]) -> Iterator[list[int]]:

@@ -212,25 +212,34 @@ def serve(index_home: Path, root: Path, *, tokens: Tokens | None = None, **overr
 
 
 # The search, report and audit tests run on both backends: "embedded" (the build's FAISS and bm25s
-# files) and "cluster" (the same build loaded into a Milvus Lite file the test starts). The cluster
-# runs are slow-marked: Milvus Lite starts a server process per module.
+# files, SQLite for the rest) and "cluster" (the same build loaded into a Milvus Lite file the test
+# starts and, with COPY, into a fresh PostgreSQL database that then publishes it: the node reads
+# documents and metadata from PostgreSQL, and keeps its audit log, accounts and ledger there too).
+# The cluster runs are slow-marked: Milvus Lite starts a server process per module.
 BACKENDS = ["embedded", pytest.param("cluster", marks=pytest.mark.slow)]
 
 
-def backend_overrides(backend: str, index_home: Path, root: Path) -> dict[str, Any]:
-    """Settings overrides serving ``index_home`` on ``backend`` (loading it into Milvus for cluster)."""
+@contextlib.contextmanager
+def backend_overrides(backend: str, index_home: Path, root: Path) -> Iterator[dict[str, Any]]:
+    """Settings overrides serving ``index_home`` on ``backend`` (loading it into Milvus and PostgreSQL
+    for cluster, the database dropped on the way out)."""
     if backend == "embedded":
-        return {}
+        yield {}
+        return
     from api.service.cluster import milvus_client
-    from index_build.milvus_export import export_build
+    from index_build.cluster_export import export_cluster
     from retrieval.index_store import IndexStore
+    from tests.audit_stores import postgres_problem, temp_database
 
+    if (problem := postgres_problem()) is not None:
+        pytest.fail(problem)
     uri = str(root / "milvus.db")
-    client = milvus_client(uri)
-    store = IndexStore.open(index_home, verify_checksums=False)
-    try:
-        export_build(store, client)
-    finally:
-        store.close()
-        client.close()
-    return {"backend": "cluster", "milvus_uri": uri}
+    with temp_database() as database_url:
+        client = milvus_client(uri)
+        store = IndexStore.open(index_home, verify_checksums=False)
+        try:
+            export_cluster(store, client, database_url)
+        finally:
+            store.close()
+            client.close()
+        yield {"backend": "cluster", "milvus_uri": uri, "database_url": database_url}

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.service.accounts import AccountStore, Principal
-from api.service.cluster import ClusterBackendError, ClusterSettings, with_cluster_channels
+from api.service.cluster import ClusterBackendError, ClusterSettings, metadata_opener, with_cluster_channels
 from api.service.config import Settings
 from api.service.errors import ApiError, audit_tampered, audit_unavailable
 from api.service.metrics import Metrics
@@ -378,16 +378,24 @@ def open_index(settings: Settings) -> tuple[IndexStore | None, str | None, str |
     if home is None:
         log.error("LEIAN_INDEX is not set: searches answer 503 until the service is restarted with an index")
         return None, None, "LEIAN_INDEX is not set"
+    cluster = (
+        ClusterSettings(settings.milvus_uri, settings.database_url)
+        if settings.backend == "cluster" and settings.milvus_uri
+        else None
+    )
     try:
         store = IndexStore.open(
-            home, verify_checksums=settings.verify_index_checksums, cause_model_folder=settings.cause_model
+            home,
+            verify_checksums=settings.verify_index_checksums,
+            cause_model_folder=settings.cause_model,
+            metadata=metadata_opener(cluster) if cluster else None,  # PostgreSQL's, with a database
         )
     except (OSError, ValueError, RuntimeError) as exc:
         log.error("index %s refused: %s", home, exc)
         return None, None, _without_paths(str(exc), home)
-    if settings.backend == "cluster" and settings.milvus_uri:
+    if cluster is not None:
         try:
-            store = with_cluster_channels(store, ClusterSettings(settings.milvus_uri))
+            store = with_cluster_channels(store, cluster)
         except ClusterBackendError as exc:
             log.error("index %s refused on the cluster backend: %s", home, exc)
             store.close()

@@ -46,9 +46,11 @@ def env(
     request: pytest.FixtureRequest, sample_index: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("api")
-    backend = backend_overrides(request.param, sample_index, root)
     limits = {"max_body_bytes": MAX_BODY, "max_k": MAX_K, "max_facts_chars": 20_000}
-    with serve(sample_index, root, **limits, **backend) as served:
+    with (
+        backend_overrides(request.param, sample_index, root) as backend,
+        serve(sample_index, root, **limits, **backend) as served,
+    ):
         yield served
 
 
@@ -63,7 +65,7 @@ def test_every_key_of_the_recorded_search_belongs_to_the_record_type(
     env: Env, first_search: dict[str, Any]
 ) -> None:
     """SearchRecord is the one owner of the search record's keys: what the service wrote reads back whole."""
-    with AuditLog(env.settings.audit_db) as log:
+    with AuditLog(env.settings.audit_location) as log:
         record, _ = log.read(first_search["search_id"])
     typed = SearchRecord.from_payload(record.payload)
     assert typed.to_payload() == dict(record.payload)
@@ -255,7 +257,7 @@ def test_search_fails_closed_when_the_audit_database_is_gone(env: Env) -> None:
         response = env.search("judge_a")
         assert response.status_code == 503 and set(response.json()) == {"error"}
     finally:
-        services.audit = AuditLog(env.settings.audit_db)
+        services.audit = AuditLog(env.settings.audit_location)
     assert env.search("judge_a").status_code == 200
 
 
@@ -516,10 +518,31 @@ def test_bad_tokens_are_401(env: Env, which: str) -> None:
     assert env.client.get("/api/v1/me", headers=env.h("judge_a")).json()["court"] == COURT_A
 
 
+def _stored_accounts(env: Env) -> bytes:
+    """Everything the accounts' store holds: its SQLite files, or every row of the PostgreSQL database."""
+    url = env.settings.database_url
+    if url is None:
+        return env.settings.accounts_db.read_bytes() + b"".join(
+            p.read_bytes() for p in env.settings.data_dir.glob("accounts.sqlite-*")
+        )
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [
+            str(t)
+            for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ]
+        assert "tokens" in tables
+        return b"".join(
+            repr(row).encode()
+            for table in tables
+            for row in conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
+        )
+
+
 def test_tokens_are_stored_only_as_hashes(env: Env) -> None:
-    raw = env.settings.accounts_db.read_bytes() + b"".join(
-        p.read_bytes() for p in env.settings.data_dir.glob("accounts.sqlite-*")
-    )
+    raw = _stored_accounts(env)
     for token in env.tokens.values():
         assert token.encode() not in raw and token.split(".")[1].encode() not in raw
         assert hashlib.sha256(token.encode()).hexdigest().encode() in raw
@@ -532,6 +555,14 @@ def test_readyz(env: Env, tmp_path: Path) -> None:
     ready = env.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready" and ready.json()["checks"]["index"]["documents"] > 0
+    metadata = ready.json()["checks"]["metadata"]
+    # the cluster backend's documents and metadata come from PostgreSQL, which publishes this build
+    expected = "postgresql" if env.settings.backend == "cluster" else "sqlite"
+    assert metadata["ok"] and metadata["store"] == expected
+    if expected == "postgresql":
+        assert (
+            metadata["published_build"] == metadata["build_id"] == ready.json()["checks"]["index"]["build_id"]
+        )
     settings = Settings(index_home=None, data_dir=tmp_path, create_signing_key=False)
     with TestClient(create_app(settings)) as client:
         response = client.get("/readyz")
@@ -631,7 +662,11 @@ def test_cli_changes_nothing_when_the_audit_log_refuses(
     accounts.close()
 
 
-def test_cli_audit_keygen_and_export(env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_audit_keygen_and_export(
+    env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if env.settings.database_url is not None:  # the log in PostgreSQL: the CLI finds it as the service does
+        monkeypatch.setenv("LEIAN_DATABASE_URL", env.settings.database_url)
     assert leian(["audit", "keygen", "--out", str(tmp_path / "k.pem")]) == 0
     out = tmp_path / "export.jsonl"
     code = leian(

@@ -59,9 +59,10 @@ def env(
     request: pytest.FixtureRequest, sample_index: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("api-reports")
-    with serve(
-        sample_index, root, rate_limit=None, **backend_overrides(request.param, sample_index, root)
-    ) as served:
+    with (
+        backend_overrides(request.param, sample_index, root) as backend,
+        serve(sample_index, root, rate_limit=None, **backend) as served,
+    ):
         yield served
 
 

@@ -1,6 +1,7 @@
 """Two API nodes on the cluster backend: separate ``uvicorn`` processes on their own ports, one Milvus
 (a Milvus Lite server this test starts on a loopback port) and one audit log, accounts and ledger:
-a SQLite data folder, then a PostgreSQL database (``LEIAN_DATABASE_URL``, nodes on any machine).
+a SQLite data folder, then a PostgreSQL database (``LEIAN_DATABASE_URL``, nodes on any machine), which
+also holds the documents and metadata and publishes the build.
 
 What N stateless nodes behind a load balancer must guarantee: a search answered by one is in the
 audit log the other serves, and a node SIGKILLed in the middle of a load run loses nothing that was
@@ -48,8 +49,11 @@ def nodes(
 def _two_nodes(sample_index: Path, root: Path, database_url: str | None) -> Iterator[dict[str, Any]]:
     deployment = load.provision(sample_index, root, 8, database_url)
     with load.MilvusLite(root / "milvus" / "leian.db") as milvus:
-        # Loaded as an operator would, through the CLI, into the Milvus both nodes share.
-        assert leian(["cluster", "export", "--index", str(sample_index), "--milvus-uri", milvus.uri]) == 0
+        # Loaded as an operator would, through the CLI, into the Milvus both nodes share (and, with a
+        # database, its metadata into PostgreSQL, which then publishes the build to both nodes).
+        database = ["--database-url", database_url] if database_url else []
+        export = ["cluster", "export", "--index", str(sample_index), "--milvus-uri", milvus.uri, *database]
+        assert leian(export) == 0
         env = {"LEIAN_BACKEND": "cluster", "LEIAN_MILVUS_URI": milvus.uri}
         a = load.Server(deployment, root / "node-a.log", **env)
         b = load.Server(deployment, root / "node-b.log", **env)
@@ -95,6 +99,7 @@ def test_both_nodes_serve_the_cluster_backend_from_one_milvus(nodes: dict[str, A
         assert recall["ok"] and recall["backend"] == "cluster" and recall["rows"] > 20
         store = ready["checks"]["audit"]["store"]
         assert store == ("postgresql" if nodes["deployment"].database_url else "sqlite")
+        assert ready["checks"]["metadata"]["store"] == store  # documents and metadata: the same store
     assert nodes["a"].port != nodes["b"].port
 
 

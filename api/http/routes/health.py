@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from api.http.deps import ServicesDep, bearer_scheme, current_principal
 from api.http.errors import error_body
-from api.service.cluster import recall_status
+from api.service.cluster import metadata_status, recall_status
 
 router = APIRouter(tags=["health"])
 
@@ -34,6 +34,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
         "accounts": {"ok": services.accounts.writable()},
         "signing_key": {"ok": services.signing_key is not None},
         "recall": recall_status(store, services.settings.backend),
+        "metadata": metadata_status(store),
     }
     if all(c["ok"] for c in checks.values()):
         return JSONResponse({"status": "ready", "checks": checks})
