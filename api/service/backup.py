@@ -19,6 +19,11 @@ compares them with the accounts database row by row, and only then renames the s
 target. The manifest's signature is checked first, against the court's published key (the key inside
 the backup only with ``trust_backup_key``: it proves integrity, not who signed). A backup that fails
 a check is refused and the target is left as it was.
+
+A PostgreSQL database (LEIAN_DATABASE_URL) is backed up and restored by ``api.service.pg_backup``
+with this module's manifest, signing, log verification and accounts replay (``finish``,
+``verify_manifest_signature``, ``verify_log``, ``accounts_against_log``); its manifest says
+``"store": "postgresql"``.
 """
 
 from __future__ import annotations
