@@ -7,18 +7,23 @@ The database is reached through a TCP proxy on a fixed port: nothing listens the
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import pytest
 from psycopg import sql
 
 from api.cli.service import _database_down
 from api.service.config import Settings
 from api.service.shared_database import redacted, scrubbed
 from retrieval.audit.store import AuditLog
-from tests.api_env import Env, create_accounts, serve, settings_for
+from tests.api_env import REPO, THEFT_FACTS, Env, create_accounts, serve, settings_for
 from tests.audit_stores import admin_execute
 from tests.tcp_proxy import TcpProxy, free_port
 
@@ -134,3 +139,58 @@ def test_driver_messages_lose_the_password() -> None:
     message = f"{url}: cannot open the audit log: password {PASSWORD} rejected"
     cleaned = scrubbed(message, url)
     assert PASSWORD not in cleaned and "postgresql://leian@db.example:5432/leian" in cleaned
+
+
+@pytest.mark.slow  # a real `leian serve` process over the sample index
+def test_leian_serve_process_starts_not_ready_and_turns_ready(
+    sample_index: Path, tmp_path: Path, pg_database: str
+) -> None:
+    settings = settings_for(sample_index, tmp_path / "setup", database_url=pg_database)
+    tokens = create_accounts(settings)
+    port, http = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LEIAN_DATABASE_URL": _via(pg_database, port),
+        "LEIAN_DATA": str(tmp_path / "node"),
+        "LEIAN_SIGNING_KEY": str(settings.signing_key),
+        "LEIAN_INDEX": str(sample_index),
+        "LEIAN_VERIFY_INDEX_CHECKSUMS": "false",
+    }
+    command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(http), "--log-level", "warning"]
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{http}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text("utf-8")  # it did not exit
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log.read_text("utf-8")
+            time.sleep(0.3)
+        assert "starting not ready" in log.read_text("utf-8")
+        assert httpx.get(base + "/readyz", timeout=5).status_code == 503
+        headers = {"Authorization": f"Bearer {tokens.valid['judge_a']}"}
+        body = {
+            "case_number": "（2026）浙0106刑初1号",
+            "trigger": "缺乏明确或统一裁判规则",
+            "facts": THEFT_FACTS,
+        }
+        refused = httpx.post(base + "/api/v1/searches", json=body, headers=headers, timeout=30)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "database_unavailable"
+        with TcpProxy(port, _upstream(pg_database)):
+            deadline = time.monotonic() + 60
+            while httpx.get(base + "/readyz", timeout=5).status_code != 200:
+                assert time.monotonic() < deadline, log.read_text("utf-8")
+                time.sleep(0.3)
+            answered = httpx.post(base + "/api/v1/searches", json=body, headers=headers, timeout=60)
+            assert answered.status_code == 200, answered.text
+        assert PASSWORD not in log.read_text("utf-8")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    with AuditLog(pg_database) as audit:
+        assert [r.seq for r in audit.iter_kinds(("search",))] == [answered.json()["audit"]["seq"]]
