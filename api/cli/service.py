@@ -428,12 +428,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         assert settings.index_home is not None
         _ensure_demo_index(settings.index_home)
+    down = _database_down(settings)
+    if args.demo and down is None:
         for name, role, token in _demo_accounts(settings):
             print(f"demo account {name}（{role}，{DEMO_COURT}）token:\n{token}")
+    elif args.demo:
+        print("no demo accounts: they are made in the database, which does not answer", file=sys.stderr)
     if settings.index_home is None:
         raise CliError("no index: pass --index HOME or set LEIAN_INDEX (or use --demo)")
     settings = _checked_index(settings)
-    down = _database_down(settings)
     if down is not None:
         print(down, file=sys.stderr)
     elif (refusal := accounts_refusal(settings)) is not None:
