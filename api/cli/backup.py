@@ -22,12 +22,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
         index_home=args.index,
         database_url=args.database_url,
     )
+    if args.exclude_schema and settings.database_url is None:
+        raise CliError("--exclude-schema: only for a backup of a PostgreSQL database (LEIAN_DATABASE_URL)", 2)
     actor = Actor(os_user(), "operator")
     try:
         if settings.database_url is not None:
             from api.service.pg_backup import backup_database
 
-            done = backup_database(settings, args.out, actor)
+            done = backup_database(settings, args.out, actor, args.exclude_schema or ())
         else:
             done = backup(settings, args.out, actor)
     except BackupError as exc:
@@ -107,6 +109,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--database-url",
         help="the service's PostgreSQL database, as a role that may create databases (default: "
         "LEIAN_DATABASE_URL); the backup is then a pg_dump of it",
+    )
+    p.add_argument(
+        "--exclude-schema",
+        action="append",
+        metavar="PATTERN",
+        help="with a database: leave out schemas derived from a build folder (pg_dump pattern, "
+        "repeatable, e.g. 'leian_build_*'); they are reloaded by leian cluster export after a restore",
     )
     p.set_defaults(func=cmd_backup)
 

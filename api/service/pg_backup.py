@@ -30,7 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -68,8 +68,15 @@ PG_DUMP_BIN = os.environ.get("LEIAN_PG_DUMP", "pg_dump")
 PG_RESTORE_BIN = os.environ.get("LEIAN_PG_RESTORE", "pg_restore")
 
 
-def backup_database(settings: Settings, out: Path, actor: Actor) -> Summary:
-    """Back up ``settings.database_url`` into the new folder ``out``; the signing key must be at hand."""
+def backup_database(
+    settings: Settings, out: Path, actor: Actor, exclude_schemas: Sequence[str] = ()
+) -> Summary:
+    """Back up ``settings.database_url`` into the new folder ``out``; the signing key must be at hand.
+
+    ``exclude_schemas``: ``pg_dump --exclude-schema`` patterns, for schemas derived from a build
+    folder (they are reloaded from it after a restore) that would make every backup as large as
+    the corpus; the manifest names them. Everything else in the database is dumped.
+    """
     url = settings.database_url
     if url is None:
         raise BackupError("LEIAN_DATABASE_URL is not set: back up the data folder instead", 2)
@@ -84,7 +91,8 @@ def backup_database(settings: Settings, out: Path, actor: Actor) -> Summary:
     try:
         record_backup(settings, actor, out, index)
         raw = partial / "live.dump"
-        _run([PG_DUMP_BIN, "--format=custom", f"--file={raw}"], url)
+        excluded = [f"--exclude-schema={pattern}" for pattern in exclude_schemas]
+        _run([PG_DUMP_BIN, "--format=custom", *excluded, f"--file={raw}"], url)
         with _new_database(url, "backup") as scratch:
             _run([PG_RESTORE_BIN, *RESTORE_OPTIONS, str(raw)], scratch)
             raw.unlink()
@@ -97,7 +105,12 @@ def backup_database(settings: Settings, out: Path, actor: Actor) -> Summary:
                     f"the accounts of {redacted(url)} do not match its audit log: {check.summary()}"
                 )
             _run([PG_DUMP_BIN, "--format=custom", f"--file={partial / PG_DUMP}"], scratch)
-        extra = {"store": "postgresql", "database": redacted(url), "index": index}
+        extra = {
+            "store": "postgresql",
+            "database": redacted(url),
+            "excluded_schemas": list(exclude_schemas),
+            "index": index,
+        }
         manifest = finish(partial, out, key, signed, actor, extra)
     except (AuditUnavailable, psycopg.Error) as exc:
         shutil.rmtree(partial, ignore_errors=True)

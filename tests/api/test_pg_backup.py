@@ -58,6 +58,10 @@ def backed_up(
         searches = [env.search("judge_a").json()["search_id"] for _ in range(2)]
         key = env.key_path
         data = env.settings.data_dir
+    # another part of the service's state in the same database (a build's documents, say)
+    admin_execute(
+        "CREATE SCHEMA leian_build_x; CREATE TABLE leian_build_x.docs AS SELECT 7 AS id", pg_database
+    )
     public = tmp_path / "court.pub"
     public.write_text(public_key_pem(load_private_key(key)), encoding="ascii")
     monkeypatch.setenv("LEIAN_DATABASE_URL", pg_database)
@@ -104,6 +108,33 @@ def test_backup_and_restore_of_the_database(
             assert check_store(accounts, restored).ok
             assert accounts.authenticate(b["tokens"].valid["judge_a"]) is not None
             assert [accounts.ledger.search(s) is not None for s in b["searches"]] == [True, True]
+        with psycopg.connect(target) as conn:  # the whole database came along
+            assert conn.execute("SELECT id FROM leian_build_x.docs").fetchall() == [(7,)]
+
+
+def test_schemas_derived_from_a_build_may_be_left_out(
+    backed_up: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = backed_up
+    out = tmp_path / "lean"
+    argv = ["backup", "--out", str(out), "--signing-key", str(b["key"]), "--exclude-schema", "leian_build_*"]
+    assert leian(argv) == 0
+    manifest = json.loads((out / MANIFEST).read_text("utf-8"))
+    assert manifest["excluded_schemas"] == ["leian_build_*"]
+    with _unused_database() as target:
+        assert leian(["restore", str(out), "--database-url", target, "--public-key", str(b["public"])]) == 0
+        with psycopg.connect(target) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'leian_build_x'"
+            ).fetchone() == (0,)
+        with AuditLog(target) as restored:
+            assert restored.verify() == manifest["audit"]["tree_size"]
+    capsys.readouterr()
+    folder = ["backup", "--out", str(tmp_path / "f"), "--data", str(tmp_path / "d"), "--exclude-schema", "x"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("LEIAN_DATABASE_URL")
+        assert leian(folder) == 2
+    assert "--exclude-schema: only for" in capsys.readouterr().err
 
 
 def test_a_restore_never_writes_over_an_existing_database(
