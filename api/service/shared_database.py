@@ -38,7 +38,7 @@ class DatabaseDown(RuntimeError):
 
 
 class DatabaseRefused(RuntimeError):
-    """The database answered with something the node must not serve from: no more attempts."""
+    """The database answered with accounts the node must not serve from: no more attempts."""
 
 
 def redacted(url: str) -> str:
@@ -150,7 +150,7 @@ class SharedDatabase:
             return ApiError(
                 503,
                 "database_refused",
-                f"数据库 {self.name} 未通过启动检查（账户或审计日志），服务拒绝运行，请联系运维人员",
+                f"数据库 {self.name} 中的账户与审计日志不一致，服务拒绝运行，请联系运维人员（leian accounts check）",
                 f"the database {self.name} was refused: {self.problem}; nothing is served",
             )
         return ApiError(

@@ -12,19 +12,23 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import sql
 
 from api.cli.service import _database_down
+from api.http.app import create_app
 from api.service.config import Settings
 from api.service.shared_database import redacted, scrubbed
 from retrieval.audit.store import AuditLog
-from tests.api_env import REPO, THEFT_FACTS, Env, create_accounts, serve, settings_for
-from tests.audit_stores import admin_execute
+from tests.api_env import PENDING, REPO, THEFT_FACTS, Env, create_accounts, serve, settings_for
+from tests.audit_stores import PostgresBackdoor, admin_execute
 from tests.tcp_proxy import TcpProxy, free_port
 
 PASSWORD = "s3cret-not-for-responses"  # trust authentication ignores it; no answer may carry it
@@ -194,3 +198,42 @@ def test_leian_serve_process_starts_not_ready_and_turns_ready(
         process.wait(timeout=30)
     with AuditLog(pg_database) as audit:
         assert [r.seq for r in audit.iter_kinds(("search",))] == [answered.json()["audit"]["seq"]]
+
+
+def test_a_log_found_tampered_on_connecting_late_is_refused_as_at_start(
+    sample_index: Path, tmp_path: Path, pg_database: str
+) -> None:
+    """A node that connects late finds an edited log exactly as one that connected at once would:
+    flagged tampered, audited routes 503 ``audit_tampered``, /readyz 503 (not a database error)."""
+    settings = settings_for(sample_index, tmp_path / "node", database_url=pg_database)
+    tokens = create_accounts(settings)
+    judge = {"Authorization": f"Bearer {tokens.valid['judge_a']}"}
+    body = {"case_number": PENDING["case_number"], "trigger": "缺乏明确或统一裁判规则", "facts": THEFT_FACTS}
+    with TestClient(create_app(settings)) as client:  # the node's witness now holds the head
+        assert client.post("/api/v1/searches", json=body, headers=judge).status_code == 200
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        PostgresBackdoor(conn).update(0, leaf=bytes(32))
+    answers = {}
+    for late in (False, True):
+        port = free_port()
+        url = _via(pg_database, port) if late else pg_database
+        with (
+            TestClient(create_app(replace(settings, database_url=url))) as client,
+            contextlib.ExitStack() as up,
+        ):
+            if late:
+                assert client.get("/readyz").json()["error"]["checks"]["database"]["ok"] is False
+                up.enter_context(TcpProxy(port, _upstream(pg_database)))
+                deadline = time.monotonic() + 30
+                while not client.get("/readyz").json()["error"]["checks"]["database"]["ok"]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+            ready = client.get("/readyz")
+            refused = client.post("/api/v1/searches", json=body, headers=judge)
+            answers[late] = (
+                ready.status_code,
+                ready.json()["error"]["checks"]["audit"]["error"].startswith("tampered"),
+                refused.status_code,
+                refused.json()["error"]["code"],
+            )
+    assert answers[False] == answers[True] == (503, True, 503, "audit_tampered")
