@@ -234,3 +234,20 @@ def test_a_cluster_backup_names_the_milvus_collection_of_the_served_build(
     assert "milvus_collection" not in (
         index_reference(Settings(index_home=sample_index, data_dir=tmp_path)) or {}
     )
+
+
+def test_a_database_whose_accounts_differ_from_its_log_is_not_backed_up(
+    backed_up: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = backed_up
+    admin_execute("UPDATE users SET role = 'admin', court = NULL WHERE name = 'judge_a'", b["url"])
+    out = tmp_path / "refused"
+    capsys.readouterr()
+    assert leian(["backup", "--out", str(out), "--signing-key", str(b["key"])]) == 1
+    assert "do not match its audit log" in capsys.readouterr().err
+    assert not out.exists() and not out.with_name(out.name + ".partial").exists()
+    scratch = b["url"].rsplit("/", 1)[1][:40] + "_backup_%"
+    with psycopg.connect(database_url("postgres")) as conn:  # the scratch copy was dropped
+        assert conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE %s", (scratch,)
+        ).fetchone() == (0,)
