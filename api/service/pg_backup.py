@@ -64,8 +64,8 @@ from retrieval.audit.records import Actor
 from retrieval.audit.signing import SigningKeyError, load_private_key
 from retrieval.audit.store import AuditLog, AuditUnavailable
 
-PG_DUMP_BIN = os.environ.get("LEIAN_PG_DUMP", "pg_dump")
-PG_RESTORE_BIN = os.environ.get("LEIAN_PG_RESTORE", "pg_restore")
+PG_DUMP_BIN = "pg_dump"  # PostgreSQL's client programs, from PATH (Debian: postgresql-client)
+PG_RESTORE_BIN = "pg_restore"
 
 
 def backup_database(
