@@ -66,6 +66,8 @@ from retrieval.audit.store import AuditLog, AuditUnavailable
 
 PG_DUMP_BIN = "pg_dump"  # PostgreSQL's client programs, from PATH (Debian: postgresql-client)
 PG_RESTORE_BIN = "pg_restore"
+RESTORE_OPTIONS = ("--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges")
+"""All or nothing; owned by whoever restores; grants made again by ``leian audit setup-db``."""
 
 
 def backup_database(
@@ -119,10 +121,6 @@ def backup_database(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return Summary(out, manifest)
-
-
-RESTORE_OPTIONS = ("--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges")
-"""All or nothing; owned by whoever restores; grants made again by ``leian audit setup-db``."""
 
 
 def restore_database(
