@@ -31,8 +31,9 @@ SPARSE_FIELDS: dict[tuple[str, Scoring], str] = {
 }
 PUBLISHED_POINTER = "leian_published"  # one row: the collection of the build being served
 # Milvus answers at most this many hits per search and takes filter lists of about this length; a
-# filter that allows or blocks more rows than this falls back to over-fetching (see ``_filter``).
+# filter that allows and blocks more rows than this is split into several searches (``row_filters``).
 MAX_LIMIT = 16_384
+MAX_FILTER_LIST = MAX_LIMIT  # the longest ``in`` / ``not in`` list one search sends
 # Exact sparse search: no posting is dropped from the query or the index.
 SPARSE_SEARCH_PARAMS = {"metric_type": "IP", "params": {"drop_ratio_search": 0.0}}
 DENSE_SEARCH_PARAMS = {"metric_type": "IP", "params": {}}
@@ -42,27 +43,59 @@ class MilvusChannelError(RuntimeError):
     """Milvus cannot answer the way the embedded index would (e.g. a filter it cannot express)."""
 
 
-def row_filter(blocked: np.ndarray) -> str | None:
-    """A Milvus filter expression keeping the rows not ``blocked``; None when nothing is blocked.
+@dataclass(frozen=True)
+class RowSlice:
+    """The rows one search may return: those of ``rows`` (``listed_allowed``), or those in
+    ``[lo, hi)`` except ``rows`` (blocked). None of ``lo``/``hi``: no range."""
 
-    A short list of allowed rows (a judge's restriction to a few candidates) or of blocked rows
-    (withdrawn documents, the pending case's own judgment) becomes an ``in`` / ``not in`` list.
+    rows: np.ndarray
+    listed_allowed: bool
+    lo: int | None = None
+    hi: int | None = None
+
+    def expression(self) -> str:
+        listed = f"{ROW_FIELD} {'in' if self.listed_allowed else 'not in'} {self.rows.tolist()}"
+        if self.lo is None:
+            return listed
+        return f"{ROW_FIELD} >= {self.lo} and {ROW_FIELD} < {self.hi} and {listed}"
+
+    def allows(self, size: int) -> np.ndarray:
+        """The mask of rows this slice allows, out of ``size`` (for tests and checks)."""
+        mask = np.zeros(size, dtype=bool)
+        if self.listed_allowed:
+            mask[self.rows] = True
+            return mask
+        mask[self.lo or 0 : size if self.hi is None else self.hi] = True
+        mask[self.rows] = False
+        return mask
+
+
+def row_slices(blocked: np.ndarray, longest: int | None = None) -> list[RowSlice] | None:
+    """Disjoint slices whose union is the rows not ``blocked``, each one list of at most
+    ``longest`` rows (``MAX_FILTER_LIST``); None when nothing is blocked, [] when nothing is allowed.
+
+    The shorter side is listed: a judge's restriction to a few candidates as ``in``, withdrawn
+    documents or the pending case's own judgment as ``not in``. A side longer than one list is cut:
+    allowed rows into lists of ``longest``; blocked rows into row ranges that each hold ``longest``
+    of them (``row >= lo and row < hi and row not in [...]``). The top k over the union is the top k
+    of the slices' top k's, so several searches answer exactly what one would.
     """
+    longest = MAX_FILTER_LIST if longest is None else longest
     blocked = np.asarray(blocked, dtype=bool)
-    n_blocked = int(blocked.sum())
-    if n_blocked == 0:
+    blocked_rows = np.flatnonzero(blocked)
+    if len(blocked_rows) == 0:
         return None
     allowed = np.flatnonzero(~blocked)
-    if len(allowed) <= n_blocked and len(allowed) <= MAX_LIMIT:
-        return f"{ROW_FIELD} in {allowed.tolist()}"
-    if n_blocked <= MAX_LIMIT:
-        return f"{ROW_FIELD} not in {np.flatnonzero(blocked).tolist()}"
-    if len(allowed) <= MAX_LIMIT:
-        return f"{ROW_FIELD} in {allowed.tolist()}"
-    raise MilvusChannelError(
-        f"a filter allowing {len(allowed)} and blocking {n_blocked} rows is longer than Milvus takes "
-        f"({MAX_LIMIT}); express it as a scalar field filter"
-    )
+    if len(allowed) <= len(blocked_rows):
+        return [RowSlice(allowed[i : i + longest], True) for i in range(0, len(allowed), longest)]
+    if len(blocked_rows) <= longest:
+        return [RowSlice(blocked_rows, False)]
+    slices = []
+    for i in range(0, len(blocked_rows), longest):
+        lo = 0 if i == 0 else int(blocked_rows[i])
+        hi = int(blocked_rows[i + longest]) if i + longest < len(blocked_rows) else len(blocked)
+        slices.append(RowSlice(blocked_rows[i : i + longest], False, lo, hi))
+    return slices
 
 
 @dataclass(frozen=True)
@@ -73,6 +106,20 @@ class MilvusCollection:
     name: str
 
     def search(
+        self, field: str, query: Any, limit: int, params: dict[str, Any], blocked: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """The top ``limit`` rows not ``blocked``: one search per slice (``row_slices``), merged."""
+        slices = row_slices(blocked)
+        if slices is None:
+            return self._search(field, query, limit, params, None)
+        hits = [
+            hit for part in slices for hit in self._search(field, query, limit, params, part.expression())
+        ]
+        if len(slices) > 1:
+            hits.sort(key=lambda hit: -hit[1])  # stable: each slice's own order among equal scores
+        return hits[:limit]
+
+    def _search(
         self, field: str, query: Any, limit: int, params: dict[str, Any], expression: str | None
     ) -> list[tuple[int, float]]:
         answer = self.client.search(
@@ -111,9 +158,7 @@ class MilvusKeywordChannel:
         if not counts or k <= 0:
             return []
         query = {term: float(count) for term, count in counts.items()}
-        hits = self._collection.search(
-            sparse_field, query, min(k, MAX_LIMIT), SPARSE_SEARCH_PARAMS, row_filter(blocked)
-        )
+        hits = self._collection.search(sparse_field, query, min(k, MAX_LIMIT), SPARSE_SEARCH_PARAMS, blocked)
         return [(row, score) for row, score in hits if score > 0]
 
     def rows_containing(self, fragment: str) -> np.ndarray:
@@ -157,7 +202,7 @@ class MilvusVectorChannel:
     def search_allowed(self, query: np.ndarray, k: int, blocked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         vector = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
         hits = self._collection.search(
-            DENSE_FIELD, vector, max(1, min(k, MAX_LIMIT)), DENSE_SEARCH_PARAMS, row_filter(blocked)
+            DENSE_FIELD, vector, max(1, min(k, MAX_LIMIT)), DENSE_SEARCH_PARAMS, blocked
         )
         scores = np.array([score for _, score in hits], dtype=np.float32)
         rows = np.array([row for row, _ in hits], dtype=np.int64)

@@ -188,6 +188,23 @@ def accounts_refusal(settings: Settings) -> str | None:
     return None if check.ok else check.summary()
 
 
+def _database_down(settings: Settings) -> str | None:
+    """A warning when the shared database does not answer: the node then starts not ready, and
+    checks the accounts itself once it connects (``api.service.shared_database``)."""
+    if settings.database_url is None:
+        return None
+    from api.service.shared_database import redacted, unreachable
+
+    problem = unreachable(settings.database_url)
+    if problem is None:
+        return None
+    return (
+        f"warning: the database {redacted(settings.database_url)} does not answer ({problem}); "
+        "starting not ready (/readyz 503): it connects, checks the accounts and turns ready once the "
+        "database answers"
+    )
+
+
 def cmd_accounts_check(args: argparse.Namespace) -> int:
     problem = accounts_refusal(settings_from(args))
     if problem is not None:
@@ -411,13 +428,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         assert settings.index_home is not None
         _ensure_demo_index(settings.index_home)
+    down = _database_down(settings)
+    if args.demo and down is None:
         for name, role, token in _demo_accounts(settings):
             print(f"demo account {name}（{role}，{DEMO_COURT}）token:\n{token}")
+    elif args.demo:
+        print("no demo accounts: they are made in the database, which does not answer", file=sys.stderr)
     if settings.index_home is None:
         raise CliError("no index: pass --index HOME or set LEIAN_INDEX (or use --demo)")
     settings = _checked_index(settings)
-    refusal = accounts_refusal(settings)
-    if refusal is not None:
+    if down is not None:
+        print(down, file=sys.stderr)
+    elif (refusal := accounts_refusal(settings)) is not None:
         raise CliError(f"refusing to serve {settings.data_dir}: {refusal}", 1)
     print(f"serving index {settings.index_home}, data in {settings.data_dir}")
     print(f"open http://{args.host}:{args.port}/ in a browser and sign in with a token (API docs: /docs)")

@@ -19,6 +19,11 @@ compares them with the accounts database row by row, and only then renames the s
 target. The manifest's signature is checked first, against the court's published key (the key inside
 the backup only with ``trust_backup_key``: it proves integrity, not who signed). A backup that fails
 a check is refused and the target is left as it was.
+
+A PostgreSQL database (LEIAN_DATABASE_URL) is backed up and restored by ``api.service.pg_backup``
+with this module's manifest, signing, log verification and accounts replay (``finish``,
+``verify_manifest_signature``, ``verify_log``, ``accounts_against_log``); its manifest says
+``"store": "postgresql"``.
 """
 
 from __future__ import annotations
@@ -33,14 +38,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from api.service.accounts import read_accounts_state
 from api.service.config import ACCOUNTS_DB, AUDIT_DB, Settings
 from retrieval import index_layout as layout
 from retrieval.atomic_file import write_atomic
-from retrieval.audit.accounts_replay import ACCOUNT_KINDS, AccountsCheck, check_accounts
+from retrieval.audit.accounts_replay import ACCOUNT_KINDS, AccountsCheck, AccountsState, check_accounts
 from retrieval.audit.records import Actor, BackupRecord, utc_timestamp
 from retrieval.audit.signed_document import DocumentSignatureError, sign_document, verify_document
 from retrieval.audit.signing import (
+    SignedCheckpoint,
     SigningKeyError,
     checkpoint_file_json,
     key_id,
@@ -59,6 +67,8 @@ PUBLIC_KEY = "audit-signing-key.pub"
 DATABASES = (ACCOUNTS_DB, AUDIT_DB)
 """In the order they are copied: a search or token reaches the accounts database only after its
 audit record was committed, so the log, copied second, holds everything the accounts copy names."""
+PG_DUMP = "database.dump"
+STORE_FILES = {"sqlite": DATABASES, "postgresql": (PG_DUMP,)}
 
 
 class BackupError(RuntimeError):
@@ -128,11 +138,9 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
     """Back up ``settings.data_dir`` into the new folder ``out``; the signing key must be at hand."""
     if out.exists():
         raise BackupError(f"{out} exists; back up into a new folder", 2)
-    if settings.database_url is not None:
+    if settings.database_url is not None:  # the caller picks api.service.pg_backup for it
         raise BackupError(
-            "the audit log is in PostgreSQL (LEIAN_DATABASE_URL): back it up with pg_dump, then "
-            "check the restored database with leian audit check --db URL (README, Beyond one machine)",
-            2,
+            "the audit log is in PostgreSQL (LEIAN_DATABASE_URL): not a data folder's backup", 2
         )
     if not settings.audit_db.is_file():
         raise BackupError(f"{settings.audit_db} does not exist: no audit log to back up", 2)
@@ -140,37 +148,15 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
         key = load_private_key(settings.signing_key_path)
     except SigningKeyError as exc:
         raise BackupError(f"the backup's checkpoint cannot be signed: {exc}", 2) from exc
-    index = _index_reference(settings.index_home)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)  # what a killed backup left
-    partial.mkdir(parents=True)
+    index = index_reference(settings)
+    partial = partial_folder(out)
     try:
-        with AuditLog(settings.audit_db, witness=settings.witness_path) as live:
-            live.record(actor, "cli", BackupRecord(target=str(out), index=index))
+        record_backup(settings, actor, out, index)
         _copy_consistent(settings.data_dir, partial)
         with AuditLog(partial / AUDIT_DB) as copy:
             signed = copy.checkpoint(key)
         _single_file(partial / AUDIT_DB)
-        (partial / PUBLIC_KEY).write_text(public_key_pem(key), encoding="ascii")
-        cp = signed.checkpoint
-        manifest = {
-            "format": BACKUP_FORMAT,
-            "created_at": utc_timestamp(),
-            "created_by": actor.user,
-            "files": layout.file_checksums(partial, sync=True),
-            "audit": {
-                "log_id": cp.log_id,
-                "tree_size": cp.tree_size,
-                "root_hash": cp.root_hash,
-                "key_id": signed.key_id,
-                "signed_at": cp.at,
-            },
-            "index": index,
-        }
-        manifest = sign_document(manifest, key, MANIFEST_PURPOSE)
-        write_atomic(partial / MANIFEST, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
-        partial.rename(out)
-        _fsync_dir(out.parent)
+        manifest = finish(partial, out, key, signed, actor, {"index": index})
     except AuditUnavailable as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise BackupError(f"the audit log cannot be backed up: {exc}") from exc
@@ -178,6 +164,63 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return Summary(out, manifest)
+
+
+def index_reference(settings: Settings) -> dict[str, Any] | None:
+    """The served build, and on the cluster backend the Milvus collection loaded from it."""
+    index = _index_reference(settings.index_home)
+    if index is not None and settings.backend == "cluster":
+        from index_build.milvus_export import collection_name
+
+        index["milvus_collection"] = collection_name(index["build_id"])
+    return index
+
+
+def partial_folder(out: Path) -> Path:
+    """``out.partial``, empty: renamed to ``out`` by ``finish``, so a killed backup never looks like one."""
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # what a killed backup left
+    partial.mkdir(parents=True)
+    return partial
+
+
+def record_backup(settings: Settings, actor: Actor, out: Path, index: dict[str, Any] | None) -> None:
+    """The backup as a record of the live log (kind ``backup``), before anything is copied."""
+    with AuditLog(settings.audit_location, witness=settings.witness_path) as live:
+        live.record(actor, "cli", BackupRecord(target=str(out), index=index))
+
+
+def finish(
+    partial: Path,
+    out: Path,
+    key: Ed25519PrivateKey,
+    signed: SignedCheckpoint,
+    actor: Actor,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """The public key, then ``backup.json`` signed with ``key`` (every file's size and sha256, the
+    head of the copied log as ``signed`` covers it, and ``extra``), then ``partial`` renamed ``out``."""
+    (partial / PUBLIC_KEY).write_text(public_key_pem(key), encoding="ascii")
+    cp = signed.checkpoint
+    manifest = {
+        "format": BACKUP_FORMAT,
+        "created_at": utc_timestamp(),
+        "created_by": actor.user,
+        "files": layout.file_checksums(partial, sync=True),
+        "audit": {
+            "log_id": cp.log_id,
+            "tree_size": cp.tree_size,
+            "root_hash": cp.root_hash,
+            "key_id": signed.key_id,
+            "signed_at": cp.at,
+        },
+        **extra,
+    }
+    manifest = sign_document(manifest, key, MANIFEST_PURPOSE)
+    write_atomic(partial / MANIFEST, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
+    partial.rename(out)
+    _fsync_dir(out.parent)
+    return manifest
 
 
 def _copy_consistent(data_dir: Path, folder: Path) -> None:
@@ -202,10 +245,18 @@ def _copy_consistent(data_dir: Path, folder: Path) -> None:
 def _accounts_against_log(folder: Path, tree_size: int | None = None) -> AccountsCheck:
     try:
         state = read_accounts_state(folder / ACCOUNTS_DB)
-        with AuditLog(folder / AUDIT_DB) as log:
-            return check_accounts(log.iter_kinds(ACCOUNT_KINDS, tree_size), state)
     except sqlite3.Error as exc:
         raise RestoreRefused(f"{ACCOUNTS_DB} is not a readable accounts database: {exc}") from exc
+    return accounts_against_log(state, folder / AUDIT_DB, tree_size)
+
+
+def accounts_against_log(
+    state: AccountsState, log_location: str | Path, tree_size: int | None = None
+) -> AccountsCheck:
+    """``state`` against the accounts the log's first ``tree_size`` records rebuild."""
+    try:
+        with AuditLog(log_location) as log:
+            return check_accounts(log.iter_kinds(ACCOUNT_KINDS, tree_size), state)
     except AuditUnavailable as exc:
         raise RestoreRefused(f"the audit log cannot be read to rebuild the accounts: {exc}") from exc
 
@@ -225,10 +276,19 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     audit = manifest.get("audit")
     if not isinstance(audit, dict) or type(audit.get("tree_size")) is not int:
         raise RestoreRefused(f"{folder / MANIFEST} does not say how many audit records the backup holds")
-    listed = set(manifest.get("files") or {})
-    if listed != {*DATABASES, PUBLIC_KEY}:
-        raise RestoreRefused(f"the manifest lists {sorted(listed)}, not {sorted({*DATABASES, PUBLIC_KEY})}")
+    listed, expected = (
+        set(manifest.get("files") or {}),
+        {*STORE_FILES.get(store_of(manifest), ()), PUBLIC_KEY},
+    )
+    if listed != expected:
+        raise RestoreRefused(f"the manifest lists {sorted(listed)}, not {sorted(expected)}")
     return manifest
+
+
+def store_of(manifest: dict[str, Any]) -> str:
+    """``sqlite`` (a data folder's two files; manifests before the PostgreSQL case say nothing) or
+    ``postgresql`` (one ``pg_dump`` of the service database, ``api.service.pg_backup``)."""
+    return str(manifest.get("store", "sqlite"))
 
 
 def restore(
@@ -241,6 +301,10 @@ def restore(
     signed it (whoever made a key pair can sign a forged backup with it).
     """
     manifest = read_manifest(backup_dir)
+    if store_of(manifest) != "sqlite":
+        raise BackupError(
+            f"{backup_dir} is a backup of a PostgreSQL database: restore it with --database-url NEW_URL", 2
+        )
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise BackupError(f"{data_dir} exists and is not empty; restore into a new folder", 2)
     if public_key is None and not trust_backup_key:
@@ -249,7 +313,7 @@ def restore(
             "(or --trust-backup-key to check integrity only, with the key inside the backup)",
             2,
         )
-    _verify_manifest_signature(manifest, public_key or backup_dir / PUBLIC_KEY)
+    verify_manifest_signature(manifest, public_key or backup_dir / PUBLIC_KEY)
     staging = data_dir.with_name(f".{data_dir.name}.restoring")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -265,7 +329,9 @@ def restore(
                 raise RestoreRefused(
                     f"{name} does not match the manifest's size and sha256: altered or truncated"
                 )
-        _verify_log(staging, manifest["audit"], public_key or staging / PUBLIC_KEY)
+        verify_log(
+            staging / AUDIT_DB, staging / ".verify", manifest["audit"], public_key or staging / PUBLIC_KEY
+        )
         _check_accounts(staging / ACCOUNTS_DB, manifest["audit"]["tree_size"])
         derived = _accounts_against_log(staging, manifest["audit"]["tree_size"])
         if not derived.ok:
@@ -282,7 +348,7 @@ def restore(
     return Summary(data_dir, manifest)
 
 
-def _verify_manifest_signature(manifest: dict[str, Any], key_path: Path) -> None:
+def verify_manifest_signature(manifest: dict[str, Any], key_path: Path) -> None:
     try:
         public = load_public_key(key_path)
     except SigningKeyError as exc:
@@ -295,8 +361,9 @@ def _verify_manifest_signature(manifest: dict[str, Any], key_path: Path) -> None
         ) from exc
 
 
-def _verify_log(folder: Path, expected: dict[str, Any], key_path: Path) -> None:
-    """The staged log against its checkpoints, by the independent verifier; raises RestoreRefused."""
+def verify_log(log_location: str | Path, work: Path, expected: dict[str, Any], key_path: Path) -> None:
+    """The restored log against its checkpoints, by the independent verifier, in the new folder
+    ``work`` (removed after); raises RestoreRefused."""
     try:
         public = load_public_key(key_path)
     except SigningKeyError as exc:
@@ -305,10 +372,9 @@ def _verify_log(folder: Path, expected: dict[str, Any], key_path: Path) -> None:
         raise RestoreRefused(
             f"the backup was signed by key {expected.get('key_id')}, not by key {key_id(public)} ({key_path.name})"
         )
-    work = folder / ".verify"
     work.mkdir()
     try:
-        with AuditLog(folder / AUDIT_DB) as log:
+        with AuditLog(log_location) as log:
             size, root = log.tree_head()
             latest = log.latest_checkpoint()
             if latest is None or latest.checkpoint.tree_size != size:
@@ -331,7 +397,6 @@ def _verify_log(folder: Path, expected: dict[str, Any], key_path: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
     if not report.ok:
         raise RestoreRefused(f"the audit log does not verify: {report.summary()}")
-    _single_file(folder / AUDIT_DB)
 
 
 def _check_accounts(path: Path, tree_size: int) -> None:

@@ -26,6 +26,7 @@ from api.service.cluster import ClusterBackendError, ClusterSettings, metadata_o
 from api.service.config import Settings
 from api.service.errors import ApiError, audit_tampered, audit_unavailable
 from api.service.metrics import Metrics
+from api.service.shared_database import DatabaseDown, DatabaseRefused, SharedDatabase, scrubbed
 from retrieval import index_layout as layout
 from retrieval.audit.records import Actor, TypedRecord
 from retrieval.audit.signing import (
@@ -94,7 +95,7 @@ def manifest_sha256(store: IndexStore) -> str:
 class Services:
     settings: Settings
     metrics: Metrics
-    accounts: AccountStore
+    account_store: AccountStore | None  # None only while the shared database is not open (``accounts``)
     audit: AuditLog | None
     store: IndexStore | None
     manifest_sha256: str | None
@@ -102,11 +103,19 @@ class Services:
     index_problem: str | None = None  # why the index was refused at start-up, without the operator's paths
     tampered: str | None = None  # why the audit log is no longer trusted (sticky until a restart)
     watcher: Watcher | None = None
+    database: SharedDatabase | None = None  # LEIAN_DATABASE_URL: opened now, or retried until it answers
     _audit_open_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.database_url is not None:
+            key = _load_key(settings)
+            store, checksum, problem = open_index(settings)
+            services = cls(settings, metrics, None, None, store, checksum, key, problem)
+            services.database = SharedDatabase(settings.database_url, services._open_shared)
+            services.database.open()  # not ready, and retried in the background, while it does not answer
+            return services
         accounts = AccountStore(settings.accounts_location)
         key = _load_key(settings)
         store, checksum, problem = open_index(settings)
@@ -115,19 +124,83 @@ class Services:
             services.audit = _open_audit(settings, key)
         except AuditTampered as exc:
             services.flag_tampered(str(exc))
-        if services.audit is not None and settings.audit_watch_s > 0:
-            services.watcher = services.new_watcher()
-            services.watcher.start(settings.audit_watch_s)
+        services._watch()
         return services
 
+    def _watch(self) -> None:
+        if self.audit is not None and self.settings.audit_watch_s > 0:
+            self.watcher = self.new_watcher(self.audit)
+            self.watcher.start(self.settings.audit_watch_s)
+
+    def _open_shared(self, checked: bool) -> None:
+        """The accounts and the log in the shared database (``SharedDatabase``'s opener).
+
+        ``checked``: compare the accounts with the ones the log rebuilds, as ``leian serve`` does
+        before starting a node whose database answers; a node that started without its database
+        does it here, before it serves anything. The log is published last: a request that sees the
+        accounts finds the log open.
+        """
+        import psycopg
+
+        from api.service.accounts_audit import check_store
+
+        assert self.settings.database_url is not None
+        try:
+            accounts = AccountStore(self.settings.database_url)
+        except psycopg.Error as exc:
+            raise DatabaseDown(str(exc)) from exc
+        try:
+            audit = _open_audit(self.settings, self.signing_key)
+        except AuditTampered as exc:  # as with a database that answered at once: audited routes 503
+            self.flag_tampered(str(exc))
+            self.account_store = accounts
+            return
+        if audit is None:
+            accounts.close()
+            raise DatabaseDown("the audit log in it cannot be opened (see the service log)")
+        if checked:
+            try:
+                check = check_store(accounts, audit)
+            except (psycopg.Error, AuditUnavailable) as exc:
+                accounts.close()
+                audit.close()
+                raise DatabaseDown(str(exc)) from exc
+            if not check.ok:
+                accounts.close()
+                audit.close()
+                raise DatabaseRefused(
+                    f"its accounts differ from the ones its audit log rebuilds: {check.summary()} "
+                    "(leian accounts check)"
+                )
+        self.audit = audit
+        self.account_store = accounts
+        self._watch()
+
+    @property
+    def accounts(self) -> AccountStore:
+        """The users, tokens and ledger; 503 while the shared database is not open (nothing is served)."""
+        if self.account_store is None:
+            assert self.database is not None
+            raise self.database.unavailable()
+        return self.account_store
+
+    def accounts_status(self) -> dict[str, Any]:
+        """The accounts check of /readyz."""
+        if self.account_store is None:
+            return {"ok": False, "error": "the database is not open"}
+        return {"ok": self.account_store.writable()}
+
     def close(self) -> None:
+        if self.database is not None:
+            self.database.stop()
         if self.watcher is not None:
             self.watcher.stop()
         if self.store is not None:
             self.store.close()
         if self.audit is not None:
             self.audit.close()
-        self.accounts.close()
+        if self.account_store is not None:
+            self.account_store.close()
 
     # -- the index -----------------------------------------------------------------------------
 
@@ -152,6 +225,8 @@ class Services:
         """The open log; reopened after a failure at start-up (a disk that came back), never once tampered."""
         if self.tampered is not None:
             raise audit_tampered(self.tampered)
+        if self.database is not None and not self.database.ready:
+            raise self.database.unavailable()  # opened by its thread, not by requests
         if self.audit is None:
             with self._audit_open_lock:
                 if self.audit is None:
@@ -183,8 +258,9 @@ class Services:
             message = message.replace(str(path), path.name)
         return message
 
-    def new_watcher(self) -> Watcher:
-        watcher = Watcher(self.audit_log(), on_problem=self.flag_tampered)
+    def new_watcher(self, audit: AuditLog | None = None) -> Watcher:
+        """``audit``: the log just opened, before requests may use it (``_open_shared``)."""
+        watcher = Watcher(audit or self.audit_log(), on_problem=self.flag_tampered)
         self.metrics.audit_verified.set_function(lambda: watcher.state.verified)
         return watcher
 
@@ -349,7 +425,8 @@ def _open_audit(settings: Settings, key: Ed25519PrivateKey | None) -> AuditLog |
     except AuditTampered:
         raise
     except AuditUnavailable as exc:
-        log.error("audit log unavailable: %s", exc)
+        url = settings.database_url
+        log.error("audit log unavailable: %s", scrubbed(str(exc), url) if url else exc)
         return None
     if audit.witness_adopted and key is not None:
         try:

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import milvus_channels
 from retrieval.index_store import IndexStore
 from retrieval.keyword_index import KeywordIndex, Scoring
-from retrieval.milvus_channels import MAX_LIMIT, MilvusChannelError, row_filter
+from retrieval.milvus_channels import MAX_FILTER_LIST, row_slices
 from retrieval.request import Method, SearchRequest
 from retrieval.search import search
 from tests.conftest import SAMPLES, read_jsonl
@@ -58,21 +59,39 @@ def test_the_likelihood_weights_need_a_tf_store(store: IndexStore) -> None:
         bare.document_weights(Scoring.LIKELIHOOD)
 
 
+def _expressions(blocked: np.ndarray) -> list[str] | None:
+    slices = row_slices(blocked)
+    return None if slices is None else [s.expression() for s in slices]
+
+
 def test_row_filter_lists_the_shorter_side() -> None:
     blocked = np.zeros(10, dtype=bool)
-    assert row_filter(blocked) is None
+    assert _expressions(blocked) is None
     blocked[[2, 5]] = True
-    assert row_filter(blocked) == "row not in [2, 5]"
+    assert _expressions(blocked) == ["row not in [2, 5]"]
     only = np.ones(10, dtype=bool)
     only[[1, 7]] = False
-    assert row_filter(only) == "row in [1, 7]"
+    assert _expressions(only) == ["row in [1, 7]"]
+    assert _expressions(np.ones(10, dtype=bool)) == []  # nothing allowed: no search at all
 
 
-def test_row_filter_refuses_what_milvus_cannot_take() -> None:
-    blocked = np.zeros(3 * MAX_LIMIT, dtype=bool)
-    blocked[: MAX_LIMIT + 1] = True
-    with pytest.raises(MilvusChannelError, match="scalar field filter"):
-        row_filter(blocked)
+@pytest.mark.parametrize(
+    "size, blocked_share", [(3 * MAX_FILTER_LIST, 0.4), (3 * MAX_FILTER_LIST, 0.6), (100, 0.5)]
+)
+def test_long_filters_on_both_sides_become_disjoint_slices_covering_the_allowed_rows(
+    size: int, blocked_share: float
+) -> None:
+    """What was refused (more than 16,384 rows allowed and blocked): slices whose lists fit, which
+    allow exactly the allowed rows, each once."""
+    rng = np.random.default_rng(7)
+    blocked = rng.random(size) < blocked_share
+    longest = MAX_FILTER_LIST if size > 1000 else 7
+    assert min(blocked.sum(), (~blocked).sum()) > longest  # both sides too long for one list
+    slices = row_slices(blocked, longest)
+    assert slices is not None and len(slices) > 1
+    assert all(len(s.rows) <= longest for s in slices)
+    coverage = np.sum([s.allows(size) for s in slices], axis=0)
+    assert np.array_equal(coverage, (~blocked).astype(int))  # disjoint, and exactly the allowed rows
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +133,33 @@ def test_a_restricted_search_on_milvus_stays_in_the_pool(store: IndexStore, milv
     clustered = search(milvus_store, request)
     assert {r.document.doc_id for r in clustered.results} <= pool
     assert _ranked(clustered) == _ranked(search(store, request))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("blocked_share", [0.3, 0.7])
+def test_filters_split_into_several_searches_answer_as_the_embedded_channels(
+    store: IndexStore, milvus_store, blocked_share: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists cut at 3 rows instead of 16,384, so that the sample build's filters take several
+    searches on both sides: every channel's top k equals the embedded one, row for row."""
+    monkeypatch.setattr(milvus_channels, "MAX_FILTER_LIST", 3)
+    rng = np.random.default_rng(11)
+    blocked = rng.random(store.size) < blocked_share
+    slices = row_slices(blocked)
+    assert slices is not None and len(slices) >= 3
+    for pending in PENDING:
+        tokens = store.segmenter.tokens(pending["facts"])
+        for field in ("keyword_facts", "keyword_full"):
+            for scoring in (
+                (Scoring.BM25, Scoring.LIKELIHOOD) if field == "keyword_facts" else (Scoring.BM25,)
+            ):
+                embedded = getattr(store, field).top(tokens, 15, blocked, scoring=scoring)
+                clustered = getattr(milvus_store, field).top(tokens, 15, blocked, scoring=scoring)
+                assert [r for r, _ in clustered] == [r for r, _ in embedded], (field, scoring)
+                assert np.allclose([s for _, s in clustered], [s for _, s in embedded], rtol=1e-4)
+                assert embedded and not blocked[[r for r, _ in clustered]].any()
+        query = store.embedder.encode_queries([pending["facts"]])[0]
+        e_scores, e_rows = store.vectors.search_allowed(query, 15, blocked)
+        c_scores, c_rows = milvus_store.vectors.search_allowed(query, 15, blocked)
+        assert c_rows.tolist() == e_rows.tolist()
+        assert np.allclose(c_scores, e_scores, rtol=1e-4) and not blocked[c_rows].any()

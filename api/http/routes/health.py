@@ -31,23 +31,25 @@ def readyz(services: ServicesDep) -> JSONResponse:
             else {"error": services.index_problem}
         ),
         "audit": services.audit_status(),
-        "accounts": {"ok": services.accounts.writable()},
+        "accounts": services.accounts_status(),
         "signing_key": {"ok": services.signing_key is not None},
         "recall": recall_status(store, services.settings.backend),
         "metadata": metadata_status(store),
     }
+    database = services.database
+    if database is not None:
+        checks["database"] = database.status()
     if all(c["ok"] for c in checks.values()):
         return JSONResponse({"status": "ready", "checks": checks})
     failing = [name for name, c in checks.items() if not c["ok"]]
-    return JSONResponse(
-        error_body(
-            "not_ready",
-            "服务未就绪：" + "、".join(failing),
-            "not ready: " + ", ".join(failing),
-            checks=checks,
-        ),
-        status_code=503,
-    )
+    zh, en = "服务未就绪：" + "、".join(failing), "not ready: " + ", ".join(failing)
+    headers = None
+    if database is not None and not database.ready:
+        zh += f"（数据库 {database.name} 无法使用：{database.problem or '尚未连接'}）"
+        en += f" (database {database.name}: {database.problem or 'not opened yet'})"
+        if not database.refused:
+            headers = {"Retry-After": str(database.retry_in_s())}
+    return JSONResponse(error_body("not_ready", zh, en, checks=checks), status_code=503, headers=headers)
 
 
 @router.get(
