@@ -48,6 +48,8 @@ CATALOG_LOCK = int.from_bytes(b"leianMet", "big")
 IDLE_CONNECTIONS = 8
 STREAM_ROWS = 1_000  # rows per round trip when a whole table is read (``iter_documents``)
 _SCHEMA_PREFIX = "leian_build_"
+BUILD_SCHEMAS = _SCHEMA_PREFIX + "*"
+"""Every build's schema as a ``pg_dump --exclude-schema`` pattern: derived data a backup leaves out."""
 _SCHEMA_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 
 

@@ -24,12 +24,22 @@ def cmd_backup(args: argparse.Namespace) -> int:
     )
     if args.exclude_schema and settings.database_url is None:
         raise CliError("--exclude-schema: only for a backup of a PostgreSQL database (LEIAN_DATABASE_URL)", 2)
+    if args.with_build_schemas and settings.database_url is None:
+        raise CliError(
+            "--with-build-schemas: only for a backup of a PostgreSQL database (LEIAN_DATABASE_URL)", 2
+        )
     actor = Actor(os_user(), "operator")
     try:
         if settings.database_url is not None:
             from api.service.pg_backup import backup_database
 
-            done = backup_database(settings, args.out, actor, args.exclude_schema or ())
+            done = backup_database(
+                settings,
+                args.out,
+                actor,
+                args.exclude_schema or (),
+                with_build_schemas=args.with_build_schemas,
+            )
         else:
             done = backup(settings, args.out, actor)
     except BackupError as exc:
@@ -114,8 +124,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--exclude-schema",
         action="append",
         metavar="PATTERN",
-        help="with a database: leave out schemas derived from a build folder (pg_dump pattern, "
-        "repeatable, e.g. 'leian_build_*'); they are reloaded by leian cluster export after a restore",
+        help="with a database: leave out more schemas (pg_dump pattern, repeatable); the builds' "
+        "schemas (leian_build_*) are left out anyway",
+    )
+    p.add_argument(
+        "--with-build-schemas",
+        action="store_true",
+        help="with a database: dump the builds' documents and metadata too (by default they are left "
+        "out: leian cluster export reloads them from the build folder after a restore)",
     )
     p.set_defaults(func=cmd_backup)
 

@@ -63,6 +63,7 @@ from retrieval import index_layout as layout
 from retrieval.audit.records import Actor
 from retrieval.audit.signing import SigningKeyError, load_private_key
 from retrieval.audit.store import AuditLog, AuditUnavailable
+from retrieval.pg_metadata import BUILD_SCHEMAS
 
 PG_DUMP_BIN = "pg_dump"  # PostgreSQL's client programs, from PATH (Debian: postgresql-client)
 PG_RESTORE_BIN = "pg_restore"
@@ -71,14 +72,23 @@ RESTORE_OPTIONS = ("--exit-on-error", "--single-transaction", "--no-owner", "--n
 
 
 def backup_database(
-    settings: Settings, out: Path, actor: Actor, exclude_schemas: Sequence[str] = ()
+    settings: Settings,
+    out: Path,
+    actor: Actor,
+    exclude_schemas: Sequence[str] = (),
+    *,
+    with_build_schemas: bool = False,
 ) -> Summary:
     """Back up ``settings.database_url`` into the new folder ``out``; the signing key must be at hand.
 
-    ``exclude_schemas``: ``pg_dump --exclude-schema`` patterns, for schemas derived from a build
-    folder (they are reloaded from it after a restore) that would make every backup as large as
-    the corpus; the manifest names them. Everything else in the database is dumped.
+    The builds' schemas (``leian_build_*``: documents and metadata, ``leian cluster export``) are
+    left out unless ``with_build_schemas``: they are derived from an immutable build folder, are
+    reloaded from it after a restore, and would make every backup as large as the corpus (893 GB
+    per build at 100M). ``exclude_schemas``: more ``pg_dump --exclude-schema`` patterns. The
+    manifest names every pattern left out; everything else in the database is dumped.
     """
+    if not with_build_schemas:
+        exclude_schemas = [BUILD_SCHEMAS, *(p for p in exclude_schemas if p != BUILD_SCHEMAS)]
     url = settings.database_url
     if url is None:
         raise BackupError("LEIAN_DATABASE_URL is not set: back up the data folder instead", 2)

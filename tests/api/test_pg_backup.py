@@ -60,7 +60,9 @@ def backed_up(
         data = env.settings.data_dir
     # another part of the service's state in the same database (a build's documents, say)
     admin_execute(
-        "CREATE SCHEMA leian_build_x; CREATE TABLE leian_build_x.docs AS SELECT 7 AS id", pg_database
+        "CREATE SCHEMA leian_build_x; CREATE TABLE leian_build_x.docs AS SELECT 7 AS id; "
+        "CREATE SCHEMA court_extra; CREATE TABLE court_extra.t AS SELECT 8 AS id",
+        pg_database,
     )
     public = tmp_path / "court.pub"
     public.write_text(public_key_pem(load_private_key(key)), encoding="ascii")
@@ -108,24 +110,30 @@ def test_backup_and_restore_of_the_database(
             assert check_store(accounts, restored).ok
             assert accounts.authenticate(b["tokens"].valid["judge_a"]) is not None
             assert [accounts.ledger.search(s) is not None for s in b["searches"]] == [True, True]
-        with psycopg.connect(target) as conn:  # the whole database came along
-            assert conn.execute("SELECT id FROM leian_build_x.docs").fetchall() == [(7,)]
+        with psycopg.connect(target) as conn:  # the whole database came along, less the build's schema
+            assert conn.execute("SELECT id FROM court_extra.t").fetchall() == [(8,)]
+            assert conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'leian_build_x'"
+            ).fetchone() == (0,)
+    assert manifest["excluded_schemas"] == ["leian_build_*"]
 
 
-def test_schemas_derived_from_a_build_may_be_left_out(
+def test_schemas_derived_from_a_build_come_along_when_asked_and_others_may_be_left_out(
     backed_up: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     b = backed_up
-    out = tmp_path / "lean"
-    argv = ["backup", "--out", str(out), "--signing-key", str(b["key"]), "--exclude-schema", "leian_build_*"]
+    out = tmp_path / "whole"
+    argv = ["backup", "--out", str(out), "--signing-key", str(b["key"]), "--with-build-schemas"]
+    argv += ["--exclude-schema", "court_*"]
     assert leian(argv) == 0
     manifest = json.loads((out / MANIFEST).read_text("utf-8"))
-    assert manifest["excluded_schemas"] == ["leian_build_*"]
+    assert manifest["excluded_schemas"] == ["court_*"]
     with _unused_database() as target:
         assert leian(["restore", str(out), "--database-url", target, "--public-key", str(b["public"])]) == 0
         with psycopg.connect(target) as conn:
+            assert conn.execute("SELECT id FROM leian_build_x.docs").fetchall() == [(7,)]
             assert conn.execute(
-                "SELECT count(*) FROM pg_namespace WHERE nspname = 'leian_build_x'"
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'court_extra'"
             ).fetchone() == (0,)
         with AuditLog(target) as restored:
             assert restored.verify() == manifest["audit"]["tree_size"]
