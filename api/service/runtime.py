@@ -172,6 +172,9 @@ class Services:
                     f"its accounts differ from the ones its audit log rebuilds: {check.summary()} "
                     "(leian accounts check)"
                 )
+        if self.store is None and self.settings.backend == "cluster":
+            # its documents and metadata are in this database too: the index could not open either
+            self.store, self.manifest_sha256, self.index_problem = open_index(self.settings)
         self.audit = audit
         self.account_store = accounts
         self._watch()

@@ -237,3 +237,40 @@ def test_a_log_found_tampered_on_connecting_late_is_refused_as_at_start(
                 refused.json()["error"]["code"],
             )
     assert answers[False] == answers[True] == (503, True, 503, "audit_tampered")
+
+
+@pytest.mark.slow
+def test_a_cluster_node_opens_its_index_when_the_database_with_its_metadata_answers(
+    sample_index: Path, tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the cluster backend the documents and metadata live in the same database: a node started
+    while it does not answer has no index either, and must open it when the database comes back
+    (not only when the push watcher, off here, next looks for a new build)."""
+    monkeypatch.setenv("LEIAN_PUSH_POLL_S", "0")
+    from api.service.cluster import milvus_client
+    from index_build.cluster_export import export_cluster
+    from retrieval.index_store import IndexStore
+
+    milvus_uri = str(tmp_path / "milvus.db")
+    client = milvus_client(milvus_uri)
+    store = IndexStore.open(sample_index, verify_checksums=False)
+    try:
+        export_cluster(store, client, pg_database)
+    finally:
+        store.close()
+        client.close()
+    tokens = create_accounts(settings_for(sample_index, tmp_path / "setup", database_url=pg_database))
+    port = free_port()
+    url = _via(pg_database, port)
+    cluster = {"backend": "cluster", "milvus_uri": milvus_uri, "database_url": url}
+    with serve(sample_index, tmp_path / "node", tokens=tokens, **cluster) as env:
+        ready = env.client.get("/readyz")
+        assert ready.status_code == 503 and not ready.json()["error"]["checks"]["index"]["ok"]
+        with TcpProxy(port, _upstream(pg_database)):
+            ready = _ready_within(env, 30)
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"]["metadata"]["store"] == "postgresql"
+            answer = env.search("judge_a")
+            assert answer.status_code == 200, answer.text
+            assert any(group["results"] for group in answer.json()["tiers"])  # documents read from PostgreSQL
+        _assert_no_secret(env)
