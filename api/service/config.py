@@ -24,6 +24,7 @@ from retrieval.audit.witness import default_witness_path
 ACCOUNTS_DB = "accounts.sqlite"
 AUDIT_DB = "audit.sqlite"
 SIGNING_KEY = "audit-signing-key.pem"
+REPORT_BATCHES = "report-batches"
 
 
 class SettingsError(ValueError):
@@ -129,6 +130,14 @@ class Settings:
     cause_model: Path | None = None  # LEIAN_CAUSE_MODEL: a 罪名/案由 classifier folder instead of the build's
     # LEIAN_DATABASE_URL: the audit log in PostgreSQL (shared by every node); None: <data_dir>/audit.sqlite
     database_url: str | None = None
+    # LEIAN_BATCH_DIR: the report batches submitted over HTTP; None: <data_dir>/report-batches. Nodes
+    # behind one balancer point it at one shared volume, so that any node answers for any batch.
+    batch_dir: Path | None = None
+
+    @property
+    def batches_path(self) -> Path:
+        """Where ``BatchService`` keeps its batches (one folder each, locked by the process running it)."""
+        return self.batch_dir if self.batch_dir is not None else self.data_dir / REPORT_BATCHES
 
     @property
     def accounts_db(self) -> Path:
@@ -188,4 +197,5 @@ class Settings:
             audit_watch_s=_int(env, "LEIAN_AUDIT_WATCH_S", cls.audit_watch_s, minimum=0),
             cause_model=Path(env["LEIAN_CAUSE_MODEL"]) if env.get("LEIAN_CAUSE_MODEL") else None,
             database_url=_database_url(env),
+            batch_dir=Path(env["LEIAN_BATCH_DIR"]) if env.get("LEIAN_BATCH_DIR") else None,
         )

@@ -356,3 +356,48 @@ def test_a_restarted_service_resumes_a_batch_it_had_not_run(sample_index: Path, 
             (env.settings.data_dir / "report-batches" / batch_id / "batch.json").read_text("utf-8")
         )
         assert stored["owner"]["name"] == "judge_a"
+
+
+@pytest.mark.slow  # two service nodes over one PostgreSQL database
+def test_nodes_sharing_a_batch_folder_answer_for_each_others_batches(
+    sample_index: Path, tmp_path: Path, pg_database: str
+) -> None:
+    """Behind one balancer (LEIAN_BATCH_DIR on a shared volume, accounts and log in PostgreSQL): a
+    batch submitted to node A is listed, polled and downloaded through node B, and run once."""
+    from tests.api_env import Tokens
+
+    shared = tmp_path / "shared-batches"
+    with serve(
+        sample_index, tmp_path / "a", database_url=pg_database, batch_dir=shared, rate_limit=None
+    ) as a:
+        tokens = Tokens(a.tokens, a.revoked, a.expired)
+        with serve(
+            sample_index,
+            tmp_path / "b",
+            tokens=tokens,
+            database_url=pg_database,
+            batch_dir=shared,
+            rate_limit=None,
+        ) as b:
+            submitted = a.client.post(
+                BATCHES, json={"cases": _cases()[:2], "trigger": TRIGGER}, headers=a.h("judge_a")
+            )
+            assert submitted.status_code == 202, submitted.text
+            batch_id = submitted.json()["batch_id"]
+            # B cannot see A's queue: until A's thread takes the batch B reports it interrupted
+            deadline = time.monotonic() + 60
+            while (status := wait_done(b, batch_id))["status"] != "done" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert (status["status"], status["ok"]) == ("done", 2), status
+            assert [
+                x["batch_id"] for x in b.client.get(BATCHES, headers=b.h("judge_a")).json()["batches"]
+            ] == [batch_id]
+            report = b.client.get(f"{BATCHES}/{batch_id}/reports/1", headers=b.h("judge_a"))
+            assert report.status_code == 200 and report.content[:2] == b"PK"  # a .docx
+            assert not (tmp_path / "a" / "data" / "report-batches").exists()
+            searches = [
+                r
+                for r in b.records("judge_a", kind="search")
+                if (r["payload"].get("batch") or {}).get("id") == batch_id
+            ]
+            assert len(searches) == 2  # each case searched once, whichever node ran it

@@ -1,4 +1,6 @@
-"""Batches submitted over HTTP: stored under ``DATA/report-batches/<id>/``, run one at a time in the background.
+"""Batches submitted over HTTP, run one at a time in the background, one folder each under
+``DATA/report-batches/`` (or ``LEIAN_BATCH_DIR``: a volume the nodes behind one balancer share; the
+process holding a batch's lock runs it, and any node answers for its status and reports).
 
 Each batch is the same folder the command line writes (``state``), with its pending cases saved as
 ``pending.jsonl`` and its owner in ``batch.json``, so a service restarted half-way resumes what it
@@ -36,7 +38,6 @@ from retrieval.report.files import report_format
 
 log = logging.getLogger("leian.api.service.report_batch")
 
-FOLDER = "report-batches"
 PENDING = "pending.jsonl"
 WORKERS = 2
 _BATCH_ID = re.compile(r"rb-\d{8}T\d{6}Z-[0-9a-f]{6}")
@@ -52,7 +53,7 @@ def may_read_batch(principal: Principal, owner: dict[str, Any]) -> bool:
 class BatchService:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.root = services.settings.data_dir / FOLDER
+        self.root = services.settings.batches_path
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._queued: set[str] = set()
         self._running: str | None = None
