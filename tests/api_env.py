@@ -226,20 +226,27 @@ def backend_overrides(backend: str, index_home: Path, root: Path) -> Iterator[di
     if backend == "embedded":
         yield {}
         return
-    from api.service.cluster import milvus_client
-    from index_build.cluster_export import export_cluster
-    from retrieval.index_store import IndexStore
     from tests.audit_stores import postgres_problem, temp_database
 
     if (problem := postgres_problem()) is not None:
         pytest.fail(problem)
     uri = str(root / "milvus.db")
     with temp_database() as database_url:
-        client = milvus_client(uri)
-        store = IndexStore.open(index_home, verify_checksums=False)
-        try:
-            export_cluster(store, client, database_url)
-        finally:
-            store.close()
-            client.close()
+        load_cluster(index_home, uri, database_url)
         yield {"backend": "cluster", "milvus_uri": uri, "database_url": database_url}
+
+
+def load_cluster(index_home: Path, milvus_uri: str, database_url: str) -> None:
+    """``leian cluster export`` of ``index_home``: vectors and keyword weights into Milvus, documents and
+    metadata into PostgreSQL, which then publishes the build."""
+    from api.service.cluster import milvus_client
+    from index_build.cluster_export import export_cluster
+    from retrieval.index_store import IndexStore
+
+    client = milvus_client(milvus_uri)
+    store = IndexStore.open(index_home, verify_checksums=False)
+    try:
+        export_cluster(store, client, database_url)
+    finally:
+        store.close()
+        client.close()

@@ -136,20 +136,13 @@ def _index_reference(home: Path | None) -> dict[str, Any] | None:
 
 def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
     """Back up ``settings.data_dir`` into the new folder ``out``; the signing key must be at hand."""
-    if out.exists():
-        raise BackupError(f"{out} exists; back up into a new folder", 2)
     if settings.database_url is not None:  # the caller picks api.service.pg_backup for it
         raise BackupError(
             "the audit log is in PostgreSQL (LEIAN_DATABASE_URL): not a data folder's backup", 2
         )
     if not settings.audit_db.is_file():
         raise BackupError(f"{settings.audit_db} does not exist: no audit log to back up", 2)
-    try:
-        key = load_private_key(settings.signing_key_path)
-    except SigningKeyError as exc:
-        raise BackupError(f"the backup's checkpoint cannot be signed: {exc}", 2) from exc
-    index = index_reference(settings)
-    partial = partial_folder(out)
+    key, index, partial = begin_backup(settings, out)
     try:
         record_backup(settings, actor, out, index)
         _copy_consistent(settings.data_dir, partial)
@@ -164,6 +157,18 @@ def backup(settings: Settings, out: Path, actor: Actor) -> Summary:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return Summary(out, manifest)
+
+
+def begin_backup(settings: Settings, out: Path) -> tuple[Ed25519PrivateKey, dict[str, Any] | None, Path]:
+    """What every backup checks and makes before it writes: ``out`` new, the signing key at hand (the
+    copy's checkpoint is signed at backup time), the served build named, ``out.partial`` empty."""
+    if out.exists():
+        raise BackupError(f"{out} exists; back up into a new folder", 2)
+    try:
+        key = load_private_key(settings.signing_key_path)
+    except SigningKeyError as exc:
+        raise BackupError(f"the backup's checkpoint cannot be signed: {exc}", 2) from exc
+    return key, index_reference(settings), partial_folder(out)
 
 
 def index_reference(settings: Settings) -> dict[str, Any] | None:

@@ -48,9 +48,8 @@ from api.service.backup import (
     RestoreRefused,
     Summary,
     accounts_against_log,
+    begin_backup,
     finish,
-    index_reference,
-    partial_folder,
     read_manifest,
     record_backup,
     store_of,
@@ -61,7 +60,6 @@ from api.service.config import Settings
 from api.service.shared_database import redacted, scrubbed
 from retrieval import index_layout as layout
 from retrieval.audit.records import Actor
-from retrieval.audit.signing import SigningKeyError, load_private_key
 from retrieval.audit.store import AuditLog, AuditUnavailable
 from retrieval.pg_metadata import BUILD_SCHEMAS
 
@@ -92,14 +90,7 @@ def backup_database(
     url = settings.database_url
     if url is None:
         raise BackupError("LEIAN_DATABASE_URL is not set: back up the data folder instead", 2)
-    if out.exists():
-        raise BackupError(f"{out} exists; back up into a new folder", 2)
-    try:
-        key = load_private_key(settings.signing_key_path)
-    except SigningKeyError as exc:
-        raise BackupError(f"the backup's checkpoint cannot be signed: {exc}", 2) from exc
-    index = index_reference(settings)
-    partial = partial_folder(out)
+    key, index, partial = begin_backup(settings, out)
     try:
         record_backup(settings, actor, out, index)
         raw = partial / "live.dump"

@@ -27,7 +27,16 @@ from api.http.app import create_app
 from api.service.config import Settings
 from api.service.shared_database import redacted, scrubbed
 from retrieval.audit.store import AuditLog
-from tests.api_env import PENDING, REPO, THEFT_FACTS, Env, create_accounts, serve, settings_for
+from tests.api_env import (
+    PENDING,
+    REPO,
+    THEFT_FACTS,
+    Env,
+    create_accounts,
+    load_cluster,
+    serve,
+    settings_for,
+)
 from tests.audit_stores import PostgresBackdoor, admin_execute
 from tests.tcp_proxy import TcpProxy, free_port
 
@@ -247,18 +256,8 @@ def test_a_cluster_node_opens_its_index_when_the_database_with_its_metadata_answ
     while it does not answer has no index either, and must open it when the database comes back
     (not only when the push watcher, off here, next looks for a new build)."""
     monkeypatch.setenv("LEIAN_PUSH_POLL_S", "0")
-    from api.service.cluster import milvus_client
-    from index_build.cluster_export import export_cluster
-    from retrieval.index_store import IndexStore
-
     milvus_uri = str(tmp_path / "milvus.db")
-    client = milvus_client(milvus_uri)
-    store = IndexStore.open(sample_index, verify_checksums=False)
-    try:
-        export_cluster(store, client, pg_database)
-    finally:
-        store.close()
-        client.close()
+    load_cluster(sample_index, milvus_uri, pg_database)
     tokens = create_accounts(settings_for(sample_index, tmp_path / "setup", database_url=pg_database))
     port = free_port()
     url = _via(pg_database, port)
