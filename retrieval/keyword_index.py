@@ -10,6 +10,8 @@ impact, computed from the columns at a term's first query, so the index needs no
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -50,6 +52,13 @@ BATCH_PAIRS = 4_000
 # θ is made exact (the shortlist's other terms looked up) when that costs less than this share of the
 # postings left after the seed, about what an exact θ spares against one from partial scores.
 THETA_GAIN = 0.2
+# Query likelihood's per-posting score, log1p(tf/|d| · ratio), costs a gather, two products and a
+# log per posting where BM25 reads a stored float: the columns of terms with at least
+# LIKELIHOOD_CACHE_MIN_POSTINGS postings are kept once computed, up to LIKELIHOOD_CACHE_BYTES per
+# index, least recently used dropped first. The common terms that make up most of a query's postings
+# recur in nearly every query; their values are the same floats as computing them afresh.
+LIKELIHOOD_CACHE_BYTES = 64 * 2**20
+LIKELIHOOD_CACHE_MIN_POSTINGS = 512
 
 
 class Scoring(StrEnum):
@@ -107,6 +116,9 @@ class KeywordIndex:
         self._indices = np.asarray(scores["indices"])
         self._indptr = np.asarray(scores["indptr"])
         self._tf = None if frequencies is None else np.asarray(frequencies.tf)
+        self._likelihood_columns: OrderedDict[int, np.ndarray] = OrderedDict()  # term → its values
+        self._likelihood_bytes = 0
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> KeywordIndex:
@@ -126,14 +138,20 @@ class KeywordIndex:
 
     def _scores_of_ids(self, ids: list[int]) -> np.ndarray:
         """bm25s's ``get_scores_from_ids`` to the bit: each occurrence's column added in query order
-        (a repeated term once per occurrence), without concatenating the columns first (~2× faster)."""
+        (a repeated term once per occurrence). The columns go into one scatter-add, which adds to
+        each row in the order a scatter-add per column would, without a numpy call per term or
+        bm25s's sparse-matrix slicing (~2× faster)."""
         total = np.zeros(self.size, dtype=np.float32)
         postings = len(self._indptr) - 1
-        for term in ids:
-            if term < postings:  # bm25s's "" (an unknown token) has an id but no column
-                start, stop = int(self._indptr[term]), int(self._indptr[term + 1])
-                np.add.at(total, self._indices[start:stop], self._data[start:stop])
+        terms = [term for term in ids if term < postings]  # bm25s's "" (unknown) has no column
+        if terms:
+            starts, stops = self._bounds(np.asarray(terms, dtype=np.int64))
+            np.add.at(total, _columns(self._indices, starts, stops), _columns(self._data, starts, stops))
         return total
+
+    def _bounds(self, terms: np.ndarray) -> tuple[list[int], list[int]]:
+        """Where each term's column starts and stops in the CSC arrays."""
+        return self._indptr[terms].tolist(), self._indptr[terms + 1].tolist()
 
     def top(
         self,
@@ -262,17 +280,78 @@ class KeywordIndex:
         if scoring is Scoring.BM25:
             column = self._data[start:stop]
             return column if at is None else column[at]
+        if at is None:
+            return self._likelihood_values(np.array([term]), [start], [stop])
+        cached = self._likelihood_columns.get(term)
+        if cached is not None:
+            return cached[at]
         frequencies, tf = self._frequencies, self._tf
         assert frequencies is not None and tf is not None  # checked in top()
-        tf = tf[start:stop]
-        ratio = self._ratios(np.array([term]))[0]
-        rows = self._indices[start:stop]
-        if at is not None:
-            tf, rows = tf[at], rows[at]
-        values = frequencies.inverse_lengths[rows]  # a gather: a new array, safe to scale in place
-        values *= tf
-        values *= ratio
+        values = frequencies.inverse_lengths[self._indices[start:stop][at]]  # as _likelihood_values
+        values *= tf[start:stop][at]
+        values *= self._ratios(np.array([term]))[0]
         return np.log1p(values, out=values)
+
+    def _likelihood_values(
+        self, terms: np.ndarray, starts: list[int], stops: list[int], rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The likelihood score of every posting of ``terms``, their columns one after the other:
+        log1p(1/|d| · tf · ratio) in float32, in that order (the same floats for a column however
+        it is reached); kept columns are read back, the others computed in one pass over them all.
+        ``rows``: the columns' row ids, when the caller has them."""
+        cache = self._likelihood_columns
+        parts: list[np.ndarray | None] = [cache.get(term) for term in terms.tolist()]
+        missing = [i for i, part in enumerate(parts) if part is None]
+        if missing:
+            if len(missing) < len(parts):
+                rows = None
+            fresh = self._compute_likelihood(
+                terms[missing], [starts[i] for i in missing], [stops[i] for i in missing], rows
+            )
+            offset = 0
+            for i in missing:
+                length = stops[i] - starts[i]
+                parts[i] = fresh[offset : offset + length]
+                offset += length
+            self._keep_likelihood(terms[missing], [parts[i] for i in missing])
+            if len(missing) == len(parts):
+                return fresh
+        with self._cache_lock:
+            for term in terms.tolist():
+                if term in cache:
+                    cache.move_to_end(term)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _compute_likelihood(
+        self, terms: np.ndarray, starts: list[int], stops: list[int], rows: np.ndarray | None
+    ) -> np.ndarray:
+        frequencies, tf = self._frequencies, self._tf
+        assert frequencies is not None and tf is not None  # checked in top()
+        if rows is None:
+            rows = _columns(self._indices, starts, stops)
+        lengths = np.subtract(stops, starts)
+        values = frequencies.inverse_lengths[rows]  # a gather: a new array, safe to scale in place
+        values *= _columns(tf, starts, stops)
+        values *= np.repeat(self._ratios(terms), lengths)
+        return np.log1p(values, out=values)
+
+    def _keep_likelihood(self, terms: np.ndarray, columns: list[np.ndarray]) -> None:
+        """Keep the long ones of freshly computed columns, dropping the least recently used beyond
+        ``LIKELIHOOD_CACHE_BYTES``."""
+        cache = self._likelihood_columns
+        with self._cache_lock:
+            for term, column in zip(terms.tolist(), columns, strict=True):
+                if len(column) < LIKELIHOOD_CACHE_MIN_POSTINGS or column.nbytes > LIKELIHOOD_CACHE_BYTES:
+                    continue
+                if term in cache:
+                    continue
+                kept = column.copy()  # not a view: that would keep the whole batch alive
+                kept.flags.writeable = False  # handed out as is: no caller may scale it in place
+                cache[term] = kept
+                self._likelihood_bytes += column.nbytes
+            while self._likelihood_bytes > LIKELIHOOD_CACHE_BYTES and cache:
+                _, dropped = cache.popitem(last=False)
+                self._likelihood_bytes -= dropped.nbytes
 
     def _ratios(self, terms: np.ndarray) -> np.ndarray:
         """Query likelihood's (1-λ)·|C| / (λ·cf) of each term, float32; a term's collection count
@@ -333,13 +412,23 @@ class KeywordIndex:
     def _accumulate(
         self, terms: np.ndarray, counts: np.ndarray, scoring: Scoring, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """Σ count × score over the postings of ``terms``, for every row, added to ``out`` if given."""
+        """Σ count × score over the postings of ``terms``, for every row, added to ``out`` if given.
+
+        One scatter-add over the terms' columns one after the other adds to each row in term order,
+        as a scatter-add per term would: the same float32 sums, without a numpy call per term."""
         total = np.zeros(self.size, dtype=np.float32) if out is None else out
-        for term, count in zip(terms.tolist(), counts.tolist(), strict=True):
-            start, stop = int(self._indptr[term]), int(self._indptr[term + 1])
-            values = self._values(term, start, stop, scoring)
-            # a row occurs once per column; np.add.at is numpy's fastest scatter-add (≈3× ``+=``)
-            np.add.at(total, self._indices[start:stop], values if count == 1 else values * np.float32(count))
+        if len(terms) == 0:
+            return total
+        starts, stops = self._bounds(terms)
+        rows = _columns(self._indices, starts, stops)
+        if scoring is Scoring.BM25:
+            values = _columns(self._data, starts, stops)
+        else:
+            values = self._likelihood_values(terms, starts, stops, rows)
+        if np.any(counts != 1):  # × 1 leaves a float as it is
+            values = values * np.repeat(counts.astype(np.float32), np.subtract(stops, starts))
+        # np.add.at is numpy's fastest scatter-add (≈3× ``+=``, which would not add repeated rows)
+        np.add.at(total, rows, values)
         return total
 
     def _column_scores(self, term: int, rows: np.ndarray, scoring: Scoring) -> np.ndarray:
@@ -426,6 +515,13 @@ class KeywordIndex:
         if token_id is None or token_id + 1 >= len(indptr):
             return 0
         return int(indptr[token_id + 1] - indptr[token_id])
+
+
+def _columns(source: np.ndarray, starts: list[int], stops: list[int]) -> np.ndarray:
+    """``source[start:stop]`` of each column, one after the other (a view for a single column)."""
+    if len(starts) == 1:
+        return source[starts[0] : stops[0]]
+    return np.concatenate([source[start:stop] for start, stop in zip(starts, stops, strict=True)])
 
 
 def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
