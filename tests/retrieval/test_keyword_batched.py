@@ -113,3 +113,24 @@ def test_kept_columns_cannot_be_changed_by_a_caller(built, monkeypatch) -> None:
     column = next(iter(index._likelihood_columns.values()))
     with pytest.raises(ValueError):
         column *= 2
+
+
+def test_a_full_cache_keeps_the_more_used_column(built, monkeypatch) -> None:
+    """Room for one column: a term asked for once does not displace one asked for three times,
+    and does once it has been asked for more often (plain LRU let a cycle of queries evict the
+    columns it needed next)."""
+    folder, _ = built
+    index = KeywordIndex.load(folder)
+    often, once = (index._retriever.get_tokens_ids([word])[0] for word in COMMON[:2])
+    sizes = [4 * int(index._indptr[t + 1] - index._indptr[t]) for t in (often, once)]
+    monkeypatch.setattr(keyword_index, "LIKELIHOOD_CACHE_MIN_POSTINGS", 0)
+    monkeypatch.setattr(keyword_index, "LIKELIHOOD_CACHE_BYTES", max(sizes) + min(sizes) - 1)
+    for _ in range(3):
+        index.scores([COMMON[0]], Scoring.LIKELIHOOD)
+    assert list(index._likelihood_columns) == [often]
+    index.scores([COMMON[1]], Scoring.LIKELIHOOD)
+    assert list(index._likelihood_columns) == [often]
+    for _ in range(3):
+        index.scores([COMMON[1]], Scoring.LIKELIHOOD)
+    assert list(index._likelihood_columns) == [once]
+    assert index._likelihood_bytes == sizes[1]
