@@ -155,6 +155,9 @@ class KeywordIndex:
 
     def _bounds(self, terms: np.ndarray) -> tuple[list[int], list[int]]:
         """Where each term's column starts and stops in the CSC arrays."""
+        if len(terms) == 1:  # the pruning's one term at a time: no fancy indexing
+            term = int(terms[0])
+            return [int(self._indptr[term])], [int(self._indptr[term + 1])]
         return self._indptr[terms].tolist(), self._indptr[terms + 1].tolist()
 
     def top(
