@@ -4,7 +4,8 @@ The build writes these folders with ``index_build.bm25_build`` (bounded memory, 
 they are in bm25s's own layout, so querying goes through ``bm25s.BM25.load``. Besides BM25 the
 index scores query likelihood from the tf store kept beside bm25s's files. ``KeywordIndex.top``
 finds the exhaustive top k of either scoring by dynamic pruning (MaxScore) over each term's largest
-impact, computed from the columns at a term's first query, so the index needs no extra file.
+impact, computed from the columns at a term's first query, so the index needs no extra file. The
+likelihood's per-posting values of the long columns are kept in memory once computed (bounded).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ THETA_GAIN = 0.2
 # postings recur in nearly every query. When full, a column displaces the least used of the
 # LIKELIHOOD_EVICTION_SAMPLE least recently used ones only if its term has been asked for more often:
 # plain LRU dropped the columns a cycle of queries needed next (100k: 64 MiB LRU 7.5 ms CPU p50,
-# bench/README.md "Query likelihood, kept columns").
+# bench/README.md "Query likelihood: kept columns").
 LIKELIHOOD_CACHE_BYTES = 128 * 2**20
 LIKELIHOOD_EVICTION_SAMPLE = 16
 LIKELIHOOD_CACHE_MIN_POSTINGS = 512
