@@ -64,6 +64,7 @@ THETA_GAIN = 0.2
 # bench/README.md "Query likelihood: kept columns").
 LIKELIHOOD_CACHE_BYTES = 128 * 2**20
 LIKELIHOOD_EVICTION_SAMPLE = 16
+USES_HALVED_AT = 2**30  # the use counts are halved, all at once, before one could overflow
 LIKELIHOOD_CACHE_MIN_POSTINGS = 512
 
 
@@ -305,9 +306,12 @@ class KeywordIndex:
         float32, in that order, so the same floats for a column however it is reached. Kept columns
         are read back (read-only), the others computed in one pass over them all."""
         cache = self._likelihood_columns
-        if self._likelihood_uses is None:
-            self._likelihood_uses = np.zeros(len(self._indptr) - 1, dtype=np.int64)
-        np.add.at(self._likelihood_uses, terms, 1)
+        if self._likelihood_uses is None:  # int32: 2 MB per 500k terms
+            self._likelihood_uses = np.zeros(len(self._indptr) - 1, dtype=np.int32)
+        uses = self._likelihood_uses
+        np.add.at(uses, terms, 1)
+        if uses[terms].max() >= USES_HALVED_AT:  # halved, not wrapped: the order of the counts stays
+            uses >>= 1
         parts: list[np.ndarray | None] = [cache.get(term) for term in terms.tolist()]
         missing = [i for i, part in enumerate(parts) if part is None]
         if missing:

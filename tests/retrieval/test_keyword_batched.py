@@ -134,3 +134,14 @@ def test_a_full_cache_keeps_the_more_used_column(built, monkeypatch) -> None:
         index.scores([COMMON[1]], Scoring.LIKELIHOOD)
     assert list(index._likelihood_columns) == [once]
     assert index._likelihood_bytes == sizes[1]
+
+
+def test_use_counts_are_halved_before_they_overflow(built, monkeypatch) -> None:
+    monkeypatch.setattr(keyword_index, "USES_HALVED_AT", 8)
+    folder, _ = built
+    index = KeywordIndex.load(folder)
+    often, rare = (index._retriever.get_tokens_ids([word])[0] for word in COMMON[:2])
+    index.scores([COMMON[1]], Scoring.LIKELIHOOD)
+    for _ in range(8):
+        index.scores([COMMON[0]], Scoring.LIKELIHOOD)
+    assert index._likelihood_uses[often] == 4 and index._likelihood_uses[rare] == 0
