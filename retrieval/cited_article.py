@@ -58,9 +58,9 @@ class CitedArticle:
 
     def provision_key(self) -> str:
         """The 条 key under which old and new versions of a civil provision meet: ``合同法 第206条`` and
-        ``民法典 第675条`` both give ``民法典 第675条``; other provisions give their ``article_key``."""
-        successor = self.successor()
-        return successor.key() if successor else self.article_key()
+        ``民法典 第675条`` both give ``民法典 第675条``; other provisions give their ``article_key``.
+        Cached: a search asks it of every article every candidate cites, a few hundred distinct."""
+        return _provision_key(self)
 
     def equivalent_article_keys(self) -> frozenset[str]:
         """Every 条 key of the same provision across versions (the 民法典 article and its predecessors)."""
@@ -141,3 +141,9 @@ def _predecessors() -> dict[str, tuple[str, ...]]:
 
 
 _cached_parse = functools.lru_cache(maxsize=_KEY_CACHE_SIZE)(parse_article_key)
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _provision_key(article: CitedArticle) -> str:
+    successor = article.successor()
+    return successor.key() if successor else article.article_key()

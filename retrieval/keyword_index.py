@@ -4,12 +4,16 @@ The build writes these folders with ``index_build.bm25_build`` (bounded memory, 
 they are in bm25s's own layout, so querying goes through ``bm25s.BM25.load``. Besides BM25 the
 index scores query likelihood from the tf store kept beside bm25s's files. ``KeywordIndex.top``
 finds the exhaustive top k of either scoring by dynamic pruning (MaxScore) over each term's largest
-impact, computed from the columns at a term's first query, so the index needs no extra file.
+impact, computed from the columns at a term's first query, so the index needs no extra file. The
+likelihood's per-posting values of the long columns are kept in memory once computed (bounded).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -50,6 +54,18 @@ BATCH_PAIRS = 4_000
 # θ is made exact (the shortlist's other terms looked up) when that costs less than this share of the
 # postings left after the seed, about what an exact θ spares against one from partial scores.
 THETA_GAIN = 0.2
+# Query likelihood's per-posting score, log1p(tf/|d| · ratio), costs a gather, two products and a
+# log per posting where BM25 reads a stored float: the columns of terms with at least
+# LIKELIHOOD_CACHE_MIN_POSTINGS postings are kept once computed, up to LIKELIHOOD_CACHE_BYTES per
+# index (the same floats as computing them afresh). The common terms that make up most of a query's
+# postings recur in nearly every query. When full, a column displaces the least used of the
+# LIKELIHOOD_EVICTION_SAMPLE least recently used ones only if its term has been asked for more often:
+# plain LRU dropped the columns a cycle of queries needed next (100k: 64 MiB LRU 7.5 ms CPU p50,
+# bench/README.md "Query likelihood: kept columns").
+LIKELIHOOD_CACHE_BYTES = 128 * 2**20
+LIKELIHOOD_EVICTION_SAMPLE = 16
+USES_HALVED_AT = 2**30  # the use counts are halved, all at once, before one could overflow
+LIKELIHOOD_CACHE_MIN_POSTINGS = 512
 
 
 class Scoring(StrEnum):
@@ -107,6 +123,10 @@ class KeywordIndex:
         self._indices = np.asarray(scores["indices"])
         self._indptr = np.asarray(scores["indptr"])
         self._tf = None if frequencies is None else np.asarray(frequencies.tf)
+        self._likelihood_columns: OrderedDict[int, np.ndarray] = OrderedDict()  # term → its values
+        self._likelihood_bytes = 0
+        self._likelihood_uses: np.ndarray | None = None  # per term: how often its column was asked for
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> KeywordIndex:
@@ -134,6 +154,13 @@ class KeywordIndex:
                 start, stop = int(self._indptr[term]), int(self._indptr[term + 1])
                 np.add.at(total, self._indices[start:stop], self._data[start:stop])
         return total
+
+    def _bounds(self, terms: np.ndarray) -> tuple[list[int], list[int]]:
+        """Where each term's column starts and stops in the CSC arrays."""
+        if len(terms) == 1:  # the pruning's one term at a time: no fancy indexing
+            term = int(terms[0])
+            return [int(self._indptr[term])], [int(self._indptr[term + 1])]
+        return self._indptr[terms].tolist(), self._indptr[terms + 1].tolist()
 
     def top(
         self,
@@ -262,17 +289,82 @@ class KeywordIndex:
         if scoring is Scoring.BM25:
             column = self._data[start:stop]
             return column if at is None else column[at]
+        if at is None:
+            return self._likelihood_values(np.array([term]), [start], [stop])[0]
+        cached = self._likelihood_columns.get(term)
+        if cached is not None:
+            return cached[at]
         frequencies, tf = self._frequencies, self._tf
         assert frequencies is not None and tf is not None  # checked in top()
-        tf = tf[start:stop]
-        ratio = self._ratios(np.array([term]))[0]
-        rows = self._indices[start:stop]
-        if at is not None:
-            tf, rows = tf[at], rows[at]
-        values = frequencies.inverse_lengths[rows]  # a gather: a new array, safe to scale in place
-        values *= tf
-        values *= ratio
+        values = frequencies.inverse_lengths[self._indices[start:stop][at]]  # as _likelihood_values
+        values *= tf[start:stop][at]
+        values *= self._ratios(np.array([term]))[0]
         return np.log1p(values, out=values)
+
+    def _likelihood_values(self, terms: np.ndarray, starts: list[int], stops: list[int]) -> list[np.ndarray]:
+        """The likelihood score of every posting of each of ``terms``: log1p(1/|d| · tf · ratio) in
+        float32, in that order, so the same floats for a column however it is reached. Kept columns
+        are read back (read-only), the others computed in one pass over them all."""
+        cache = self._likelihood_columns
+        if self._likelihood_uses is None:  # int32: 2 MB per 500k terms
+            self._likelihood_uses = np.zeros(len(self._indptr) - 1, dtype=np.int32)
+        uses = self._likelihood_uses
+        np.add.at(uses, terms, 1)
+        if uses[terms].max() >= USES_HALVED_AT:  # halved, not wrapped: the order of the counts stays
+            uses >>= 1
+        parts: list[np.ndarray | None] = [cache.get(term) for term in terms.tolist()]
+        missing = [i for i, part in enumerate(parts) if part is None]
+        if missing:
+            fresh = self._compute_likelihood(
+                terms[missing], [starts[i] for i in missing], [stops[i] for i in missing]
+            )
+            offset = 0
+            for i in missing:
+                length = stops[i] - starts[i]
+                parts[i] = fresh[offset : offset + length]
+                offset += length
+            self._keep_likelihood(terms[missing], [parts[i] for i in missing])
+        if len(missing) < len(parts):
+            with self._cache_lock:
+                for term in terms.tolist():
+                    if term in cache:
+                        cache.move_to_end(term)
+        return parts  # type: ignore[return-value]  # every part filled above
+
+    def _compute_likelihood(self, terms: np.ndarray, starts: list[int], stops: list[int]) -> np.ndarray:
+        """``_likelihood_values`` of ``terms`` computed, their columns one after the other."""
+        frequencies, tf = self._frequencies, self._tf
+        assert frequencies is not None and tf is not None  # checked in top()
+        rows = _columns(self._indices, starts, stops)
+        lengths = np.subtract(stops, starts)
+        values = frequencies.inverse_lengths[rows]  # a gather: a new array, safe to scale in place
+        values *= _columns(tf, starts, stops)
+        values *= np.repeat(self._ratios(terms), lengths)
+        return np.log1p(values, out=values)
+
+    def _keep_likelihood(self, terms: np.ndarray, columns: list[np.ndarray]) -> None:
+        """Keep the long ones of freshly computed columns within ``LIKELIHOOD_CACHE_BYTES``, each
+        displacing less used ones (see ``LIKELIHOOD_EVICTION_SAMPLE``) or left out."""
+        cache, uses = self._likelihood_columns, self._likelihood_uses
+        assert uses is not None  # counted in _likelihood_values
+        with self._cache_lock:
+            for term, column in zip(terms.tolist(), columns, strict=True):
+                if len(column) < LIKELIHOOD_CACHE_MIN_POSTINGS or column.nbytes > LIKELIHOOD_CACHE_BYTES:
+                    continue
+                if term in cache:
+                    continue
+                while self._likelihood_bytes + column.nbytes > LIKELIHOOD_CACHE_BYTES:
+                    oldest = list(itertools.islice(cache, LIKELIHOOD_EVICTION_SAMPLE))
+                    victim = min(oldest, key=lambda kept: uses[kept])
+                    if uses[victim] >= uses[term]:
+                        break
+                    self._likelihood_bytes -= cache.pop(victim).nbytes
+                if self._likelihood_bytes + column.nbytes > LIKELIHOOD_CACHE_BYTES:
+                    continue
+                kept = column.copy()  # not a view: that would keep the whole batch alive
+                kept.flags.writeable = False  # handed out as is: no caller may scale it in place
+                cache[term] = kept
+                self._likelihood_bytes += kept.nbytes
 
     def _ratios(self, terms: np.ndarray) -> np.ndarray:
         """Query likelihood's (1-λ)·|C| / (λ·cf) of each term, float32; a term's collection count
@@ -333,11 +425,17 @@ class KeywordIndex:
     def _accumulate(
         self, terms: np.ndarray, counts: np.ndarray, scoring: Scoring, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """Σ count × score over the postings of ``terms``, for every row, added to ``out`` if given."""
+        """Σ count × score over the postings of ``terms``, for every row, added to ``out`` if given;
+        term by term in the order given (the float32 sums depend on it)."""
         total = np.zeros(self.size, dtype=np.float32) if out is None else out
-        for term, count in zip(terms.tolist(), counts.tolist(), strict=True):
-            start, stop = int(self._indptr[term]), int(self._indptr[term + 1])
-            values = self._values(term, start, stop, scoring)
+        if len(terms) == 0:
+            return total
+        starts, stops = self._bounds(terms)
+        if scoring is Scoring.BM25:
+            columns = [self._data[start:stop] for start, stop in zip(starts, stops, strict=True)]
+        else:  # all the terms' values at once: a numpy call per term would cost more than the work
+            columns = self._likelihood_values(terms, starts, stops)
+        for start, stop, values, count in zip(starts, stops, columns, counts.tolist(), strict=True):
             # a row occurs once per column; np.add.at is numpy's fastest scatter-add (≈3× ``+=``)
             np.add.at(total, self._indices[start:stop], values if count == 1 else values * np.float32(count))
         return total
@@ -426,6 +524,13 @@ class KeywordIndex:
         if token_id is None or token_id + 1 >= len(indptr):
             return 0
         return int(indptr[token_id + 1] - indptr[token_id])
+
+
+def _columns(source: np.ndarray, starts: list[int], stops: list[int]) -> np.ndarray:
+    """``source[start:stop]`` of each column, one after the other (a view for a single column)."""
+    if len(starts) == 1:
+        return source[starts[0] : stops[0]]
+    return np.concatenate([source[start:stop] for start, stop in zip(starts, stops, strict=True)])
 
 
 def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
