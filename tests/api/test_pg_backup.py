@@ -29,6 +29,9 @@ from retrieval.audit.store import AuditLog
 from tests.api_env import create_accounts, serve, settings_for
 from tests.audit_stores import PostgresBackdoor, admin_execute, database_url, temp_database
 
+# pg_dump and pg_restore run as processes, a scratch database per backup: the whole suite, not the fast loop
+pytestmark = pytest.mark.slow
+
 
 @contextlib.contextmanager
 def _unused_database() -> Iterator[str]:
