@@ -423,14 +423,16 @@ def _setup_db(url: str, app_role: str | None) -> int:
         print("error: PostgreSQL needs psycopg: pip install -e '.[cluster]'", file=sys.stderr)
         return EXIT_BAD_INPUT
     from api.service.accounts import setup_pg_accounts
+    from api.service.push.store import setup_pg_push
 
     try:
         statements = setup_database(url, app_role=app_role)
         statements += setup_pg_accounts(url, app_role)
+        statements += setup_pg_push(url, app_role)
     except psycopg.Error as exc:
         print(f"error: {redacted(url)}: {str(exc).strip()}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"audit, accounts and ledger tables (the log's append-only) ready in {redacted(url)}")
+    print(f"audit, accounts, ledger and push tables (the log's append-only) ready in {redacted(url)}")
     for statement in statements:
         print(f"  {statement}")
     return EXIT_OK

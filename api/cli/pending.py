@@ -106,9 +106,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from api.service.push.service import delivery_status
-    from api.service.push.store import PUSH_DB, PushStore
+    from api.service.push.store import PushStore
 
-    store = PushStore(settings_from(args).data_dir / PUSH_DB)
+    store = PushStore(settings_from(args).push_location)
     try:
         status = delivery_status(store, args.court)
     finally:
@@ -149,9 +149,9 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_webhook(args: argparse.Namespace) -> int:
     from api.service.errors import ApiError
     from api.service.push.service import PushSettings, rotate_secret, set_webhook
-    from api.service.push.store import PUSH_DB, PushStore
+    from api.service.push.store import PushStore
 
-    store = PushStore(settings_from(args).data_dir / PUSH_DB)
+    store = PushStore(settings_from(args).push_location)
     try:
         if args.action == "set":
             if not args.url:

@@ -13,7 +13,12 @@ uniqueness of inbox items makes a second run a no-op.
 Pushes are written fail-closed: inbox items and outbox rows are inserted in one transaction, the
 ``push`` audit record is appended inside it, and a failed record rolls the push back (it is tried
 again with the next check). A record without a push can exist after a kill between the two
-commits; a push without a record cannot.
+commits; a push without a record cannot. (In PostgreSQL the record joins the push's transaction.)
+
+With ``LEIAN_DATABASE_URL`` the store is in the database every node shares, opened once the
+database answers (until then the pending-case routes answer 503 like every other). Every node
+watches and matches: a push another node already made is not made again (the inbox's uniqueness),
+and each delivery is claimed by one node before it is tried (``PushStore.claim_due``).
 
 Delivery never blocks publishing or searching: the outbox is drained by its own thread, each
 attempt bounded by ``LEIAN_PUSH_TIMEOUT_S``, retried with exponential backoff and moved to the dead
@@ -37,8 +42,9 @@ from typing import Any
 
 from api.service.errors import ApiError
 from api.service.push import webhook
-from api.service.push.store import ALERT, PUSH, PUSH_DB, NewItem, PendingCaseRow, PushStore
+from api.service.push.store import ALERT, PUSH, NewItem, PendingCaseRow, PushStore
 from api.service.runtime import Services, open_index
+from api.service.shared_database import scrubbed
 from retrieval import index_layout as layout
 from retrieval.audit.records import Actor, PushRecord
 from retrieval.index_store import IndexStore
@@ -145,12 +151,41 @@ class PushService:
     def __init__(self, services: Services, settings: PushSettings | None = None) -> None:
         self.services = services
         self.settings = settings if settings is not None else PushSettings.from_env()
-        self.store = PushStore(services.settings.data_dir / PUSH_DB)
+        self._store: PushStore | None = None
+        self._opening = threading.Lock()
+        if services.database is None:
+            self._store = PushStore(services.settings.push_location)
         self._lock_path = services.settings.data_dir / "push.lock"
         self._match_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def store(self) -> PushStore:
+        """The push store; in the shared database, opened once that database is (503 until then)."""
+        if self._store is None:
+            with self._opening:
+                if self._store is None:
+                    self._store = self._open_shared()
+        return self._store
+
+    def _open_shared(self) -> PushStore:
+        import psycopg
+
+        database = self.services.database
+        assert database is not None
+        if not database.ready:
+            raise database.unavailable()
+        try:
+            return PushStore(self.services.settings.push_location)
+        except psycopg.Error as exc:
+            log.error("push: the push tables cannot be opened: %s", scrubbed(str(exc), database.url))
+            raise database.unavailable() from exc
+
+    def _database_ready(self) -> bool:
+        """Whether the store can be used: always on SQLite; once the shared database is open."""
+        return self.services.database is None or self.services.database.ready
 
     # -- lifetime --------------------------------------------------------------------------------
 
@@ -170,7 +205,8 @@ class PushService:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=self.settings.timeout_s + 5)
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -180,7 +216,8 @@ class PushService:
     def _watch_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.check_index()
+                if self._database_ready():  # the database's own thread reopens it meanwhile
+                    self.check_index()
             except Exception:  # a failed check is retried next time; the service goes on
                 log.exception("push: index check failed")
             if self._stop.wait(self.settings.poll_s):
@@ -373,21 +410,32 @@ class PushService:
 
     def _deliver_loop(self) -> None:
         while not self._stop.is_set():
+            wait = 1.0
             try:
-                self.deliver_due()
-            except Exception:
+                if self._database_ready():
+                    self.deliver_due()
+                    next_at = self.store.next_due_at()
+                    if next_at is not None:
+                        wait = max(0.01, min(1.0, next_at - time.time()))
+            except Exception:  # a database gone away, say: tried again in a second
                 log.exception("push: delivery round failed")
-            next_at = self.store.next_due_at()
-            wait = 1.0 if next_at is None else max(0.01, min(1.0, next_at - time.time()))
             self._wake.wait(wait)
             self._wake.clear()
 
+    def lease_s(self) -> float:
+        """How long a claimed delivery stays another deliverer's: past any attempt's timeout."""
+        return 2 * self.settings.timeout_s + 30.0
+
     def deliver_due(self) -> int:
-        """Try every delivery whose time has come once; returns how many were tried."""
+        """Try every delivery whose time has come once, each claimed first (other nodes may be
+        delivering too); returns how many were tried."""
         tried = 0
-        for outbox_id, court, key, payload, attempts in self.store.due(time.time()):
-            if self._stop.is_set():
+        round_start = time.time()  # a retry due again within this round waits for the next one
+        while not self._stop.is_set():
+            claimed = self.store.claim_due(round_start, time.time() + self.lease_s())
+            if claimed is None:
                 break
+            outbox_id, court, key, payload, attempts = claimed
             tried += 1
             attempt = attempts + 1
             hook = self.store.webhook(court)
