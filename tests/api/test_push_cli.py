@@ -8,16 +8,26 @@ from pathlib import Path
 import pytest
 
 from api.cli.main import main
+from api.service.push.store import PUSH_DB
 from index_build.update import add_documents
 from tests.api.push_env import COURT, NEW_GUIDING, THEFT, fresh_index, make_accounts, write_jsonl
 from tests.api_env import settings_for
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_import_match_and_status(
-    sample_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: str,
+    sample_index: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     home = fresh_index(sample_index, tmp_path / "index")
-    settings = settings_for(home, tmp_path)
+    url = request.getfixturevalue("pg_database") if store == "postgresql" else None
+    if url is not None:  # the commands open the database of LEIAN_DATABASE_URL, as a node would
+        monkeypatch.setenv("LEIAN_DATABASE_URL", url)
+    settings = settings_for(home, tmp_path, database_url=url)
     make_accounts(settings)
     data = ["--data", str(settings.data_dir)]
     export = tmp_path / "cases.csv"
@@ -44,6 +54,7 @@ def test_import_match_and_status(
     assert main(["push", "status", *data, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["counts"] == {} and status["matched_build"] == home.joinpath("current").resolve().name
+    assert (settings.data_dir / PUSH_DB).exists() == (url is None)
 
 
 def test_webhook_set_and_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:

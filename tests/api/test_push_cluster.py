@@ -1,0 +1,170 @@
+"""智能推送 on several nodes sharing one PostgreSQL database (LEIAN_DATABASE_URL): a pending case
+registered through one node is listed and pushed through another, every node's matching of a new
+build makes each push once, and every webhook delivery is sent by one node only."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from api.service import pending_cases
+from api.service.pending_cases import PendingInput
+from api.service.push.service import MATCHED_BUILD, PushService
+from api.service.push.store import PUSH, RESULTS, NewItem, PushStore
+from index_build.update import add_documents
+from tests.api.push_env import (
+    COURT,
+    NEW_GUIDING,
+    THEFT,
+    UNRELATED,
+    Receiver,
+    fresh_index,
+    make_accounts,
+    principal,
+    push_service,
+    write_jsonl,
+)
+from tests.api_env import settings_for
+
+
+@pytest.fixture
+def nodes(
+    sample_index: Path, tmp_path: Path, pg_database: str
+) -> Iterator[tuple[Path, PushService, PushService]]:
+    """Two nodes (Services and push service each, data folders of their own) on one database and
+    one published index; their threads are off until a test starts them."""
+    home = fresh_index(sample_index, tmp_path / "index")
+    a_settings = settings_for(home, tmp_path / "node-a", database_url=pg_database)
+    b_settings = settings_for(home, tmp_path / "node-b", database_url=pg_database)
+    make_accounts(a_settings)
+    with ExitStack() as stack:
+        a = stack.enter_context(push_service(a_settings))
+        b = stack.enter_context(push_service(b_settings))
+        yield home, a, b
+
+
+def _register(push: PushService, case_number: str = THEFT["case_number"]) -> dict:
+    data = PendingInput(**{**THEFT, "causes": tuple(THEFT["causes"]), "case_number": case_number})
+    return pending_cases.register(push, principal(push.services, "judge_a"), data, "test")
+
+
+def _wait(predicate, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+def test_a_case_registered_on_one_node_is_listed_and_pushed_on_the_other(nodes) -> None:
+    home, a, b = nodes
+    created = _register(a)
+    judge_on_b = principal(b.services, "judge_a")
+    assert [c.id for c in pending_cases.visible_cases(b, judge_on_b)] == [created["id"]]
+    [results] = pending_cases.inbox(b, judge_on_b)["items"]
+    assert results["kind"] == RESULTS and results["search_id"] == created["search"]["search_id"]
+
+    add_documents(home, [write_jsonl(home.parent / "new.jsonl", [NEW_GUIDING, UNRELATED])], progress=False)
+    previous = a.store.get_state(MATCHED_BUILD)
+    summary = b.check_index()  # node B notices the build first and pushes to A's case
+    assert summary is not None and summary.pushes == 1
+    pushes = [
+        i for i in pending_cases.inbox(a, principal(a.services, "judge_a"))["items"] if i["kind"] == PUSH
+    ]
+    assert [(p["doc_id"], p["pending_id"]) for p in pushes] == [(NEW_GUIDING["doc_id"], created["id"])]
+
+    # Node A read the state before B committed it and matches the same change all over again: the
+    # push B made is not made twice, A does not fail, and no second push record is written.
+    with a.store.transaction() as tx:
+        a.store.set_state(tx, MATCHED_BUILD, previous or "")
+    again = a.check_index()
+    assert again is not None and again.added == 2 and again.pushes == 0
+    box = pending_cases.inbox(b, judge_on_b)["items"]
+    assert [i["doc_id"] for i in box if i["kind"] == PUSH] == [NEW_GUIDING["doc_id"]]
+    records = [r for r in a.services.audit_log().iter_records() if r.kind == "push"]
+    assert len(records) == 1
+
+
+def test_both_nodes_matching_at_once_push_each_document_once(nodes) -> None:
+    home, a, b = nodes
+    cases = [_register(a, f"（2025）浙0106刑初{n}号")["id"] for n in range(88, 91)]
+    add_documents(home, [write_jsonl(home.parent / "new.jsonl", [NEW_GUIDING])], progress=False)
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run(node: PushService) -> None:
+        try:
+            start.wait()
+            node.check_index()
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(node,)) for node in (a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    box = pending_cases.inbox(b, principal(b.services, "judge_a"))["items"]
+    pushed = sorted((i["pending_id"], i["doc_id"]) for i in box if i["kind"] == PUSH)
+    assert pushed == [(case_id, NEW_GUIDING["doc_id"]) for case_id in cases]
+
+
+def test_each_delivery_is_sent_by_one_node_when_both_deliver(nodes) -> None:
+    _home, a, b = nodes
+    receiver = Receiver(delay_s=0.3).start()  # slow answers: the two deliverers overlap
+    try:
+        receiver.secret = a.set_webhook(COURT, receiver.url)["secret"]
+        assert b.store.webhook(COURT) is not None
+        for n in range(88, 92):  # written before any deliverer runs: all four due at once
+            _register(a, f"（2025）浙0106刑初{n}号")
+        a.start(watch=False)
+        b.start(watch=False)
+        _wait(lambda: len(b.store.outbox_rows(state="delivered")) == 4)
+        time.sleep(0.5)  # a second send would have arrived by now
+        keys = [r["key"] for r in receiver.received]
+        assert len(keys) == 4 and len(set(keys)) == 4
+        for row in a.store.outbox_rows():
+            assert [t["status"] for t in a.store.attempts(row["id"])] == [200]
+        assert receiver.bad_signatures == 0
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_claimed_delivery_is_nobody_elses_until_its_lease_runs_out(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    location = request.getfixturevalue("pg_database") if kind == "postgresql" else tmp_path / "push.sqlite"
+    one, other = PushStore(location), PushStore(location)  # two nodes' connections
+    try:
+        with one.transaction() as tx:
+            case_id = one.insert_case(
+                tx,
+                {
+                    "court": COURT,
+                    "case_number": "（2025）浙0106刑初1号",
+                    "judge": "judge_a",
+                    "facts": "f",
+                    "created_at": "2026-01-01T00:00:00Z",
+                },
+            )
+            item_id = one.insert_item(tx, NewItem(case_id, RESULTS, "", None, {}), None)
+            assert item_id is not None
+            assert one.insert_item(tx, NewItem(case_id, RESULTS, "", None, {}), None) is None
+            one.enqueue(tx, item_id, COURT, "key-1", {"n": 1})
+        now = time.time()
+        claimed = one.claim_due(now, now + 60)
+        assert claimed is not None and claimed[2] == "key-1"
+        assert other.claim_due(now + 1, now + 61) is None  # taken: the other node skips it
+        # the claiming node died mid-attempt: once the lease is over, the delivery is due again
+        retaken = other.claim_due(now + 61, now + 121)
+        assert retaken is not None and retaken[0] == claimed[0] and retaken[4] == 0
+    finally:
+        one.close()
+        other.close()
