@@ -168,3 +168,55 @@ def test_a_claimed_delivery_is_nobody_elses_until_its_lease_runs_out(
     finally:
         one.close()
         other.close()
+
+
+def test_the_app_role_keeps_the_push_tables_but_deletes_nothing(pg_database: str) -> None:
+    """``leian audit setup-db --app-role``: the service's role registers, pushes, claims and
+    records deliveries in the push tables it did not create, and deletes nothing."""
+    import uuid
+
+    import psycopg
+    from psycopg import errors, sql
+
+    from api.cli.audit import main as audit_main
+    from tests.audit_stores import admin_execute, database_url
+
+    role = f"leian_app_{uuid.uuid4().hex[:10]}"
+    try:
+        assert audit_main(["setup-db", pg_database, "--app-role", role]) == 0
+        app_url = database_url(pg_database.rsplit("/", 1)[1], user=role)
+        store = PushStore(app_url)
+        try:
+            store.set_webhook(COURT, "http://127.0.0.1:9/hook", "s")
+            assert store.rotate_secret(COURT, "t") == 2
+            with store.transaction() as tx:
+                case_id = store.insert_case(
+                    tx,
+                    {
+                        "court": COURT,
+                        "case_number": "（2025）浙0106刑初1号",
+                        "judge": "judge_a",
+                        "facts": "f",
+                        "created_at": "2026-01-01T00:00:00Z",
+                    },
+                )
+                store.add_case_docs(tx, case_id, ["d1", "d1"], "search")
+                item_id = store.insert_item(tx, NewItem(case_id, PUSH, "d1", "b", {}), 1)
+                assert item_id is not None
+                store.enqueue(tx, item_id, COURT, "key-1", {})
+                store.set_state(tx, MATCHED_BUILD, "b")
+            claimed = store.claim_due(time.time(), time.time() + 60)
+            assert claimed is not None
+            store.attempt_done(claimed[0], 1, 200, None, delivered=True, dead=False, next_at=time.time())
+            store.mark_read(item_id)
+            assert store.case_docs() == {case_id: ["d1"]}
+            assert store.outbox_rows(state="delivered")[0]["idempotency_key"] == "key-1"
+        finally:
+            store.close()
+        with psycopg.connect(app_url, autocommit=True) as app:
+            for statement in ("DELETE FROM inbox", "DELETE FROM outbox", "TRUNCATE pending_cases"):
+                with pytest.raises(errors.InsufficientPrivilege):
+                    app.execute(statement)
+    finally:
+        admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), pg_database)
+        admin_execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
