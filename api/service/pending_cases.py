@@ -165,7 +165,9 @@ def register(
         articles=list(data.articles),
     )
     job = SearchInput(request, data.case_number.strip(), Trigger.SMART_PUSH, None, "pending-cases", None)
-    with store.transaction() as conn:
+    # The search's record commits on its own, as every search's: its ledger row (written next, by
+    # the accounts' connection) must never name a record that the case's rollback would take back.
+    with store.transaction(join_audit=False) as conn:
         if store.case_by_number(court, data.case_number.strip()) is not None:
             raise _conflict(store.case_by_number(court, data.case_number.strip()))  # type: ignore[arg-type]
         case_id = store.insert_case(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from retrieval.audit.pg_storage import enclosing
+from retrieval.audit.pg_storage import Enclosing, enclosing
 
 T = TypeVar("T")
 
@@ -99,14 +99,17 @@ class PgFile:
         return self._on_live(begin)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[_Statements]:
-        """BEGIN … COMMIT under the lock; anything raised inside (an audit failure) rolls it back."""
+    def transaction(self, *, join_audit: bool = True) -> Iterator[_Statements]:
+        """BEGIN … COMMIT under the lock; anything raised inside (an audit failure) rolls it back.
+
+        ``join_audit=False``: an audit record appended inside commits on its own, at once, as
+        outside any transaction (a search's, whose ledger row another connection writes next)."""
         with self.lock:
             conn = self._begin("BEGIN")
             try:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
                 # an audit record appended inside (to the log in this database) commits with the rows
-                with enclosing(conn) as joined:
+                with enclosing(conn) if join_audit else contextlib.nullcontext(Enclosing(conn)) as joined:
                     yield _Statements(conn)
             except BaseException:
                 with contextlib.suppress(psycopg.Error):

@@ -301,3 +301,28 @@ def test_a_damaged_new_build_is_refused_and_the_old_one_keeps_serving(env) -> No
         assert push.check_index() is None
         assert push.services.index().version == served
         assert push.store.get_state("matched_build") == served
+
+
+def test_a_registration_rolled_back_after_its_search_leaves_log_and_ledger_agreeing(env, monkeypatch) -> None:
+    """The registration's search is the judge's and stays recorded (log and ledger) when the case's
+    own rows fail after it: the ledger never names a search the log lacks, and later searches go on."""
+    _, settings, _ = env
+    with push_service(settings) as push:
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("disk full (test)")
+
+        monkeypatch.setattr(push.store, "insert_item", broken)
+        with pytest.raises(RuntimeError):
+            _register(push)
+        monkeypatch.undo()
+        assert push.store.cases() == []  # the case's rows rolled back
+        [search] = _records(push, RecordKind.SEARCH)
+        assert push.services.accounts.ledger.search(search["seq"]) is not None
+        created = _register(push)  # the next search gets the next seq, and its ledger row
+        assert created["search"]["search_id"] > search["seq"]
+        assert push.services.accounts.ledger.search(created["search"]["search_id"]) is not None
+        assert [s["seq"] for s in _records(push, RecordKind.SEARCH)] == [
+            search["seq"],
+            created["search"]["search_id"],
+        ]

@@ -297,11 +297,12 @@ class PushStore:
     def close(self) -> None:
         self._db.close()
 
-    def transaction(self) -> contextlib.AbstractContextManager[Statements]:
+    def transaction(self, *, join_audit: bool = True) -> contextlib.AbstractContextManager[Statements]:
         """BEGIN … COMMIT, serialised with every other writer of the store (``BEGIN IMMEDIATE`` on
         SQLite, the push store's advisory lock on PostgreSQL); anything raised inside (an audit
-        failure) rolls it all back."""
-        return self._db.transaction()
+        failure) rolls it all back. In PostgreSQL an audit record appended inside commits with the
+        rows (a push and its record), unless ``join_audit`` is False (``PgFile.transaction``)."""
+        return self._db.transaction(join_audit=join_audit)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._db.execute(sql, params)
