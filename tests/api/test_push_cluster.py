@@ -29,7 +29,7 @@ from tests.api.push_env import (
     push_service,
     write_jsonl,
 )
-from tests.api_env import settings_for
+from tests.api_env import Tokens, serve, settings_for
 
 
 @pytest.fixture
@@ -220,3 +220,28 @@ def test_the_app_role_keeps_the_push_tables_but_deletes_nothing(pg_database: str
     finally:
         admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), pg_database)
         admin_execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_two_apps_on_one_database_share_pending_cases_and_inboxes(
+    sample_index: Path, tmp_path: Path, pg_database: str
+) -> None:
+    home = fresh_index(sample_index, tmp_path / "index")
+    with serve(home, tmp_path / "node-a", database_url=pg_database) as a:
+        tokens = Tokens(a.tokens, a.revoked, a.expired)
+        with serve(home, tmp_path / "node-b", tokens=tokens, database_url=pg_database) as b:
+            body = {"case_number": THEFT["case_number"], "facts": THEFT["facts"], "causes": THEFT["causes"]}
+            created = a.client.post("/api/v1/pending-cases", json=body, headers=a.h("judge_a"))
+            assert created.status_code == 201, created.text
+            listed = b.client.get("/api/v1/pending-cases", headers=b.h("judge_a"))
+            assert listed.status_code == 200, listed.text
+            assert [c["id"] for c in listed.json()["cases"]] == [created.json()["id"]]
+            again = b.client.post("/api/v1/pending-cases", json=body, headers=b.h("judge_a"))
+            assert again.status_code == 409 and again.json()["error"]["existing_id"] == created.json()["id"]
+            add_documents(home, [write_jsonl(tmp_path / "new.jsonl", [NEW_GUIDING])], progress=False)
+            b.app.state.push.check_index()
+            a.app.state.push.check_index()
+            box = a.client.get("/api/v1/inbox", headers=a.h("judge_a")).json()
+            assert sorted(i["kind"] for i in box["items"]) == [PUSH, RESULTS]
+            assert box == b.client.get("/api/v1/inbox", headers=b.h("judge_a")).json()
+    for node in ("node-a", "node-b"):
+        assert not (tmp_path / node / "data" / "push.sqlite").exists()
