@@ -97,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "setup-db",
-        help="PostgreSQL (LEIAN_DATABASE_URL): create the log's, accounts' and ledger's tables as their "
-        "owner; grant an application role append and read only on the log",
+        help="PostgreSQL (LEIAN_DATABASE_URL): create the log's, accounts', ledger's and pushes' tables as "
+        "their owner; grant an application role append and read only on the log",
     )
     p.add_argument("database_url", help="postgresql://OWNER@host/db: the administrator's connection")
     p.add_argument("--app-role", help="the role the service connects as (created, LOGIN, if missing)")
