@@ -90,29 +90,43 @@ def test_a_case_registered_on_one_node_is_listed_and_pushed_on_the_other(nodes) 
     assert len(records) == 1
 
 
-def test_both_nodes_matching_at_once_push_each_document_once(nodes) -> None:
+def test_both_nodes_matching_at_once_push_each_document_once(nodes, monkeypatch) -> None:
     home, a, b = nodes
     cases = [_register(a, f"（2025）浙0106刑初{n}号")["id"] for n in range(88, 91)]
     add_documents(home, [write_jsonl(home.parent / "new.jsonl", [NEW_GUIDING])], progress=False)
-    start = threading.Barrier(2)
-    failures: list[BaseException] = []
+    # Both nodes have read the matched build (the previous one) before either writes a push: the
+    # race of two watchers noticing one build, made certain.
+    both_read = threading.Barrier(2, timeout=60)
+    for node in (a, b):
+        apply = node._apply
 
-    def run(node: PushService) -> None:
+        def waiting(*args, _apply=apply, **kwargs):
+            both_read.wait()
+            return _apply(*args, **kwargs)
+
+        monkeypatch.setattr(node, "_apply", waiting)
+    failures: list[BaseException] = []
+    summaries = {}
+
+    def run(name: str, node: PushService) -> None:
         try:
-            start.wait()
-            node.check_index()
+            summaries[name] = node.check_index()
         except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
 
-    threads = [threading.Thread(target=run, args=(node,)) for node in (a, b)]
+    threads = [threading.Thread(target=run, args=item) for item in (("a", a), ("b", b))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
     assert failures == []
+    # both matched all three cases; each push was made by one of them (which one: the race's)
+    assert [s.open_cases for s in summaries.values()] == [3, 3]
+    assert sum(s.pushes for s in summaries.values()) == 3
     box = pending_cases.inbox(b, principal(b.services, "judge_a"))["items"]
     pushed = sorted((i["pending_id"], i["doc_id"]) for i in box if i["kind"] == PUSH)
     assert pushed == [(case_id, NEW_GUIDING["doc_id"]) for case_id in cases]
+    assert len([r for r in a.services.audit_log().iter_records() if r.kind == "push"]) == 3
 
 
 def test_each_delivery_is_sent_by_one_node_when_both_deliver(nodes) -> None:
