@@ -179,6 +179,16 @@ def test_a_claimed_delivery_is_nobody_elses_until_its_lease_runs_out(
         # the claiming node died mid-attempt: once the lease is over, the delivery is due again
         retaken = other.claim_due(now + 61, now + 121)
         assert retaken is not None and retaken[0] == claimed[0] and retaken[4] == 0
+        assert other.attempt_done(
+            claimed[0], 1, 200, None, delivered=True, dead=False, next_at=now, claimed_until=now + 121
+        )
+        # the first node wakes up with its answer long after: recorded, but the state stays delivered
+        assert not one.attempt_done(
+            claimed[0], 1, 500, "late", delivered=False, dead=False, next_at=now, claimed_until=now + 60
+        )
+        [row] = one.outbox_rows()
+        assert row["state"] == "delivered" and row["last_error"] is None
+        assert [a["status"] for a in one.attempts(claimed[0])] == [200, 500]
     finally:
         one.close()
         other.close()

@@ -432,7 +432,8 @@ class PushService:
         tried = 0
         round_start = time.time()  # a retry due again within this round waits for the next one
         while not self._stop.is_set():
-            claimed = self.store.claim_due(round_start, time.time() + self.lease_s())
+            lease_until = time.time() + self.lease_s()
+            claimed = self.store.claim_due(round_start, lease_until)
             if claimed is None:
                 break
             outbox_id, court, key, payload, attempts = claimed
@@ -451,7 +452,7 @@ class PushService:
                     headers = webhook.headers_for(hook, key, body, self.settings.secret_grace_s, time.time())
                     result = webhook.post(url, headers, body, self.settings.timeout_s)
             dead = not result.delivered and attempt >= self.settings.max_attempts
-            self.store.attempt_done(
+            kept = self.store.attempt_done(
                 outbox_id,
                 attempt,
                 result.status,
@@ -459,7 +460,12 @@ class PushService:
                 delivered=result.delivered,
                 dead=dead,
                 next_at=time.time() + webhook.backoff(attempt, self.settings.retry_base_s),
+                claimed_until=lease_until,
             )
+            if not kept:
+                log.warning(
+                    "push: delivery %d outlived its claim: its state is another deliverer's", outbox_id
+                )
             if not result.delivered:
                 log.warning("push: delivery %d attempt %d failed: %s", outbox_id, attempt, result.error)
         return tried

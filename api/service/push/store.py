@@ -497,19 +497,29 @@ class PushStore:
         delivered: bool,
         dead: bool,
         next_at: float,
-    ) -> None:
+        claimed_until: float | None = None,
+    ) -> bool:
+        """Record one attempt and the delivery's new state; with ``claimed_until`` (the lease of
+        ``claim_due``) the state changes only while the claim still stands: an attempt that outlived
+        its lease (a node paused) is recorded but leaves the state to the node that took it over.
+        Whether the state changed."""
         now = time.time()
         state = "delivered" if delivered else ("dead" if dead else "pending")
+        where, params = "id = ?", [outbox_id]
+        if claimed_until is not None:
+            where += " AND state = 'pending' AND next_at = ?"
+            params.append(claimed_until)
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO delivery_attempts(outbox_id, attempt, at, status, error) VALUES (?, ?, ?, ?, ?)",
                 (outbox_id, attempt, now, status, error),
             )
-            conn.execute(
+            changed = conn.execute(
                 "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_error = ?, delivered_at = ? "
-                "WHERE id = ?",
-                (state, attempt, next_at, error, now if delivered else None, outbox_id),
-            )
+                f"WHERE {where} RETURNING id",
+                (state, attempt, next_at, error, now if delivered else None, *params),
+            ).fetchall()
+        return bool(changed)
 
     def outbox_rows(self, court: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         where, params = [], []
