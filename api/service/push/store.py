@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api.service.config import PUSH_DB
+from api.service.config import PUSH_DB as PUSH_DB  # its name, where it always was
 from api.service.sqlite_file import SqliteFile, StateFile, Statements
 from retrieval.audit.storage import is_database_url
-
-__all__ = ["PUSH_DB", "PushStore"]
 
 PUSH_LOCK = int.from_bytes(b"leianPsh", "big")
 """The advisory lock of the push store's write transactions in PostgreSQL (the accounts take another)."""
