@@ -74,3 +74,17 @@ def test_webhook_set_and_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rotated = json.loads(capsys.readouterr().out)
     assert rotated["secret_id"] == 2 and rotated["secret"] != made["secret"]
     assert main(["push", "webhook", "rotate", "--court", "不存在的法院", *data]) == 1
+
+
+def test_push_commands_name_a_database_that_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from tests.tcp_proxy import free_port
+
+    monkeypatch.setenv("LEIAN_DATABASE_URL", f"postgresql://leian:s3cret@127.0.0.1:{free_port()}/leian")
+    data = ["--data", str(tmp_path / "data")]
+    for argv in (["push", "status", *data], ["push", "webhook", "rotate", "--court", COURT, *data]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "push store in postgresql://leian@127.0.0.1" in err and "s3cret" not in err
+    assert not (tmp_path / "data" / PUSH_DB).exists()  # not a local file instead
