@@ -269,3 +269,38 @@ def test_two_apps_on_one_database_share_pending_cases_and_inboxes(
             assert box == b.client.get("/api/v1/inbox", headers=b.h("judge_a")).json()
     for node in ("node-a", "node-b"):
         assert not (tmp_path / node / "data" / "push.sqlite").exists()
+
+
+def test_a_database_set_up_before_the_push_tables_refuses_pushes_only_until_setup_db(
+    sample_index: Path, tmp_path: Path, pg_database: str
+) -> None:
+    """An upgrade: the application role may not create the push tables. The pending cases and the
+    inbox answer 503 naming ``setup-db``, searches go on, and once it has run they open unrestarted."""
+    import uuid
+
+    from psycopg import sql
+
+    from api.cli.audit import main as audit_main
+    from api.service.push.store import PG_TABLES
+    from tests.api_env import create_accounts
+    from tests.audit_stores import admin_execute, database_url
+
+    role = f"leian_app_{uuid.uuid4().hex[:10]}"
+    try:
+        assert audit_main(["setup-db", pg_database, "--app-role", role]) == 0
+        tables = sql.SQL(", ").join(sql.Identifier(t) for t in PG_TABLES)
+        admin_execute(sql.SQL("DROP TABLE {} CASCADE").format(tables), pg_database)  # as before pushes
+        app_url = database_url(pg_database.rsplit("/", 1)[1], user=role)
+        tokens = create_accounts(settings_for(sample_index, tmp_path / "setup", database_url=app_url))
+        with serve(sample_index, tmp_path / "node", tokens=tokens, database_url=app_url) as env:
+            refused = env.client.get("/api/v1/pending-cases", headers=env.h("judge_a"))
+            assert refused.status_code == 503, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "push_unavailable" and "setup-db" in error["message_en"]
+            assert env.search("judge_a").status_code == 200
+            assert audit_main(["setup-db", pg_database, "--app-role", role]) == 0
+            listed = env.client.get("/api/v1/pending-cases", headers=env.h("judge_a"))
+            assert listed.status_code == 200 and listed.json()["cases"] == []
+    finally:
+        admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), pg_database)
+        admin_execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

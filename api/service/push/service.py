@@ -32,6 +32,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -106,6 +107,24 @@ class PushSettings:
         )
 
 
+def push_unavailable(database: str) -> ApiError:
+    """503 for the pending cases and the inbox while the push tables cannot be opened: a database
+    set up before they existed, whose application role may not create them."""
+    return ApiError(
+        503,
+        "push_unavailable",
+        f"数据库 {database} 中的智能推送数据表无法打开，请联系运维人员（leian audit setup-db）",
+        f"the push tables in {database} cannot be opened (see the service log); "
+        "run leian audit setup-db with the application role",
+        headers={"Retry-After": "30"},
+    )
+
+
+def _unopened(exc: Exception) -> bool:
+    """Whether ``exc`` says the push tables cannot be opened, which their opener logs already."""
+    return isinstance(exc, ApiError) and exc.code == "push_unavailable"
+
+
 def idempotency_key(case_id: int, kind: str, doc_id: str) -> str:
     """Stable per push: the same case, kind and document always give the same key."""
     return hashlib.sha256(f"{case_id}\x00{kind}\x00{doc_id}".encode()).hexdigest()[:32]
@@ -153,6 +172,7 @@ class PushService:
         self.settings = settings if settings is not None else PushSettings.from_env()
         self._store: PushStore | None = None
         self._opening = threading.Lock()
+        self._open_logged = -math.inf
         if services.database is None:
             self._store = PushStore(services.settings.push_location)
         self._lock_path = services.settings.data_dir / "push.lock"
@@ -179,9 +199,16 @@ class PushService:
             raise database.unavailable()
         try:
             return PushStore(self.services.settings.push_location)
-        except psycopg.Error as exc:
-            log.error("push: the push tables cannot be opened: %s", scrubbed(str(exc), database.url))
+        except psycopg.OperationalError as exc:  # gone again since it answered
             raise database.unavailable() from exc
+        except psycopg.Error as exc:  # answers, but its role may not create the push tables
+            if (
+                time.monotonic() - self._open_logged > 60
+            ):  # tried by every request and thread: said once a minute
+                self._open_logged = time.monotonic()
+                problem = scrubbed(str(exc), database.url)
+                log.error("push: the push tables in %s cannot be opened: %s", database.name, problem)
+            raise push_unavailable(database.name) from exc
 
     def _database_ready(self) -> bool:
         """Whether the store can be used: always on SQLite; once the shared database is open."""
@@ -218,8 +245,9 @@ class PushService:
             try:
                 if self._database_ready():  # the database's own thread reopens it meanwhile
                     self.check_index()
-            except Exception:  # a failed check is retried next time; the service goes on
-                log.exception("push: index check failed")
+            except Exception as exc:  # a failed check is retried next time; the service goes on
+                if not _unopened(exc):
+                    log.exception("push: index check failed")
             if self._stop.wait(self.settings.poll_s):
                 return
 
@@ -417,8 +445,9 @@ class PushService:
                     next_at = self.store.next_due_at()
                     if next_at is not None:
                         wait = max(0.01, min(1.0, next_at - time.time()))
-            except Exception:  # a database gone away, say: tried again in a second
-                log.exception("push: delivery round failed")
+            except Exception as exc:  # a database gone away, say: tried again in a second
+                if not _unopened(exc):
+                    log.exception("push: delivery round failed")
             self._wake.wait(wait)
             self._wake.clear()
 
