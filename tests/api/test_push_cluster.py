@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from api.service import pending_cases
+from api.service.errors import ApiError
 from api.service.pending_cases import PendingInput
 from api.service.push.service import MATCHED_BUILD, PushService
 from api.service.push.store import PUSH, RESULTS, NewItem, PushStore
@@ -304,3 +305,27 @@ def test_a_database_set_up_before_the_push_tables_refuses_pushes_only_until_setu
     finally:
         admin_execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)), pg_database)
         admin_execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_a_push_decided_and_a_case_closed_on_two_nodes_at_once_is_recorded_once(nodes, monkeypatch) -> None:
+    """Node B read the item (and the case) before node A's decision committed: B's decision is
+    refused, and its 结案 adds nothing, however the two requests interleave."""
+    _home, a, b = nodes
+    created = _register(a)
+    judge_a, judge_b = principal(a.services, "judge_a"), principal(b.services, "judge_a")
+    [item] = pending_cases.inbox(b, judge_b)["items"]
+    stale_item, stale_case = pending_cases._item_for(b, judge_b, item["id"])
+    stale = b.store.case(created["id"])
+    pending_cases.decide(a, judge_a, item["id"], "accept", "", "test")
+    pending_cases.close(a, judge_a, created["id"], "test")
+    monkeypatch.setattr(pending_cases, "_item_for", lambda *args: (stale_item, stale_case))
+    monkeypatch.setattr(pending_cases, "get_case", lambda *args: stale)
+    with pytest.raises(ApiError) as refused:
+        pending_cases.decide(b, judge_b, item["id"], "dismiss", "不同", "test")
+    assert refused.value.status == 409 and refused.value.extra == {"state": "accepted"}
+    assert pending_cases.close(b, judge_b, created["id"], "test")["status"] == "结案"
+    actions = [
+        r.to_dict()["payload"]["action"] for r in a.services.audit_log().iter_records() if r.kind == "push"
+    ]
+    assert actions == ["accept", "close"]
+    assert a.store.item(item["id"])["state"] == "accepted"
