@@ -91,26 +91,33 @@ def test_a_case_registered_on_one_node_is_listed_and_pushed_on_the_other(nodes) 
     assert len(records) == 1
 
 
-def test_both_nodes_matching_at_once_push_each_document_once(nodes, monkeypatch) -> None:
+def test_both_nodes_noticing_one_build_score_it_once_and_push_each_document_once(nodes, monkeypatch) -> None:
     home, a, b = nodes
     cases = [_register(a, f"（2025）浙0106刑初{n}号")["id"] for n in range(88, 91)]
     add_documents(home, [write_jsonl(home.parent / "new.jsonl", [NEW_GUIDING])], progress=False)
-    # Both nodes have read the matched build (the previous one) before either writes a push: the
-    # race of two watchers noticing one build, made certain.
-    both_read = threading.Barrier(2, timeout=60)
-    for node in (a, b):
+    # A scores slowly; B notices the same build meanwhile. B must wait for A, then find it matched.
+    a_scoring, b_started = threading.Event(), threading.Event()
+    scored: list[str] = []
+    for name, node in (("a", a), ("b", b)):
         apply = node._apply
 
-        def waiting(*args, _apply=apply, **kwargs):
-            both_read.wait()
+        def scoring(*args, _apply=apply, _name=name, **kwargs):
+            scored.append(_name)
+            if _name == "a":
+                a_scoring.set()
+                b_started.wait(10)
+                time.sleep(2)  # time enough for B to reach its own scoring, were it not held back
             return _apply(*args, **kwargs)
 
-        monkeypatch.setattr(node, "_apply", waiting)
+        monkeypatch.setattr(node, "_apply", scoring)
     failures: list[BaseException] = []
     summaries = {}
 
     def run(name: str, node: PushService) -> None:
         try:
+            if name == "b":
+                a_scoring.wait(30)
+                b_started.set()
             summaries[name] = node.check_index()
         except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
@@ -121,9 +128,9 @@ def test_both_nodes_matching_at_once_push_each_document_once(nodes, monkeypatch)
     for thread in threads:
         thread.join(60)
     assert failures == []
-    # both matched all three cases; each push was made by one of them (which one: the race's)
-    assert [s.open_cases for s in summaries.values()] == [3, 3]
-    assert sum(s.pushes for s in summaries.values()) == 3
+    assert scored == ["a"]  # B waited for A's matching, then found the build matched
+    assert summaries["a"] is not None and summaries["a"].pushes == 3
+    assert summaries["b"] is None or summaries["b"].pushes == 0
     box = pending_cases.inbox(b, principal(b.services, "judge_a"))["items"]
     pushed = sorted((i["pending_id"], i["doc_id"]) for i in box if i["kind"] == PUSH)
     assert pushed == [(case_id, NEW_GUIDING["doc_id"]) for case_id in cases]

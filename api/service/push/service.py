@@ -17,8 +17,9 @@ commits; a push without a record cannot. (In PostgreSQL the record joins the pus
 
 With ``LEIAN_DATABASE_URL`` the store is in the database every node shares, opened once the
 database answers (until then the pending-case routes answer 503 like every other). Every node
-watches and matches: a push another node already made is not made again (the inbox's uniqueness),
-and each delivery is claimed by one node before it is tried (``PushStore.claim_due``).
+watches; one at a time matches (``PushStore.matching``), the others then find the build matched;
+a push another node already made is not made again whatever happens (the inbox's uniqueness), and
+each delivery is claimed by one node before it is tried (``PushStore.claim_due``).
 
 Delivery never blocks publishing or searching: the outbox is drained by its own thread, each
 attempt bounded by ``LEIAN_PUSH_TIMEOUT_S``, retried with exponential backoff and moved to the dead
@@ -288,11 +289,13 @@ class PushService:
 
     @contextlib.contextmanager
     def _matching(self) -> Iterator[None]:
-        """One matcher at a time: threads of this process (lock), worker processes (file lock)."""
+        """One matcher at a time: threads of this process (lock), worker processes (file lock),
+        nodes sharing a database (its advisory lock)."""
         with self._match_lock, open(self._lock_path, "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                with self.store.matching():
+                    yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 

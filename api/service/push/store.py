@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from retrieval.audit.storage import is_database_url
 
 PUSH_LOCK = int.from_bytes(b"leianPsh", "big")
 """The advisory lock of the push store's write transactions in PostgreSQL (the accounts take another)."""
+MATCH_LOCK = int.from_bytes(b"leianMch", "big")
+"""The advisory lock a node holds while it matches a build (``PushStore.matching``)."""
 
 OPEN = "在办"
 CLOSED = "结案"
@@ -285,15 +288,32 @@ class PushStore:
 
     def __init__(self, location: str | Path) -> None:
         self._db: StateFile
-        if is_database_url(location):
+        self._url = str(location) if is_database_url(location) else None
+        if self._url is not None:
             from api.service.pg_file import PgFile
 
-            self._db = PgFile(str(location), PG_SCHEMA, tables=PG_TABLES, timeout=10.0, lock_key=PUSH_LOCK)
+            self._db = PgFile(self._url, PG_SCHEMA, tables=PG_TABLES, timeout=10.0, lock_key=PUSH_LOCK)
         else:
             self._db = SqliteFile(Path(location), _SCHEMA, timeout=10.0)
 
     def close(self) -> None:
         self._db.close()
+
+    @contextlib.contextmanager
+    def matching(self) -> Iterator[None]:
+        """One matcher at a time across the nodes of a shared database: a session advisory lock on
+        a connection of its own (the store's is shared by the node's threads, which must not wait
+        behind it), released when the matching ends or the node dies with it. The nodes that
+        waited then find the build matched and score nothing; on SQLite the service's file lock
+        does this for the processes of one machine."""
+        if self._url is None:
+            yield
+            return
+        import psycopg
+
+        with psycopg.connect(self._url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (MATCH_LOCK,))
+            yield
 
     def transaction(self, *, join_audit: bool = True) -> contextlib.AbstractContextManager[Statements]:
         """BEGIN … COMMIT, serialised with every other writer of the store (``BEGIN IMMEDIATE`` on
