@@ -97,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "setup-db",
-        help="PostgreSQL (LEIAN_DATABASE_URL): create the log's, accounts' and ledger's tables as their "
-        "owner; grant an application role append and read only on the log",
+        help="PostgreSQL (LEIAN_DATABASE_URL): create the log's, accounts', ledger's and pushes' tables as "
+        "their owner; grant an application role append and read only on the log",
     )
     p.add_argument("database_url", help="postgresql://OWNER@host/db: the administrator's connection")
     p.add_argument("--app-role", help="the role the service connects as (created, LOGIN, if missing)")
@@ -423,14 +423,16 @@ def _setup_db(url: str, app_role: str | None) -> int:
         print("error: PostgreSQL needs psycopg: pip install -e '.[cluster]'", file=sys.stderr)
         return EXIT_BAD_INPUT
     from api.service.accounts import setup_pg_accounts
+    from api.service.push.store import setup_pg_push
 
     try:
         statements = setup_database(url, app_role=app_role)
         statements += setup_pg_accounts(url, app_role)
+        statements += setup_pg_push(url, app_role)
     except psycopg.Error as exc:
         print(f"error: {redacted(url)}: {str(exc).strip()}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"audit, accounts and ledger tables (the log's append-only) ready in {redacted(url)}")
+    print(f"audit, accounts, ledger and push tables (the log's append-only) ready in {redacted(url)}")
     for statement in statements:
         print(f"  {statement}")
     return EXIT_OK

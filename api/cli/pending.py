@@ -52,6 +52,27 @@ def _push(args: argparse.Namespace):
     return PushService(_services(args))
 
 
+def _push_store(args: argparse.Namespace):
+    """The push store of the settings: ``push.sqlite``, or the shared database (exit 1, without its
+    password, when that does not answer)."""
+    from api.service.push.store import PushStore
+
+    settings = settings_from(args)
+    url = settings.database_url
+    if url is None:
+        return PushStore(settings.push_location)
+    import psycopg
+
+    from api.service.shared_database import redacted, scrubbed
+
+    try:
+        return PushStore(url)
+    except psycopg.Error as exc:
+        raise CliError(
+            f"the push store in {redacted(url)} cannot be opened: {scrubbed(str(exc), url)}", 1
+        ) from exc
+
+
 def _operator():
     from api.service.accounts import Principal, Role, User
 
@@ -106,9 +127,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from api.service.push.service import delivery_status
-    from api.service.push.store import PUSH_DB, PushStore
 
-    store = PushStore(settings_from(args).data_dir / PUSH_DB)
+    store = _push_store(args)
     try:
         status = delivery_status(store, args.court)
     finally:
@@ -149,9 +169,8 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_webhook(args: argparse.Namespace) -> int:
     from api.service.errors import ApiError
     from api.service.push.service import PushSettings, rotate_secret, set_webhook
-    from api.service.push.store import PUSH_DB, PushStore
 
-    store = PushStore(settings_from(args).data_dir / PUSH_DB)
+    store = _push_store(args)
     try:
         if args.action == "set":
             if not args.url:

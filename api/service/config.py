@@ -23,6 +23,7 @@ from retrieval.audit.witness import default_witness_path
 
 ACCOUNTS_DB = "accounts.sqlite"
 AUDIT_DB = "audit.sqlite"
+PUSH_DB = "push.sqlite"
 SIGNING_KEY = "audit-signing-key.pem"
 REPORT_BATCHES = "report-batches"
 
@@ -152,6 +153,12 @@ class Settings:
         """What ``AccountStore`` opens: the accounts and the ledger beside the audit log in PostgreSQL
         when configured (every node sees every user, token and search), else ``accounts.sqlite``."""
         return self.database_url if self.database_url is not None else self.accounts_db
+
+    @property
+    def push_location(self) -> str | Path:
+        """What ``PushStore`` opens: the PostgreSQL database when configured (a pending case
+        registered on one node is matched, pushed and delivered by any), else ``push.sqlite``."""
+        return self.database_url if self.database_url is not None else self.data_dir / PUSH_DB
 
     @property
     def audit_location(self) -> str | Path:

@@ -165,7 +165,9 @@ def register(
         articles=list(data.articles),
     )
     job = SearchInput(request, data.case_number.strip(), Trigger.SMART_PUSH, None, "pending-cases", None)
-    with store.transaction() as conn:
+    # The search's record commits on its own, as every search's: its ledger row (written next, by
+    # the accounts' connection) must never name a record that the case's rollback would take back.
+    with store.transaction(join_audit=False) as conn:
         if store.case_by_number(court, data.case_number.strip()) is not None:
             raise _conflict(store.case_by_number(court, data.case_number.strip()))  # type: ignore[arg-type]
         case_id = store.insert_case(
@@ -270,12 +272,14 @@ def close(push: PushService, principal: Principal, case_id: int, client: str | N
     if case.status == CLOSED:
         return case.to_dict()
     with push.store.transaction() as conn:
-        push.store.close_case(conn, case.id, utc_timestamp())
-        push.services.record(
-            principal,
-            client,
-            PushRecord("close", case.case_number, case.court, case.id, None, (), "结案"),
-        )
+        (now,) = conn.execute("SELECT status FROM pending_cases WHERE id = ?", (case.id,)).fetchone()
+        if now != CLOSED:  # else closed through another node since it was read: one 结案 record
+            push.store.close_case(conn, case.id, utc_timestamp())
+            push.services.record(
+                principal,
+                client,
+                PushRecord("close", case.case_number, case.court, case.id, None, (), "结案"),
+            )
     closed = push.store.case(case.id)
     assert closed is not None
     return closed.to_dict()
@@ -320,6 +324,10 @@ def open_item(push: PushService, principal: Principal, item_id: int) -> dict[str
     return refreshed
 
 
+def _decided(state: str) -> ApiError:
+    return ApiError(409, "conflict", "该推送已处理", f"the push was already {state}", extra={"state": state})
+
+
 def decide(
     push: PushService, principal: Principal, item_id: int, decision: str, reason: str, client: str | None
 ) -> dict[str, Any]:
@@ -333,15 +341,13 @@ def decide(
     if decision == "dismiss" and not reason:
         raise invalid("reason", "驳回推送须说明理由", "a dismissal needs a reason")
     if item["state"] in (ACCEPTED, DISMISSED):
-        raise ApiError(
-            409,
-            "conflict",
-            "该推送已处理",
-            f"the push was already {item['state']}",
-            extra={"state": item["state"]},
-        )
+        raise _decided(item["state"])
     state = ACCEPTED if decision == "accept" else DISMISSED
     with push.store.transaction() as conn:
+        # read again under the store's write lock: a request to another node may have decided it since
+        (now,) = conn.execute("SELECT state FROM inbox WHERE id = ?", (item_id,)).fetchone()
+        if now in (ACCEPTED, DISMISSED):
+            raise _decided(now)
         push.store.decide(conn, item_id, state, principal.user.name, reason)
         push.services.record(
             principal,

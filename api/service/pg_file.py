@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from retrieval.audit.pg_storage import enclosing
+from retrieval.audit.pg_storage import Enclosing, enclosing
 
 T = TypeVar("T")
 
@@ -47,11 +47,16 @@ class _Statements:
 class PgFile:
     """One connection (autocommit, ``synchronous_commit=on``) shared by a process's threads under a lock."""
 
-    def __init__(self, url: str, schema: str, *, tables: Sequence[str], timeout: float) -> None:
+    def __init__(
+        self, url: str, schema: str, *, tables: Sequence[str], timeout: float, lock_key: int = WRITE_LOCK
+    ) -> None:
         """``schema`` is run when one of ``tables`` is missing: an application role without the
-        right to create tables opens what ``leian audit setup-db`` made for it."""
+        right to create tables opens what ``leian audit setup-db`` made for it. ``lock_key``: the
+        advisory lock of this store's write transactions (the push store has its own, so that its
+        writes and the accounts' never wait on each other)."""
         self.url = url
         self.timeout = timeout
+        self.lock_key = lock_key
         self.lock = threading.RLock()
         self.conn = self._connect()
         with self.transaction() as tx:  # under the lock: nodes starting together create the tables once
@@ -94,14 +99,17 @@ class PgFile:
         return self._on_live(begin)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[_Statements]:
-        """BEGIN … COMMIT under the lock; anything raised inside (an audit failure) rolls it back."""
+    def transaction(self, *, join_audit: bool = True) -> Iterator[_Statements]:
+        """BEGIN … COMMIT under the lock; anything raised inside (an audit failure) rolls it back.
+
+        ``join_audit=False``: an audit record appended inside commits on its own, at once, as
+        outside any transaction (a search's, whose ledger row another connection writes next)."""
         with self.lock:
             conn = self._begin("BEGIN")
             try:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
                 # an audit record appended inside (to the log in this database) commits with the rows
-                with enclosing(conn) as joined:
+                with enclosing(conn) if join_audit else contextlib.nullcontext(Enclosing(conn)) as joined:
                     yield _Statements(conn)
             except BaseException:
                 with contextlib.suppress(psycopg.Error):

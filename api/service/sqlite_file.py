@@ -37,7 +37,7 @@ class StateFile(Protocol):
 
     lock: threading.RLock
 
-    def transaction(self) -> contextlib.AbstractContextManager[Statements]: ...
+    def transaction(self, *, join_audit: bool = True) -> contextlib.AbstractContextManager[Statements]: ...
 
     def reading(self) -> contextlib.AbstractContextManager[Statements]: ...
 
@@ -62,9 +62,10 @@ class SqliteFile:
         self.conn.executescript(schema)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, join_audit: bool = True) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT under the lock; anything raised inside (an audit failure) rolls
-        it all back, so a change is never kept without its record."""
+        it all back, so a change is never kept without its record. (``join_audit``: PostgreSQL's;
+        a log never joins a SQLite file's transaction.)"""
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:

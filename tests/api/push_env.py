@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,8 +85,8 @@ def write_jsonl(path: Path, docs: list[dict[str, Any]]) -> Path:
 
 
 def make_accounts(settings: Settings) -> None:
-    accounts = AccountStore(settings.accounts_db)
-    with AuditLog(settings.audit_db) as log:
+    accounts = AccountStore(settings.accounts_location)
+    with AuditLog(settings.audit_location) as log:
 
         def record(entry: TypedRecord) -> object:
             return log.record(Actor("test-operator", "operator"), "cli", entry)
@@ -131,6 +132,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     received: list[dict[str, Any]] = field(default_factory=list)
     bad_signatures: int = 0
+    delay_s: float = 0.0  # how long each answer takes (a slow system: deliverers overlap)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
 
@@ -140,6 +142,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(receiver.delay_s)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 if status == 200:
                     ok = receiver.secret is not None and verify(

@@ -25,6 +25,7 @@ from psycopg import sql
 from api.cli.service import _database_down
 from api.http.app import create_app
 from api.service.config import Settings
+from api.service.push.store import PUSH_DB, PushStore
 from api.service.shared_database import redacted, scrubbed
 from retrieval.audit.store import AuditLog
 from tests.api_env import (
@@ -107,10 +108,21 @@ def test_a_node_starts_not_ready_serves_nothing_and_turns_ready_when_the_databas
             answer = env.search("judge_a")
             assert answer.status_code == 200, answer.text
             seq = answer.json()["audit"]["seq"]
+            # the push store is opened in the database once it answers: a pending case lands there
+            case = {"case_number": "（2025）浙0106刑初88号", "facts": THEFT_FACTS, "causes": ["盗窃罪"]}
+            created = env.client.post("/api/v1/pending-cases", json=case, headers=env.h("judge_a"))
+            assert created.status_code == 201, created.text
+            pending_seq = created.json()["search"]["search_id"]
         _assert_no_secret(env)
     with AuditLog(pg_database) as log:
         searches = [r.seq for r in log.iter_kinds(("search",))]
-    assert searches == [seq]  # the one search answered, and nothing from the time it was not ready
+    assert searches == [seq, pending_seq]  # the ones answered, nothing from the time it was not ready
+    shared = PushStore(pg_database)
+    try:
+        assert [c.case_number for c in shared.cases()] == [case["case_number"]]
+    finally:
+        shared.close()
+    assert not (tmp_path / "node" / "data" / PUSH_DB).exists()
 
 
 def test_a_node_that_connects_late_refuses_accounts_its_log_does_not_rebuild(

@@ -22,11 +22,12 @@ from api.service.accounts import AccountStore
 from api.service.accounts_audit import check_store
 from api.service.backup import MANIFEST, MANIFEST_PURPOSE, PG_DUMP, PUBLIC_KEY
 from api.service.pg_backup import RESTORE_OPTIONS
+from api.service.push.store import PushStore
 from retrieval import index_layout as layout
 from retrieval.audit.signed_document import sign_document
 from retrieval.audit.signing import generate_key, load_private_key, public_key_pem
 from retrieval.audit.store import AuditLog
-from tests.api_env import create_accounts, serve, settings_for
+from tests.api_env import THEFT_FACTS, create_accounts, serve, settings_for
 from tests.audit_stores import PostgresBackdoor, admin_execute, database_url, temp_database
 
 # pg_dump and pg_restore run as processes, a scratch database per backup: the whole suite, not the fast loop
@@ -59,6 +60,10 @@ def backed_up(
     tokens = create_accounts(settings_for(sample_index, tmp_path / "setup", database_url=pg_database))
     with serve(sample_index, tmp_path / "node", tokens=tokens, database_url=pg_database) as env:
         searches = [env.search("judge_a").json()["search_id"] for _ in range(2)]
+        case = {"case_number": "（2025）浙0106刑初88号", "facts": THEFT_FACTS, "causes": ["盗窃罪"]}
+        created = env.client.post("/api/v1/pending-cases", json=case, headers=env.h("judge_a"))
+        assert created.status_code == 201, created.text
+        searches.append(created.json()["search"]["search_id"])  # its registration's search
         key = env.key_path
         data = env.settings.data_dir
     # another part of the service's state in the same database (a build's documents, say)
@@ -112,7 +117,14 @@ def test_backup_and_restore_of_the_database(
             assert [r.seq for r in restored.iter_kinds(("search",))] == b["searches"]
             assert check_store(accounts, restored).ok
             assert accounts.authenticate(b["tokens"].valid["judge_a"]) is not None
-            assert [accounts.ledger.search(s) is not None for s in b["searches"]] == [True, True]
+            assert all(accounts.ledger.search(s) is not None for s in b["searches"])
+        restored_push = PushStore(target)  # the pending case and its inbox came along
+        try:
+            [case] = restored_push.cases()
+            assert case.case_number == "（2025）浙0106刑初88号" and case.search_id == b["searches"][-1]
+            assert [i["kind"] for i in restored_push.items([case.id])] == ["results"]
+        finally:
+            restored_push.close()
         with psycopg.connect(target) as conn:  # the whole database came along, less the build's schema
             assert conn.execute("SELECT id FROM court_extra.t").fetchall() == [(8,)]
             assert conn.execute(

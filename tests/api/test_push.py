@@ -1,4 +1,7 @@
-"""智能推送 end to end at the service level: register, publish, match, inbox, webhook, restart."""
+"""智能推送 end to end at the service level: register, publish, match, inbox, webhook, restart.
+
+Each test runs twice: the push store in ``DATA/push.sqlite``, and in a PostgreSQL database
+(LEIAN_DATABASE_URL, with the accounts and the audit log) as a cluster's nodes share it."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pytest
 from api.service import pending_cases
 from api.service.errors import ApiError
 from api.service.pending_cases import PendingInput
-from api.service.push.store import ALERT, PUSH, RESULTS
+from api.service.push.store import ALERT, PUSH, PUSH_DB, RESULTS
 from index_build.update import add_documents, withdraw_document
 from retrieval.audit.records import RecordKind
 from tests.api.push_env import (
@@ -28,12 +31,15 @@ from tests.api.push_env import (
 from tests.api_env import settings_for
 
 
-@pytest.fixture
-def env(sample_index: Path, tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request: pytest.FixtureRequest, sample_index: Path, tmp_path: Path):
     home = fresh_index(sample_index, tmp_path / "index")
-    settings = settings_for(home, tmp_path)
+    url = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
+    settings = settings_for(home, tmp_path, database_url=url)
     make_accounts(settings)
-    return home, settings, tmp_path
+    yield home, settings, tmp_path
+    # in PostgreSQL the node keeps no push file of its own
+    assert (settings.data_dir / PUSH_DB).exists() == (url is None)
 
 
 def _register(push, who: str = "judge_a", **fields):
@@ -295,3 +301,28 @@ def test_a_damaged_new_build_is_refused_and_the_old_one_keeps_serving(env) -> No
         assert push.check_index() is None
         assert push.services.index().version == served
         assert push.store.get_state("matched_build") == served
+
+
+def test_a_registration_rolled_back_after_its_search_leaves_log_and_ledger_agreeing(env, monkeypatch) -> None:
+    """The registration's search is the judge's and stays recorded (log and ledger) when the case's
+    own rows fail after it: the ledger never names a search the log lacks, and later searches go on."""
+    _, settings, _ = env
+    with push_service(settings) as push:
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("disk full (test)")
+
+        monkeypatch.setattr(push.store, "insert_item", broken)
+        with pytest.raises(RuntimeError):
+            _register(push)
+        monkeypatch.undo()
+        assert push.store.cases() == []  # the case's rows rolled back
+        [search] = _records(push, RecordKind.SEARCH)
+        assert push.services.accounts.ledger.search(search["seq"]) is not None
+        created = _register(push)  # the next search gets the next seq, and its ledger row
+        assert created["search"]["search_id"] > search["seq"]
+        assert push.services.accounts.ledger.search(created["search"]["search_id"]) is not None
+        assert [s["seq"] for s in _records(push, RecordKind.SEARCH)] == [
+            search["seq"],
+            created["search"]["search_id"],
+        ]

@@ -8,16 +8,26 @@ from pathlib import Path
 import pytest
 
 from api.cli.main import main
+from api.service.push.store import PUSH_DB
 from index_build.update import add_documents
 from tests.api.push_env import COURT, NEW_GUIDING, THEFT, fresh_index, make_accounts, write_jsonl
 from tests.api_env import settings_for
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_import_match_and_status(
-    sample_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: str,
+    sample_index: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     home = fresh_index(sample_index, tmp_path / "index")
-    settings = settings_for(home, tmp_path)
+    url = request.getfixturevalue("pg_database") if store == "postgresql" else None
+    if url is not None:  # the commands open the database of LEIAN_DATABASE_URL, as a node would
+        monkeypatch.setenv("LEIAN_DATABASE_URL", url)
+    settings = settings_for(home, tmp_path, database_url=url)
     make_accounts(settings)
     data = ["--data", str(settings.data_dir)]
     export = tmp_path / "cases.csv"
@@ -44,6 +54,7 @@ def test_import_match_and_status(
     assert main(["push", "status", *data, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["counts"] == {} and status["matched_build"] == home.joinpath("current").resolve().name
+    assert (settings.data_dir / PUSH_DB).exists() == (url is None)
 
 
 def test_webhook_set_and_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
@@ -63,3 +74,17 @@ def test_webhook_set_and_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rotated = json.loads(capsys.readouterr().out)
     assert rotated["secret_id"] == 2 and rotated["secret"] != made["secret"]
     assert main(["push", "webhook", "rotate", "--court", "不存在的法院", *data]) == 1
+
+
+def test_push_commands_name_a_database_that_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from tests.tcp_proxy import free_port
+
+    monkeypatch.setenv("LEIAN_DATABASE_URL", f"postgresql://leian:s3cret@127.0.0.1:{free_port()}/leian")
+    data = ["--data", str(tmp_path / "data")]
+    for argv in (["push", "status", *data], ["push", "webhook", "rotate", "--court", COURT, *data]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "push store in postgresql://leian@127.0.0.1" in err and "s3cret" not in err
+    assert not (tmp_path / "data" / PUSH_DB).exists()  # not a local file instead

@@ -13,7 +13,13 @@ uniqueness of inbox items makes a second run a no-op.
 Pushes are written fail-closed: inbox items and outbox rows are inserted in one transaction, the
 ``push`` audit record is appended inside it, and a failed record rolls the push back (it is tried
 again with the next check). A record without a push can exist after a kill between the two
-commits; a push without a record cannot.
+commits; a push without a record cannot. (In PostgreSQL the record joins the push's transaction.)
+
+With ``LEIAN_DATABASE_URL`` the store is in the database every node shares, opened once the
+database answers (until then the pending-case routes answer 503 like every other). Every node
+watches; one at a time matches (``PushStore.matching``), the others then find the build matched;
+a push another node already made is not made again whatever happens (the inbox's uniqueness), and
+each delivery is claimed by one node before it is tried (``PushStore.claim_due``).
 
 Delivery never blocks publishing or searching: the outbox is drained by its own thread, each
 attempt bounded by ``LEIAN_PUSH_TIMEOUT_S``, retried with exponential backoff and moved to the dead
@@ -27,6 +33,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -37,8 +44,9 @@ from typing import Any
 
 from api.service.errors import ApiError
 from api.service.push import webhook
-from api.service.push.store import ALERT, PUSH, PUSH_DB, NewItem, PendingCaseRow, PushStore
+from api.service.push.store import ALERT, PUSH, NewItem, PendingCaseRow, PushStore
 from api.service.runtime import Services, open_index
+from api.service.shared_database import scrubbed
 from retrieval import index_layout as layout
 from retrieval.audit.records import Actor, PushRecord
 from retrieval.index_store import IndexStore
@@ -100,6 +108,24 @@ class PushSettings:
         )
 
 
+def push_unavailable(database: str) -> ApiError:
+    """503 for the pending cases and the inbox while the push tables cannot be opened: a database
+    set up before they existed, whose application role may not create them."""
+    return ApiError(
+        503,
+        "push_unavailable",
+        f"数据库 {database} 中的智能推送数据表无法打开，请联系运维人员（leian audit setup-db）",
+        f"the push tables in {database} cannot be opened (see the service log); "
+        "run leian audit setup-db with the application role",
+        headers={"Retry-After": "30"},
+    )
+
+
+def _unopened(exc: Exception) -> bool:
+    """Whether ``exc`` says the push tables cannot be opened, which their opener logs already."""
+    return isinstance(exc, ApiError) and exc.code == "push_unavailable"
+
+
 def idempotency_key(case_id: int, kind: str, doc_id: str) -> str:
     """Stable per push: the same case, kind and document always give the same key."""
     return hashlib.sha256(f"{case_id}\x00{kind}\x00{doc_id}".encode()).hexdigest()[:32]
@@ -145,12 +171,49 @@ class PushService:
     def __init__(self, services: Services, settings: PushSettings | None = None) -> None:
         self.services = services
         self.settings = settings if settings is not None else PushSettings.from_env()
-        self.store = PushStore(services.settings.data_dir / PUSH_DB)
+        self._store: PushStore | None = None
+        self._opening = threading.Lock()
+        self._open_logged = -math.inf
+        if services.database is None:
+            self._store = PushStore(services.settings.push_location)
         self._lock_path = services.settings.data_dir / "push.lock"
         self._match_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def store(self) -> PushStore:
+        """The push store; in the shared database, opened once that database is (503 until then)."""
+        if self._store is None:
+            with self._opening:
+                if self._store is None:
+                    self._store = self._open_shared()
+        return self._store
+
+    def _open_shared(self) -> PushStore:
+        import psycopg
+
+        database = self.services.database
+        assert database is not None
+        if not database.ready:
+            raise database.unavailable()
+        try:
+            return PushStore(self.services.settings.push_location)
+        except psycopg.OperationalError as exc:  # gone again since it answered
+            raise database.unavailable() from exc
+        except psycopg.Error as exc:  # answers, but its role may not create the push tables
+            if (
+                time.monotonic() - self._open_logged > 60
+            ):  # tried by every request and thread: said once a minute
+                self._open_logged = time.monotonic()
+                problem = scrubbed(str(exc), database.url)
+                log.error("push: the push tables in %s cannot be opened: %s", database.name, problem)
+            raise push_unavailable(database.name) from exc
+
+    def _database_ready(self) -> bool:
+        """Whether the store can be used: always on SQLite; once the shared database is open."""
+        return self.services.database is None or self.services.database.ready
 
     # -- lifetime --------------------------------------------------------------------------------
 
@@ -170,7 +233,8 @@ class PushService:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=self.settings.timeout_s + 5)
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -180,9 +244,11 @@ class PushService:
     def _watch_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.check_index()
-            except Exception:  # a failed check is retried next time; the service goes on
-                log.exception("push: index check failed")
+                if self._database_ready():  # the database's own thread reopens it meanwhile
+                    self.check_index()
+            except Exception as exc:  # a failed check is retried next time; the service goes on
+                if not _unopened(exc):
+                    log.exception("push: index check failed")
             if self._stop.wait(self.settings.poll_s):
                 return
 
@@ -223,11 +289,13 @@ class PushService:
 
     @contextlib.contextmanager
     def _matching(self) -> Iterator[None]:
-        """One matcher at a time: threads of this process (lock), worker processes (file lock)."""
+        """One matcher at a time: threads of this process (lock), worker processes (file lock),
+        nodes sharing a database (its advisory lock)."""
         with self._match_lock, open(self._lock_path, "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                with self.store.matching():
+                    yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -373,21 +441,34 @@ class PushService:
 
     def _deliver_loop(self) -> None:
         while not self._stop.is_set():
+            wait = 1.0
             try:
-                self.deliver_due()
-            except Exception:
-                log.exception("push: delivery round failed")
-            next_at = self.store.next_due_at()
-            wait = 1.0 if next_at is None else max(0.01, min(1.0, next_at - time.time()))
+                if self._database_ready():
+                    self.deliver_due()
+                    next_at = self.store.next_due_at()
+                    if next_at is not None:
+                        wait = max(0.01, min(1.0, next_at - time.time()))
+            except Exception as exc:  # a database gone away, say: tried again in a second
+                if not _unopened(exc):
+                    log.exception("push: delivery round failed")
             self._wake.wait(wait)
             self._wake.clear()
 
+    def lease_s(self) -> float:
+        """How long a claimed delivery stays another deliverer's: past any attempt's timeout."""
+        return 2 * self.settings.timeout_s + 30.0
+
     def deliver_due(self) -> int:
-        """Try every delivery whose time has come once; returns how many were tried."""
+        """Try every delivery whose time has come once, each claimed first (other nodes may be
+        delivering too); returns how many were tried."""
         tried = 0
-        for outbox_id, court, key, payload, attempts in self.store.due(time.time()):
-            if self._stop.is_set():
+        round_start = time.time()  # a retry due again within this round waits for the next one
+        while not self._stop.is_set():
+            lease_until = time.time() + self.lease_s()
+            claimed = self.store.claim_due(round_start, lease_until)
+            if claimed is None:
                 break
+            outbox_id, court, key, payload, attempts = claimed
             tried += 1
             attempt = attempts + 1
             hook = self.store.webhook(court)
@@ -403,7 +484,7 @@ class PushService:
                     headers = webhook.headers_for(hook, key, body, self.settings.secret_grace_s, time.time())
                     result = webhook.post(url, headers, body, self.settings.timeout_s)
             dead = not result.delivered and attempt >= self.settings.max_attempts
-            self.store.attempt_done(
+            kept = self.store.attempt_done(
                 outbox_id,
                 attempt,
                 result.status,
@@ -411,7 +492,12 @@ class PushService:
                 delivered=result.delivered,
                 dead=dead,
                 next_at=time.time() + webhook.backoff(attempt, self.settings.retry_base_s),
+                claimed_until=lease_until,
             )
+            if not kept:
+                log.warning(
+                    "push: delivery %d outlived its claim: its state is another deliverer's", outbox_id
+                )
             if not result.delivered:
                 log.warning("push: delivery %d attempt %d failed: %s", outbox_id, attempt, result.error)
         return tried
