@@ -41,6 +41,9 @@ from tests.api_env import (
 from tests.audit_stores import PostgresBackdoor, admin_execute
 from tests.tcp_proxy import TcpProxy, free_port
 
+# nodes started on an unreachable database and waited on until it answers: the whole suite, not the fast loop
+pytestmark = pytest.mark.slow
+
 PASSWORD = "s3cret-not-for-responses"  # trust authentication ignores it; no answer may carry it
 
 

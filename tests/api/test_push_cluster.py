@@ -32,6 +32,9 @@ from tests.api.push_env import (
 )
 from tests.api_env import Tokens, serve, settings_for
 
+# two service nodes on one database, threads racing: the whole suite, not the fast loop
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def nodes(
