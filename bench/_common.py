@@ -7,6 +7,7 @@ any script on its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
@@ -14,9 +15,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"  # read in place, never copied into the repository
@@ -183,3 +186,34 @@ def label_causes(label: str) -> tuple[str, ...]:
         if named:
             return named
     return (normalise_cause(label),)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_database(url: str, template: str | None = None) -> Iterator[str]:
+    """A new database on ``url``'s server for one run (a copy of the database ``template``, when
+    named); dropped after, connections or not. The database in ``url`` itself is never written."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"leian_bench_{uuid.uuid4().hex[:10]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    with psycopg.connect(url, autocommit=True) as conn:
+        if template is not None:  # a template may have no other sessions while it is copied
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,)
+            )
+            create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
+        conn.execute(create)
+    parts = urlsplit(url)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")

@@ -19,18 +19,18 @@ client's CPU per append is measured in process; PostgreSQL's is the serving back
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
+
+from _common import scratch_database
 
 from retrieval.audit.records import Actor
 from retrieval.audit.signing import Checkpoint, generate_key, sign_checkpoint
@@ -87,23 +87,6 @@ def _cpu_s(pid: int | None) -> float:
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def _fresh_database(url: str) -> Iterator[str]:
-    """A new database beside the one in ``url`` for one run; dropped after."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"leian_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(url)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _node(location: str, key_path: str, witness: str, n: int, start_at: float) -> tuple[float, float, float]:
@@ -247,7 +230,7 @@ def main() -> None:
                 cpu_runs[mode].append(cpu_us)
                 receipt_bytes = max(receipt_bytes, size)
                 if args.database_url:
-                    with _fresh_database(args.database_url) as url:
+                    with scratch_database(args.database_url) as url:
                         us, cpu_us, server_us, _ = _append_us(
                             Path(tmp) / f"{r}-{mode}-pg", mode, key, args.records, url
                         )
@@ -294,7 +277,7 @@ def main() -> None:
             sqlite = Path(tmp) / "nodes-sqlite"
             result["nodes"] = {"sqlite": _nodes(sqlite / "audit.sqlite", args.nodes, args.records, sqlite)}
             if args.database_url:
-                with _fresh_database(args.database_url) as url:
+                with scratch_database(args.database_url) as url:
                     pg_folder = Path(tmp) / "nodes-postgresql"
                     result["nodes"]["postgresql"] = _nodes(url, args.nodes, args.records, pg_folder)
         if args.verify_records:

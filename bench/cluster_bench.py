@@ -15,6 +15,15 @@
    token files (what the embedded stack keeps), the Milvus Lite files, and the audit log's bytes
    per record (what PostgreSQL would hold per search). The inputs of the README's sizing.
 
+With ``--database-url`` (a PostgreSQL server, e.g. postgresql://postgres@127.0.0.1:5432/test: the
+bench makes its own databases there and drops them after, never writing the one named) the cluster
+backend is the one deployed with a database: the export loads Milvus and the build's PostgreSQL
+schema and publishes it there (``leian cluster export --database-url``); the in-process cluster
+store reads its documents and metadata from PostgreSQL as a node does; each cluster HTTP run gets a
+copy of that database (``CREATE DATABASE … TEMPLATE``) as the nodes' ``LEIAN_DATABASE_URL``, which
+also holds their audit log, accounts and ledger; and the build schema's bytes per document
+(``pg_total_relation_size``, bench/cluster_pg.py's) are reported beside the other stores.
+
 The machine is shared (2 cores, other people's jobs): wall-clock figures are noisy, the JSON keeps
 the load average beside them.
 """
@@ -22,6 +31,7 @@ the load average beside them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -37,8 +47,16 @@ sys.path.insert(0, str(REPO))
 if str(REPO / "bench") not in sys.path:
     sys.path.append(str(REPO / "bench"))
 
+import cluster_pg  # noqa: E402
 import load  # noqa: E402
-from _common import emit_json, latency_and_rate, lecard_query_texts, timed  # noqa: E402
+from _common import (  # noqa: E402
+    database_name,
+    emit_json,
+    latency_and_rate,
+    lecard_query_texts,
+    scratch_database,
+    timed,
+)
 
 from retrieval import index_layout as layout  # noqa: E402
 from retrieval.index_store import IndexStore  # noqa: E402
@@ -91,11 +109,28 @@ def in_process(store: Any, queries: list[str]) -> dict[str, Any]:
     }
 
 
+def postgres_bytes(database_url: str, build_id: str, documents: int) -> dict[str, Any]:
+    """The build's PostgreSQL schema (heap, TOAST, indexes of each table), in total and per document."""
+    from retrieval.pg_metadata import schema_name
+
+    tables = cluster_pg.table_bytes(database_url, schema_name(build_id))
+    total = sum(tables.values())
+    return {"tables": tables, "total": total, "per_document": round(total / documents, 1)}
+
+
 def http_run(
-    index: Path, root: Path, nodes: int, clients: int, seconds: float, milvus_uri: str | None
+    index: Path,
+    root: Path,
+    nodes: int,
+    clients: int,
+    seconds: float,
+    milvus_uri: str | None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
-    """bench/load.py's mixed load over ``nodes`` API nodes; searches/s, latency, RSS, the audit check."""
-    deployment = load.provision(index, root, clients)
+    """bench/load.py's mixed load over ``nodes`` API nodes; searches/s, latency, RSS, the audit check.
+
+    ``database_url``: the nodes' LEIAN_DATABASE_URL (metadata, audit log, accounts, ledger)."""
+    deployment = load.provision(index, root, clients, database_url)
     env = {"LEIAN_VERIFY_INDEX_CHECKSUMS": "false"}  # start-up time is not what is measured
     if milvus_uri:
         env |= {"LEIAN_BACKEND": "cluster", "LEIAN_MILVUS_URI": milvus_uri}
@@ -107,7 +142,7 @@ def http_run(
         run.run()
         rss = [load.peak_rss_mb(s.process.pid) for s in servers if s.process is not None]
         audit = load.check_audit(deployment, servers[0].url, run.outcomes, root / "export")
-        records = _audit_records(deployment.data_dir / "audit.sqlite")
+        records = _audit_records(database_url or deployment.data_dir / "audit.sqlite")
         problems = load.request_problems(run.outcomes) + audit.failures
         problems += [p for s in servers for p in load.server_problems(s.log_text())]
     finally:
@@ -130,10 +165,19 @@ def http_run(
     }
 
 
-def _audit_records(path: Path) -> tuple[int, int]:
+def _audit_records(location: Path | str) -> tuple[int, int]:
     """Records in the audit log and their bytes (canonical record, leaf hash, seq): what a search costs
-    the log in any store; the SQLite file itself is mostly WAL and free pages after a short run."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    the log in any store; the SQLite file itself is mostly WAL and free pages after a short run.
+    ``location``: the SQLite file, or the PostgreSQL database's URL."""
+    if isinstance(location, str):
+        import psycopg
+
+        with psycopg.connect(location) as pg:
+            count, size = pg.execute(
+                "SELECT count(*), sum(length(data) + length(leaf_hash) + 8) FROM audit_records"
+            ).fetchone()
+        return int(count), int(size or 0)
+    conn = sqlite3.connect(f"file:{location}?mode=ro", uri=True)
     try:
         count, size = conn.execute(
             "SELECT count(*), sum(length(data) + length(leaf_hash) + 8) FROM records"
@@ -150,11 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-limit", type=int, default=0, help="first N LeCaRD queries (0: all 107)")
     parser.add_argument("--http-seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql://…/db): the cluster backend's metadata, audit log, accounts "
+        "and ledger go into databases the bench makes there and drops after",
+    )
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    from api.service.cluster import ClusterSettings, with_cluster_channels
+    from api.service.cluster import ClusterSettings, metadata_opener, with_cluster_channels
 
     queries = lecard_query_texts()
     if args.query_limit:
@@ -168,17 +217,24 @@ def main(argv: list[str] | None = None) -> int:
         },
         "queries": len(queries),
     }
-    with load.MilvusLite(args.milvus_db) as milvus:
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(scratch_database(args.database_url)) if args.database_url else None
+        milvus = stack.enter_context(load.MilvusLite(args.milvus_db))
         started = time.perf_counter()
-        collection = load.export_to_milvus(args.index, milvus.uri)
+        collection = load.export_to_milvus(args.index, milvus.uri, database)
         report["milvus"] = {
             "engine": "milvus-lite 2.5.1 server (C++ core) on a loopback port",
             "collection": collection,
             "export_seconds": round(time.perf_counter() - started, 1),  # ~0 when already published
         }
+        report["metadata"] = "postgresql" if database else "build folder (SQLite)"
         store = IndexStore.open(args.index, verify_checksums=False)
         report["index"] = {"build": store.version, "documents": store.size}
-        cluster = with_cluster_channels(store, ClusterSettings(milvus.uri))
+        settings = ClusterSettings(milvus.uri, database)
+        cluster = with_cluster_channels(
+            IndexStore.open(args.index, verify_checksums=False, metadata=metadata_opener(settings)),
+            settings,
+        )
         report["in_process_ms"] = {
             "embedded": in_process(store, queries),
             "cluster": in_process(cluster, queries),
@@ -195,19 +251,29 @@ def main(argv: list[str] | None = None) -> int:
         build_dir = layout.resolve_current(args.index)
         documents = store.size
         store.close()
+        cluster.close()
+        if database:
+            report["postgresql"] = postgres_bytes(database, build_dir.name, documents)
         if not args.skip_http:
             http: dict[str, Any] = {}
             with tempfile.TemporaryDirectory(prefix="leian-cluster-bench-", dir=args.milvus_db.parent) as tmp:
                 for backend, uri in (("embedded", None), ("cluster", milvus.uri)):
                     for nodes in (1, 2):
-                        http[f"{backend}-{nodes}"] = http_run(
-                            args.index,
-                            Path(tmp) / f"{backend}-{nodes}",
-                            nodes,
-                            args.clients,
-                            args.http_seconds,
-                            uri,
-                        )
+                        with contextlib.ExitStack() as run_stack:
+                            url = None  # a copy of the published database per run: a fresh audit log
+                            if uri and database:
+                                url = run_stack.enter_context(
+                                    scratch_database(args.database_url, template=database_name(database))
+                                )
+                            http[f"{backend}-{nodes}"] = http_run(
+                                args.index,
+                                Path(tmp) / f"{backend}-{nodes}",
+                                nodes,
+                                args.clients,
+                                args.http_seconds,
+                                uri,
+                                url,
+                            )
             report["http"] = http
         report["milvus"]["peak_rss_mb"] = load.peak_rss_mb(milvus.pid) if milvus.pid else None
     report["stores"] = store_bytes(build_dir, args.milvus_db, documents)
