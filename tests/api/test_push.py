@@ -31,7 +31,8 @@ from tests.api.push_env import (
 from tests.api_env import settings_for
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL store runs in the whole suite, the SQLite one in the fast loop too.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def env(request: pytest.FixtureRequest, sample_index: Path, tmp_path: Path):
     home = fresh_index(sample_index, tmp_path / "index")
     url = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
