@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ import psycopg
 
 from retrieval.audit.pg_storage import redacted
 from retrieval.metadata import MetadataStore
+from retrieval.pg_connections import IdleConnections, discard, psycopg_style
 
 BUILDS_TABLE = "leian_builds"
 PUBLISHED_TABLE = "leian_published"
@@ -75,11 +75,6 @@ def schema_name(build_id: str) -> str:
     if len(name) > 63:
         raise ValueError(f"build id {build_id!r} is too long for a PostgreSQL schema name")
     return name
-
-
-def _pg(query: str) -> str:
-    """The store's SQL (``?`` placeholders; none has a literal ``?`` or ``%``) in psycopg's style."""
-    return query.replace("?", "%s")
 
 
 def has_catalog(conn: psycopg.Connection[Any]) -> bool:
@@ -135,10 +130,8 @@ class PostgresSource:
         self.schema = schema
         self.name = redacted(url)
         self.connect_timeout_s = connect_timeout_s
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        self._give_back(self._connect())  # an unreachable database fails here, at start-up
+        self._pool = IdleConnections(self._connect, IDLE_CONNECTIONS)
+        self._pool.give_back(self._connect())  # an unreachable database fails here, at start-up
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s)
@@ -149,41 +142,30 @@ class PostgresSource:
         )
         return conn
 
-    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
-        with self._lock:
-            if not self._closed and len(self._idle) < IDLE_CONNECTIONS:
-                self._idle.append(conn)
-                return
-        conn.close()
-
     @contextlib.contextmanager
     def _lease(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._lock:
-            if self._closed:
-                raise MetadataPublishError(f"{self.name}: the metadata store is closed")
-            conn = self._idle.pop() if self._idle else None
-        if conn is None or conn.closed:
-            conn = self._connect()
+        if self._pool.closed:
+            raise MetadataPublishError(f"{self.name}: the metadata store is closed")
+        conn = self._pool.take()
         try:
             yield conn
         except BaseException:  # also a stream left half read: the connection is mid-query
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+            discard(conn)
             raise
-        self._give_back(conn)
+        self._pool.give_back(conn)
 
     def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._lease() as conn:
-                return conn.execute(_pg(query), tuple(params)).fetchall()
+                return conn.execute(psycopg_style(query), tuple(params)).fetchall()
         except psycopg.OperationalError:
             pass  # a connection the server dropped: one more try on a new one
         with self._lease() as conn:
-            return conn.execute(_pg(query), tuple(params)).fetchall()
+            return conn.execute(psycopg_style(query), tuple(params)).fetchall()
 
     def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         with self._lease() as conn, conn.cursor() as cur:
-            yield from cur.stream(_pg(query), tuple(params), size=STREAM_ROWS)
+            yield from cur.stream(psycopg_style(query), tuple(params), size=STREAM_ROWS)
 
     def has_table(self, table: str) -> bool:
         found = self.rows(
@@ -200,12 +182,7 @@ class PostgresSource:
         return {"published_build": str(found[0][0]) if found else None}
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+        self._pool.close()
 
 
 def open_published(url: str, build_id: str, metadata_sha256: str | None) -> MetadataStore:

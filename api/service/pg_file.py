@@ -19,15 +19,12 @@ from typing import Any, TypeVar
 import psycopg
 
 from retrieval.audit.pg_storage import Enclosing, enclosing
+from retrieval.pg_connections import psycopg_style
 
 T = TypeVar("T")
 
 WRITE_LOCK = int.from_bytes(b"leianAcc", "big")
 """The advisory lock of every write transaction (the audit log's appenders take another)."""
-
-
-def _pg(sql: str) -> str:
-    return sql.replace("?", "%s")
 
 
 class _Statements:
@@ -37,11 +34,11 @@ class _Statements:
         self.conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        return self.conn.execute(_pg(sql), tuple(params))
+        return self.conn.execute(psycopg_style(sql), tuple(params))
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
-            cur.executemany(_pg(sql), [tuple(p) for p in params])
+            cur.executemany(psycopg_style(sql), [tuple(p) for p in params])
 
 
 class PgFile:
@@ -132,7 +129,7 @@ class PgFile:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         def run(conn: psycopg.Connection[Any]) -> list[Any]:
-            cur = conn.execute(_pg(sql), tuple(params))
+            cur = conn.execute(psycopg_style(sql), tuple(params))
             return cur.fetchall() if cur.description is not None else []
 
         with self.lock:
@@ -143,7 +140,7 @@ class PgFile:
 
         def run(conn: psycopg.Connection[Any]) -> None:
             with conn.cursor() as cur:
-                cur.executemany(_pg(sql), rows)
+                cur.executemany(psycopg_style(sql), rows)
 
         with self.lock:
             self._on_live(run)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from retrieval.audit.records import utc_timestamp
 from retrieval.audit.storage import PROBE_BYTES, CheckpointRow, StorageError
+from retrieval.pg_connections import IdleConnections, discard
 
 LOCK_KEY = int.from_bytes(b"leianAud", "big")
 """The advisory lock every appender takes (advisory locks are per database: one key per log)."""
@@ -208,8 +208,7 @@ class PostgresLogStorage:
         self.name = redacted(url)
         self.busy_timeout_s = busy_timeout_s
         self.connect_timeout_s = connect_timeout_s
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._idle_lock = threading.Lock()
+        self._readers = IdleConnections(self._connect, IDLE_READERS)
         self.conn: psycopg.Connection[Any] | None = None
         try:
             self.conn = self._connect()
@@ -280,23 +279,15 @@ class PostgresLogStorage:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[_PgTables]:
-        with self._idle_lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None or conn.closed:
-            conn = self._connect()
+        conn = self._readers.take()
         try:
             conn = self._begin(conn, READ_SNAPSHOT)
             yield _PgTables(conn)
             conn.execute("ROLLBACK")
         except BaseException:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+            discard(conn)
             raise
-        with self._idle_lock:
-            if self.conn is not None and len(self._idle) < IDLE_READERS:
-                self._idle.append(conn)
-                return
-        conn.close()
+        self._readers.give_back(conn)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[_PgTables]:
@@ -345,11 +336,7 @@ class PostgresLogStorage:
             tables.conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(PROBE_TABLE)))
 
     def close(self) -> None:
-        with self._idle_lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+        self._readers.close()
         if self.conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self.conn.close()
