@@ -9,6 +9,7 @@ from pathlib import Path
 from api.cli.common import CliError, os_user
 from api.service.backup import BackupError, backup, restore
 from api.service.config import Settings
+from api.service.shared_database import redacted
 from retrieval.audit.records import Actor
 from retrieval.audit.storage import is_database_url
 
@@ -74,7 +75,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except BackupError as exc:
         raise CliError(f"restore refused, nothing was written: {exc}", exc.code) from exc
     audit = done.manifest["audit"]
-    into = done.folder if args.database_url is None else _redacted(args.database_url)
+    into = done.folder if args.database_url is None else redacted(args.database_url)
     print(f"restored {args.backup} into {into}")
     print(
         f"audit log verified: {audit['tree_size']} records, root {audit['root_hash']}, key {audit['key_id']}"
@@ -95,12 +96,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
         )
         print(describe(done.manifest))
     return 0
-
-
-def _redacted(url: str) -> str:
-    from api.service.shared_database import redacted
-
-    return redacted(url)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
